@@ -1,0 +1,76 @@
+/**
+ * The commander program: one subcommand per verb, each a thin call into a module.
+ * createProgram() builds it without parsing, so tests can drive it with an explicit argv.
+ */
+import { Command, Option } from 'commander'
+import type { Logger } from 'pino'
+import { createLogger } from './logger.js'
+import { ConfigError } from './errors.js'
+import { RECEIVE_DEFAULTS, startReceiver } from './receiver/run.js'
+import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
+
+export interface ProgramContext {
+  logger?: Logger
+  /** Called with the running service so the caller can wire signals; defaults to process signals. */
+  onSignal?: (handler: (signal: NodeJS.Signals) => void) => void
+}
+
+/** `--name <value>` that also reads CALLBACK_SPOOL_<NAME>; flags win. */
+function envOption (flags: string, description: string, envName: string): Option {
+  return new Option(flags, description).env(`CALLBACK_SPOOL_${envName}`)
+}
+
+function defaultOnSignal (handler: (signal: NodeJS.Signals) => void): void {
+  process.once('SIGTERM', handler)
+  process.once('SIGINT', handler)
+}
+
+export function createProgram (context: ProgramContext = {}): Command {
+  const program = new Command('callback-spool')
+    .description('Receive SMS provider callbacks durably into an NDJSON spool, and process them later.')
+    .option('--verbose', 'print stack traces with errors')
+    .showHelpAfterError('(run with --help for usage)')
+  const onSignal = context.onSignal ?? defaultOnSignal
+
+  program.command('receive')
+    .description('run the HTTP receiver: append each callback to the spool, answer an empty 200 once it is durable')
+    .addOption(envOption('--host <host>', 'address to listen on (default: all)', 'HOST'))
+    .addOption(envOption('--port <port>', 'port to listen on', 'PORT').default(String(RECEIVE_DEFAULTS.port)))
+    .addOption(envOption('--data-dir <dir>', 'data directory', 'DATA_DIR').default(RECEIVE_DEFAULTS.dataDir))
+    .addOption(envOption('--max-body <size>', 'largest body accepted (65536, 64KiB, 1MiB)', 'MAX_BODY').default('64KiB'))
+    .addOption(envOption('--durability <mode>', 'fsync: answer once the line is on disk; os: once the OS has it', 'DURABILITY')
+      .choices(['fsync', 'os']).default('fsync'))
+    .addOption(envOption('--rotate-bytes <size>', 'seal a segment at this size', 'ROTATE_BYTES').default('64MiB'))
+    .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age', 'ROTATE_AGE').default('1h'))
+    .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer', 'REQUEST_TIMEOUT').default('10s'))
+    .addOption(envOption('--max-connections <n>', 'refuse connections beyond this many', 'MAX_CONNECTIONS').default(String(RECEIVE_DEFAULTS.maxConnections)))
+    .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
+    .action(async (opts: Record<string, string>) => {
+      const logger = context.logger ?? createLogger()
+      const running = await startReceiver({
+        host: opts.host,
+        port: parsePort('--port', opts.port!),
+        dataDir: opts.dataDir!,
+        maxBodyBytes: parseBytes('--max-body', opts.maxBody!),
+        durability: opts.durability as 'fsync' | 'os',
+        rotateBytes: parseBytes('--rotate-bytes', opts.rotateBytes!),
+        rotateAgeMs: parseDuration('--rotate-age', opts.rotateAge!),
+        requestTimeoutMs: parseDuration('--request-timeout', opts.requestTimeout!),
+        maxConnections: parsePositiveInt('--max-connections', opts.maxConnections!),
+      }, logger)
+      await new Promise<void>((resolve) => {
+        onSignal((signal) => {
+          logger.info({ signal }, 'signal received')
+          running.stop().then(resolve, (err: unknown) => {
+            logger.error({ err }, 'error while stopping')
+            process.exitCode = 1
+            resolve()
+          })
+        })
+      })
+    })
+
+  return program
+}
+
+export { ConfigError }

@@ -1,0 +1,60 @@
+/**
+ * Coded errors, in the manner of undici and fastify: tests and callers look at `code`,
+ * people read `message`, and the original error is kept as `cause`.
+ */
+export class CallbackSpoolError extends Error {
+  readonly code: string
+  /** Process exit code the CLI uses when this error reaches it. */
+  readonly exitCode: number
+
+  constructor (code: string, message: string, options: { cause?: unknown, exitCode?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.exitCode = options.exitCode ?? 1
+  }
+}
+
+/** EX_USAGE (64): the command line is wrong. */
+export class UsageError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('SPOOL_ERR_USAGE', message, { ...options, exitCode: 64 })
+  }
+}
+
+/** EX_CONFIG (78): an option value or config file is wrong. */
+export class ConfigError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('SPOOL_ERR_CONFIG', message, { ...options, exitCode: 78 })
+  }
+}
+
+/** Another process holds the lock on this data dir for this role. */
+export class LockHeldError extends CallbackSpoolError {
+  readonly holder: string
+  constructor (role: string, dataDir: string, holder: string) {
+    super('SPOOL_ERR_LOCKED', `another ${role} is already running on ${dataDir} (${holder}); stop it first, or use another --data-dir`, { exitCode: 75 })
+    this.holder = holder
+  }
+}
+
+/** The spool could not be written or synced; the request must not be acknowledged. */
+export class SpoolWriteError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('SPOOL_ERR_WRITE', message, { ...options, exitCode: 74 })
+  }
+}
+
+/** The receiver is shutting down and takes no more records. */
+export class SpoolClosedError extends CallbackSpoolError {
+  constructor () {
+    super('SPOOL_ERR_CLOSED', 'the spool writer is closed')
+  }
+}
+
+/** The checkpoint file does not match the spool. */
+export class CheckpointError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('SPOOL_ERR_CHECKPOINT_CORRUPT', message, { ...options, exitCode: 78 })
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Parameters from query strings and bodies. The content type is not trusted (providers send it
+ * missing or wrong): a body whose first non-blank byte is `{` is a JSON object, anything else a
+ * form. Parsing never throws, and every object made here has a null prototype, so a key like
+ * `__proto__` is a plain key and can never reach Object.prototype.
+ */
+import type { Params } from '../record.js'
+
+/** `a=1&b=2&a=3` -> `{ a: ['1', '3'], b: '2' }`, percent-decoded, `+` as space. */
+export function parseParams (text: string): Params {
+  const out = Object.create(null) as Params
+  if (text === '') return out
+  for (const [key, value] of new URLSearchParams(text)) {
+    const prev = out[key]
+    if (prev === undefined) out[key] = value
+    else if (typeof prev === 'string') out[key] = [prev, value]
+    else prev.push(value)
+  }
+  return out
+}
+
+function isBlank (byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d
+}
+
+/** The fields of a body, `{}` when it says nothing we can read. */
+export function parseBodyFields (body: Buffer, text: string): Record<string, unknown> {
+  // Skip a UTF-8 byte order mark, then white space.
+  let i = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0
+  while (i < body.length && isBlank(body[i]!)) i++
+  if (i === body.length) return Object.create(null) as Record<string, unknown>
+  if (body[i] === 0x7b) return parseJsonObject(text)
+  return parseParams(text)
+}
+
+function parseJsonObject (text: string): Record<string, unknown> {
+  const out = Object.create(null) as Record<string, unknown>
+  let value: unknown
+  try {
+    // JSON.parse defines own properties, so "__proto__" stays a plain key here too.
+    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+  } catch {
+    return out
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return out
+  for (const key of Object.keys(value)) out[key] = (value as Record<string, unknown>)[key]
+  return out
+}
+
+/** Query fields first, then body fields over them. */
+export function mergeFields (query: Params, body: Record<string, unknown>): Record<string, unknown> {
+  const out = Object.create(null) as Record<string, unknown>
+  for (const key of Object.keys(query)) out[key] = query[key]
+  for (const key of Object.keys(body)) out[key] = body[key]
+  return out
+}

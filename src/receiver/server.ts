@@ -1,0 +1,141 @@
+/**
+ * The callback endpoint: a bare node:http server whose only job is to record each callback
+ * durably and answer with zero bytes.
+ *
+ * | request                                  | answer                    | spooled |
+ * | POST (any path, body, content type)      | 200, Content-Length: 0    | yes     |
+ * | GET with a query string                  | 200, Content-Length: 0    | yes     |
+ * | GET without a query string, any HEAD     | 200, Content-Length: 0    | no      |
+ * | other methods                            | 405 with Allow            | no      |
+ * | body over maxBodyBytes                   | 413                       | no      |
+ * | spool cannot be written or synced        | 503 with Retry-After      | no      |
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
+import { BodyTooLargeError, readBody } from './body.js'
+import { encodeRequest } from './build-record.js'
+
+/** What the receiver needs of the spool: an append that resolves once the line is durable. */
+export interface LineAppender {
+  append (line: string): Promise<void>
+}
+
+export interface ReceiverOptions {
+  spool: LineAppender
+  logger: Logger
+  /** @default 65536 */
+  maxBodyBytes?: number
+  /** Headers and body must arrive within this time. @default 10000 */
+  requestTimeoutMs?: number
+  /** @default 1024 */
+  maxConnections?: number
+  /** Seconds a sender is told to wait after a 503. @default 5 */
+  retryAfterSeconds?: number
+}
+
+/** Counters for metrics and tests. */
+export interface ReceiverStats {
+  responses: Map<number, number>
+  bytesReceived: number
+  recordsSpooled: number
+  inFlight: number
+}
+
+export interface Receiver extends Server {
+  stats: ReceiverStats
+  /** Resolves when no request is being handled. */
+  drained (): Promise<void>
+}
+
+const ALLOW = 'GET, HEAD, POST'
+
+export function createReceiver (options: ReceiverOptions): Receiver {
+  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000
+  const retryAfter = String(options.retryAfterSeconds ?? 5)
+  const { spool, logger } = options
+  const stats: ReceiverStats = { responses: new Map(), bytesReceived: 0, recordsSpooled: 0, inFlight: 0 }
+  let drainWaiters: Array<() => void> = []
+
+  const answer = (res: ServerResponse, status: number, headers: Record<string, string> = {}): void => {
+    stats.responses.set(status, (stats.responses.get(status) ?? 0) + 1)
+    res.writeHead(status, { 'Content-Length': '0', ...headers })
+    res.end()
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? ''
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const hasQuery = q !== -1 && q < url.length - 1
+    if (method === 'HEAD' || (method === 'GET' && !hasQuery)) {
+      req.resume()
+      answer(res, 200)
+      return
+    }
+    if (method !== 'POST' && method !== 'GET') {
+      req.resume()
+      answer(res, 405, { Allow: ALLOW })
+      return
+    }
+    let body: Buffer
+    try {
+      body = await readBody(req, maxBodyBytes)
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        // Stop reading: the rest of the body is not wanted, so the connection cannot be reused.
+        answer(res, 413, { Connection: 'close' })
+      } else {
+        res.destroy()
+      }
+      return
+    }
+    stats.bytesReceived += body.length
+    const line = encodeRequest({
+      method,
+      url,
+      remoteAddr: req.socket.remoteAddress ?? '',
+      headers: req.headers,
+      body,
+    })
+    try {
+      await spool.append(line)
+    } catch (err) {
+      logger.error({ err }, 'callback not spooled: answered 503')
+      answer(res, 503, { 'Retry-After': retryAfter })
+      return
+    }
+    stats.recordsSpooled++
+    answer(res, 200)
+  }
+
+  const server = createServer({
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: requestTimeoutMs,
+    // Node checks the two timeouts on this interval; its 30 s default would let a stalled
+    // request live far past the limit.
+    connectionsCheckingInterval: Math.min(1000, requestTimeoutMs),
+    keepAliveTimeout: 5000,
+  }, (req, res) => {
+    stats.inFlight++
+    handle(req, res)
+      .catch((err: unknown) => {
+        logger.error({ err }, 'unexpected error handling a request')
+        if (!res.headersSent) answer(res, 500)
+        else res.destroy()
+      })
+      .finally(() => {
+        stats.inFlight--
+        if (stats.inFlight === 0) {
+          for (const w of drainWaiters) w()
+          drainWaiters = []
+        }
+      })
+  }) as Receiver
+  server.maxConnections = options.maxConnections ?? 1024
+  server.stats = stats
+  server.drained = () => stats.inFlight === 0
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => { drainWaiters.push(resolve) })
+  return server
+}

@@ -1,0 +1,100 @@
+/**
+ * The spool record, version 1: one JSON object per line. This is the one contract the
+ * receiver writes and the processor and the operator tools read; README.md documents it.
+ */
+import { randomBytes } from 'node:crypto'
+
+export const RECORD_VERSION = 1
+
+/** A query-string or form value: a string, or an array of strings when the name repeats. */
+export type ParamValue = string | string[]
+export type Params = Record<string, ParamValue>
+
+export interface SpoolRecord {
+  v: 1
+  /** UUIDv7: unique and sortable by time. */
+  id: string
+  /** ISO 8601 UTC with milliseconds. */
+  received_at: string
+  method: string
+  /** Path without the query string. */
+  path: string
+  query: Params
+  remote_addr: string
+  /** Allowlisted request headers, lower-case names. */
+  headers: Record<string, string>
+  /** Raw body when it is valid UTF-8. */
+  body?: string
+  /** Raw body, base64, when it is not valid UTF-8. */
+  body_base64?: string
+  /** Parameters from the query string and the body, the body winning on a clash. */
+  fields: Record<string, unknown>
+}
+
+let lastMs = -1
+const lastRand = Buffer.alloc(10)
+
+/**
+ * A UUIDv7 (RFC 9562) whose ids are strictly increasing within this process: within one
+ * millisecond the 74 random bits are incremented (the RFC's "monotonic random" method 2).
+ */
+export function newRecordId (now = Date.now()): string {
+  if (now > lastMs) {
+    lastMs = now
+    randomBytes(10).copy(lastRand)
+  } else {
+    // Same (or earlier, if the clock stepped back) millisecond: keep lastMs, bump the random part.
+    for (let i = 9; i >= 0; i--) {
+      lastRand[i] = (lastRand[i]! + 1) & 0xff
+      if (lastRand[i] !== 0) break
+    }
+  }
+  const b = Buffer.alloc(16)
+  b.writeUIntBE(lastMs, 0, 6)
+  lastRand.copy(b, 6)
+  b[6] = 0x70 | (b[6]! & 0x0f)
+  b[8] = 0x80 | (b[8]! & 0x3f)
+  const h = b.toString('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}
+
+/** One spool line, `\n` included. JSON.stringify escapes CR, LF and U+2028/9 never break a line. */
+export function encodeRecord (record: SpoolRecord): string {
+  return JSON.stringify(record) + '\n'
+}
+
+export type DecodeResult = { ok: true, record: SpoolRecord } | { ok: false, reason: string }
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** Parses and checks one line (without its `\n`). Never throws. */
+export function decodeRecord (line: string): DecodeResult {
+  let value: unknown
+  try {
+    value = JSON.parse(line)
+  } catch (err) {
+    return { ok: false, reason: `invalid JSON: ${(err as Error).message}` }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, reason: 'not a JSON object' }
+  }
+  const r = value as Record<string, unknown>
+  if (r.v !== RECORD_VERSION) return { ok: false, reason: `unsupported record version ${JSON.stringify(r.v)}` }
+  if (typeof r.id !== 'string' || !UUID_RE.test(r.id)) return { ok: false, reason: 'missing or invalid id' }
+  if (typeof r.received_at !== 'string' || Number.isNaN(Date.parse(r.received_at))) {
+    return { ok: false, reason: 'missing or invalid received_at' }
+  }
+  if (typeof r.method !== 'string' || typeof r.path !== 'string') return { ok: false, reason: 'missing method or path' }
+  if (r.fields === null || typeof r.fields !== 'object' || Array.isArray(r.fields)) {
+    return { ok: false, reason: 'missing or invalid fields' }
+  }
+  if (r.query === null || typeof r.query !== 'object') return { ok: false, reason: 'missing or invalid query' }
+  if (typeof r.body !== 'string' && typeof r.body_base64 !== 'string') return { ok: false, reason: 'missing body' }
+  return { ok: true, record: r as unknown as SpoolRecord }
+}
+
+/** The raw body bytes of a record. */
+export function recordBodyBytes (record: SpoolRecord): Buffer {
+  if (record.body_base64 !== undefined) return Buffer.from(record.body_base64, 'base64')
+  return Buffer.from(record.body ?? '', 'utf8')
+}

@@ -1,0 +1,61 @@
+/** Small durable-file helpers shared by the writer, the checkpoint and the tools. */
+import { mkdir, open, readdir, rename, chmod, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { parseSegmentName, type SegmentName } from './layout.js'
+
+export const FILE_MODE = 0o640
+export const DIR_MODE = 0o750
+
+/** mkdir -p with mode 0750 (the umask cannot widen it, and an existing dir keeps its mode). */
+export async function ensureDir (path: string): Promise<void> {
+  const first = await mkdir(path, { recursive: true, mode: DIR_MODE })
+  if (first !== undefined) await chmod(path, DIR_MODE)
+}
+
+/** fsync a directory, so that a file created or renamed in it survives a power loss (beats #3537). */
+export async function fsyncDir (path: string): Promise<void> {
+  const fh = await open(path, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * Replace `path` atomically and durably: temp file, fsync, rename, fsync of the directory.
+ * A reader sees the old content or the new, never a mix or an empty file.
+ */
+export async function writeFileDurably (path: string, data: string | Buffer): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
+  const fh = await open(tmp, 'w', FILE_MODE)
+  try {
+    await fh.chmod(FILE_MODE)
+    await fh.writeFile(data)
+    await fh.sync()
+  } catch (err) {
+    await fh.close().catch(() => {})
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
+  await fh.close()
+  await rename(tmp, path)
+  await fsyncDir(dirname(path))
+}
+
+/** The spool's segments, oldest first; other files are ignored. */
+export async function listSegments (spoolDir: string): Promise<SegmentName[]> {
+  let names: string[]
+  try {
+    names = await readdir(spoolDir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  const segments: SegmentName[] = []
+  for (const name of names) {
+    const parsed = parseSegmentName(name)
+    if (parsed !== undefined) segments.push(parsed)
+  }
+  return segments.sort((a, b) => a.seq - b.seq)
+}

@@ -1,0 +1,244 @@
+/**
+ * The spool writer: appends lines to the newest segment with group commit.
+ *
+ * A line is acknowledged (its promise resolves) only once it is written (`os`) or written and
+ * fdatasync'ed (`fsync`). While one write+sync is in flight, the lines that arrive wait in the
+ * next batch; when it returns they all go out in one write and one sync. A lone line never waits
+ * for a timer: with nothing in flight it is flushed at once (LESSONS.md: 36.8k req/s vs 17.4k).
+ *
+ * After a failed write or sync the segment is abandoned, never retried (PostgreSQL's
+ * "fsyncgate"): a new one is opened for the next batch, so the writer recovers by itself once
+ * the disk has room again.
+ */
+import { open, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { SpoolClosedError, SpoolWriteError } from '../errors.js'
+import { dataLayout, segmentName, type DataLayout } from './layout.js'
+import { ensureDir, FILE_MODE, fsyncDir, listSegments } from './fsutil.js'
+import { findTornTail, quarantineFragment } from './quarantine.js'
+
+export type Durability = 'fsync' | 'os'
+
+export interface SpoolWriterOptions {
+  dataDir: string
+  /** @default 'fsync' */
+  durability?: Durability
+  /** Seal the segment when a batch would take it past this size. @default 64 MiB */
+  rotateBytes?: number
+  /** Seal the segment once it is this old. @default 1 h */
+  rotateAgeMs?: number
+  logger: Logger
+}
+
+/** Figures for metrics and tests. */
+export interface SpoolWriterStats {
+  batches: number
+  records: number
+  bytes: number
+  writeErrors: number
+  segmentsOpened: number
+  /** Called after each durable batch. */
+  onBatch?: (records: number, bytes: number, syncSeconds: number) => void
+}
+
+interface PendingLine {
+  data: Buffer
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+interface OpenSegment {
+  name: string
+  fh: FileHandle
+  size: number
+  openedAt: number
+}
+
+export class SpoolWriter {
+  readonly layout: DataLayout
+  readonly stats: SpoolWriterStats = { batches: 0, records: 0, bytes: 0, writeErrors: 0, segmentsOpened: 0 }
+  private readonly durability: Durability
+  private readonly rotateBytes: number
+  private readonly rotateAgeMs: number
+  private readonly logger: Logger
+  private segment: OpenSegment | undefined
+  private lastSeq: number
+  private pending: PendingLine[] = []
+  private flushing: Promise<void> | undefined
+  private closed = false
+  private ageTimer: NodeJS.Timeout | undefined
+
+  private constructor (options: SpoolWriterOptions, lastSeq: number) {
+    this.layout = dataLayout(options.dataDir)
+    this.durability = options.durability ?? 'fsync'
+    this.rotateBytes = options.rotateBytes ?? 64 * 1024 * 1024
+    this.rotateAgeMs = options.rotateAgeMs ?? 60 * 60 * 1000
+    this.logger = options.logger
+    this.lastSeq = lastSeq
+  }
+
+  /**
+   * Opens the spool for appending: seals what a previous run left (quarantining a torn last
+   * line), then begins a new segment. The caller holds the receiver lock.
+   */
+  static async open (options: SpoolWriterOptions): Promise<SpoolWriter> {
+    const layout = dataLayout(options.dataDir)
+    await ensureDir(layout.root)
+    await ensureDir(layout.spool)
+    const segments = await listSegments(layout.spool)
+    for (const seg of segments) {
+      const tail = await findTornTail(join(layout.spool, seg.name))
+      if (tail === undefined) continue
+      const { path, created } = await quarantineFragment(layout.quarantine, seg.name, tail)
+      if (created) {
+        options.logger.warn({ segment: seg.name, offset: tail.offset, bytes: tail.fragment.length, quarantine: path },
+          'torn last line found at start: segment sealed, fragment quarantined (it was never acknowledged)')
+      }
+    }
+    const writer = new SpoolWriter(options, segments.at(-1)?.seq ?? 0)
+    try {
+      await writer.openSegment()
+    } catch (err) {
+      // A full disk at start must not keep the receiver down: it answers 503 until there is room.
+      writer.logger.error({ err }, 'cannot open a new spool segment; will retry on the next request')
+    }
+    const interval = Math.max(50, Math.min(writer.rotateAgeMs / 4, 60_000))
+    writer.ageTimer = setInterval(() => writer.sealIfOld(), interval).unref()
+    return writer
+  }
+
+  /** Name of the segment being appended to, if one is open. */
+  get currentSegment (): string | undefined {
+    return this.segment?.name
+  }
+
+  /** Appends one complete line (ending in `\n`); resolves once it is durable. */
+  append (line: string | Buffer): Promise<void> {
+    if (this.closed) return Promise.reject(new SpoolClosedError())
+    const data = typeof line === 'string' ? Buffer.from(line, 'utf8') : line
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ data, resolve, reject })
+      if (this.flushing === undefined) this.flushing = this.flushLoop()
+    })
+  }
+
+  /** Stops taking lines, commits what is pending, closes the segment. */
+  async close (): Promise<void> {
+    this.closed = true
+    if (this.ageTimer !== undefined) clearInterval(this.ageTimer)
+    while (this.flushing !== undefined) await this.flushing
+    await this.sealSegment()
+  }
+
+  private async flushLoop (): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending
+        this.pending = []
+        try {
+          await this.commit(batch)
+          for (const p of batch) p.resolve()
+        } catch (err) {
+          for (const p of batch) p.reject(err as Error)
+        }
+      }
+    } finally {
+      this.flushing = undefined
+    }
+  }
+
+  private async commit (batch: PendingLine[]): Promise<void> {
+    const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((p) => p.data))
+    if (this.segment !== undefined && this.segment.size > 0 &&
+        (this.segment.size + data.length > this.rotateBytes || Date.now() - this.segment.openedAt >= this.rotateAgeMs)) {
+      await this.sealSegment()
+    }
+    if (this.segment === undefined) {
+      try {
+        await this.openSegment()
+      } catch (err) {
+        this.stats.writeErrors++
+        throw new SpoolWriteError(`cannot open a spool segment: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    const seg = this.segment!
+    const started = process.hrtime.bigint()
+    let written = 0
+    try {
+      while (written < data.length) {
+        const { bytesWritten } = await seg.fh.write(data, written, data.length - written)
+        written += bytesWritten
+      }
+    } catch (err) {
+      this.stats.writeErrors++
+      // Best effort: cut the partial batch off so no line of a refused request stays behind.
+      await seg.fh.truncate(seg.size).catch(() => {})
+      await this.abandonSegment(err)
+      throw new SpoolWriteError(`cannot write to the spool: ${(err as Error).message}`, { cause: err })
+    }
+    const writtenAt = process.hrtime.bigint()
+    if (this.durability === 'fsync') {
+      try {
+        await seg.fh.datasync()
+      } catch (err) {
+        this.stats.writeErrors++
+        await this.abandonSegment(err)
+        throw new SpoolWriteError(`cannot sync the spool: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    seg.size += data.length
+    this.stats.batches++
+    this.stats.records += batch.length
+    this.stats.bytes += data.length
+    this.stats.onBatch?.(batch.length, data.length, Number(process.hrtime.bigint() - (this.durability === 'fsync' ? writtenAt : started)) / 1e9)
+  }
+
+  private async openSegment (): Promise<void> {
+    const now = new Date()
+    const name = segmentName(this.lastSeq + 1, now)
+    const path = join(this.layout.spool, name)
+    // 'ax': O_CREAT|O_EXCL|O_APPEND: never reuse an existing file.
+    const fh = await open(path, 'ax', FILE_MODE)
+    this.lastSeq++
+    try {
+      await fh.chmod(FILE_MODE)
+      await fsyncDir(this.layout.spool)
+    } catch (err) {
+      await fh.close().catch(() => {})
+      throw err
+    }
+    this.segment = { name, fh, size: 0, openedAt: now.getTime() }
+    this.stats.segmentsOpened++
+    this.logger.debug({ segment: name }, 'segment opened')
+  }
+
+  private async sealSegment (): Promise<void> {
+    const seg = this.segment
+    if (seg === undefined) return
+    this.segment = undefined
+    await seg.fh.close()
+    this.logger.info({ segment: seg.name, bytes: seg.size }, 'segment sealed')
+  }
+
+  private async abandonSegment (cause: unknown): Promise<void> {
+    const seg = this.segment
+    if (seg === undefined) return
+    this.segment = undefined
+    await seg.fh.close().catch(() => {})
+    this.logger.error({ err: cause, segment: seg.name }, 'spool write failed: segment abandoned, the next batch opens a new one')
+  }
+
+  private sealIfOld (): void {
+    const seg = this.segment
+    if (seg === undefined || seg.size === 0 || this.flushing !== undefined) return
+    if (Date.now() - seg.openedAt < this.rotateAgeMs) return
+    // Run as a flush so no commit can interleave with the close.
+    this.flushing = this.sealSegment()
+      .catch((err: unknown) => this.logger.error({ err }, 'sealing an old segment failed'))
+      .finally(() => {
+        this.flushing = undefined
+        if (this.pending.length > 0) this.flushing = this.flushLoop()
+      })
+  }
+}

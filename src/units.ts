@@ -1,0 +1,75 @@
+/** Parsing of sizes (`64KiB`) and durations (`1h`) as operators write them. */
+import { ConfigError } from './errors.js'
+
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+}
+
+/** `65536`, `64KiB`, `1MiB`, `1.5GB` -> bytes. */
+export function parseBytes (name: string, value: string | number): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(String(value))
+  const factor = m === null ? undefined : BYTE_UNITS[m[2]!.toLowerCase()]
+  if (m === null || factor === undefined) {
+    throw new ConfigError(`Expected \`${name}\` to be a size like 65536, 64KiB or 1MiB, got \`${value}\``)
+  }
+  const bytes = Math.floor(Number(m[1]) * factor)
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new ConfigError(`Expected \`${name}\` to be a positive size, got \`${value}\``)
+  }
+  return bytes
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+}
+
+/** `500ms`, `10s`, `1h`, `7d`, `1h30m` -> milliseconds; a bare number is seconds. */
+export function parseDuration (name: string, value: string | number): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value * 1000
+  const text = String(value).trim()
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy
+  let total = 0
+  let consumed = 0
+  let m: RegExpExecArray | null
+  while ((m = re.exec(text)) !== null) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!
+    consumed = re.lastIndex
+  }
+  if (text === '' || consumed !== text.length || total <= 0) {
+    throw new ConfigError(`Expected \`${name}\` to be a duration like 10s, 1h or 7d, got \`${value}\``)
+  }
+  return total
+}
+
+export function parsePort (name: string, value: string | number): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535 || String(value).trim() === '') {
+    throw new ConfigError(`Expected \`${name}\` to be a port number from 0 to 65535, got \`${value}\``)
+  }
+  return n
+}
+
+export function parsePositiveInt (name: string, value: string | number): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new ConfigError(`Expected \`${name}\` to be a positive integer, got \`${value}\` (${typeof value})`)
+  }
+  return n
+}
