@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { createLogger } from './logger.js'
 import { ConfigError } from './errors.js'
 import { RECEIVE_DEFAULTS, startReceiver } from './receiver/run.js'
+import { addProcessCommand } from './processor/command.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
@@ -69,6 +70,8 @@ export function createProgram (context: ProgramContext = {}): Command {
         })
       })
     })
+
+  addProcessCommand(program, { logger: context.logger, onSignal })
 
   return program
 }
