@@ -101,7 +101,9 @@ export class Dispatcher {
 
   /** Makes the output of every handler durable; throws if one cannot. */
   async flush (): Promise<void> {
-    for (const handler of this.handlers) await handler.flush?.()
+    // Different files: their fdatasyncs may run side by side.
+    const results = await Promise.allSettled(this.handlers.map((h) => h.flush?.()))
+    for (const r of results) if (r.status === 'rejected') throw r.reason
   }
 
   async close (): Promise<void> {

@@ -40,7 +40,7 @@ export interface ProcessorOptions {
   retryDelayMs: number
   /** Timeout of one exec or http call. @default 30 s */
   handlerTimeoutMs: number
-  /** Records between checkpoints. @default 1000 */
+  /** Records between checkpoints (at most: redeliveries after a crash are bounded by one batch). @default 10000 */
   batchSize: number
   /** Checkpoint at least this often when handlers are slow. @default 1 s */
   checkpointIntervalMs: number
@@ -59,7 +59,7 @@ export const PROCESS_DEFAULTS: ProcessorOptions = {
   tries: 3,
   retryDelayMs: 500,
   handlerTimeoutMs: 30_000,
-  batchSize: 1000,
+  batchSize: 10_000,
   checkpointIntervalMs: 1000,
   retainMs: 7 * 86_400_000,
   progress: true,
@@ -218,8 +218,7 @@ export class Processor {
 
   /** Flushes the handlers' output and the dead letters, then saves attempts and the checkpoint. */
   private async commit (checkpoint: boolean): Promise<void> {
-    await this.dispatcher.flush()
-    await this.deadLetters.flush()
+    await Promise.all([this.dispatcher.flush(), this.deadLetters.flush()])
     if (this.attemptsDirty) {
       await saveAttempts(this.options.dataDir, this.attempts)
       this.attemptsDirty = false

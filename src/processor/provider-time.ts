@@ -17,6 +17,8 @@ export class ZonedTimeReader {
   readonly timeZone: string
   private readonly format: Intl.DateTimeFormat
   private readonly offsets = new Map<number, number>()
+  /** Provider dates repeat a lot (same second, same minute): remember recent answers. */
+  private readonly answers = new Map<string, string | undefined>()
 
   constructor (timeZone: string) {
     try {
@@ -75,6 +77,14 @@ export class ZonedTimeReader {
 
   /** `2020-11-04 11:11:45` -> `2020-11-04T10:11:45.000Z`; a string with its own zone is read as such; undefined if unreadable. */
   toIsoUtc (text: string): string | undefined {
+    if (this.answers.has(text)) return this.answers.get(text)
+    const answer = this.convert(text)
+    if (this.answers.size >= MAX_CACHE) this.answers.clear()
+    this.answers.set(text, answer)
+    return answer
+  }
+
+  private convert (text: string): string | undefined {
     const m = LOCAL_RE.exec(text)
     if (m === null) {
       if (!ZONED_RE.test(text)) return undefined
