@@ -5,6 +5,9 @@ import { CallbackSpoolError } from './errors.js'
 
 const program = createProgram()
 program.exitOverride()
+// exitOverride() is inherited only by subcommands added after it: set it on each, so a usage
+// mistake in a subcommand exits 64 too instead of commander's process.exit(1).
+for (const command of program.commands) command.exitOverride()
 const verbose = process.argv.includes('--verbose')
 
 try {

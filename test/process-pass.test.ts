@@ -249,3 +249,18 @@ test('options are checked before anything runs: bad --on, time zone, schedule', 
   await assert.rejects(runProcessCommand({ ...processorOptions(dir), schedule: 'every minute' }, silentLogger(), noSignals), { code: 'SPOOL_ERR_CONFIG', exitCode: 78 })
   await assert.rejects(runProcessCommand({ ...processorOptions(dir), routes: [parseRoute(`*=module:${join(dir, 'missing.js')}`)] }, silentLogger(), noSignals), { code: 'SPOOL_ERR_CONFIG' })
 })
+
+test('an output that cannot be written stops the pass with exit 75 and the checkpoint before those records', async (t) => {
+  const dir = await tempDir(t)
+  await writeSegment(dir, 1, lines([deliveryRecord(1), deliveryRecord(2)]))
+  // A directory where the output file should be: every write fails.
+  const out = join(dir, 'out-is-a-dir')
+  await mkdir(out)
+  const { logger, lines: logged } = capturingLogger()
+  assert.equal(await runProcessCommand(processorOptions(dir, { routes: [parseRoute(`*=file:${out}`)] }), logger, noSignals), EXIT_TEMPFAIL)
+  assert.equal(await loadCheckpoint(dir), undefined)
+  assert.ok(logged.some((l) => /pass failed/.test(l.msg as string)))
+  const pass = logged.find((l) => l.records_read !== undefined)!
+  assert.equal(pass.outcome, 'retry_later')
+  assert.equal(pass.lag_records, 2)
+})

@@ -125,8 +125,17 @@ export class Processor {
     this.position = checkpoint === undefined ? undefined : { segment: checkpoint.segment, offset: checkpoint.offset }
     this.savedPosition = this.position
 
-    let outcome: PassFigures['outcome'] = await this.processRequeue()
-    if (outcome === 'done') outcome = await this.processSpool()
+    let outcome: PassFigures['outcome']
+    try {
+      outcome = await this.processRequeue()
+      if (outcome === 'done') outcome = await this.processSpool()
+    } catch (err) {
+      // An output that cannot be written (disk full, I/O error) or a spool that cannot be read:
+      // the checkpoint stayed before what was not made durable; try again later.
+      this.logger.error({ err }, 'pass failed: the checkpoint stays before the records not made durable; retry later')
+      this.position = this.savedPosition
+      outcome = 'retry_later'
+    }
     figures.outcome = outcome
 
     try {

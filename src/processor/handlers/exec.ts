@@ -27,6 +27,9 @@ export class ExecHandler implements Handler {
         env: { ...process.env, CALLBACK_KIND: record.kind, CALLBACK_ID: record.id },
         // stdout is ours (pino logs): the command's output is read and dropped.
         stdio: ['pipe', 'pipe', 'pipe'],
+        // Its own process group: a timeout kills the command and all it started (a `sleep`
+        // holding the pipes open), and a Ctrl-C on our terminal does not cut the record in hand.
+        detached: true,
       })
       let stderr = ''
       let timedOut = false
@@ -39,7 +42,11 @@ export class ExecHandler implements Handler {
       }
       const timer = setTimeout(() => {
         timedOut = true
-        child.kill('SIGKILL')
+        try {
+          process.kill(-child.pid!, 'SIGKILL')
+        } catch {
+          child.kill('SIGKILL')
+        }
       }, this.timeoutMs)
       child.stdout.resume()
       child.stderr.setEncoding('utf8')
