@@ -73,7 +73,7 @@ async function generateSpool (dataDir: string, count: number): Promise<number> {
   return bytes
 }
 
-interface RunResult { seconds: number, peakRssMb: number, code: number | null }
+interface RunResult { seconds: number, cpuSeconds: number | undefined, peakRssMb: number, code: number | null }
 
 /** Runs a command under /usr/bin/time -v when present (peak RSS from it), else polls VmHWM. */
 async function measure (command: string, args: string[], stdoutTo?: string): Promise<RunResult> {
@@ -100,8 +100,16 @@ async function measure (command: string, args: string[], stdoutTo?: string): Pro
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)
   const kb = m === null ? polledKb : Number(m[1])
+  // CPU time (user + system) says more than wall time on a machine shared with other work.
+  const user = /User time \(seconds\): ([\d.]+)/.exec(stderr)
+  const sys = /System time \(seconds\): ([\d.]+)/.exec(stderr)
+  const cpuSeconds = user === null || sys === null ? undefined : Number(user[1]) + Number(sys[1])
   if (code !== 0) process.stderr.write(stderr.slice(-2000))
-  return { seconds, peakRssMb: kb / 1024, code }
+  return { seconds, cpuSeconds, peakRssMb: kb / 1024, code }
+}
+
+function cpu (r: RunResult, count: number): string {
+  return r.cpuSeconds === undefined ? '' : `, ${r.cpuSeconds.toFixed(2)} s CPU = ${Math.round(count / r.cpuSeconds).toLocaleString('en')} records per CPU-second`
 }
 
 async function hasJq (): Promise<boolean> {
@@ -120,11 +128,12 @@ async function benchOne (count: number, jq: boolean): Promise<void> {
     const proc = await measure(process.execPath, [...nodeArgs, CLI, 'process', '--data-dir', dataDir])
     const out = (await readdir(join(dataDir, 'out'))).length
     const line = [`processor ${count.toLocaleString('en')} records (${(bytes / 1048576).toFixed(0)} MiB, ${segments.length} segments):`,
-      `${Math.round(count / proc.seconds).toLocaleString('en')} records/s (${proc.seconds.toFixed(2)} s), peak RSS ${proc.peakRssMb.toFixed(0)} MB, exit ${proc.code}, ${out} output files`]
+      `${Math.round(count / proc.seconds).toLocaleString('en')} records/s (${proc.seconds.toFixed(2)} s wall${cpu(proc, count)}), peak RSS ${proc.peakRssMb.toFixed(0)} MB, exit ${proc.code}, ${out} output files`]
     if (jq) {
       const j = await measure('/bin/sh', ['-c', `jq -c . ${segments.map((s) => `'${s}'`).join(' ')} > /dev/null`])
-      line.push(`| jq -c .: ${Math.round(count / j.seconds).toLocaleString('en')} records/s (${j.seconds.toFixed(2)} s), peak RSS ${j.peakRssMb.toFixed(0)} MB` +
-        ` | processor/jq speed ${(j.seconds / proc.seconds).toFixed(2)}x`)
+      line.push(`| jq -c .: ${Math.round(count / j.seconds).toLocaleString('en')} records/s (${j.seconds.toFixed(2)} s wall${cpu(j, count)}), peak RSS ${j.peakRssMb.toFixed(0)} MB` +
+        ` | processor/jq speed ${(j.seconds / proc.seconds).toFixed(2)}x wall` +
+        (proc.cpuSeconds !== undefined && j.cpuSeconds !== undefined ? `, ${(j.cpuSeconds / proc.cpuSeconds).toFixed(2)}x CPU` : ''))
     } else {
       line.push('| jq not installed: no comparison (apt-get install -y jq)')
     }

@@ -194,24 +194,39 @@ export class Processor {
       const batches = readLineBatches(this.layout.spool, this.position, { onTorn: (torn) => this.quarantine(torn) })
       for await (const batch of batches) {
         const lines = batch.lines
+        // The last line settled: the position is built from it only when a commit needs it.
+        let settled: SpoolLine | undefined
+        const keepPosition = (): void => {
+          if (settled !== undefined) this.position = { segment: settled.segment, offset: settled.nextOffset }
+          settled = undefined
+        }
         for (let i = 0; i < lines.length; i++) {
           const line = lines[i]!
           let result = this.handleLine(line)
-          if (result instanceof Promise) result = await result
+          let slow = false
+          if (result instanceof Promise) {
+            result = await result
+            slow = true
+          }
           if (result === 'stop') {
+            keepPosition()
             await this.commit(true)
             return this.stopRequested ? 'stopped' : 'retry_later'
           }
-          this.position = { segment: line.segment, offset: line.nextOffset }
+          settled = line
           doneBytes += line.nextOffset - line.offset
           this.figures.records_read++
-          if (++sinceCommit >= batchSize || (sinceCommit > 0 && Date.now() - lastCommit >= checkpointIntervalMs)) {
+          ++sinceCommit
+          // Fast handlers: commit by count (the clock is read now and then); slow ones: also by time.
+          if (sinceCommit >= batchSize || ((slow || (sinceCommit & 255) === 0) && Date.now() - lastCommit >= checkpointIntervalMs)) {
+            keepPosition()
             await this.commit(true)
             sinceCommit = 0
             lastCommit = Date.now()
             progress?.update(doneBytes, this.figures.records_read)
           }
           if (this.stopRequested) {
+            keepPosition()
             await this.commit(true)
             return 'stopped'
           }

@@ -38,7 +38,7 @@ export interface TornFragment {
 }
 
 export interface ReadOptions {
-  /** Bytes per read. @default 1 MiB */
+  /** Bytes per read: small reads keep the heap small and the cache warm (measured: 64 KiB beat 1 MiB in speed and RSS). @default 64 KiB */
   chunkBytes?: number
   /** Called (and awaited) for the unterminated tail of a sealed segment. */
   onTorn?: (torn: TornFragment) => Promise<void> | void
@@ -52,7 +52,7 @@ export interface LineBatch {
   next: SpoolPosition
 }
 
-const DEFAULT_CHUNK = 1024 * 1024
+const DEFAULT_CHUNK = 64 * 1024
 
 /** Whether segment `a` comes before segment `b` in write order. */
 export function segmentBefore (a: string, b: string): boolean {
@@ -99,7 +99,6 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
       if (index === -1) return
     }
   }
-  let buf = Buffer.allocUnsafe(chunkBytes)
   while (index < segments.length) {
     const seg = segments[index]!
     const path = join(spoolDir, seg.name)
@@ -114,17 +113,17 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
       continue
     }
     let sealed = index < segments.length - 1
+    // The next chunk is read while the lines of this one are handled (the read goes to the
+    // thread pool): reading and parsing overlap.
+    let readPos = offset
+    const readAt = (pos: number): Promise<{ bytesRead: number, buffer: Buffer }> => fh.read(Buffer.allocUnsafe(chunkBytes), 0, chunkBytes, pos)
+    let inFlight: Promise<{ bytesRead: number, buffer: Buffer }> | undefined = readAt(readPos)
+    /** Bytes from `offset` not yet consumed: the start of a line whose end is not read yet. */
+    let carry: Buffer = Buffer.alloc(0)
     try {
-      // `filled` bytes of buf hold data from file position `offset`.
-      let filled = 0
       for (;;) {
-        if (filled === buf.length) {
-          // One line longer than the buffer: grow it (bounded by the longest line).
-          const bigger = Buffer.allocUnsafe(buf.length * 2)
-          buf.copy(bigger, 0, 0, filled)
-          buf = bigger
-        }
-        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, offset + filled)
+        const { bytesRead, buffer } = await inFlight!
+        inFlight = undefined
         if (bytesRead === 0) {
           if (!sealed) {
             // At the end of what was the newest segment: has a newer one appeared since?
@@ -134,28 +133,30 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
               index = segments.findIndex((s) => s.name === seg.name)
               sealed = true
               // The writer seals a segment before creating the next: read again to its true end.
+              inFlight = readAt(readPos)
               continue
             }
             return
           }
-          if (filled > 0) {
-            await options.onTorn?.({ segment: seg.name, offset, fragment: Buffer.from(buf.subarray(0, filled)) })
+          if (carry.length > 0) {
+            await options.onTorn?.({ segment: seg.name, offset, fragment: Buffer.from(carry) })
           }
           break
         }
-        const end = filled + bytesRead
+        readPos += bytesRead
+        inFlight = readAt(readPos)
+        const data = carry.length === 0 ? buffer.subarray(0, bytesRead) : Buffer.concat([carry, buffer.subarray(0, bytesRead)])
         const lines: SpoolLine[] = []
-        const used = splitLines(buf, end, seg.name, offset, lines)
+        const used = splitLines(data, data.length, seg.name, offset, lines)
+        carry = data.subarray(used)
         if (used > 0) {
           offset += used
-          buf.copy(buf, 0, used, end)
-          filled = end - used
           yield { segment: seg.name, lines, next: { segment: seg.name, offset } }
-        } else {
-          filled = end
         }
       }
     } finally {
+      // Never close the file under a read still in flight.
+      await inFlight?.catch(() => {})
       await fh.close()
     }
     // Sealed segment done: continue at the start of the next one.

@@ -10,7 +10,7 @@ import { DONE, type Handler, type HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 
 /** Write (without syncing) once this many characters are buffered. */
-const WRITE_AT = 1024 * 1024
+const WRITE_AT = 64 * 1024
 
 export class FileHandler implements Handler {
   readonly target: string
