@@ -44,6 +44,9 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age', 'ROTATE_AGE').default('1h'))
     .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer', 'REQUEST_TIMEOUT').default('10s'))
     .addOption(envOption('--max-connections <n>', 'refuse connections beyond this many', 'MAX_CONNECTIONS').default(String(RECEIVE_DEFAULTS.maxConnections)))
+    .addOption(envOption('--admin-port <port>', 'serve /healthz, /readyz and /metrics on this port (default: off)', 'ADMIN_PORT'))
+    .addOption(envOption('--admin-host <host>', 'address of the admin port', 'ADMIN_HOST').default(RECEIVE_DEFAULTS.adminHost))
+    .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this', 'MIN_FREE').default('1GiB'))
     .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
       const logger = context.logger ?? createLogger()
@@ -57,6 +60,9 @@ export function createProgram (context: ProgramContext = {}): Command {
         rotateAgeMs: parseDuration('--rotate-age', opts.rotateAge!),
         requestTimeoutMs: parseDuration('--request-timeout', opts.requestTimeout!),
         maxConnections: parsePositiveInt('--max-connections', opts.maxConnections!),
+        adminPort: opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
+        adminHost: opts.adminHost,
+        minFreeBytes: parseBytes('--min-free', opts.minFree!),
       }, logger)
       await new Promise<void>((resolve) => {
         onSignal((signal) => {
