@@ -6,18 +6,40 @@ import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
 import { createLogger } from './logger.js'
 import { ConfigError } from './errors.js'
-import { RECEIVE_DEFAULTS, startReceiver } from './receiver/run.js'
+import { installConfig, loadConfigFile, setOptionsValidator } from './config.js'
+import { collectConfig, configAsJson, configAsText } from './config-report.js'
+import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
   logger?: Logger
   /** Called with the running service so the caller can wire signals; defaults to process signals. */
   onSignal?: (handler: (signal: NodeJS.Signals) => void) => void
+  /** Where commands print their reports; defaults to process.stdout. */
+  stdout?: (text: string) => void
 }
 
 /** `--name <value>` that also reads CALLBACK_SPOOL_<NAME>; flags win. */
 function envOption (flags: string, description: string, envName: string): Option {
   return new Option(flags, description).env(`CALLBACK_SPOOL_${envName}`)
+}
+
+/** Checks and converts the receive command's raw options (flags, env or config file). */
+function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
+  return {
+    host: opts.host,
+    port: parsePort('--port', opts.port!),
+    dataDir: opts.dataDir!,
+    maxBodyBytes: parseBytes('--max-body', opts.maxBody!),
+    durability: opts.durability as 'fsync' | 'os',
+    rotateBytes: parseBytes('--rotate-bytes', opts.rotateBytes!),
+    rotateAgeMs: parseDuration('--rotate-age', opts.rotateAge!),
+    requestTimeoutMs: parseDuration('--request-timeout', opts.requestTimeout!),
+    maxConnections: parsePositiveInt('--max-connections', opts.maxConnections!),
+    adminPort: opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
+    adminHost: opts.adminHost,
+    minFreeBytes: parseBytes('--min-free', opts.minFree!),
+  }
 }
 
 function defaultOnSignal (handler: (signal: NodeJS.Signals) => void): void {
@@ -50,20 +72,7 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
       const logger = context.logger ?? createLogger()
-      const running = await startReceiver({
-        host: opts.host,
-        port: parsePort('--port', opts.port!),
-        dataDir: opts.dataDir!,
-        maxBodyBytes: parseBytes('--max-body', opts.maxBody!),
-        durability: opts.durability as 'fsync' | 'os',
-        rotateBytes: parseBytes('--rotate-bytes', opts.rotateBytes!),
-        rotateAgeMs: parseDuration('--rotate-age', opts.rotateAge!),
-        requestTimeoutMs: parseDuration('--request-timeout', opts.requestTimeout!),
-        maxConnections: parsePositiveInt('--max-connections', opts.maxConnections!),
-        adminPort: opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
-        adminHost: opts.adminHost,
-        minFreeBytes: parseBytes('--min-free', opts.minFree!),
-      }, logger)
+      const running = await startReceiver(receiveOptionsFrom(opts), logger)
       await new Promise<void>((resolve) => {
         onSignal((signal) => {
           logger.info({ signal }, 'signal received')
@@ -76,6 +85,21 @@ export function createProgram (context: ProgramContext = {}): Command {
       })
     })
 
+  program.command('config')
+    .description('print the effective options of each command (flags aside), from env, --config file and defaults; secrets masked')
+    .option('--json', 'print JSON, keyed by command, in the shape of a config file')
+    .addHelpText('after', '\nExample:\n  CALLBACK_SPOOL_PORT=9000 callback-spool --config /etc/callback-spool.json config\n')
+    .action(async (opts: { json?: boolean }) => {
+      const path = program.opts().config as string | undefined
+      const values = path === undefined ? {} : await loadConfigFile(path, program)
+      const config = collectConfig(program, values)
+      const write = context.stdout ?? ((text: string) => { process.stdout.write(text) })
+      write(opts.json === true ? configAsJson(config) : configAsText(config, path))
+    })
+
+  setOptionsValidator(program.commands.find((c) => c.name() === 'receive')!, receiveOptionsFrom)
+  // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
+  installConfig(program)
   return program
 }
 
