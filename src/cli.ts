@@ -9,6 +9,7 @@ import { ConfigError } from './errors.js'
 import { installConfig, loadConfigFile, setOptionsValidator } from './config.js'
 import { collectConfig, configAsJson, configAsText } from './config-report.js'
 import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
+import { startUp } from './up/run.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
@@ -77,6 +78,31 @@ export function createProgram (context: ProgramContext = {}): Command {
         onSignal((signal) => {
           logger.info({ signal }, 'signal received')
           running.stop().then(resolve, (err: unknown) => {
+            logger.error({ err }, 'error while stopping')
+            process.exitCode = 1
+            resolve()
+          })
+        })
+      })
+    })
+
+  program.command('up')
+    .description('run the receiver and a processor following the spool, as two child processes restarted if they die')
+    .addOption(envOption('--host <host>', 'receiver: address to listen on (default: all)', 'HOST'))
+    .addOption(envOption('--port <port>', 'receiver: port to listen on', 'PORT').default(String(RECEIVE_DEFAULTS.port)))
+    .addOption(envOption('--data-dir <dir>', 'data directory of both', 'DATA_DIR').default(RECEIVE_DEFAULTS.dataDir))
+    .addHelpText('after', '\nBoth children log JSON lines to this stdout; SIGTERM or Ctrl-C stops both.\n\nExample:\n  callback-spool up --port 8080 --data-dir data\n')
+    .action(async (opts: { host?: string, port: string, dataDir: string }) => {
+      const logger = context.logger ?? createLogger()
+      parsePort('--port', opts.port)
+      const running = startUp({ ...opts, configPath: program.opts().config as string | undefined }, logger)
+      await new Promise<void>((resolve) => {
+        onSignal((signal) => {
+          logger.info({ signal }, 'signal received')
+          running.stop().then((clean) => {
+            if (!clean) process.exitCode = 1
+            resolve()
+          }, (err: unknown) => {
             logger.error({ err }, 'error while stopping')
             process.exitCode = 1
             resolve()
