@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -173,4 +175,34 @@ test('the real CLI: text report with sources; bad value and unknown key exit 78 
     { env: { ...process.env, CALLBACK_SPOOL_MAX_BODY: 'lots' }, encoding: 'utf8', timeout: 10_000 })
   assert.equal(envBad.status, 78, envBad.stderr)
   assert.match(envBad.stderr, /`--max-body`.*lots/)
+})
+
+test('the real CLI: a flag beats the env, which beats the file (bad values in the losers are never read)', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'config.json')
+  // Both file values are invalid: `receive` starts only if the env and the flag win over them.
+  await writeFile(path, JSON.stringify({ port: 'bogus', 'rotate-age': 'never', host: '127.0.0.1', 'data-dir': join(dir, 'data') }))
+  const child = spawn(process.execPath, [BIN, '--config', path, 'receive', '--port', '0'], {
+    env: { ...process.env, CALLBACK_SPOOL_ROTATE_AGE: '1h', CALLBACK_SPOOL_PORT: 'also-bogus' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+  const exited = once(child, 'exit')
+  let listening: { port: number, address: string, data_dir: string } | undefined
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const entry = JSON.parse(line) as { msg: string, port: number, address: string, data_dir: string }
+    if (entry.msg.startsWith('listening on')) {
+      listening = entry
+      break
+    }
+  }
+  assert.ok(listening !== undefined, stderr)
+  assert.notEqual(listening.port, 0)
+  assert.equal(listening.address, '127.0.0.1', 'host from the file')
+  assert.equal(listening.data_dir, join(dir, 'data'), 'data dir from the file')
+  child.kill('SIGTERM')
+  const [code] = await exited as [number | null]
+  assert.equal(code, 0, stderr)
 })
