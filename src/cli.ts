@@ -6,7 +6,7 @@ import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
 import { createLogger } from './logger.js'
 import { ConfigError } from './errors.js'
-import { installConfig, loadConfigFile, setOptionsValidator } from './config.js'
+import { checkAll, installConfig, loadConfigFile, setOptionsValidator } from './config.js'
 import { collectConfig, configAsJson, configAsText } from './config-report.js'
 import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
 import { startUp } from './up/run.js'
@@ -27,20 +27,20 @@ function envOption (flags: string, description: string, envName: string): Option
 
 /** Checks and converts the receive command's raw options (flags, env or config file). */
 function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
-  return {
-    host: opts.host,
-    port: parsePort('--port', opts.port!),
-    dataDir: opts.dataDir!,
-    maxBodyBytes: parseBytes('--max-body', opts.maxBody!),
-    durability: opts.durability as 'fsync' | 'os',
-    rotateBytes: parseBytes('--rotate-bytes', opts.rotateBytes!),
-    rotateAgeMs: parseDuration('--rotate-age', opts.rotateAge!),
-    requestTimeoutMs: parseDuration('--request-timeout', opts.requestTimeout!),
-    maxConnections: parsePositiveInt('--max-connections', opts.maxConnections!),
-    adminPort: opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
-    adminHost: opts.adminHost,
-    minFreeBytes: parseBytes('--min-free', opts.minFree!),
-  }
+  return checkAll<ReceiveOptions>({
+    host: () => opts.host,
+    port: () => parsePort('--port', opts.port!),
+    dataDir: () => opts.dataDir!,
+    maxBodyBytes: () => parseBytes('--max-body', opts.maxBody!),
+    durability: () => opts.durability as 'fsync' | 'os',
+    rotateBytes: () => parseBytes('--rotate-bytes', opts.rotateBytes!),
+    rotateAgeMs: () => parseDuration('--rotate-age', opts.rotateAge!),
+    requestTimeoutMs: () => parseDuration('--request-timeout', opts.requestTimeout!),
+    maxConnections: () => parsePositiveInt('--max-connections', opts.maxConnections!),
+    adminPort: () => opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
+    adminHost: () => opts.adminHost,
+    minFreeBytes: () => parseBytes('--min-free', opts.minFree!),
+  })
 }
 
 function defaultOnSignal (handler: (signal: NodeJS.Signals) => void): void {

@@ -255,3 +255,22 @@ export function validateEffective (command: Command, options: EffectiveOption[])
     throw err
   }
 }
+
+/**
+ * Runs every check of an options object and throws one ConfigError naming each mistake, so a
+ * person fixes them all in one go rather than one per run.
+ */
+export function checkAll<T extends object> (checks: { [K in keyof T]-?: () => T[K] }): T {
+  const out: Partial<T> = {}
+  const mistakes: string[] = []
+  for (const key of Object.keys(checks) as Array<keyof T>) {
+    try {
+      out[key] = checks[key]()
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      mistakes.push(err.message)
+    }
+  }
+  if (mistakes.length > 0) throw new ConfigError(mistakes.join('; '))
+  return out as T
+}

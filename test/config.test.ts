@@ -162,6 +162,7 @@ test('the real CLI: text report with sources; bad value and unknown key exit 78 
   for (const [content, message] of [
     [{ port: 'eighty' }, /^callback-spool: .*`--port`.*eighty/],
     [{ prot: 8080 }, /^callback-spool: config file .*unknown key `prot`/],
+    [{ port: 'eighty', 'max-body': 'big' }, /`--port`.*eighty.*; .*`--max-body`.*big/],
   ] as const) {
     const path = join(dir, 'bad.json')
     await writeFile(path, JSON.stringify(content))
