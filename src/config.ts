@@ -216,19 +216,21 @@ export interface EffectiveOption {
  * then config file, then defaults. Reads process.env and the given file values; runs nothing.
  */
 export function effectiveOptions (command: Command, values: ConfigValues, env: NodeJS.ProcessEnv = process.env): EffectiveOption[] {
-  return configurableOptions(command).filter((o) => !o.negate || o.defaultValue !== undefined).map((option) => {
+  return configurableOptions(command).map((option) => {
     const key = option.attributeName()
     const envName = envNameOf(option)
     let value: unknown
     let source: ConfigSource
+    // A `--no-x` flag defaults x to true, as commander does.
+    const defaultValue = option.negate ? option.defaultValue ?? true : option.defaultValue
     if (env[envName] !== undefined) {
-      value = option.isBoolean() ? true : env[envName]
+      value = option.isBoolean() ? !option.negate : env[envName]
       source = 'env'
     } else if (Object.hasOwn(values, key)) {
-      value = convert(option, values[key], option.defaultValue, 'file')
+      value = convert(option, values[key], defaultValue, 'file')
       source = 'config'
-    } else if (option.defaultValue !== undefined) {
-      value = option.defaultValue
+    } else if (defaultValue !== undefined) {
+      value = defaultValue
       source = 'default'
     } else {
       value = undefined
