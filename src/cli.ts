@@ -6,10 +6,10 @@ import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
 import { createLogger } from './logger.js'
 import { ConfigError } from './errors.js'
-import { checkAll, installConfig, loadConfigFile, setOptionsValidator } from './config.js'
-import { collectConfig, configAsJson, configAsText } from './config-report.js'
+import { checkAll, installConfig, setOptionsValidator } from './config.js'
+import { registerConfigCommand } from './config-report.js'
 import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
-import { startUp } from './up/run.js'
+import { registerUpCommand } from './up/command.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
@@ -73,56 +73,21 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
       const logger = context.logger ?? createLogger()
-      const running = await startReceiver(receiveOptionsFrom(opts), logger)
-      await new Promise<void>((resolve) => {
-        onSignal((signal) => {
-          logger.info({ signal }, 'signal received')
-          running.stop().then(resolve, (err: unknown) => {
-            logger.error({ err }, 'error while stopping')
-            process.exitCode = 1
-            resolve()
-          })
-        })
+      const options = receiveOptionsFrom(opts)
+      // Listen for signals before listening for requests: a SIGTERM that comes as soon as the
+      // "listening" line is out (systemd, `up`, a test) must stop it cleanly, not kill it.
+      const signalled = new Promise<NodeJS.Signals>((resolve) => onSignal(resolve))
+      const running = await startReceiver(options, logger)
+      const signal = await signalled
+      logger.info({ signal }, 'signal received')
+      await running.stop().catch((err: unknown) => {
+        logger.error({ err }, 'error while stopping')
+        process.exitCode = 1
       })
     })
 
-  program.command('up')
-    .description('run the receiver and a processor following the spool, as two child processes restarted if they die')
-    .addOption(envOption('--host <host>', 'receiver: address to listen on (default: all)', 'HOST'))
-    .addOption(envOption('--port <port>', 'receiver: port to listen on', 'PORT').default(String(RECEIVE_DEFAULTS.port)))
-    .addOption(envOption('--data-dir <dir>', 'data directory of both', 'DATA_DIR').default(RECEIVE_DEFAULTS.dataDir))
-    .addHelpText('after', '\nBoth children log JSON lines to this stdout; SIGTERM or Ctrl-C stops both.\n\nExample:\n  callback-spool up --port 8080 --data-dir data\n')
-    .action(async (opts: { host?: string, port: string, dataDir: string }) => {
-      const logger = context.logger ?? createLogger()
-      parsePort('--port', opts.port)
-      const running = startUp({ ...opts, configPath: program.opts().config as string | undefined }, logger)
-      await new Promise<void>((resolve) => {
-        onSignal((signal) => {
-          logger.info({ signal }, 'signal received')
-          running.stop().then((clean) => {
-            if (!clean) process.exitCode = 1
-            resolve()
-          }, (err: unknown) => {
-            logger.error({ err }, 'error while stopping')
-            process.exitCode = 1
-            resolve()
-          })
-        })
-      })
-    })
-
-  program.command('config')
-    .description('print the effective options of each command (flags aside), from env, --config file and defaults; secrets masked')
-    .option('--json', 'print JSON, keyed by command, in the shape of a config file')
-    .addHelpText('after', '\nExample:\n  CALLBACK_SPOOL_PORT=9000 callback-spool --config /etc/callback-spool.json config\n')
-    .action(async (opts: { json?: boolean }) => {
-      const path = program.opts().config as string | undefined
-      const values = path === undefined ? {} : await loadConfigFile(path, program)
-      const config = collectConfig(program, values)
-      const write = context.stdout ?? ((text: string) => { process.stdout.write(text) })
-      write(opts.json === true ? configAsJson(config) : configAsText(config, path))
-    })
-
+  registerUpCommand(program, { makeLogger: () => context.logger ?? createLogger(), onSignal, defaults: RECEIVE_DEFAULTS })
+  registerConfigCommand(program, context.stdout)
   setOptionsValidator(program.commands.find((c) => c.name() === 'receive')!, receiveOptionsFrom)
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
   installConfig(program)

@@ -1,6 +1,6 @@
 /** `callback-spool config`: the effective options of each command, secrets masked, and their sources. */
 import type { Command } from 'commander'
-import { effectiveOptions, maskSecrets, validateEffective, type ConfigValues, type EffectiveOption } from './config.js'
+import { effectiveOptions, loadConfigFile, maskSecrets, validateEffective, type ConfigValues, type EffectiveOption } from './config.js'
 import { ConfigError } from './errors.js'
 
 export interface CommandConfig {
@@ -48,4 +48,18 @@ export function configAsText (config: CommandConfig[], configPath: string | unde
     }
   }
   return lines.join('\n') + '\n'
+}
+
+/** The `config` subcommand. */
+export function registerConfigCommand (program: Command, write: (text: string) => void = (text) => { process.stdout.write(text) }): Command {
+  return program.command('config')
+    .description('print the effective options of each command (flags aside), from env, --config file and defaults; secrets masked')
+    .option('--json', 'print JSON, keyed by command, in the shape of a config file')
+    .addHelpText('after', '\nExample:\n  CALLBACK_SPOOL_PORT=9000 callback-spool --config /etc/callback-spool.json config\n')
+    .action(async (opts: { json?: boolean }) => {
+      const path = program.opts().config as string | undefined
+      const values = path === undefined ? {} : await loadConfigFile(path, program)
+      const config = collectConfig(program, values)
+      write(opts.json === true ? configAsJson(config) : configAsText(config, path))
+    })
 }
