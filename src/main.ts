@@ -11,7 +11,7 @@ const overrideExits = (command: Command): void => {
   command.commands.forEach(overrideExits)
 }
 overrideExits(program)
-const verbose = process.argv.includes('--verbose')
+const verbose = process.argv.includes('--verbose') || process.env.CALLBACK_SPOOL_VERBOSE !== undefined
 
 try {
   await program.parseAsync(process.argv)
