@@ -147,6 +147,8 @@ test('`up`: a receiver that dies is restarted; SIGTERM stops both children and e
   assert.ok(childPids.length >= 3, 'two receivers and at least one processor were started')
   for (const pid of childPids) assert.equal(alive(pid), false, `child ${pid} stopped with up`)
   assert.ok(logs.lines.some((l) => l.child === 'receive' && l.msg === 'receive stopped' && l.code === 0))
+  const processStart = logs.lines.find((l) => l.child === 'process' && typeof l.child_pid === 'number')
+  assert.deepEqual((processStart?.args as string[]).slice(1), ['process', '--follow', '--data-dir', dir], 'the processor follows the same data dir')
 
   const spool = join(dir, 'spool')
   const text = (await Promise.all((await readdir(spool)).sort().map((f) => readFile(join(spool, f), 'utf8')))).join('')
