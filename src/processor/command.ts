@@ -5,11 +5,12 @@
  */
 import { Option, type Command } from 'commander'
 import type { Logger } from 'pino'
+import { checkAll, setOptionsValidator } from '../config.js'
 import { createLogger } from '../logger.js'
 import { parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
 import { PROCESS_DEFAULTS } from './pass.js'
-import { runProcessCommand, type OnSignal } from './run.js'
+import { runProcessCommand, type OnSignal, type ProcessCommandOptions } from './run.js'
 
 function envOption (flags: string, description: string, envName: string): Option {
   return new Option(flags, description).env(`CALLBACK_SPOOL_${envName}`)
@@ -21,7 +22,7 @@ function collectRoutes (value: string, previous: string[] | undefined): string[]
 }
 
 export function addProcessCommand (program: Command, context: { logger?: Logger, onSignal: OnSignal }): Command {
-  return program.command('process')
+  const command = program.command('process')
     .description('dispatch the spooled callbacks from the checkpoint to the handlers: one pass (for cron), --schedule or --follow')
     .addOption(envOption('--data-dir <dir>', 'data directory', 'DATA_DIR').default(PROCESS_DEFAULTS.dataDir))
     .addOption(envOption('--on <kind=target>', 'route a kind (delivery, reply, optout, unknown or *) to file:PATH, exec:COMMAND, module:PATH or an http(s):// URL; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)', 'ON')
@@ -47,26 +48,35 @@ Examples:
   callback-spool process --on 'optout=exec:./add-to-blocklist.sh' --on '*=file:/var/log/callbacks.ndjson'
   callback-spool process --follow --on delivery=https://app.example.com/hooks/delivery
 `)
-    .action(async (opts: Record<string, string | string[] | boolean | undefined>) => {
+    .action(async (opts: Record<string, unknown>) => {
       const logger = context.logger ?? createLogger()
-      const str = (name: string): string => opts[name] as string
-      process.exitCode = await runProcessCommand({
-        dataDir: str('dataDir'),
-        routes: ((opts.on as string[] | undefined) ?? []).map(parseRoute),
-        providerTz: str('providerTz'),
-        maxAttempts: parsePositiveInt('--max-attempts', str('maxAttempts')),
-        tries: parsePositiveInt('--tries', str('tries')),
-        retryDelayMs: parseDuration('--retry-delay', str('retryDelay')),
-        handlerTimeoutMs: parseDuration('--handler-timeout', str('handlerTimeout')),
-        batchSize: parsePositiveInt('--batch-size', str('batchSize')),
-        checkpointIntervalMs: PROCESS_DEFAULTS.checkpointIntervalMs,
-        retainMs: parseDuration('--retain', str('retain')),
-        metricsFile: opts.metricsFile as string | undefined,
-        progress: true,
-        schedule: opts.schedule as string | undefined,
-        follow: opts.follow === true || opts.follow === 'true' || opts.follow === '1',
-        pollIntervalMs: parseDuration('--poll-interval', str('pollInterval')),
-        retryPauseMs: parseDuration('--retry-pause', str('retryPause')),
-      }, logger, context.onSignal)
+      process.exitCode = await runProcessCommand(processOptionsFrom(opts), logger, context.onSignal)
     })
+  // `callback-spool config` checks these options with the same code as the action.
+  setOptionsValidator(command, processOptionsFrom)
+  return command
+}
+
+/** Checks and converts the raw options (flags, env or config file): every mistake in one message. */
+export function processOptionsFrom (opts: Record<string, unknown>): ProcessCommandOptions {
+  const str = (name: string): string => String(opts[name])
+  const on = opts.on === undefined ? [] : Array.isArray(opts.on) ? opts.on.map(String) : collectRoutes(String(opts.on), undefined)
+  return checkAll<ProcessCommandOptions>({
+    dataDir: () => str('dataDir'),
+    routes: () => on.map(parseRoute),
+    providerTz: () => str('providerTz'),
+    maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts')),
+    tries: () => parsePositiveInt('--tries', str('tries')),
+    retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay')),
+    handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout')),
+    batchSize: () => parsePositiveInt('--batch-size', str('batchSize')),
+    checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
+    retainMs: () => parseDuration('--retain', str('retain')),
+    metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
+    progress: () => true,
+    schedule: () => opts.schedule === undefined ? undefined : str('schedule'),
+    follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
+    pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval')),
+    retryPauseMs: () => parseDuration('--retry-pause', str('retryPause')),
+  })
 }
