@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { encodeRecord, newRecordId, type SpoolRecord } from '../src/record.js'
 import { segmentName } from '../src/spool/layout.js'
 
@@ -30,7 +31,8 @@ function sampleFields (i: number): Record<string, unknown> {
   }
 }
 
-async function generateSpool (dataDir: string, count: number): Promise<number> {
+/** Writes `count` records into `<dataDir>/spool/` in 64 MiB segments; returns the bytes written. */
+export async function generateSpool (dataDir: string, count: number): Promise<number> {
   const spool = join(dataDir, 'spool')
   await mkdir(spool, { recursive: true })
   let seq = 0
@@ -143,6 +145,9 @@ async function benchOne (count: number, jq: boolean): Promise<void> {
   }
 }
 
-const counts = process.argv.slice(2).map(Number).filter((n) => n > 0)
-const jq = await hasJq()
-for (const count of counts.length > 0 ? counts : [100_000, 1_000_000]) await benchOne(count, jq)
+// Run only when started as a script (bench/run.ts may import generateSpool).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const counts = process.argv.slice(2).map(Number).filter((n) => n > 0)
+  const jq = await hasJq()
+  for (const count of counts.length > 0 ? counts : [100_000, 1_000_000]) await benchOne(count, jq)
+}
