@@ -80,6 +80,7 @@ export class Processor {
   private figures = emptyFigures(new Date())
   private attempts: Attempts = Object.create(null) as Attempts
   private attemptsDirty = false
+  private anyAttempts = false
   private deadLetters: DeadLetterWriter
   private position: SpoolPosition | undefined
   private savedPosition: SpoolPosition | undefined
@@ -120,6 +121,7 @@ export class Processor {
     const figures = this.figures = emptyFigures(started)
     this.deadLetters = new DeadLetterWriter(this.options.dataDir)
     this.attempts = await loadAttempts(this.options.dataDir)
+    this.anyAttempts = Object.keys(this.attempts).length > 0
     this.attemptsDirty = false
     const checkpoint = await loadCheckpoint(this.options.dataDir)
     this.position = checkpoint === undefined ? undefined : { segment: checkpoint.segment, offset: checkpoint.offset }
@@ -298,7 +300,8 @@ export class Processor {
     result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
     if (result.outcome === 'done') {
       this.figures.by_kind[kind].done++
-      if (this.attempts[normalised.id] !== undefined) {
+      // Most passes have no failing record: skip the lookup by id then.
+      if (this.anyAttempts && this.attempts[normalised.id] !== undefined) {
         delete this.attempts[normalised.id]
         this.attemptsDirty = true
       }
@@ -328,6 +331,7 @@ export class Processor {
     entry.last_failed_at = new Date().toISOString()
     this.attempts[normalised.id] = entry
     this.attemptsDirty = true
+    this.anyAttempts = true
     if (entry.attempts >= this.options.maxAttempts) {
       this.deadLetter(record, kind, result.target ?? null, result.error, entry.attempts, normalised.id)
       return 'next'
