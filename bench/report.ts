@@ -3,9 +3,11 @@ import type { ServerKind } from './servers.js'
 import type { WrkResult } from './wrk.js'
 
 export interface SpoolCheck {
+  server: string
   lines: number
+  /** 2xx that wrk counted, over every run against this server (warm-ups included). */
   acknowledged: number
-  /** Requests wrk had in flight when it stopped: spooled, but their answers never counted. */
+  /** Requests wrk had in flight when its runs stopped: maybe spooled, but never counted. */
   inFlightAllowance: number
   tornFiles: number
 }
@@ -14,8 +16,9 @@ export interface Cell {
   kind: ServerKind
   connections: number
   slowSync: boolean
+  /** The median of the rounds, figure by figure. */
   wrk: WrkResult
-  spool?: SpoolCheck
+  rounds: WrkResult[]
 }
 
 export interface Target {
@@ -55,7 +58,7 @@ export function markdownTable (cells: Cell[]): string {
   return rows.join('\n')
 }
 
-export function evaluateTargets (cells: Cell[]): Target[] {
+export function evaluateTargets (cells: Cell[], spoolChecks: SpoolCheck[]): Target[] {
   const targets: Target[] = []
   const rps = (kind: ServerKind, conns: number, slow: boolean): number => find(cells, kind, conns, slow)?.wrk.requestsPerSecond ?? NaN
   const add = (label: string, value: number, pass: (v: number) => boolean, show: (v: number) => string): void => {
@@ -66,13 +69,12 @@ export function evaluateTargets (cells: Cell[]): Target[] {
   add('64 conns: receiver p99 < 10 ms', find(cells, 'receiver', 64, false)?.wrk.p99Ms ?? NaN, (v) => v < 10, (v) => `${ms(v)} ms`)
   add('1 conn: receiver / naive >= 0.80', rps('receiver', 1, false) / rps('naive', 1, false), (v) => v >= 0.8, ratio)
   add('5 ms sync, 64 conns: receiver >= 5,000 req/s', rps('receiver', 64, true), (v) => v >= 5000, (v) => `${int(v)} req/s`)
-  for (const c of cells) {
-    if (c.kind !== 'receiver' || c.spool === undefined) continue
-    const s = c.spool
+  for (const s of spoolChecks) {
     const extra = s.lines - s.acknowledged
     targets.push({
-      label: `receiver, ${c.connections} conns${c.slowSync ? ', 5 ms sync' : ''}: every 2xx is a spooled line`,
-      measured: `${int(s.lines)} lines for ${int(s.acknowledged)} acknowledged (+${extra}, at most ${s.inFlightAllowance} in flight at wrk's stop)${s.tornFiles > 0 ? `, ${s.tornFiles} torn` : ''}`,
+      label: `${s.server}: every 2xx is a spooled line`,
+      measured: `${int(s.lines)} lines for ${int(s.acknowledged)} acknowledged (+${extra}; at most ${s.inFlightAllowance} were in flight when wrk stopped)` +
+        `${s.tornFiles > 0 ? `, ${s.tornFiles} torn` : ''}`,
       pass: extra >= 0 && extra <= s.inFlightAllowance && s.tornFiles === 0,
     })
   }
