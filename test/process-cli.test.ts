@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFile, readFile, writeFile, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { deliveryRecord, lines, readNdjson, tempDir, writeSegment } from './helpers.js'
+import { deliveryRecord, lines, readNdjson, silentLogger, tempDir, writeSegment } from './helpers.js'
+import { createProgram } from '../src/cli.js'
 import { encodeRecord } from '../src/record.js'
 
 const CLI = fileURLToPath(new URL('../bin/callback-spool.js', import.meta.url))
@@ -163,4 +164,17 @@ export default async function (record) {
   await mkdir(join(dir, 'state'), { recursive: true })
   const cp = JSON.parse(await readFile(join(dir, 'state', 'checkpoint.json'), 'utf8'))
   assert.equal(cp.offset, Buffer.byteLength(lines(recs.slice(2000))))
+})
+
+test('in process: createProgram() runs `process` with an explicit argv and sets the exit code', async (t) => {
+  const dir = await tempDir(t)
+  await writeSegment(dir, 1, lines([deliveryRecord(1)]))
+  t.after(() => { process.exitCode = undefined })
+  const program = createProgram({ logger: silentLogger(), onSignal: () => {} }).exitOverride()
+  await program.parseAsync(['node', 'callback-spool', 'process', '--data-dir', dir, '--retry-delay', '1ms', '--tries', '2', '--on', 'delivery=exec:exit 3'])
+  assert.equal(process.exitCode, 75)
+  process.exitCode = undefined
+  await createProgram({ logger: silentLogger(), onSignal: () => {} }).parseAsync(['node', 'callback-spool', 'process', '--data-dir', dir])
+  assert.equal(process.exitCode, 0)
+  assert.equal((await readNdjson(join(dir, 'out', 'delivery.ndjson'))).length, 1)
 })
