@@ -76,14 +76,19 @@ test('exit codes: 0 done, 75 retry later, 78 bad checkpoint or schedule, 64 usag
 test('two processors at once: the second logs one line and exits 0 at once', async (t) => {
   const dir = await tempDir(t)
   await writeSegment(dir, 1, lines([deliveryRecord(1), deliveryRecord(2)]))
-  const first = start(['process', '--data-dir', dir, '--on', `*=exec:cat > /dev/null; touch ${join(dir, 'started')}; sleep 1`])
+  // The first one's handler holds until the test lets it go.
+  const release = join(dir, 'release')
+  const first = start(['process', '--data-dir', dir, '--on', `*=exec:cat > /dev/null; touch ${join(dir, 'started')}; while [ ! -e ${release} ]; do sleep 0.02; done`])
+  t.after(() => first.child.kill('SIGKILL'))
   await waitFor(async () => (await readdir(dir)).includes('started'), 10_000, 'first processor busy')
   const second = await run(['process', '--data-dir', dir])
   assert.equal(second.code, 0)
   const logged = second.stdout.trim().split('\n')
   assert.equal(logged.length, 1)
   assert.match(logged[0]!, /another processor is running/)
+  await writeFile(release, '')
   assert.equal(await first.exited, 0)
+  assert.match(first.stdout(), /pass done: 2 records/)
 })
 
 test('--follow dispatches a new record quickly (by file-system events, not polling), and SIGTERM ends it with exit 0', async (t) => {
