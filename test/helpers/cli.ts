@@ -1,0 +1,78 @@
+/** Spawns the real CLI (bin/callback-spool.js, which runs dist/: `npm run build` first). */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url))
+export const BIN = fileURLToPath(new URL('../../bin/callback-spool.js', import.meta.url))
+
+export interface CliProcess {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  /** Resolves with the exit code and signal. */
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+export function runCli (args: string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: REPO,
+    // The test's own CALLBACK_SPOOL_* must not leak in.
+    env: { ...withoutSpoolEnv(process.env), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c })
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c })
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }))
+  return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+function withoutSpoolEnv (env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(env)) if (!k.startsWith('CALLBACK_SPOOL_') && v !== undefined) out[k] = v
+  return out
+}
+
+export interface CliReceiver extends CliProcess {
+  port: number
+}
+
+/**
+ * Starts `receive --port 0` and resolves with the port from its 'listening' log line; rejects
+ * if it exits first or does not listen within timeoutMs.
+ */
+export async function startCliReceiver (dataDir: string, extra: string[] = [], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<CliReceiver> {
+  const cli = runCli(['receive', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extra], env)
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cli.child.kill('SIGKILL')
+      reject(new Error(`receiver did not listen within ${timeoutMs} ms; stderr: ${cli.stderr()}`))
+    }, timeoutMs)
+    const onData = (): void => {
+      for (const l of cli.stdout().split('\n')) {
+        if (!l.startsWith('{')) continue
+        const entry = JSON.parse(l) as { msg?: string, port?: number }
+        if (typeof entry.port === 'number' && entry.msg?.startsWith('listening') === true) {
+          clearTimeout(timer)
+          cli.child.stdout!.off('data', onData)
+          resolve(entry.port)
+          return
+        }
+      }
+    }
+    cli.child.stdout!.on('data', onData)
+    cli.exited.then(({ code, signal }) => {
+      clearTimeout(timer)
+      reject(new Error(`receiver exited (${code ?? signal}) before listening; stderr: ${cli.stderr()}`))
+    }, reject)
+  })
+  return { ...cli, port }
+}
+
+/** SIGKILL if still running, and wait for the exit. */
+export async function killHard (cli: CliProcess): Promise<void> {
+  if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL')
+  await cli.exited
+}
