@@ -1,10 +1,19 @@
 /** The CLI entry point: parse, run, and turn errors into one line and an exit code. */
-import { CommanderError } from 'commander'
+import { type Command, CommanderError } from 'commander'
 import { createProgram } from './cli.js'
 import { CallbackSpoolError } from './errors.js'
 
+/**
+ * Subcommands copy the exit override only when they are created, and createProgram() made them
+ * before this point: without this a usage error in `receive` would call process.exit(1) itself.
+ */
+function exitOverrideAll (command: Command): void {
+  command.exitOverride()
+  for (const sub of command.commands) exitOverrideAll(sub)
+}
+
 const program = createProgram()
-program.exitOverride()
+exitOverrideAll(program)
 const verbose = process.argv.includes('--verbose')
 
 try {

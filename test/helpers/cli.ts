@@ -41,10 +41,14 @@ export interface CliReceiver extends CliProcess {
 
 /**
  * Starts `receive --port 0` and resolves with the port from its 'listening' log line; rejects
- * if it exits first or does not listen within timeoutMs.
+ * if it exits first or does not listen within 20 s.
  */
-export async function startCliReceiver (dataDir: string, extra: string[] = [], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<CliReceiver> {
-  const cli = runCli(['receive', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extra], env)
+export function startCliReceiver (dataDir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<CliReceiver> {
+  return waitListening(runCli(['receive', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extra], env))
+}
+
+/** Resolves with the port from a receiver's 'listening' log line. */
+export async function waitListening (cli: CliProcess, timeoutMs = 20_000): Promise<CliReceiver> {
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       cli.child.kill('SIGKILL')
