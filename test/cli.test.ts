@@ -7,8 +7,8 @@ import { createProgram } from '../src/cli.js'
 import { ConfigError } from '../src/errors.js'
 import { tempDir } from './helpers/tmp.js'
 import { killHard, runCli, startCliReceiver, waitListening } from './helpers/cli.js'
-import { readRecords } from './helpers/spool.js'
-import { send } from './helpers/http.js'
+import { readRecords, readSpool } from './helpers/spool.js'
+import { rawExchange, send } from './helpers/http.js'
 
 /** The program with exits and output captured on every command (subcommands copy neither after creation). */
 function inProcess (): { program: Command, out: () => string, err: () => string } {
@@ -123,4 +123,16 @@ test('spawned: options come from CALLBACK_SPOOL_<NAME>, and flags win', async (t
   t.after(() => killHard(onlyEnv))
   assert.equal((await send(onlyEnv.port, { body: 'id=env' })).status, 200)
   assert.deepEqual((await readRecords(envDir)).map((r) => r.fields.id), ['env'])
+})
+
+test('spawned: --request-timeout, --rotate-bytes and --durability reach the receiver', async (t) => {
+  const dir = await tempDir(t)
+  const cli = await startCliReceiver(dir, ['--request-timeout', '1s', '--rotate-bytes', '2KiB', '--durability', 'os'])
+  t.after(() => killHard(cli))
+  const stalled = await rawExchange(cli.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nid=', 10_000)
+  assert.ok(stalled.closedAfterMs < 1000 + 1500, `closed after ${stalled.closedAfterMs} ms`)
+  for (let i = 0; i < 20; i++) assert.equal((await send(cli.port, { body: `id=${i}&pad=${'x'.repeat(300)}` })).status, 200)
+  const { segments, lines } = await readSpool(dir)
+  assert.equal(lines.length, 20)
+  assert.ok(segments.length >= 3, `${segments.length} segments`)
 })

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -9,6 +10,8 @@ import { tempDir } from './helpers/tmp.js'
 import { killHard, startCliReceiver, type CliReceiver } from './helpers/cli.js'
 import { readResponses, send, statusCodes } from './helpers/http.js'
 import { readRecords, readSpool } from './helpers/spool.js'
+
+const spoolDir = (dir: string): string => dataLayout(dir).spool
 
 interface Load {
   acked: string[]
@@ -59,6 +62,8 @@ test('SIGKILL under load: every 2xx is in the spool exactly once, torn tails qua
   const acked = [...traffic.acked]
   assert.ok(acked.length >= 300)
 
+  const before = await readSpool(dir)
+  const sizesBefore = await Promise.all(before.segments.map(async (s) => (await stat(join(spoolDir(dir), s))).size))
   const second: CliReceiver = await startCliReceiver(dir)
   t.after(() => killHard(second))
 
@@ -78,6 +83,12 @@ test('SIGKILL under load: every 2xx is in the spool exactly once, torn tails qua
   assert.equal(res.status, 200)
   const after = await readRecords(dir)
   assert.equal(after.filter((r) => r.fields.id === 'after-restart').length, 1)
+  // The restarted receiver wrote to a new segment; the old ones are untouched.
+  const sizesAfter = await Promise.all(before.segments.map(async (s) => (await stat(join(spoolDir(dir), s))).size))
+  assert.deepEqual(sizesAfter, sizesBefore)
+  const { segments } = await readSpool(dir)
+  assert.ok(segments.length > before.segments.length)
+  assert.ok(segments.at(-1)! > before.segments.at(-1)!)
 })
 
 test('SIGTERM: the request in flight is answered and spooled, the load drains, exit 0 within 5 s', async (t) => {
@@ -113,4 +124,16 @@ test('SIGTERM: the request in flight is answered and spooled, the load drains, e
   assert.ok(ids.has('in-flight'))
   for (const id of traffic.acked) assert.ok(ids.has(id), `acknowledged ${id} not in the spool`)
   assert.deepEqual((await readSpool(dir)).torn, [])
+})
+
+test('SIGINT stops cleanly too: exit 0', async (t) => {
+  const dir = await tempDir(t)
+  const cli = await startCliReceiver(dir)
+  t.after(() => killHard(cli))
+  assert.equal((await send(cli.port, { body: 'id=before-sigint' })).status, 200)
+  cli.child.kill('SIGINT')
+  const { code, signal } = await cli.exited
+  assert.equal(signal, null)
+  assert.equal(code, 0, cli.stderr())
+  assert.deepEqual((await readRecords(dir)).map((r) => r.fields.id), ['before-sigint'])
 })

@@ -199,3 +199,21 @@ test('concurrent requests are each spooled exactly once', async (t) => {
   assert.equal(ids.length, n)
   assert.deepEqual(new Set(ids), new Set(Array.from({ length: n }, (_, i) => String(i))))
 })
+
+test('a body trickled in below the limit still ends at the request timeout, nothing spooled', async (t) => {
+  const { port, dir } = await start(t, { requestTimeoutMs: 1000 })
+  const socket = connect({ host: '127.0.0.1', port })
+  t.after(() => { socket.destroy() })
+  await once(socket, 'connect')
+  const openedAt = Date.now()
+  socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n')
+  const trickle = setInterval(() => { if (!socket.destroyed) socket.write('a') }, 100)
+  t.after(() => clearInterval(trickle))
+  socket.resume()
+  socket.on('error', () => {})
+  await once(socket, 'close')
+  clearInterval(trickle)
+  const closedAfterMs = Date.now() - openedAt
+  assert.ok(closedAfterMs < 1000 + 1500, `closed after ${closedAfterMs} ms`)
+  assert.deepEqual((await readSpool(dir)).lines, [])
+})
