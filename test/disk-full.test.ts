@@ -88,7 +88,7 @@ test('disk full: 503 with Retry-After, never a 2xx for what is not written, stay
   for (const id of acked) assert.ok(ids.includes(id), `acknowledged ${id} is not in the spool`)
   assert.deepEqual(ids, acked, 'the spool holds exactly the acknowledged lines, in order')
   assert.deepEqual((await readSpool(dataDir)).torn, [])
-  t.diagnostic(`acknowledged ${acked.length} of ${next}`)
+  t.diagnostic(`acknowledged ${acked.length} of ${next}; ${(await readSpool(dataDir)).segments.length} segments`)
 
   cli.child.kill('SIGTERM')
   assert.equal((await cli.exited).code, 0)
