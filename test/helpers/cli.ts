@@ -14,8 +14,10 @@ export interface CliProcess {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
-export function runCli (args: string[], env: Record<string, string> = {}): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/** Runs the CLI; `wrapper` (e.g. strace and its options) runs it under another program. */
+export function runCli (args: string[], env: Record<string, string> = {}, wrapper: string[] = []): CliProcess {
+  const argv = [...wrapper, process.execPath, BIN, ...args]
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO,
     // The test's own CALLBACK_SPOOL_* must not leak in.
     env: { ...withoutSpoolEnv(process.env), ...env },
@@ -37,6 +39,8 @@ function withoutSpoolEnv (env: NodeJS.ProcessEnv): Record<string, string> {
 
 export interface CliReceiver extends CliProcess {
   port: number
+  /** The receiver's own pid, from its log line (not the wrapper's). */
+  pid: number
 }
 
 /**
@@ -49,7 +53,7 @@ export function startCliReceiver (dataDir: string, extra: string[] = [], env: Re
 
 /** Resolves with the port from a receiver's 'listening' log line. */
 export async function waitListening (cli: CliProcess, timeoutMs = 20_000): Promise<CliReceiver> {
-  const port = await new Promise<number>((resolve, reject) => {
+  const listening = await new Promise<{ port: number, pid: number }>((resolve, reject) => {
     const timer = setTimeout(() => {
       cli.child.kill('SIGKILL')
       reject(new Error(`receiver did not listen within ${timeoutMs} ms; stderr: ${cli.stderr()}`))
@@ -57,11 +61,11 @@ export async function waitListening (cli: CliProcess, timeoutMs = 20_000): Promi
     const onData = (): void => {
       for (const l of cli.stdout().split('\n')) {
         if (!l.startsWith('{')) continue
-        const entry = JSON.parse(l) as { msg?: string, port?: number }
+        const entry = JSON.parse(l) as { msg?: string, port?: number, pid?: number }
         if (typeof entry.port === 'number' && entry.msg?.startsWith('listening') === true) {
           clearTimeout(timer)
           cli.child.stdout!.off('data', onData)
-          resolve(entry.port)
+          resolve({ port: entry.port, pid: entry.pid ?? cli.child.pid! })
           return
         }
       }
@@ -72,7 +76,7 @@ export async function waitListening (cli: CliProcess, timeoutMs = 20_000): Promi
       reject(new Error(`receiver exited (${code ?? signal}) before listening; stderr: ${cli.stderr()}`))
     }, reject)
   })
-  return { ...cli, port }
+  return { ...cli, ...listening }
 }
 
 /** SIGKILL if still running, and wait for the exit. */

@@ -11,6 +11,8 @@ export interface SpoolContents {
   lines: string[]
   /** Segments whose last byte is not `\n` (torn). */
   torn: string[]
+  /** The complete lines of each segment. */
+  bySegment: Map<string, string[]>
 }
 
 export async function readSpool (dataDir: string): Promise<SpoolContents> {
@@ -18,15 +20,16 @@ export async function readSpool (dataDir: string): Promise<SpoolContents> {
   const segments = (await listSegments(spool)).map((s) => s.name)
   const lines: string[] = []
   const torn: string[] = []
+  const bySegment = new Map<string, string[]>()
   for (const name of segments) {
     const text = await readFile(join(spool, name), 'utf8')
-    if (text === '') continue
-    const parts = text.split('\n')
+    const parts = text === '' ? [] : text.split('\n')
     const last = parts.pop()
-    if (last !== '') torn.push(name)
+    if (last !== undefined && last !== '') torn.push(name)
     lines.push(...parts)
+    bySegment.set(name, parts)
   }
-  return { segments, lines, torn }
+  return { segments, lines, torn, bySegment }
 }
 
 /** Every complete line decoded; throws on a line that is not a valid record. */
