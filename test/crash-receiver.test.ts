@@ -137,3 +137,22 @@ test('SIGINT stops cleanly too: exit 0', async (t) => {
   assert.equal(code, 0, cli.stderr())
   assert.deepEqual((await readRecords(dir)).map((r) => r.fields.id), ['before-sigint'])
 })
+
+test('SIGTERM with a client that stalls mid-body: exit 0 within 5 s anyway, the stalled request not spooled', async (t) => {
+  const dir = await tempDir(t)
+  const cli = await startCliReceiver(dir)
+  t.after(() => killHard(cli))
+  const socket = connect({ host: '127.0.0.1', port: cli.port })
+  t.after(() => { socket.destroy() })
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  socket.write('POST /callbacks HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nid=stalled')
+  await sleep(300)
+  const signalledAt = Date.now()
+  cli.child.kill('SIGTERM')
+  const { code } = await cli.exited
+  const exitedAfterMs = Date.now() - signalledAt
+  assert.equal(code, 0, cli.stderr())
+  assert.ok(exitedAfterMs < 5000, `exited ${exitedAfterMs} ms after SIGTERM`)
+  assert.deepEqual((await readSpool(dir)).lines, [])
+})

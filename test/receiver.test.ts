@@ -2,6 +2,7 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { connect } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { AddressInfo } from 'node:net'
 import { pino } from 'pino'
 import { createReceiver, type LineAppender, type Receiver } from '../src/receiver/server.js'
@@ -216,4 +217,26 @@ test('a body trickled in below the limit still ends at the request timeout, noth
   const closedAfterMs = Date.now() - openedAt
   assert.ok(closedAfterMs < 1000 + 1500, `closed after ${closedAfterMs} ms`)
   assert.deepEqual((await readSpool(dir)).lines, [])
+})
+
+test('the 200 is sent only once the spool says the line is durable', async (t) => {
+  let release: (() => void) | undefined
+  const appended: string[] = []
+  const slow: LineAppender = {
+    append (l) {
+      appended.push(l)
+      return new Promise<void>((resolve) => { release = resolve })
+    },
+  }
+  const { port } = await start(t, { spool: slow })
+  let answered = false
+  const pending = send(port, { body: 'id=slow' }).then((res) => { answered = true; return res })
+  for (let i = 0; i < 1000 && appended.length === 0; i++) await sleep(10)
+  await sleep(300)
+  assert.equal(answered, false, 'answered before the line was durable')
+  assert.equal(appended.length, 1)
+  assert.ok(appended[0]!.endsWith('\n'))
+  assert.ok(release !== undefined)
+  release()
+  assertEmpty200(await pending)
 })
