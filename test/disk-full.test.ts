@@ -49,7 +49,7 @@ test('disk full: 503 with Retry-After, never a 2xx for what is not written, stay
   }
   const dataDir = join(mnt, 'data')
   const filler = join(mnt, 'filler')
-  const cli = await startCliReceiver(dataDir)
+  let cli = await startCliReceiver(dataDir)
   t.after(() => killHard(cli))
 
   const acked: string[] = []
@@ -78,7 +78,16 @@ test('disk full: 503 with Retry-After, never a 2xx for what is not written, stay
   assert.equal((await send(cli.port, { method: 'HEAD' })).status, 200)
   assert.equal(cli.child.exitCode, null)
 
+  // A restart while the disk is still full: it must come up and answer 503, not stay down.
+  cli.child.kill('SIGTERM')
+  assert.equal((await cli.exited).code, 0, cli.stderr())
+  // Stopping freed the lock's small file: take that room too.
+  await fillUp(filler + '2')
+  cli = await startCliReceiver(dataDir)
+  assert.equal((await callback()).status, 503)
+
   await unlink(filler)
+  await unlink(filler + '2')
   const recovered = await callback()
   assert.equal(recovered.status, 200, 'not 200 right after space was freed')
   for (let i = 0; i < 5; i++) assert.equal((await callback()).status, 200)

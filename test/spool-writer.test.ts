@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile, mkdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
@@ -178,4 +178,23 @@ test('files are created 0640 and directories 0750', async (t) => {
   await w2.close()
   assert.equal(await mode(fresh), 0o750)
   assert.equal(await mode(dataLayout(fresh).spool), 0o750)
+})
+
+test('a torn tail that cannot be quarantined does not stop the start; the next start quarantines it', async (t) => {
+  const dir = await tempDir(t)
+  const layout = dataLayout(dir)
+  await mkdir(layout.spool, { recursive: true })
+  const old = segmentName(1, new Date())
+  await writeFile(join(layout.spool, old), line(1) + '{"torn')
+  // A file where the quarantine directory should be: the copy fails, as on a full disk.
+  await writeFile(layout.quarantine, 'in the way')
+  const writer = await SpoolWriter.open({ dataDir: dir, logger: silent })
+  await writer.append(line(2))
+  assert.ok(writer.currentSegment !== old)
+  await writer.close()
+  assert.equal(await readFile(join(layout.spool, old), 'utf8'), line(1) + '{"torn')
+  await unlink(layout.quarantine)
+  const again = await SpoolWriter.open({ dataDir: dir, logger: silent })
+  await again.close()
+  assert.equal(await readFile(join(layout.quarantine, `${old}@${Buffer.byteLength(line(1))}.fragment`), 'utf8'), '{"torn')
 })
