@@ -124,6 +124,9 @@ test('SIGTERM: the request in flight is answered and spooled, the load drains, e
   assert.ok(ids.has('in-flight'))
   for (const id of traffic.acked) assert.ok(ids.has(id), `acknowledged ${id} not in the spool`)
   assert.deepEqual((await readSpool(dir)).torn, [])
+  // Phone numbers and message text never reach the logs above debug.
+  assert.match(cli.stdout(), /"msg":"stopped"/)
+  assert.doesNotMatch(cli.stdout(), /33600000000|demain|Oui/)
 })
 
 test('SIGINT stops cleanly too: exit 0', async (t) => {

@@ -81,6 +81,7 @@ test('disk full: 503 with Retry-After, never a 2xx for what is not written, stay
   // A restart while the disk is still full: it must come up and answer 503, not stay down.
   cli.child.kill('SIGTERM')
   assert.equal((await cli.exited).code, 0, cli.stderr())
+  const firstLogs = cli.stdout()
   // Stopping freed the lock's small file: take that room too.
   await fillUp(filler + '2')
   cli = await startCliReceiver(dataDir)
@@ -97,6 +98,11 @@ test('disk full: 503 with Retry-After, never a 2xx for what is not written, stay
   for (const id of acked) assert.ok(ids.includes(id), `acknowledged ${id} is not in the spool`)
   assert.deepEqual(ids, acked, 'the spool holds exactly the acknowledged lines, in order')
   assert.deepEqual((await readSpool(dataDir)).torn, [])
+  // The 503s are logged, but never with what the sender wrote.
+  for (const logs of [firstLogs, cli.stdout()]) {
+    assert.match(logs, /ENOSPC/)
+    assert.doesNotMatch(logs, /xxxxxxxx|id-\d/)
+  }
   t.diagnostic(`acknowledged ${acked.length} of ${next}; ${(await readSpool(dataDir)).segments.length} segments`)
 
   cli.child.kill('SIGTERM')

@@ -1,5 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { pino } from 'pino'
 import { acquireLock, isLockHeld, readLockInfo, tryAcquireLock } from '../src/spool/lock.js'
 import { startReceiver, RECEIVE_DEFAULTS } from '../src/receiver/run.js'
@@ -13,6 +15,7 @@ test('one holder per role and data dir; released on release()', async (t) => {
   const lock = await acquireLock(dir, 'receiver')
   assert.equal(await isLockHeld(dir, 'receiver'), true)
   assert.equal((await readLockInfo(dir, 'receiver'))?.pid, process.pid)
+  assert.equal((await stat(join(dir, 'receiver.lock'))).mode & 0o777, 0o640)
   await assert.rejects(acquireLock(dir, 'receiver'), (err: unknown) => {
     assert.ok(err instanceof LockHeldError)
     assert.equal(err.code, 'SPOOL_ERR_LOCKED')

@@ -127,7 +127,12 @@ test('a torn last line at start is quarantined with its segment and offset, and 
   const complete = line(1) + line(2)
   const fragment = '{"v":1,"id":"0193-torn'
   await writeFile(join(layout.spool, old), complete + fragment)
-  const writer = await SpoolWriter.open({ dataDir: dir, logger: silent })
+  const logs: string[] = []
+  const writer = await SpoolWriter.open({ dataDir: dir, logger: pino({ level: 'info' }, { write: (s: string) => { logs.push(s) } }) })
+  const warning = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 40)
+  assert.ok(warning !== undefined, 'a warning is logged')
+  assert.equal(warning.segment, old)
+  assert.equal(warning.offset, Buffer.byteLength(complete))
   t.after(() => writer.close())
   const quarantined = join(layout.quarantine, `${old}@${Buffer.byteLength(complete)}.fragment`)
   assert.equal(await readFile(quarantined, 'utf8'), fragment)
