@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { stat } from 'node:fs/promises'
+import { mkdir, stat, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { acquireLock, isLockHeld, readLockInfo, tryAcquireLock } from '../src/spool/lock.js'
@@ -62,4 +62,15 @@ test('CLI: a second receiver exits 75 with one line; after SIGKILL of the holder
   const second = await startCliReceiver(dir)
   t.after(() => killHard(second))
   assert.equal((await send(second.port, { body: 'id=after' })).status, 200)
+})
+
+test('the lock follows the real path: a symlink to a locked data dir is refused', async (t) => {
+  const dir = await tempDir(t)
+  const real = join(dir, 'real')
+  const link = join(dir, 'link')
+  await mkdir(real)
+  await symlink(real, link)
+  const lock = await acquireLock(real, 'receiver')
+  t.after(() => lock.release())
+  await assert.rejects(acquireLock(link, 'receiver'), { code: 'SPOOL_ERR_LOCKED' })
 })

@@ -191,11 +191,14 @@ test('pipelined: two requests written back to back, both answered in order and s
   assert.deepEqual(records.map((r) => [r.method, r.path, r.fields.id]).sort(), [['GET', '/b', '2'], ['POST', '/a', '1']])
 })
 
-test('concurrent requests are each spooled exactly once', async (t) => {
-  const { port, dir } = await start(t)
+test('concurrent requests are each spooled exactly once, in shared batches', async (t) => {
+  const { port, dir, writer } = await start(t)
   const n = 64
   const results = await Promise.all(Array.from({ length: n }, (_, i) => send(port, { body: `id=${i}` })))
   assert.ok(results.every((r) => r.status === 200))
+  // Group commit: the requests that arrive during a sync share the next write and sync.
+  assert.equal(writer!.stats.records, n)
+  assert.ok(writer!.stats.batches < n, `${writer!.stats.batches} batches for ${n} requests`)
   const ids = (await readRecords(dir)).map((r) => r.fields.id as string)
   assert.equal(ids.length, n)
   assert.deepEqual(new Set(ids), new Set(Array.from({ length: n }, (_, i) => String(i))))
