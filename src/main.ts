@@ -3,18 +3,15 @@ import { type Command, CommanderError } from 'commander'
 import { createProgram } from './cli.js'
 import { CallbackSpoolError } from './errors.js'
 
-/**
- * Subcommands copy the exit override only when they are created, and createProgram() made them
- * before this point: without this a usage error in `receive` would call process.exit(1) itself.
- */
-function exitOverrideAll (command: Command): void {
-  command.exitOverride()
-  for (const sub of command.commands) exitOverrideAll(sub)
-}
-
 const program = createProgram()
-exitOverrideAll(program)
-const verbose = process.argv.includes('--verbose')
+// On every command, not just the root: exitOverride() is not inherited by subcommands that exist
+// already, and without it a subcommand's usage error would exit 1 instead of 64.
+const overrideExits = (command: Command): void => {
+  command.exitOverride()
+  command.commands.forEach(overrideExits)
+}
+overrideExits(program)
+const verbose = process.argv.includes('--verbose') || process.env.CALLBACK_SPOOL_VERBOSE !== undefined
 
 try {
   await program.parseAsync(process.argv)
