@@ -1,22 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { tempDir } from './helpers/tmp.js'
 import { runCli, waitListening } from './helpers/cli.js'
 import { send } from './helpers/http.js'
 import { readRecords, readSpool } from './helpers/spool.js'
-
-function hasStrace (): string | undefined {
-  try {
-    execFileSync('strace', ['-V'], { stdio: 'pipe' })
-    return undefined
-  } catch (err) {
-    return (err as Error).message
-  }
-}
+import { straceMissing } from './helpers/strace.js'
 
 test('a failed fdatasync: 503, the segment is abandoned, the next request goes to a new segment', async (t) => {
-  const missing = hasStrace()
+  const missing = straceMissing()
   if (missing !== undefined) {
     t.skip(`strace is needed to inject the fdatasync error: ${missing}`)
     return
