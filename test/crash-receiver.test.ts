@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, stat } from 'node:fs/promises'
+import { appendFile, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { connect } from 'node:net'
@@ -160,4 +160,34 @@ test('SIGTERM with a client that stalls mid-body: exit 0 within 5 s anyway, the 
   // for scheduling on a loaded 2-core machine, not for the receiver.
   assert.ok(exitedAfterMs < 6000, `exited ${exitedAfterMs} ms after SIGTERM`)
   assert.deepEqual((await readSpool(dir)).lines, [])
+})
+
+test('a line torn by a power cut: the restarted receiver quarantines it, warns, and never appends to it', async (t) => {
+  const dir = await tempDir(t)
+  const first = await startCliReceiver(dir)
+  t.after(() => killHard(first))
+  for (let i = 0; i < 3; i++) assert.equal((await send(first.port, { body: `id=p${i}` })).status, 200)
+  first.child.kill('SIGKILL')
+  await first.exited
+  // What a power cut in the middle of a write leaves: the start of a line, no `\n`.
+  const { segments } = await readSpool(dir)
+  const last = segments.at(-1)!
+  const lastPath = join(spoolDir(dir), last)
+  const offset = (await stat(lastPath)).size
+  const fragment = '{"v":1,"id":"cut-here'
+  await appendFile(lastPath, fragment)
+
+  const second = await startCliReceiver(dir)
+  t.after(() => killHard(second))
+  const quarantined = join(dataLayout(dir).quarantine, `${last}@${offset}.fragment`)
+  assert.equal(await readFile(quarantined, 'utf8'), fragment)
+  const warning = second.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.level === 40 && l.segment === last)
+  assert.ok(warning !== undefined, 'the quarantine is logged as a warning')
+  assert.equal(warning.offset, offset)
+
+  assert.equal((await send(second.port, { body: 'id=after' })).status, 200)
+  assert.ok((await readFile(lastPath, 'utf8')).endsWith(fragment), 'the torn segment was appended to')
+  const ids = (await readRecords(dir)).map((r) => r.fields.id)
+  assert.deepEqual(ids, ['p0', 'p1', 'p2', 'after'])
 })
