@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { buildRecord, encodeRequest, RECORDED_HEADERS, type RequestParts } from '../src/receiver/build-record.js'
 import { decodeRecord, recordBodyBytes } from '../src/record.js'
-import { loadFixture, loadFixtures, type HttpFixture } from './helpers/fixtures.js'
+import { existsSync } from 'node:fs'
+import { FIXTURES_DIR, SHARED_FIXTURES_DIR, loadFixture, loadFixtures, type HttpFixture } from './helpers/fixtures.js'
 
 function parts (over: Partial<RequestParts> = {}): RequestParts {
   return { method: 'POST', url: '/callbacks', remoteAddr: '203.0.113.7', headers: {}, body: Buffer.alloc(0), ...over }
@@ -143,4 +144,14 @@ test('legacy 0033 number is kept as sent, and accents are decoded', () => {
   assert.equal(r.fields.number, '0033600000000')
   assert.equal(r.fields.text, 'Oui merci, à demain')
   assert.ok(r.body!.includes('%C3%A0+demain'), 'the raw body stays percent-encoded')
+})
+
+test('test/fixtures is the same as the shared fixtures', (t) => {
+  if (!existsSync(SHARED_FIXTURES_DIR)) {
+    t.skip(`no shared fixtures at ${SHARED_FIXTURES_DIR} to compare with (a clone on its own)`)
+    return
+  }
+  const copy = loadFixtures(FIXTURES_DIR)
+  const shared = loadFixtures(SHARED_FIXTURES_DIR)
+  assert.deepEqual(copy, shared)
 })

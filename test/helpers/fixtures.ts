@@ -1,9 +1,16 @@
-/** Reads the sample requests in ../shared/fixtures: request line, headers, blank line, body (no trailing newline). */
+/**
+ * Reads the sample requests: request line, headers, blank line, body (no trailing newline).
+ * test/fixtures is a verbatim copy of the project's shared fixtures (../shared/fixtures), kept in
+ * the repo so that `npm test` passes on a clean clone.
+ */
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { IncomingHttpHeaders } from 'node:http'
 
-export const FIXTURES_DIR = new URL('../../../shared/fixtures/', import.meta.url).pathname
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url))
+/** The shared originals, when this checkout sits beside them. */
+export const SHARED_FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url))
 
 export interface HttpFixture {
   name: string
