@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtemp, open, rm, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { killHard, startCliReceiver } from './helpers/cli.js'
+import { killHard, startCliReceiver, type CliReceiver } from './helpers/cli.js'
 import { send } from './helpers/http.js'
 import { readRecords, readSpool } from './helpers/spool.js'
 
@@ -35,7 +35,10 @@ async function fillUp (path: string): Promise<number> {
 test('disk full: 503 with Retry-After, never a 2xx for what is not written, stays up, 200 again once space is freed', async (t) => {
   const mnt = await mkdtemp(join(tmpdir(), 'callback-spool-'))
   let mounted = false
+  let cli: CliReceiver | undefined
+  // One hook, so the receiver is stopped before the file system goes away.
   t.after(async () => {
+    if (cli !== undefined) await killHard(cli)
     if (mounted) execFileSync('umount', ['-l', mnt])
     await rm(mnt, { recursive: true, force: true })
   })
@@ -49,14 +52,14 @@ test('disk full: 503 with Retry-After, never a 2xx for what is not written, stay
   }
   const dataDir = join(mnt, 'data')
   const filler = join(mnt, 'filler')
-  let cli = await startCliReceiver(dataDir)
-  t.after(() => killHard(cli))
+  cli = await startCliReceiver(dataDir)
 
   const acked: string[] = []
   const padding = 'x'.repeat(900)
   let next = 0
   const callback = async (): Promise<{ status: number, retryAfter: unknown }> => {
     const id = `id-${next++}`
+    assert.ok(cli !== undefined)
     const res = await send(cli.port, { body: `id=${id}&text=${padding}` })
     if (res.status >= 200 && res.status < 300) acked.push(id)
     return { status: res.status, retryAfter: res.headers['retry-after'] }

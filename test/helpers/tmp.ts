@@ -6,6 +6,8 @@ import type { TestContext } from 'node:test'
 
 export async function tempDir (t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  // Hooks run in the order they were added, so a server started later may still be stopping:
+  // retry rather than fail on a file it creates meanwhile.
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }))
   return dir
 }
