@@ -91,9 +91,18 @@ export class SpoolWriter {
     for (const seg of segments) {
       const tail = await findTornTail(join(layout.spool, seg.name))
       if (tail === undefined) continue
-      const { path, created } = await quarantineFragment(layout.quarantine, seg.name, tail)
-      if (created) {
-        options.logger.warn({ segment: seg.name, offset: tail.offset, bytes: tail.fragment.length, quarantine: path },
+      let quarantined: { path: string, created: boolean }
+      try {
+        quarantined = await quarantineFragment(layout.quarantine, seg.name, tail)
+      } catch (err) {
+        // A full disk must not keep the receiver down. The fragment stays in its sealed segment,
+        // which is never appended to, and the next start tries again.
+        options.logger.error({ err, segment: seg.name, offset: tail.offset, bytes: tail.fragment.length },
+          'torn last line found at start but it could not be quarantined; the segment stays sealed')
+        continue
+      }
+      if (quarantined.created) {
+        options.logger.warn({ segment: seg.name, offset: tail.offset, bytes: tail.fragment.length, quarantine: quarantined.path },
           'torn last line found at start: segment sealed, fragment quarantined (it was never acknowledged)')
       }
     }
