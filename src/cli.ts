@@ -8,6 +8,7 @@ import { createLogger } from './logger.js'
 import { ConfigError } from './errors.js'
 import { checkAll, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
+import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
 import { registerUpCommand } from './up/command.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
@@ -86,6 +87,7 @@ export function createProgram (context: ProgramContext = {}): Command {
       })
     })
 
+  addProcessCommand(program, { logger: context.logger, onSignal })
   registerUpCommand(program, { makeLogger: () => context.logger ?? createLogger(), onSignal, defaults: RECEIVE_DEFAULTS })
   registerConfigCommand(program, context.stdout)
   setOptionsValidator(program.commands.find((c) => c.name() === 'receive')!, receiveOptionsFrom)
