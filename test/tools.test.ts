@@ -51,9 +51,11 @@ test('cat: every record in write order as the spooled NDJSON; filters by kind, t
   await writeSegment(dir, 1, lines([a, b]))
   await writeSegment(dir, 2, lines([c]) + 'not a record\n')
 
-  const all = await runTool(['cat', '--data-dir', dir])
+  const allIO = captureIO()
+  const all = await runTool(['cat', '--data-dir', dir], allIO)
   assert.equal(all.code, 0)
   assert.equal(all.out, lines([a, b, c]), 'the raw lines, in order; the invalid one skipped')
+  assert.deepEqual(allIO.warnings, ['cat: 1 invalid line(s) skipped; run `callback-spool verify` to see where'])
 
   const ids = async (args: string[]): Promise<string[]> =>
     (await runTool(['cat', '--data-dir', dir, ...args])).out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as SpoolRecord).id)

@@ -146,6 +146,6 @@ Examples:
     .action(async (opts: Record<string, unknown>) => {
       const io = makeIO()
       const result = await runCat(catOptionsFrom(opts), io)
-      if (result.invalid > 0) process.stderr.write(`callback-spool: cat: ${result.invalid} invalid line(s) skipped; run \`callback-spool verify\` to see where\n`)
+      if (result.invalid > 0) io.warn(`cat: ${result.invalid} invalid line(s) skipped; run \`callback-spool verify\` to see where`)
     })
 }

@@ -14,6 +14,8 @@ import { tryAcquireLock, readLockInfo, type SpoolLock } from '../spool/lock.js'
 export interface ToolIO {
   /** Writes to stdout; resolves once the text is handed over (waits for drain on a pipe). */
   write: (text: string) => Promise<void> | void
+  /** One line for stderr: a warning beside the output. */
+  warn: (line: string) => void
   /** Whether stdout is a terminal (colours, human layout). */
   stdoutIsTTY: boolean
   /** Whether stdin is a terminal (may a tool ask a question?). */
@@ -43,6 +45,7 @@ export function processIO (onSignal: ToolIO['onSignal']): ToolIO {
         process.stdout.once('error', done)
       })
     },
+    warn: (line) => { process.stderr.write(`callback-spool: ${line}\n`) },
     stdoutIsTTY: process.stdout.isTTY === true,
     stdinIsTTY: process.stdin.isTTY === true,
     confirm: async (question) => {

@@ -6,6 +6,7 @@ import type { ToolIO } from '../../src/tools/common.js'
 
 export interface CapturedIO extends ToolIO {
   out: () => string
+  warnings: string[]
   questions: string[]
   /** Stops a `cat --follow` as SIGTERM would. */
   signal: () => void
@@ -14,15 +15,18 @@ export interface CapturedIO extends ToolIO {
 export function captureIO (options: { stdinIsTTY?: boolean, stdoutIsTTY?: boolean, answer?: boolean } = {}): CapturedIO {
   let out = ''
   const questions: string[] = []
+  const warnings: string[] = []
   let handler: ((signal: NodeJS.Signals) => void) | undefined
   return {
     write: (text) => { out += text },
+    warn: (line) => { warnings.push(line) },
     stdoutIsTTY: options.stdoutIsTTY ?? false,
     stdinIsTTY: options.stdinIsTTY ?? false,
     confirm: async (q) => { questions.push(q); return options.answer ?? false },
     closed: () => false,
     onSignal: (h) => { handler = h },
     out: () => out,
+    warnings,
     questions,
     signal: () => handler?.('SIGTERM'),
   }
