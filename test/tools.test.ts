@@ -323,3 +323,16 @@ test('each tool has --help with an example; --data-dir comes from the environmen
     return true
   })
 })
+
+test('replay counts records and invalid lines apart; tools that take the lock refuse a missing data dir (66) rather than create it', async (t) => {
+  const dir = await tempDir(t)
+  await writeSegment(dir, 1, lines([deliveryRecord(1)]) + 'garbage\n' + lines([deliveryRecord(2)]))
+  assert.equal(await processOnce(dir), 0)
+  const replay = await runTool(['replay', '--data-dir', dir, '--all', '--yes'])
+  assert.match(replay.out, /: 2 record\(s\) will be dispatched again by the next pass \(and 1 invalid line\(s\), dead-lettered again\)/)
+  const missing = join(dir, 'nowhere')
+  for (const argv of [['replay', '--all', '--yes'], ['dead', 'retry'], ['dead', 'purge', '--before', '1d']]) {
+    await assert.rejects(runTool([...argv, '--data-dir', missing]), { code: 'SPOOL_ERR_NO_DATA_DIR', exitCode: 66 }, argv.join(' '))
+  }
+  await assert.rejects(readdir(missing), { code: 'ENOENT' })
+})

@@ -3,6 +3,7 @@
  * they read a time given as an ISO date or as a duration ago.
  */
 import { Option } from 'commander'
+import { stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline/promises'
 import { CallbackSpoolError, ConfigError } from '../errors.js'
 import { flagOnlyOption } from '../config.js'
@@ -102,12 +103,23 @@ export function formatAge (ms: number): string {
   return `${(s / 86_400).toFixed(1)} d`
 }
 
+/** The data dir's absolute path; a coded error (exit 66, EX_NOINPUT) when it does not exist, rather than creating it. */
+export async function existingDataDir (dataDir: string): Promise<string> {
+  const root = dataLayout(dataDir).root
+  try {
+    await stat(root)
+  } catch {
+    throw new CallbackSpoolError('SPOOL_ERR_NO_DATA_DIR', `no data directory at ${root} (give --data-dir, or set CALLBACK_SPOOL_DATA_DIR)`, { exitCode: 66 })
+  }
+  return root
+}
+
 /**
  * Takes the processor lock for a tool that rewrites the processor's state (the checkpoint, the
  * dead letters), so that no pass runs meanwhile; refuses in one line (exit 75) when one runs.
  */
 export async function takeProcessorLock (dataDir: string, doing: string): Promise<SpoolLock> {
-  const root = dataLayout(dataDir).root
+  const root = await existingDataDir(dataDir)
   const lock = await tryAcquireLock(root, 'processor')
   if (lock !== undefined) return lock
   const info = await readLockInfo(root, 'processor')

@@ -61,13 +61,14 @@ async function findSince (spoolDir: string, sinceMs: number): Promise<SpoolPosit
   return undefined
 }
 
-/** Complete lines from `from` up to `to` (exclusive), or to the end of the spool. */
-async function countLines (spoolDir: string, from: SpoolPosition, to: SpoolPosition | undefined): Promise<number> {
-  let n = 0
+/** Records (valid lines) and invalid lines from `from` up to `to` (exclusive), or to the end of the spool. */
+async function countLines (spoolDir: string, from: SpoolPosition, to: SpoolPosition | undefined): Promise<{ records: number, invalid: number }> {
+  const n = { records: 0, invalid: 0 }
   for await (const batch of readLineBatches(spoolDir, from)) {
     for (const line of batch.lines) {
       if (to !== undefined && !before({ segment: line.segment, offset: line.offset }, to)) return n
-      n++
+      if (decodeRecord(line.line).ok) n.records++
+      else n.invalid++
     }
   }
   return n
@@ -114,10 +115,13 @@ export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<Re
     if (current !== undefined && !before(target, current)) {
       return { requeued: 0, moved: false, message: `nothing to replay: the checkpoint (${show(current)}) is already at or before ${show(target)}; the checkpoint is unchanged\n` }
     }
-    const requeued = await countLines(layout.spool, target, current)
+    const counted = await countLines(layout.spool, target, current)
+    const requeued = counted.records
+    // Invalid lines in the range are read again too, and dead-lettered again.
+    const invalid = counted.invalid === 0 ? '' : ` (and ${counted.invalid} invalid line(s), dead-lettered again)`
     const question = currentBad === undefined
-      ? `move the checkpoint from ${show(current)} back to ${show(target)}: the next pass dispatches ${requeued} record(s) again`
-      : `replace the bad checkpoint with ${show(target)}: the next pass reads ${requeued} record(s) from there`
+      ? `move the checkpoint from ${show(current)} back to ${show(target)}: the next pass dispatches ${requeued} record(s) again${invalid}`
+      : `replace the bad checkpoint with ${show(target)}: the next pass reads ${requeued} record(s) from there${invalid}`
     if (!options.yes) {
       if (!io.stdinIsTTY) throw new UsageError(`replay would ${question}; pass --yes to confirm (stdin is not a terminal)`)
       if (!await io.confirm(`${question[0]!.toUpperCase()}${question.slice(1)}. Go ahead? [y/N] `)) {
@@ -130,7 +134,7 @@ export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<Re
       from: current,
       to: target,
       moved: true,
-      message: `checkpoint moved from ${currentBad === undefined ? show(current) : 'a bad checkpoint'} to ${show(target)}: ${requeued} record(s) will be dispatched again by the next pass\n`,
+      message: `checkpoint moved from ${currentBad === undefined ? show(current) : 'a bad checkpoint'} to ${show(target)}: ${requeued} record(s) will be dispatched again by the next pass${invalid}\n`,
     }
   } finally {
     await lock.release()

@@ -6,7 +6,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { CallbackSpoolError } from '../errors.js'
 import { listRequeueFiles } from '../processor/requeue.js'
 import { computeBacklog, readCheckpoint, validatePosition } from '../spool/checkpoint.js'
 import { freeBytes } from '../spool/disk.js'
@@ -14,7 +13,7 @@ import { listSegments } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { isLockHeld, readLockInfo, type LockRole } from '../spool/lock.js'
 import { formatBytes } from '../units.js'
-import { dataDirOption, flag, formatAge, type ToolIO } from './common.js'
+import { dataDirOption, existingDataDir, flag, formatAge, type ToolIO } from './common.js'
 
 export interface SegmentInfo {
   name: string
@@ -82,11 +81,7 @@ async function listNames (dir: string): Promise<string[]> {
 
 export async function collectStatus (dataDir: string, now = Date.now()): Promise<StatusReport> {
   const layout = dataLayout(dataDir)
-  try {
-    await stat(layout.root)
-  } catch {
-    throw new CallbackSpoolError('SPOOL_ERR_NO_DATA_DIR', `no data directory at ${layout.root} (give --data-dir, or set CALLBACK_SPOOL_DATA_DIR)`, { exitCode: 66 })
-  }
+  await existingDataDir(dataDir)
   const segments = await listSegments(layout.spool)
   let bytes = 0
   const infos: SegmentInfo[] = []
