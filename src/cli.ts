@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { createLogger } from './logger.js'
 import { ConfigError } from './errors.js'
 import { RECEIVE_DEFAULTS, startReceiver } from './receiver/run.js'
+import { parseAccessOptions } from './receiver/access-config.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
@@ -44,6 +45,14 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age', 'ROTATE_AGE').default('1h'))
     .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer', 'REQUEST_TIMEOUT').default('10s'))
     .addOption(envOption('--max-connections <n>', 'refuse connections beyond this many', 'MAX_CONNECTIONS').default(String(RECEIVE_DEFAULTS.maxConnections)))
+    // Access control (README "Security"). Secrets are never printed, not even in --help defaults.
+    .addOption(envOption('--token <secret>', 'accept only /<secret>/... paths or ?token=<secret>; anything else 404', 'TOKEN'))
+    .addOption(envOption('--basic-auth <user:password>', 'require HTTP Basic authentication', 'BASIC_AUTH'))
+    .addOption(envOption('--basic-auth-file <path>', 'read user:password from this file', 'BASIC_AUTH_FILE'))
+    .addOption(envOption('--allow <cidrs>', 'accept only these client addresses (IPv4/IPv6 CIDRs, comma-separated); others 403', 'ALLOW'))
+    .addOption(envOption('--trust-proxy <cidrs>', 'believe X-Forwarded-For only from these proxies', 'TRUST_PROXY'))
+    .addOption(envOption('--twilio-auth-token <secret>', 'verify X-Twilio-Signature with this auth token; 401 when wrong', 'TWILIO_AUTH_TOKEN'))
+    .addOption(envOption('--public-url <url>', 'scheme and host the provider calls (https://sms.example.com), for signatures', 'PUBLIC_URL'))
     .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
       const logger = context.logger ?? createLogger()
@@ -57,6 +66,7 @@ export function createProgram (context: ProgramContext = {}): Command {
         rotateAgeMs: parseDuration('--rotate-age', opts.rotateAge!),
         requestTimeoutMs: parseDuration('--request-timeout', opts.requestTimeout!),
         maxConnections: parsePositiveInt('--max-connections', opts.maxConnections!),
+        access: await parseAccessOptions(opts),
       }, logger)
       await new Promise<void>((resolve) => {
         onSignal((signal) => {

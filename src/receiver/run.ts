@@ -4,6 +4,8 @@ import type { Logger } from 'pino'
 import { acquireLock } from '../spool/lock.js'
 import { SpoolWriter, type Durability } from '../spool/writer.js'
 import { createReceiver, type Receiver } from './server.js'
+import { createAccessControl, type AccessOptions } from './access.js'
+import { describeAccess } from './access-config.js'
 
 export interface ReceiveOptions {
   host?: string
@@ -17,6 +19,8 @@ export interface ReceiveOptions {
   rotateAgeMs: number
   requestTimeoutMs: number
   maxConnections: number
+  /** Token, basic auth, allowlist, proxies, signatures. @default none */
+  access?: AccessOptions
 }
 
 export const RECEIVE_DEFAULTS: ReceiveOptions = {
@@ -60,6 +64,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
     maxBodyBytes: options.maxBodyBytes,
     requestTimeoutMs: options.requestTimeoutMs,
     maxConnections: options.maxConnections,
+    access: createAccessControl(options.access ?? {}),
   })
   try {
     await new Promise<void>((resolve, reject) => {
@@ -75,6 +80,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
     throw err
   }
   const address = server.address() as AddressInfo
+  log.info({ access: describeAccess(options.access ?? {}) }, 'access control')
   log.info({ address: address.address, port: address.port, data_dir: writer.layout.root, durability: options.durability },
     `listening on http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}, spooling to ${writer.layout.spool}`)
 
