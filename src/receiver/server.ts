@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino'
 import { OPEN_ACCESS, type AccessControl } from './access.js'
 import { BodyTooLargeError, readBody } from './body.js'
+import { answerClientError } from './client-error.js'
 import { encodeRequest } from './build-record.js'
 
 /** What the receiver needs of the spool: an append that resolves once the line is durable. */
@@ -62,6 +63,8 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   const access = options.access ?? OPEN_ACCESS
   const stats: ReceiverStats = { responses: new Map(), bytesReceived: 0, recordsSpooled: 0, inFlight: 0 }
   let drainWaiters: Array<() => void> = []
+  /** The request being handled on each connection, so a parse error answers only after it. */
+  const inFlightBySocket = new WeakMap<object, { req: IncomingMessage, done: Promise<void> }>()
 
   const answer = (res: ServerResponse, status: number, headers: Record<string, string> = {}): void => {
     stats.responses.set(status, (stats.responses.get(status) ?? 0) + 1)
@@ -141,7 +144,9 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     keepAliveTimeout: 5000,
   }, (req, res) => {
     stats.inFlight++
-    handle(req, res)
+    const done = handle(req, res)
+    inFlightBySocket.set(req.socket, { req, done })
+    done
       .catch((err: unknown) => {
         logger.error({ err }, 'unexpected error handling a request')
         if (!res.headersSent) answer(res, 500)
@@ -155,6 +160,11 @@ export function createReceiver (options: ReceiverOptions): Receiver {
         }
       })
   }) as Receiver
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Wait for the request in flight only when it was complete: the error is about what followed it.
+    const inFlight = inFlightBySocket.get(socket)
+    answerClientError(err, socket, inFlight?.req.complete === true ? inFlight.done : undefined)
+  })
   server.maxConnections = options.maxConnections ?? 1024
   server.maxHeadersCount = MAX_HEADER_COUNT + 1
   server.stats = stats
