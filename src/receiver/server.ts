@@ -15,7 +15,8 @@ import type { Logger } from 'pino'
 import { OPEN_ACCESS, type AccessControl } from './access.js'
 import { BodyTooLargeError, readBody } from './body.js'
 import { answerClientError } from './client-error.js'
-import { encodeRequest } from './build-record.js'
+import { debugSummary } from './debug-summary.js'
+import { encodeRequest, splitTarget } from './build-record.js'
 
 /** What the receiver needs of the spool: an append that resolves once the line is durable. */
 export interface LineAppender {
@@ -133,6 +134,8 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     }
     stats.recordsSpooled++
     answer(res, 200)
+    // Parsed again only at debug level, so the hot path pays nothing; numbers are masked.
+    if (logger.isLevelEnabled('debug')) logger.debug({ path: splitTarget(url).path, ...debugSummary(body) }, 'callback spooled')
   }
 
   const server = createServer({
