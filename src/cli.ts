@@ -8,6 +8,8 @@ import { createLogger } from './logger.js'
 import { ConfigError } from './errors.js'
 import { RECEIVE_DEFAULTS, startReceiver } from './receiver/run.js'
 import { parseAccessOptions } from './receiver/access-config.js'
+import { purgeNumber } from './spool/purge.js'
+import { formatPurgeReport } from './spool/purge-report.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
@@ -78,6 +80,16 @@ export function createProgram (context: ProgramContext = {}): Command {
           })
         })
       })
+    })
+
+  program.command('purge')
+    .description('erase every record of one phone number from the spool, re-queue, dead letters and outputs')
+    .requiredOption('--number <number>', 'the number, e.g. +33600112233 or 0033600112233')
+    .addOption(envOption('--data-dir <dir>', 'data directory', 'DATA_DIR').default(RECEIVE_DEFAULTS.dataDir))
+    .option('--dry-run', 'count what would be removed, change nothing')
+    .action(async (opts: { number: string, dataDir: string, dryRun?: boolean }) => {
+      const report = await purgeNumber(opts.dataDir, opts.number, { dryRun: opts.dryRun === true })
+      process.stdout.write(formatPurgeReport(report))
     })
 
   return program
