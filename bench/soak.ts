@@ -153,6 +153,9 @@ const started = Date.now()
 let issued = 0
 let skipped = 0
 let rssMax = rssStart
+/** RSS every tenth of the run, to tell a plateau from a leak. */
+const rssSamples: number[] = []
+let outstandingMax = 0
 process.stderr.write(`soak: ${rate} req/s for ${args.duration} against pid ${child.pid} on port ${port}, data in ${dataDir}\n`)
 // Catch up to the schedule on each tick: timers drift under load, the rate must not.
 const ticker = setInterval(() => {
@@ -164,9 +167,16 @@ const ticker = setInterval(() => {
     else hostile()
   }
 }, 10)
+let samplerTicks = 0
+const sampleEvery = Math.max(1, Math.round(durationMs / 10_000))
 const sampler = setInterval(() => {
+  outstandingMax = Math.max(outstandingMax, outstanding)
   if (died) return
-  rssKiB(child.pid!).then((r) => { rssMax = Math.max(rssMax, r) }, () => {})
+  const tick = ++samplerTicks
+  rssKiB(child.pid!).then((r) => {
+    rssMax = Math.max(rssMax, r)
+    if (tick % sampleEvery === 0) rssSamples.push(r)
+  }, () => {})
 }, 1000)
 await new Promise((resolve) => setTimeout(resolve, durationMs))
 clearInterval(ticker)
@@ -192,6 +202,8 @@ if (!args.keep) await rm(dataDir, { recursive: true, force: true })
 const sent = [...byKind.values()].reduce((n, t) => n + [...t.values()].reduce((a, b) => a + b, 0), 0)
 console.log(`duration          ${((Date.now() - started) / 1000).toFixed(1)} s at ${rate} req/s target; sent ${sent} (${(sent / (durationMs / 1000)).toFixed(0)}/s), not sent because ${MAX_OUTSTANDING} were outstanding: ${skipped}`)
 console.log(`receiver RSS      start ${(rssStart / 1024).toFixed(1)} MiB, end ${(rssEnd / 1024).toFixed(1)} MiB, max ${(rssMax / 1024).toFixed(1)} MiB; alive at end: ${aliveAtEnd}; exit code after SIGTERM: ${code}`)
+console.log(`RSS every ${sampleEvery} s  ${rssSamples.map((r) => (r / 1024).toFixed(0)).join(' ')} MiB`)
+console.log(`most outstanding  ${outstandingMax} requests/connections at once (stalled ones stay ~2 s)`)
 console.log(`2xx answers       ${twoxx}`)
 console.log(`spooled records   ${spooled}   ${twoxx === spooled ? '(equal)' : '(DIFFERENT)'}`)
 console.log(`still outstanding ${outstanding}`)
