@@ -130,6 +130,7 @@ test('purge never rewrites the segment a running receiver writes to, and refuses
   t.after(() => processor.release())
   await assert.rejects(purgeNumber(dir, TARGET), { code: 'SPOOL_ERR_LOCKED' })
   await assert.rejects(purgeNumber(dir, 'not a number'), { code: 'SPOOL_ERR_USAGE' })
+  await assert.rejects(purgeNumber(join(dir, 'no-such-dir'), TARGET), { code: 'SPOOL_ERR_CONFIG' })
 })
 
 test('the real CLI: purge prints counts with the number masked', async (t) => {

@@ -11,9 +11,9 @@
  * into a rewritten segment is moved back by the bytes removed before it.
  */
 import { createReadStream } from 'node:fs'
-import { open, readdir, readFile, rename, unlink } from 'node:fs/promises'
+import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { UsageError } from '../errors.js'
+import { ConfigError, UsageError } from '../errors.js'
 import { FILE_MODE, fsyncDir, listSegments, writeFileDurably } from './fsutil.js'
 import { dataLayout } from './layout.js'
 import { acquireLock, isLockHeld } from './lock.js'
@@ -176,6 +176,10 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
   const dryRun = options.dryRun ?? false
   const layout = dataLayout(dataDir)
   const drop = (value: unknown): boolean => mentionsNumber(value, number)
+  // A mistyped --data-dir must not "purge" an empty directory it just created and report zeros.
+  if (!(await stat(layout.spool).then((st) => st.isDirectory(), () => false))) {
+    throw new ConfigError(`no spool in ${layout.root}: is --data-dir right?`)
+  }
   const lock = await acquireLock(layout.root, 'processor')
   try {
     const report: PurgeReport = {
