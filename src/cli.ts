@@ -6,21 +6,45 @@ import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
 import { createLogger } from './logger.js'
 import { ConfigError } from './errors.js'
-import { RECEIVE_DEFAULTS, startReceiver } from './receiver/run.js'
+import { checkAll, installConfig, setOptionsValidator } from './config.js'
+import { registerConfigCommand } from './config-report.js'
+import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
 import { parseAccessOptions } from './receiver/access-config.js'
 import { purgeNumber } from './spool/purge.js'
 import { formatPurgeReport } from './spool/purge-report.js'
+import { registerUpCommand } from './up/command.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
   logger?: Logger
   /** Called with the running service so the caller can wire signals; defaults to process signals. */
   onSignal?: (handler: (signal: NodeJS.Signals) => void) => void
+  /** Where commands print their reports; defaults to process.stdout. */
+  stdout?: (text: string) => void
 }
 
 /** `--name <value>` that also reads CALLBACK_SPOOL_<NAME>; flags win. */
 function envOption (flags: string, description: string, envName: string): Option {
   return new Option(flags, description).env(`CALLBACK_SPOOL_${envName}`)
+}
+
+/** Checks and converts the receive command's raw options (flags, env or config file). */
+function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
+  return checkAll<ReceiveOptions>({
+    host: () => opts.host,
+    port: () => parsePort('--port', opts.port!),
+    dataDir: () => opts.dataDir!,
+    maxBodyBytes: () => parseBytes('--max-body', opts.maxBody!),
+    durability: () => opts.durability as 'fsync' | 'os',
+    rotateBytes: () => parseBytes('--rotate-bytes', opts.rotateBytes!),
+    rotateAgeMs: () => parseDuration('--rotate-age', opts.rotateAge!),
+    requestTimeoutMs: () => parseDuration('--request-timeout', opts.requestTimeout!),
+    maxConnections: () => parsePositiveInt('--max-connections', opts.maxConnections!),
+    adminPort: () => opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
+    adminHost: () => opts.adminHost,
+    minFreeBytes: () => parseBytes('--min-free', opts.minFree!),
+    access: () => parseAccessOptions(opts),
+  })
 }
 
 function defaultOnSignal (handler: (signal: NodeJS.Signals) => void): void {
@@ -47,7 +71,10 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age', 'ROTATE_AGE').default('1h'))
     .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer', 'REQUEST_TIMEOUT').default('10s'))
     .addOption(envOption('--max-connections <n>', 'refuse connections beyond this many', 'MAX_CONNECTIONS').default(String(RECEIVE_DEFAULTS.maxConnections)))
-    // Access control (README "Security"). Secrets are never printed, not even in --help defaults.
+    .addOption(envOption('--admin-port <port>', 'serve /healthz, /readyz and /metrics on this port (default: off)', 'ADMIN_PORT'))
+    .addOption(envOption('--admin-host <host>', 'address of the admin port', 'ADMIN_HOST').default(RECEIVE_DEFAULTS.adminHost))
+    .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this', 'MIN_FREE').default('1GiB'))
+    // Access control (README "Security"). Secrets are never printed (`config` masks them).
     .addOption(envOption('--token <secret>', 'accept only /<secret>/... paths or ?token=<secret>; anything else 404', 'TOKEN'))
     .addOption(envOption('--basic-auth <user:password>', 'require HTTP Basic authentication', 'BASIC_AUTH'))
     .addOption(envOption('--basic-auth-file <path>', 'read user:password from this file', 'BASIC_AUTH_FILE'))
@@ -58,27 +85,16 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
       const logger = context.logger ?? createLogger()
-      const running = await startReceiver({
-        host: opts.host,
-        port: parsePort('--port', opts.port!),
-        dataDir: opts.dataDir!,
-        maxBodyBytes: parseBytes('--max-body', opts.maxBody!),
-        durability: opts.durability as 'fsync' | 'os',
-        rotateBytes: parseBytes('--rotate-bytes', opts.rotateBytes!),
-        rotateAgeMs: parseDuration('--rotate-age', opts.rotateAge!),
-        requestTimeoutMs: parseDuration('--request-timeout', opts.requestTimeout!),
-        maxConnections: parsePositiveInt('--max-connections', opts.maxConnections!),
-        access: await parseAccessOptions(opts),
-      }, logger)
-      await new Promise<void>((resolve) => {
-        onSignal((signal) => {
-          logger.info({ signal }, 'signal received')
-          running.stop().then(resolve, (err: unknown) => {
-            logger.error({ err }, 'error while stopping')
-            process.exitCode = 1
-            resolve()
-          })
-        })
+      const options = receiveOptionsFrom(opts)
+      // Listen for signals before listening for requests: a SIGTERM that comes as soon as the
+      // "listening" line is out (systemd, `up`, a test) must stop it cleanly, not kill it.
+      const signalled = new Promise<NodeJS.Signals>((resolve) => onSignal(resolve))
+      const running = await startReceiver(options, logger)
+      const signal = await signalled
+      logger.info({ signal }, 'signal received')
+      await running.stop().catch((err: unknown) => {
+        logger.error({ err }, 'error while stopping')
+        process.exitCode = 1
       })
     })
 
@@ -89,9 +105,14 @@ export function createProgram (context: ProgramContext = {}): Command {
     .option('--dry-run', 'count what would be removed, change nothing')
     .action(async (opts: { number: string, dataDir: string, dryRun?: boolean }) => {
       const report = await purgeNumber(opts.dataDir, opts.number, { dryRun: opts.dryRun === true })
-      process.stdout.write(formatPurgeReport(report))
+      ;(context.stdout ?? ((text: string) => process.stdout.write(text)))(formatPurgeReport(report))
     })
 
+  registerUpCommand(program, { makeLogger: () => context.logger ?? createLogger(), onSignal, defaults: RECEIVE_DEFAULTS })
+  registerConfigCommand(program, context.stdout)
+  setOptionsValidator(program.commands.find((c) => c.name() === 'receive')!, receiveOptionsFrom)
+  // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
+  installConfig(program)
   return program
 }
 

@@ -1,11 +1,17 @@
 /** The CLI entry point: parse, run, and turn errors into one line and an exit code. */
-import { CommanderError } from 'commander'
+import { type Command, CommanderError } from 'commander'
 import { createProgram } from './cli.js'
 import { CallbackSpoolError } from './errors.js'
 
 const program = createProgram()
-program.exitOverride()
-const verbose = process.argv.includes('--verbose')
+// On every command, not just the root: exitOverride() is not inherited by subcommands that exist
+// already, and without it a subcommand's usage error would exit 1 instead of 64.
+const overrideExits = (command: Command): void => {
+  command.exitOverride()
+  command.commands.forEach(overrideExits)
+}
+overrideExits(program)
+const verbose = process.argv.includes('--verbose') || process.env.CALLBACK_SPOOL_VERBOSE !== undefined
 
 try {
   await program.parseAsync(process.argv)

@@ -13,6 +13,9 @@ const BYTE_UNITS: Record<string, number> = {
   g: 1024 ** 3,
   gb: 1000 ** 3,
   gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
 }
 
 /** `65536`, `64KiB`, `1MiB`, `1.5GB` -> bytes. */
@@ -72,4 +75,16 @@ export function parsePositiveInt (name: string, value: string | number): number 
     throw new ConfigError(`Expected \`${name}\` to be a positive integer, got \`${value}\` (${typeof value})`)
   }
   return n
+}
+
+/** 1073741824 -> `1 GiB`, 1536 -> `1.5 KiB`: for messages people read. */
+export function formatBytes (bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+  let value = bytes
+  let i = 0
+  while (Math.abs(value) >= 1024 && i < units.length - 1) {
+    value /= 1024
+    i++
+  }
+  return `${i === 0 ? value : Number(value.toFixed(1))} ${units[i]}`
 }

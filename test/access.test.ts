@@ -81,11 +81,11 @@ test('twilio: the published example from Twilio\'s docs verifies, and any change
 })
 
 test('access options: validated once, secrets never echoed in errors', async () => {
-  await assert.rejects(parseAccessOptions({ token: 'short' }), (err: Error & { code: string }) => err.code === 'SPOOL_ERR_CONFIG' && !err.message.includes('short'))
-  await assert.rejects(parseAccessOptions({ basicAuth: 'nopassword-s3cr3t' }), (err: Error & { code: string }) => err.code === 'SPOOL_ERR_CONFIG' && !err.message.includes('s3cr3t'))
-  await assert.rejects(parseAccessOptions({ allow: '10.0.0.0/99' }), { code: 'SPOOL_ERR_CONFIG' })
-  await assert.rejects(parseAccessOptions({ publicUrl: 'ftp://x' }), { code: 'SPOOL_ERR_CONFIG' })
-  const opts = await parseAccessOptions({ token: TOKEN, basicAuth: 'u:p', allow: '127.0.0.1', twilioAuthToken: 'x' })
+  assert.throws(() => parseAccessOptions({ token: 'short' }), (err: Error & { code: string }) => err.code === 'SPOOL_ERR_CONFIG' && !err.message.includes('short'))
+  assert.throws(() => parseAccessOptions({ basicAuth: 'nopassword-s3cr3t' }), (err: Error & { code: string }) => err.code === 'SPOOL_ERR_CONFIG' && !err.message.includes('s3cr3t'))
+  assert.throws(() => parseAccessOptions({ allow: '10.0.0.0/99' }), { code: 'SPOOL_ERR_CONFIG' })
+  assert.throws(() => parseAccessOptions({ publicUrl: 'ftp://x' }), { code: 'SPOOL_ERR_CONFIG' })
+  const opts = parseAccessOptions({ token: TOKEN, basicAuth: 'u:p', allow: '127.0.0.1', twilioAuthToken: 'x' })
   assert.equal(opts.token, TOKEN)
   assert.equal(opts.signatures?.[0]?.scheme, 'twilio')
 })

@@ -2,7 +2,7 @@
  * Turns the `receive` command's access options (flags or CALLBACK_SPOOL_* variables) into
  * AccessOptions, validated once. Error messages name the option, never the secret's value.
  */
-import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { ConfigError } from '../errors.js'
 import type { AccessOptions } from './access.js'
 import { parseCidrList } from './cidr.js'
@@ -22,7 +22,8 @@ export interface RawAccessOptions {
 /** Characters that survive in a URL path and a query string unencoded. */
 const TOKEN_RE = /^[A-Za-z0-9._~-]{16,}$/
 
-export async function parseAccessOptions (raw: RawAccessOptions): Promise<AccessOptions> {
+/** Synchronous, so `callback-spool config` can check the same options with the same code. */
+export function parseAccessOptions (raw: RawAccessOptions): AccessOptions {
   const options: AccessOptions = {}
   if (raw.token !== undefined) {
     if (!TOKEN_RE.test(raw.token)) {
@@ -36,7 +37,7 @@ export async function parseAccessOptions (raw: RawAccessOptions): Promise<Access
   let basic = raw.basicAuth
   if (raw.basicAuthFile !== undefined) {
     try {
-      basic = (await readFile(raw.basicAuthFile, 'utf8')).replace(/\r?\n$/, '')
+      basic = readFileSync(raw.basicAuthFile, 'utf8').replace(/\r?\n$/, '')
     } catch (err) {
       throw new ConfigError(`Cannot read \`--basic-auth-file\` ${raw.basicAuthFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err })
     }

@@ -1,8 +1,11 @@
 /** `callback-spool receive`: lock the data dir, open the spool, listen, and stop cleanly. */
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import { acquireLock } from '../spool/lock.js'
 import { SpoolWriter, type Durability } from '../spool/writer.js'
+import { createAdminServer, DEFAULT_MIN_FREE_BYTES } from './admin.js'
+import { createReceiverMetrics } from './metrics.js'
 import { createReceiver, type Receiver } from './server.js'
 import { createAccessControl, type AccessOptions } from './access.js'
 import { describeAccess } from './access-config.js'
@@ -21,6 +24,12 @@ export interface ReceiveOptions {
   maxConnections: number
   /** Token, basic auth, allowlist, proxies, signatures. @default none */
   access?: AccessOptions
+  /** Port of the admin endpoint (/healthz, /readyz, /metrics); off when undefined. */
+  adminPort?: number
+  /** @default '127.0.0.1' */
+  adminHost?: string
+  /** /readyz fails below this much free disk. @default 1 GiB */
+  minFreeBytes?: number
 }
 
 export const RECEIVE_DEFAULTS: ReceiveOptions = {
@@ -32,12 +41,16 @@ export const RECEIVE_DEFAULTS: ReceiveOptions = {
   rotateAgeMs: 60 * 60 * 1000,
   requestTimeoutMs: 10_000,
   maxConnections: 1024,
+  adminHost: '127.0.0.1',
+  minFreeBytes: DEFAULT_MIN_FREE_BYTES,
 }
 
 export interface RunningReceiver {
   server: Receiver
   writer: SpoolWriter
   address: AddressInfo
+  /** The admin endpoint and its address, when --admin-port is given. */
+  admin?: { server: Server, address: AddressInfo }
   /** Stop accepting, answer what is in flight once it is durable, release the lock. */
   stop (graceMs?: number): Promise<void>
 }
@@ -66,15 +79,24 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
     maxConnections: options.maxConnections,
     access: createAccessControl(options.access ?? {}),
   })
+  let admin: RunningReceiver['admin']
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({ port: options.port, host: options.host }, () => {
-        server.off('error', reject)
-        resolve()
+    await listen(server, options.port, options.host)
+    if (options.adminPort !== undefined) {
+      const metrics = createReceiverMetrics({ server: server.stats, writer: writer.stats, spoolDir: writer.layout.spool, logger: log })
+      const adminServer = createAdminServer({
+        spoolDir: writer.layout.spool,
+        minFreeBytes: options.minFreeBytes,
+        renderMetrics: metrics.render,
+        logger: log,
       })
-    })
+      await listen(adminServer, options.adminPort, options.adminHost ?? RECEIVE_DEFAULTS.adminHost)
+      admin = { server: adminServer, address: adminServer.address() as AddressInfo }
+      log.info({ address: admin.address.address, port: admin.address.port },
+        `admin endpoint on http://${hostPort(admin.address)}: /healthz, /readyz, /metrics`)
+    }
   } catch (err) {
+    server.close()
     await writer.close()
     await lock.release()
     throw err
@@ -95,9 +117,27 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
       server.closeAllConnections()
       await writer.close()
       await lock.release()
+      if (admin !== undefined) {
+        admin.server.close()
+        admin.server.closeAllConnections()
+      }
       log.info({ records: writer.stats.records }, 'stopped')
     })()
     return stopping
   }
-  return { server, writer, address, stop }
+  return { server, writer, address, admin, stop }
+}
+
+function listen (server: Server, port: number, host: string | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port, host }, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+function hostPort (a: AddressInfo): string {
+  return `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
 }

@@ -54,7 +54,13 @@ export async function tryAcquireLock (dataDir: string, role: LockRole): Promise<
   // The lock must not keep a process alive that has nothing else to do.
   server.unref()
   const info: LockInfo = { pid: process.pid, hostname: hostname(), started_at: new Date().toISOString() }
-  await writeFileDurably(lockInfoPath(dataDir, role), JSON.stringify(info) + '\n')
+  try {
+    await writeFileDurably(lockInfoPath(dataDir, role), JSON.stringify(info) + '\n')
+  } catch {
+    // The file is information only; a full disk must not keep the receiver from starting (it
+    // answers 503 until there is room). Remove a previous holder's file rather than leave it wrong.
+    await unlink(lockInfoPath(dataDir, role)).catch(() => {})
+  }
   let released = false
   return {
     role,

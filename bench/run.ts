@@ -1,0 +1,176 @@
+/**
+ * `npm run bench`: the receiver (spawned through the real CLI, --durability fsync) against a bare
+ * node:http server (the ceiling) and a naive one that fdatasyncs once per request, at 1, 16 and
+ * 64 connections; then the two durable ones again with every sync slowed to 5 ms by strace, as
+ * on a real disk. Prints a markdown table for the README and the issue's targets as PASS/FAIL.
+ *
+ *   npm run bench               3 rounds of 4 s per figure, about 4 minutes
+ *   npm run bench -- --quick    1 round of 3 s
+ *   npm run bench -- --rounds 5 --seconds 6
+ *
+ * The servers run side by side (idle but for the one under load) and the rounds interleave them,
+ * so a burst of load from elsewhere on a shared machine hits one round of each, not one server;
+ * each figure is the median of its rounds. Exits 1 if a target is missed, 2 if wrk or strace is
+ * missing.
+ */
+import { statfs } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { parseArgs } from 'node:util'
+import { countLines } from './count-lines.js'
+import { medianSyncMs } from './disk-probe.js'
+import { evaluateTargets, markdownTable, targetsText, type Cell, type SpoolCheck } from './report.js'
+import { startServer, type RunningServer, type ServerKind } from './servers.js'
+import { missingTools, wrkVersion } from './tools.js'
+import { runWrk, type WrkResult } from './wrk.js'
+
+const TMPFS_MAGIC = 0x01021994
+const CONNECTIONS = [1, 16, 64]
+const SLOW_CONNECTIONS = [64, 1]
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+  },
+})
+
+function positiveInt (name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`Expected \`--${name}\` to be a positive integer, got \`${value}\``)
+  return n
+}
+const rounds = positiveInt('rounds', values.rounds, values.quick ? 1 : 3)
+const seconds = positiveInt('seconds', values.seconds, values.quick ? 3 : 4)
+const warmupSeconds = values.quick ? 1 : 2
+
+const log = (line: string): void => { process.stderr.write(line + '\n') }
+
+interface Subject {
+  label: string
+  kind: ServerKind
+  slowSync: boolean
+  server: RunningServer
+  acknowledged: number
+  inFlightAllowance: number
+}
+
+async function load (subject: Subject, connections: number, secs: number): Promise<WrkResult> {
+  const result = await runWrk(subject.server.port, connections, secs)
+  subject.acknowledged += result.acknowledged
+  // Without pipelining wrk has at most one request in flight per connection when it stops.
+  subject.inFlightAllowance += connections
+  return result
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+function medianResult (results: WrkResult[]): WrkResult {
+  const m = (pick: (r: WrkResult) => number): number => median(results.map(pick))
+  return {
+    requests: m((r) => r.requests),
+    acknowledged: m((r) => r.acknowledged),
+    seconds: m((r) => r.seconds),
+    requestsPerSecond: m((r) => r.requestsPerSecond),
+    errors: {
+      connect: m((r) => r.errors.connect),
+      read: m((r) => r.errors.read),
+      write: m((r) => r.errors.write),
+      status: m((r) => r.errors.status),
+      timeout: m((r) => r.errors.timeout),
+    },
+    p50Ms: m((r) => r.p50Ms),
+    p99Ms: m((r) => r.p99Ms),
+    maxMs: m((r) => r.maxMs),
+  }
+}
+
+function describe (r: WrkResult): string {
+  const errors = Object.entries(r.errors).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')
+  return `${Math.round(r.requestsPerSecond)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${errors === '' ? '' : `, errors: ${errors}`}`
+}
+
+async function measure (subjects: Subject[], connections: number): Promise<Cell[]> {
+  const samples = new Map<Subject, WrkResult[]>(subjects.map((s) => [s, []]))
+  for (let round = 1; round <= rounds; round++) {
+    for (const subject of subjects) {
+      const result = await load(subject, connections, seconds)
+      samples.get(subject)!.push(result)
+      log(`  ${subject.label.padEnd(22)} ${String(connections).padStart(2)} conns, round ${round}: ${describe(result)}`)
+    }
+  }
+  return subjects.map((s) => {
+    const results = samples.get(s)!
+    return { kind: s.kind, connections, slowSync: s.slowSync, wrk: medianResult(results), rounds: results }
+  })
+}
+
+async function start (kind: ServerKind, slowSync: boolean): Promise<Subject> {
+  const server = await startServer(kind, slowSync)
+  return { label: `${kind}${slowSync ? ' (5 ms sync)' : ''}`, kind, slowSync, server, acknowledged: 0, inFlightAllowance: 0 }
+}
+
+async function stopAndCount (subject: Subject): Promise<SpoolCheck | undefined> {
+  let check: SpoolCheck | undefined
+  await subject.server.stop(async (dataPath) => {
+    if (subject.kind !== 'receiver') return
+    // After a clean stop every line is complete: all that wrk saw acknowledged must be there.
+    const count = await countLines(dataPath)
+    check = {
+      server: subject.label,
+      lines: count.lines,
+      acknowledged: subject.acknowledged,
+      inFlightAllowance: subject.inFlightAllowance,
+      tornFiles: count.tornFiles,
+    }
+  })
+  return check
+}
+
+async function main (): Promise<number> {
+  const problems = missingTools()
+  if (problems.length > 0) {
+    for (const p of problems) log(p)
+    return 2
+  }
+  const fs = await statfs(tmpdir())
+  if (fs.type === TMPFS_MAGIC) log(`warning: ${tmpdir()} is a tmpfs, where fdatasync costs nothing; set TMPDIR to a directory on a disk`)
+
+  log(`callback-spool bench, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ` +
+    `${wrkVersion()}, load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}, ` +
+    `fdatasync in ${tmpdir()} ${(await medianSyncMs()).toFixed(2)} ms (median of 200); ` +
+    `${rounds} round(s) of ${seconds} s per figure, after a ${warmupSeconds} s warm-up`)
+
+  const subjects: Subject[] = []
+  try {
+    for (const [kind, slow] of [['bare', false], ['naive', false], ['receiver', false], ['naive', true], ['receiver', true]] as const) {
+      subjects.push(await start(kind, slow))
+    }
+    const fast = subjects.filter((s) => !s.slowSync)
+    const slow = subjects.filter((s) => s.slowSync)
+    for (const subject of subjects) await load(subject, 64, warmupSeconds)
+
+    const cells: Cell[] = []
+    for (const connections of CONNECTIONS) cells.push(...await measure(fast, connections))
+    log('  every fdatasync/fsync slowed to 5 ms (strace inject):')
+    for (const connections of SLOW_CONNECTIONS) cells.push(...await measure(slow, connections))
+
+    const checks: SpoolCheck[] = []
+    for (const subject of subjects.splice(0)) {
+      const check = await stopAndCount(subject)
+      if (check !== undefined) checks.push(check)
+    }
+    const targets = evaluateTargets(cells, checks)
+    process.stdout.write(`\n${markdownTable(cells)}\n\n${targetsText(targets)}\n`)
+    return targets.every((t) => t.pass) ? 0 : 1
+  } finally {
+    for (const subject of subjects) await subject.server.stop().catch(() => {})
+  }
+}
+
+process.exitCode = await main()

@@ -1,0 +1,38 @@
+/** The `up` subcommand: its options, and the wiring of signals to stopping both children. */
+import { Option, type Command } from 'commander'
+import type { Logger } from 'pino'
+import { parsePort } from '../units.js'
+import { startUp } from './run.js'
+
+export interface UpCommandDeps {
+  makeLogger: () => Logger
+  onSignal: (handler: (signal: NodeJS.Signals) => void) => void
+  defaults: { port: number, dataDir: string }
+}
+
+export function registerUpCommand (program: Command, deps: UpCommandDeps): Command {
+  return program.command('up')
+    .description('run the receiver and a processor following the spool, as two child processes restarted if they die')
+    .addOption(new Option('--host <host>', 'receiver: address to listen on (default: all)').env('CALLBACK_SPOOL_HOST'))
+    .addOption(new Option('--port <port>', 'receiver: port to listen on').env('CALLBACK_SPOOL_PORT').default(String(deps.defaults.port)))
+    .addOption(new Option('--data-dir <dir>', 'data directory of both').env('CALLBACK_SPOOL_DATA_DIR').default(deps.defaults.dataDir))
+    .addHelpText('after', '\nBoth children log JSON lines to this stdout; SIGTERM or Ctrl-C stops both.\n\nExample:\n  callback-spool up --port 8080 --data-dir data\n')
+    .action(async (opts: { host?: string, port: string, dataDir: string }) => {
+      const logger = deps.makeLogger()
+      parsePort('--port', opts.port)
+      const running = startUp({ ...opts, configPath: program.opts().config as string | undefined }, logger)
+      await new Promise<void>((resolve) => {
+        deps.onSignal((signal) => {
+          logger.info({ signal }, 'signal received')
+          running.stop().then((clean) => {
+            if (!clean) process.exitCode = 1
+            resolve()
+          }, (err: unknown) => {
+            logger.error({ err }, 'error while stopping')
+            process.exitCode = 1
+            resolve()
+          })
+        })
+      })
+    })
+}

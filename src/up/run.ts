@@ -1,0 +1,56 @@
+/**
+ * `callback-spool up`: the receiver and a processor following the spool, as two child processes
+ * of this one, each restarted if it dies, both stopped together. For trying it out and for small
+ * installs; production runs them as two systemd units (contrib/).
+ */
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'pino'
+import { supervise, type SuperviseOptions, type SupervisedChild } from './supervise.js'
+
+export interface UpOptions {
+  dataDir: string
+  port?: string
+  host?: string
+  /** Passed on to both children, so they read the same file. */
+  configPath?: string
+  /** The CLI the children run. @default this package's bin/callback-spool.js */
+  cliPath?: string
+  supervise?: Omit<SuperviseOptions, 'logger'>
+}
+
+export interface RunningUp {
+  children: SupervisedChild[]
+  /** SIGTERM to both, wait; resolves true when both exited by themselves. */
+  stop (): Promise<boolean>
+}
+
+// Two levels up from src/up/run.ts (tsx) and from dist/up/run.js (built) alike.
+const DEFAULT_CLI = fileURLToPath(new URL('../../bin/callback-spool.js', import.meta.url))
+
+/** The two command lines `up` runs. */
+export function upChildArgs (options: UpOptions): { receive: string[], process: string[] } {
+  const common = options.configPath === undefined ? [] : ['--config', options.configPath]
+  const receive = [...common, 'receive', '--data-dir', options.dataDir]
+  if (options.port !== undefined) receive.push('--port', options.port)
+  if (options.host !== undefined) receive.push('--host', options.host)
+  return { receive, process: [...common, 'process', '--follow', '--data-dir', options.dataDir] }
+}
+
+export function startUp (options: UpOptions, logger: Logger): RunningUp {
+  const log = logger.child({ component: 'up' })
+  const cli = options.cliPath ?? DEFAULT_CLI
+  const args = upChildArgs(options)
+  const children = (['receive', 'process'] as const).map((name) => supervise({
+    name,
+    command: process.execPath,
+    args: [cli, ...args[name]],
+  }, { ...options.supervise, logger: log }))
+  return {
+    children,
+    async stop () {
+      log.info('stopping the receiver and the processor')
+      const clean = await Promise.all(children.map((c) => c.stop()))
+      return clean.every(Boolean)
+    },
+  }
+}

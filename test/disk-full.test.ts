@@ -1,0 +1,113 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, open, rm, unlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { killHard, startCliReceiver, type CliReceiver } from './helpers/cli.js'
+import { send } from './helpers/http.js'
+import { readRecords, readSpool } from './helpers/spool.js'
+
+/** Writes to `path` until the file system is full; returns the bytes written. */
+async function fillUp (path: string): Promise<number> {
+  const fh = await open(path, 'w')
+  let total = 0
+  try {
+    for (const size of [65536, 4096, 512, 1]) {
+      const chunk = Buffer.alloc(size, 0x78)
+      for (;;) {
+        try {
+          const { bytesWritten } = await fh.write(chunk)
+          total += bytesWritten
+          if (bytesWritten < size) break
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break
+          throw err
+        }
+      }
+    }
+  } finally {
+    await fh.close()
+  }
+  return total
+}
+
+test('disk full: 503 with Retry-After, never a 2xx for what is not written, stays up, 200 again once space is freed', async (t) => {
+  const mnt = await mkdtemp(join(tmpdir(), 'callback-spool-'))
+  let mounted = false
+  let cli: CliReceiver | undefined
+  // One hook, so the receiver is stopped before the file system goes away.
+  t.after(async () => {
+    if (cli !== undefined) await killHard(cli)
+    if (mounted) execFileSync('umount', ['-l', mnt])
+    await rm(mnt, { recursive: true, force: true })
+  })
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'tmpfs', mnt], { stdio: 'pipe' })
+    mounted = true
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim()
+    t.skip(`cannot mount a tmpfs here: ${stderr !== undefined && stderr !== '' ? stderr : (err as Error).message}`)
+    return
+  }
+  const dataDir = join(mnt, 'data')
+  const filler = join(mnt, 'filler')
+  cli = await startCliReceiver(dataDir)
+
+  const acked: string[] = []
+  const padding = 'x'.repeat(900)
+  let next = 0
+  const callback = async (): Promise<{ status: number, retryAfter: unknown }> => {
+    const id = `id-${next++}`
+    assert.ok(cli !== undefined)
+    const res = await send(cli.port, { body: `id=${id}&text=${padding}` })
+    if (res.status >= 200 && res.status < 300) acked.push(id)
+    return { status: res.status, retryAfter: res.headers['retry-after'] }
+  }
+
+  assert.equal((await callback()).status, 200)
+  await fillUp(filler)
+  // The spool's last page may still hold a few lines; keep sending until the disk refuses.
+  let refused: { status: number, retryAfter: unknown } | undefined
+  for (let i = 0; i < 200 && refused === undefined; i++) {
+    const r = await callback()
+    if (r.status !== 200) refused = r
+  }
+  assert.ok(refused !== undefined, 'no 503 although the disk is full')
+  assert.equal(refused.status, 503)
+  assert.equal(refused.retryAfter, '5')
+  // Still full: still refused, and the receiver stays up.
+  for (let i = 0; i < 5; i++) assert.equal((await callback()).status, 503)
+  assert.equal((await send(cli.port, { method: 'HEAD' })).status, 200)
+  assert.equal(cli.child.exitCode, null)
+
+  // A restart while the disk is still full: it must come up and answer 503, not stay down.
+  cli.child.kill('SIGTERM')
+  assert.equal((await cli.exited).code, 0, cli.stderr())
+  const firstLogs = cli.stdout()
+  // Stopping freed the lock's small file: take that room too.
+  await fillUp(filler + '2')
+  cli = await startCliReceiver(dataDir)
+  assert.equal((await callback()).status, 503)
+
+  await unlink(filler)
+  await unlink(filler + '2')
+  const recovered = await callback()
+  assert.equal(recovered.status, 200, 'not 200 right after space was freed')
+  for (let i = 0; i < 5; i++) assert.equal((await callback()).status, 200)
+
+  const ids = (await readRecords(dataDir)).map((r) => r.fields.id as string)
+  assert.equal(new Set(ids).size, ids.length, 'a line spooled twice')
+  for (const id of acked) assert.ok(ids.includes(id), `acknowledged ${id} is not in the spool`)
+  assert.deepEqual(ids, acked, 'the spool holds exactly the acknowledged lines, in order')
+  assert.deepEqual((await readSpool(dataDir)).torn, [])
+  // The 503s are logged, but never with what the sender wrote.
+  for (const logs of [firstLogs, cli.stdout()]) {
+    assert.match(logs, /ENOSPC/)
+    assert.doesNotMatch(logs, /xxxxxxxx|id-\d/)
+  }
+  t.diagnostic(`acknowledged ${acked.length} of ${next}; ${(await readSpool(dataDir)).segments.length} segments`)
+
+  cli.child.kill('SIGTERM')
+  assert.equal((await cli.exited).code, 0)
+})
