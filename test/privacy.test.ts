@@ -86,3 +86,23 @@ test('a receiver run with a token and basic auth: no secret in any log line, no 
   for (const name of segments) assert.equal((await stat(join(spool, name))).mode & 0o777, 0o640)
   assert.equal((await stat(dataDir)).mode & 0o777, 0o700, 'mkdtemp made it 0700; an existing dir keeps its mode')
 })
+
+test('`callback-spool config` masks the access secrets, and a bad one is reported without its value', async (t) => {
+  const secrets = { CALLBACK_SPOOL_TOKEN: 'ConfigShownTOKEN-0123456789', CALLBACK_SPOOL_BASIC_AUTH: 'octopush:pw-Config-Shown', CALLBACK_SPOOL_TWILIO_AUTH_TOKEN: 'twilio-Config-Shown' }
+  Object.assign(process.env, secrets, { CALLBACK_SPOOL_ALLOW: '192.0.2.0/24' })
+  t.after(() => { for (const k of [...Object.keys(secrets), 'CALLBACK_SPOOL_ALLOW']) delete process.env[k] })
+  let out = ''
+  const program = createProgram({ logger: pino({ level: 'silent' }), stdout: (text) => { out += text } })
+  program.exitOverride()
+  await program.parseAsync(['node', 'callback-spool', 'config'])
+  assert.match(out, /--token +\*\*\*\*/)
+  assert.match(out, /--allow +192\.0\.2\.0\/24/)
+  for (const value of Object.values(secrets)) assert.equal(out.includes(value), false)
+  assert.equal(out.includes('pw-Config-Shown'), false)
+
+  process.env.CALLBACK_SPOOL_TOKEN = 'short-Secret'
+  const again = createProgram({ logger: pino({ level: 'silent' }), stdout: () => {} })
+  again.exitOverride()
+  await assert.rejects(again.parseAsync(['node', 'callback-spool', 'config']), (err: Error & { code: string }) =>
+    err.code === 'SPOOL_ERR_CONFIG' && err.message.includes('--token') && !err.message.includes('short-Secret'))
+})
