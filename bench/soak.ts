@@ -48,8 +48,10 @@ async function rssKiB (pid: number): Promise<number> {
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'callback-spool-soak-'))
+// With a token, so the access check runs on every request (and the wrong-token kind gets 404).
+const TOKEN = 'soakTOKEN-0123456789abcdef'
 const child = spawn(process.execPath, ['bin/callback-spool.js', 'receive', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir,
-  '--max-body', String(MAX_BODY), '--request-timeout', '2s', '--max-connections', '2048'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  '--max-body', String(MAX_BODY), '--request-timeout', '2s', '--max-connections', '2048'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CALLBACK_SPOOL_TOKEN: TOKEN } })
 let port = 0
 let logTail = ''
 child.stdout.setEncoding('utf8')
@@ -114,9 +116,9 @@ function raw (kind: string, data: string | Buffer, keepOpen = false): void {
 function good (): void {
   const id = `soak-${seq++}`
   if (seq % 2 === 0) {
-    httpPost('good-json', '/delivery', Buffer.from(JSON.stringify({ message_id: id, number: '+33600112233', status: 'DELIVERED', delivery_date: '2026-11-27 12:00:00' })), { 'Content-Type': 'application/json' })
+    httpPost('good-json', `/${TOKEN}/delivery`, Buffer.from(JSON.stringify({ message_id: id, number: '+33600112233', status: 'DELIVERED', delivery_date: '2026-11-27 12:00:00' })), { 'Content-Type': 'application/json' })
   } else {
-    httpPost('good-form', `/reply?id=${id}`, Buffer.from(`message_id=${id}&number=%2B33600112233&text=Bonjour+%C3%A0+vous&reception_date=2026-11-27+12%3A00%3A00`), { 'Content-Type': 'application/x-www-form-urlencoded' })
+    httpPost('good-form', `/reply?id=${id}&token=${TOKEN}`, Buffer.from(`message_id=${id}&number=%2B33600112233&text=Bonjour+%C3%A0+vous&reception_date=2026-11-27+12%3A00%3A00`), { 'Content-Type': 'application/x-www-form-urlencoded' })
   }
 }
 
@@ -124,11 +126,11 @@ function hostile (): void {
   const r = Math.random()
   if (r < 0.25) {
     const c = gen.next()
-    httpPost('fuzz-body', '/fuzz', c.body, c.contentType === undefined ? {} : { 'Content-Type': c.contentType })
+    httpPost('fuzz-body', `/${TOKEN}/fuzz`, c.body, c.contentType === undefined ? {} : { 'Content-Type': c.contentType })
   } else if (r < 0.35) {
-    raw('oversize-declared', `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n${'a'.repeat(100)}`)
+    raw('oversize-declared', `POST /${TOKEN}/ HTTP/1.1\r\nHost: x\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n${'a'.repeat(100)}`)
   } else if (r < 0.45) {
-    raw('oversize-chunked', `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n${'a'.repeat(0x2000)}\r\n10\r\n${'b'.repeat(16)}\r\n0\r\n\r\n`)
+    raw('oversize-chunked', `POST /${TOKEN}/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n${'a'.repeat(0x2000)}\r\n10\r\n${'b'.repeat(16)}\r\n0\r\n\r\n`)
   } else if (r < 0.55) {
     raw('not-http', 'HELLO THERE\r\n\r\n')
   } else if (r < 0.62) {
@@ -136,15 +138,17 @@ function hostile (): void {
   } else if (r < 0.69) {
     raw('headers-too-large', `POST / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nContent-Length: 0\r\n\r\n`)
   } else if (r < 0.76) {
-    httpPost('method-405', '/', Buffer.alloc(0), {}, 'DELETE')
+    httpPost('method-405', `/${TOKEN}/`, Buffer.alloc(0), {}, 'DELETE')
   } else if (r < 0.8) {
     raw('stalled-headers', 'POST / HTTP/1.1\r\nHost: x\r\n', true)
   } else if (r < 0.84) {
-    raw('stalled-body', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a bit', true)
+    raw('stalled-body', `POST /${TOKEN}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a bit`, true)
   } else if (r < 0.9) {
-    httpPost('nesting-bomb', '/bomb', Buffer.from(`{"a":${'['.repeat(3000)}${']'.repeat(3000)}}`), { 'Content-Type': 'application/json' })
+    httpPost('nesting-bomb', `/${TOKEN}/bomb`, Buffer.from(`{"a":${'['.repeat(3000)}${']'.repeat(3000)}}`), { 'Content-Type': 'application/json' })
+  } else if (r < 0.95) {
+    httpPost('wrong-token', `/${TOKEN.slice(0, -1)}x/delivery`, Buffer.from('number=%2B33600112233&stop_date=2026-11-27'), {})
   } else {
-    httpPost('proto-keys', '/proto', Buffer.from('{"__proto__":{"x":1},"constructor":{"prototype":{"y":1}},"number":"+33600112233"}'), { 'Content-Type': 'application/x-www-form-urlencoded' })
+    httpPost('proto-keys', `/${TOKEN}/proto`, Buffer.from('{"__proto__":{"x":1},"constructor":{"prototype":{"y":1}},"number":"+33600112233"}'), { 'Content-Type': 'application/x-www-form-urlencoded' })
   }
 }
 

@@ -1,4 +1,5 @@
 import { test } from 'node:test'
+import { createHash } from 'node:crypto'
 import assert from 'node:assert/strict'
 import { parseCidrList, canonicalAddress } from '../src/receiver/cidr.js'
 import { clientAddress } from '../src/receiver/client-address.js'
@@ -78,6 +79,20 @@ test('twilio: the published example from Twilio\'s docs verifies, and any change
   assert.equal(verifier.verify(req({ 'x-twilio-signature': published }, Buffer.from(body.toString().replace('1234', '1235')))), false)
   assert.equal(verifier.verify(req({ 'x-twilio-signature': published }, body, 'http://mycompany.com/myapp.php?foo=1&bar=2')), false)
   assert.equal(createTwilioVerifier('12346').verify(req({ 'x-twilio-signature': published })), false)
+})
+
+test('twilio: JSON bodies are signed through bodySHA256 in the URL', () => {
+  const authToken = 'json-auth-token'
+  const body = Buffer.from('{"MessageSid":"SM1","From":"+33600112233"}')
+  const hash = createHash('sha256').update(body).digest('hex')
+  const url = `https://sms.example.com/events?bodySHA256=${hash}`
+  const sig = twilioSignature(authToken, url, [])
+  const verifier = createTwilioVerifier(authToken)
+  const req = (b: Buffer, u = url) => ({ method: 'POST', url: u, headers: { 'x-twilio-signature': sig }, body: b })
+  assert.equal(verifier.verify(req(body)), true)
+  assert.equal(verifier.verify(req(Buffer.from(body.toString().replace('SM1', 'SM2')))), false)
+  const otherHash = createHash('sha256').update('x').digest('hex')
+  assert.equal(verifier.verify(req(body, `https://sms.example.com/events?bodySHA256=${otherHash}`)), false)
 })
 
 test('access options: validated once, secrets never echoed in errors', async () => {
