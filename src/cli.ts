@@ -8,6 +8,7 @@ import { createLogger } from './logger.js'
 import { ConfigError } from './errors.js'
 import { checkAll, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
+import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
 import { parseAccessOptions } from './receiver/access-config.js'
 import { purgeNumber } from './spool/purge.js'
@@ -108,6 +109,7 @@ export function createProgram (context: ProgramContext = {}): Command {
       ;(context.stdout ?? ((text: string) => process.stdout.write(text)))(formatPurgeReport(report))
     })
 
+  addProcessCommand(program, { logger: context.logger, onSignal })
   registerUpCommand(program, { makeLogger: () => context.logger ?? createLogger(), onSignal, defaults: RECEIVE_DEFAULTS })
   registerConfigCommand(program, context.stdout)
   setOptionsValidator(program.commands.find((c) => c.name() === 'receive')!, receiveOptionsFrom)

@@ -141,3 +141,28 @@ test('the real CLI: purge prints counts with the number masked', async (t) => {
   assert.match(stdout, /spool +removed 1 records from 1 of 1 files/)
   assert.equal(stdout.includes('33600112233'), false)
 })
+
+test('with the real processor: after a pass, purge cleans spool and outputs, and the next pass accepts the moved checkpoint', async (t) => {
+  const dir = await tempDataDir(t)
+  const seg = segmentName(1, new Date())
+  const keep = line('number=%2B33700998877&delivery_date=2026-11-27+10:00:00&status=DELIVERED')
+  await writeFile(join(dir, 'spool', seg), line('number=0033600112233&stop_date=2026-11-27+10:00:00&text=STOP') + keep +
+    line(JSON.stringify({ number: TARGET, reception_date: '2026-11-27 10:00:00', text: 'hi' })))
+  const cli = (...args: string[]) => promisify(execFile)(process.execPath, ['bin/callback-spool.js', ...args])
+  await cli('process', '--data-dir', dir)
+  const outBefore = await Promise.all((await readdir(join(dir, 'out'))).map((n) => readFile(join(dir, 'out', n), 'utf8')))
+  assert.ok(outBefore.join('').includes(TARGET), 'the pass wrote the number to the outputs')
+
+  const { stdout } = await cli('purge', '--number', TARGET, '--data-dir', dir)
+  assert.match(stdout, /spool +removed 2 records/)
+  assert.match(stdout, /out +removed 2 lines from 2 of 3 files/)
+  assert.equal(await readFile(join(dir, 'spool', seg), 'utf8'), keep)
+  const checkpoint = JSON.parse(await readFile(join(dir, 'state', 'checkpoint.json'), 'utf8')) as { offset: number }
+  assert.equal(checkpoint.offset, Buffer.byteLength(keep))
+  for (const name of await readdir(join(dir, 'out'))) {
+    assert.equal((await readFile(join(dir, 'out', name), 'utf8')).includes('33600112233'), false, name)
+  }
+  // The processor validates the moved checkpoint (newline before it, within the file) and goes on.
+  const again = await cli('process', '--data-dir', dir)
+  assert.match(again.stdout, /"records_read":0/)
+})

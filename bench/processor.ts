@@ -1,0 +1,153 @@
+/**
+ * Processor benchmark: spools of 100k and 1M records (the four kinds, as the receiver writes
+ * them, in 64 MiB segments) processed by the real CLI in one pass into the default file handler;
+ * records/s and peak RSS, beside `jq -c . spool/*.ndjson > /dev/null` over the same files.
+ *
+ *   npm run build && node --import tsx bench/processor.ts [records...]
+ *
+ * Targets (issue 3): at least 200,000 records/s, at least as fast as jq, peak RSS under 150 MB.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { encodeRecord, newRecordId, type SpoolRecord } from '../src/record.js'
+import { segmentName } from '../src/spool/layout.js'
+
+/** Extra node flags for the processor run, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+const ROOT = new URL('..', import.meta.url).pathname
+const CLI = join(ROOT, 'bin', 'callback-spool.js')
+const SEGMENT_BYTES = 64 * 1024 * 1024
+
+function sampleFields (i: number): Record<string, unknown> {
+  switch (i % 4) {
+    case 0: return { channel: 'sms', message_id: `sms_${i.toString(16)}`, number: '+33600112233', status: 'DELIVERED', delivery_date: '2020-11-04 11:11:45', meta_data: {} }
+    case 1: return { message_id: `sms_${i.toString(16)}`, number: '0033600000000', text: 'Oui merci, à demain', answer_date: '2020-11-04 11:11:45' }
+    case 2: return { message_id: `sms_${i.toString(16)}`, number: '+33600000000', text: 'STOP', stop_date: '2026-03-29 02:30:00' }
+    default: return { event: 'test', sent_at: '2020-11-04 11:11:45' }
+  }
+}
+
+/** Writes `count` records into `<dataDir>/spool/` in 64 MiB segments; returns the bytes written. */
+export async function generateSpool (dataDir: string, count: number): Promise<number> {
+  const spool = join(dataDir, 'spool')
+  await mkdir(spool, { recursive: true })
+  let seq = 0
+  let bytes = 0
+  let fh = await open(join(spool, segmentName(++seq, new Date())), 'w', 0o640)
+  let size = 0
+  let chunk: string[] = []
+  const start = Date.now() - count
+  for (let i = 0; i < count; i++) {
+    const fields = sampleFields(i)
+    const body = JSON.stringify(fields)
+    const record: SpoolRecord = {
+      v: 1,
+      id: newRecordId(start + i),
+      received_at: new Date(start + i).toISOString(),
+      method: 'POST',
+      path: '/callbacks',
+      query: {},
+      remote_addr: '203.0.113.7',
+      headers: { 'content-type': 'application/json', 'user-agent': 'Octopush-Callback/1.0' },
+      body,
+      fields,
+    }
+    const line = encodeRecord(record)
+    chunk.push(line)
+    size += Buffer.byteLength(line)
+    if (chunk.length === 10_000 || i === count - 1) {
+      const data = chunk.join('')
+      await fh.write(data)
+      bytes += Buffer.byteLength(data)
+      chunk = []
+      if (size >= SEGMENT_BYTES && i < count - 1) {
+        await fh.close()
+        fh = await open(join(spool, segmentName(++seq, new Date(Date.now() + seq))), 'w', 0o640)
+        size = 0
+      }
+    }
+  }
+  await fh.close()
+  return bytes
+}
+
+interface RunResult { seconds: number, cpuSeconds: number | undefined, peakRssMb: number, code: number | null }
+
+/** Runs a command under /usr/bin/time -v when present (peak RSS from it), else polls VmHWM. */
+async function measure (command: string, args: string[], stdoutTo?: string): Promise<RunResult> {
+  const useTime = existsSync('/usr/bin/time')
+  const file = useTime ? '/usr/bin/time' : command
+  const argv = useTime ? ['-v', command, ...args] : args
+  const started = process.hrtime.bigint()
+  const child = spawn(file, argv, { stdio: ['ignore', stdoutTo === undefined ? 'ignore' : 'pipe', 'pipe'] })
+  child.stdout?.resume()
+  let stderr = ''
+  child.stderr!.setEncoding('utf8')
+  child.stderr!.on('data', (d: string) => { stderr += d })
+  let polledKb = 0
+  const poll = useTime
+    ? undefined
+    : setInterval(() => {
+      readFile(`/proc/${child.pid}/status`, 'utf8').then((s) => {
+        const m = /VmHWM:\s+(\d+)/.exec(s)
+        if (m !== null) polledKb = Math.max(polledKb, Number(m[1]))
+      }, () => {})
+    }, 20)
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  if (poll !== undefined) clearInterval(poll)
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)
+  const kb = m === null ? polledKb : Number(m[1])
+  // CPU time (user + system) says more than wall time on a machine shared with other work.
+  const user = /User time \(seconds\): ([\d.]+)/.exec(stderr)
+  const sys = /System time \(seconds\): ([\d.]+)/.exec(stderr)
+  const cpuSeconds = user === null || sys === null ? undefined : Number(user[1]) + Number(sys[1])
+  if (code !== 0) process.stderr.write(stderr.slice(-2000))
+  return { seconds, cpuSeconds, peakRssMb: kb / 1024, code }
+}
+
+function cpu (r: RunResult, count: number): string {
+  return r.cpuSeconds === undefined ? '' : `, ${r.cpuSeconds.toFixed(2)} s CPU = ${Math.round(count / r.cpuSeconds).toLocaleString('en')} records per CPU-second`
+}
+
+async function hasJq (): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const c = spawn('jq', ['--version'], { stdio: 'ignore' })
+    c.on('error', () => resolve(false))
+    c.on('close', (code) => resolve(code === 0))
+  })
+}
+
+async function benchOne (count: number, jq: boolean): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-'))
+  try {
+    const bytes = await generateSpool(dataDir, count)
+    const segments = (await readdir(join(dataDir, 'spool'))).map((n) => join(dataDir, 'spool', n)).sort()
+    const proc = await measure(process.execPath, [...nodeArgs, CLI, 'process', '--data-dir', dataDir])
+    const out = (await readdir(join(dataDir, 'out'))).length
+    const line = [`processor ${count.toLocaleString('en')} records (${(bytes / 1048576).toFixed(0)} MiB, ${segments.length} segments):`,
+      `${Math.round(count / proc.seconds).toLocaleString('en')} records/s (${proc.seconds.toFixed(2)} s wall${cpu(proc, count)}), peak RSS ${proc.peakRssMb.toFixed(0)} MB, exit ${proc.code}, ${out} output files`]
+    if (jq) {
+      const j = await measure('/bin/sh', ['-c', `jq -c . ${segments.map((s) => `'${s}'`).join(' ')} > /dev/null`])
+      line.push(`| jq -c .: ${Math.round(count / j.seconds).toLocaleString('en')} records/s (${j.seconds.toFixed(2)} s wall${cpu(j, count)}), peak RSS ${j.peakRssMb.toFixed(0)} MB` +
+        ` | processor/jq speed ${(j.seconds / proc.seconds).toFixed(2)}x wall` +
+        (proc.cpuSeconds !== undefined && j.cpuSeconds !== undefined ? `, ${(j.cpuSeconds / proc.cpuSeconds).toFixed(2)}x CPU` : ''))
+    } else {
+      line.push('| jq not installed: no comparison (apt-get install -y jq)')
+    }
+    console.log(line.join(' '))
+  } finally {
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+// Run only when started as a script (bench/run.ts may import generateSpool).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const counts = process.argv.slice(2).map(Number).filter((n) => n > 0)
+  const jq = await hasJq()
+  for (const count of counts.length > 0 ? counts : [100_000, 1_000_000]) await benchOne(count, jq)
+}

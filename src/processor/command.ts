@@ -1,0 +1,82 @@
+/**
+ * The `process` subcommand's options (each also from CALLBACK_SPOOL_<NAME>; flags win), turned
+ * into ProcessCommandOptions and handed to runProcessCommand. Kept here so src/cli.ts only
+ * registers it.
+ */
+import { Option, type Command } from 'commander'
+import type { Logger } from 'pino'
+import { checkAll, setOptionsValidator } from '../config.js'
+import { createLogger } from '../logger.js'
+import { parseDuration, parsePositiveInt } from '../units.js'
+import { parseRoute } from './dispatch.js'
+import { PROCESS_DEFAULTS } from './pass.js'
+import { runProcessCommand, type OnSignal, type ProcessCommandOptions } from './run.js'
+
+function envOption (flags: string, description: string, envName: string): Option {
+  return new Option(flags, description).env(`CALLBACK_SPOOL_${envName}`)
+}
+
+/** Repeatable --on; from the environment, one route per line. */
+function collectRoutes (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split('\n').map((v) => v.trim()).filter((v) => v !== '')]
+}
+
+export function addProcessCommand (program: Command, context: { logger?: Logger, onSignal: OnSignal }): Command {
+  const command = program.command('process')
+    .description('dispatch the spooled callbacks from the checkpoint to the handlers: one pass (for cron), --schedule or --follow')
+    .addOption(envOption('--data-dir <dir>', 'data directory', 'DATA_DIR').default(PROCESS_DEFAULTS.dataDir))
+    .addOption(envOption('--on <kind=target>', 'route a kind (delivery, reply, optout, unknown or *) to file:PATH, exec:COMMAND, module:PATH or an http(s):// URL; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)', 'ON')
+      .argParser(collectRoutes))
+    .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates", 'PROVIDER_TZ').default(PROCESS_DEFAULTS.providerTz))
+    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes', 'MAX_ATTEMPTS').default(String(PROCESS_DEFAULTS.maxAttempts)))
+    .addOption(envOption('--tries <n>', 'tries of a record within one pass', 'TRIES').default(String(PROCESS_DEFAULTS.tries)))
+    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time', 'RETRY_DELAY').default('500ms'))
+    .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call', 'HANDLER_TIMEOUT').default('30s'))
+    .addOption(envOption('--batch-size <n>', 'records between checkpoints', 'BATCH_SIZE').default(String(PROCESS_DEFAULTS.batchSize)))
+    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass', 'RETAIN').default('7d'))
+    .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)', 'METRICS_FILE'))
+    .addOption(envOption('--schedule <cron>', 'stay running; a pass on this cron expression (seconds allowed: "*/10 * * * * *")', 'SCHEDULE'))
+    .addOption(envOption('--follow', 'stay running; dispatch each new record as soon as it is written', 'FOLLOW'))
+    .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often', 'POLL_INTERVAL').default('250ms'))
+    .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried', 'RETRY_PAUSE').default('5s'))
+    .addHelpText('after', `
+Exit codes: 0 done (also: nothing to do, or another processor is running), 64 usage,
+75 a handler keeps failing (retry later), 78 configuration error or bad checkpoint, 1 unexpected.
+
+Examples:
+  callback-spool process --data-dir /var/lib/callback-spool
+  callback-spool process --on 'optout=exec:./add-to-blocklist.sh' --on '*=file:/var/log/callbacks.ndjson'
+  callback-spool process --follow --on delivery=https://app.example.com/hooks/delivery
+`)
+    .action(async (opts: Record<string, unknown>) => {
+      const logger = context.logger ?? createLogger()
+      process.exitCode = await runProcessCommand(processOptionsFrom(opts), logger, context.onSignal)
+    })
+  // `callback-spool config` checks these options with the same code as the action.
+  setOptionsValidator(command, processOptionsFrom)
+  return command
+}
+
+/** Checks and converts the raw options (flags, env or config file): every mistake in one message. */
+export function processOptionsFrom (opts: Record<string, unknown>): ProcessCommandOptions {
+  const str = (name: string): string => String(opts[name])
+  const on = opts.on === undefined ? [] : Array.isArray(opts.on) ? opts.on.map(String) : collectRoutes(String(opts.on), undefined)
+  return checkAll<ProcessCommandOptions>({
+    dataDir: () => str('dataDir'),
+    routes: () => on.map(parseRoute),
+    providerTz: () => str('providerTz'),
+    maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts')),
+    tries: () => parsePositiveInt('--tries', str('tries')),
+    retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay')),
+    handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout')),
+    batchSize: () => parsePositiveInt('--batch-size', str('batchSize')),
+    checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
+    retainMs: () => parseDuration('--retain', str('retain')),
+    metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
+    progress: () => true,
+    schedule: () => opts.schedule === undefined ? undefined : str('schedule'),
+    follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
+    pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval')),
+    retryPauseMs: () => parseDuration('--retry-pause', str('retryPause')),
+  })
+}

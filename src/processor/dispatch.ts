@@ -1,0 +1,131 @@
+/**
+ * Routing: `--on KIND=TARGET` (repeatable; KIND is delivery, reply, optout, unknown or *) to
+ * handler instances, and the dispatch of one record to every target of its kind.
+ */
+import { join } from 'node:path'
+import { ConfigError } from '../errors.js'
+import { dataLayout } from '../spool/layout.js'
+import { KINDS, type CallbackKind } from './classify.js'
+import { DONE, type Handler, type HandlerOutcome } from './handler.js'
+import { ExecHandler } from './handlers/exec.js'
+import { FileHandler } from './handlers/file.js'
+import { HttpHandler } from './handlers/http.js'
+import { ModuleHandler } from './handlers/module.js'
+import type { NormalisedCallback } from './normalise.js'
+
+export interface Route {
+  kind: CallbackKind | '*'
+  target: string
+}
+
+/** `delivery=file:/var/x.ndjson` -> { kind, target }. */
+export function parseRoute (spec: string): Route {
+  const eq = spec.indexOf('=')
+  const kind = eq === -1 ? '' : spec.slice(0, eq).trim()
+  const target = eq === -1 ? '' : spec.slice(eq + 1).trim()
+  if (kind !== '*' && !(KINDS as readonly string[]).includes(kind)) {
+    throw new ConfigError(`Expected \`--on\` to be KIND=TARGET with KIND one of ${KINDS.join(', ')} or *, got \`${spec}\``)
+  }
+  if (!/^(file:.+|exec:.+|module:.+|https?:\/\/.+)$/s.test(target)) {
+    throw new ConfigError(`Expected the target of \`--on ${spec}\` to be file:PATH, exec:COMMAND, module:PATH or an http(s):// URL`)
+  }
+  if (/^https?:/.test(target)) {
+    try {
+      // eslint-disable-next-line no-new
+      new URL(target)
+    } catch {
+      throw new ConfigError(`Expected the target of \`--on ${spec}\` to be a valid URL`)
+    }
+  }
+  return { kind: kind as Route['kind'], target }
+}
+
+export interface DispatcherOptions {
+  /** Timeout of one exec or http call, in ms. */
+  timeoutMs: number
+}
+
+async function createHandler (target: string, options: DispatcherOptions): Promise<Handler> {
+  if (target.startsWith('file:')) return new FileHandler(target, target.slice(5))
+  if (target.startsWith('exec:')) return new ExecHandler(target, target.slice(5), options.timeoutMs)
+  if (target.startsWith('module:')) return await ModuleHandler.load(target, target.slice(7))
+  return new HttpHandler(target, options.timeoutMs)
+}
+
+/** The failing target and why, when a record is not done. */
+export type DispatchResult = HandlerOutcome & { target?: string }
+
+export class Dispatcher {
+  readonly handlers: Handler[]
+  private readonly byKind: Map<CallbackKind, Handler[]>
+
+  private constructor (handlers: Handler[], byKind: Map<CallbackKind, Handler[]>) {
+    this.handlers = handlers
+    this.byKind = byKind
+  }
+
+  /** Builds the handlers. With no route at all, every kind goes to `<data-dir>/out/<kind>.ndjson`. */
+  static async create (routes: Route[], dataDir: string, options: DispatcherOptions): Promise<Dispatcher> {
+    const effective = routes.length > 0
+      ? routes
+      : KINDS.map((kind) => ({ kind, target: `file:${join(dataLayout(dataDir).out, `${kind}.ndjson`)}` }))
+    // One instance per distinct target, so a file shared by several kinds has one writer.
+    const instances = new Map<string, Handler>()
+    const byKind = new Map<CallbackKind, Handler[]>(KINDS.map((k) => [k, []]))
+    for (const route of effective) {
+      let handler = instances.get(route.target)
+      if (handler === undefined) {
+        handler = await createHandler(route.target, options)
+        instances.set(route.target, handler)
+      }
+      for (const kind of route.kind === '*' ? KINDS : [route.kind]) {
+        const list = byKind.get(kind)!
+        if (!list.includes(handler)) list.push(handler)
+      }
+    }
+    return new Dispatcher([...instances.values()], byKind)
+  }
+
+  targetsFor (kind: CallbackKind): Handler[] {
+    return this.byKind.get(kind)!
+  }
+
+  /**
+   * Hands the record to each target of its kind in turn; every one must succeed. Stays
+   * synchronous while the handlers answer synchronously (the file handler), so the fast path
+   * costs no await per record.
+   */
+  dispatch (record: NormalisedCallback): DispatchResult | Promise<DispatchResult> {
+    return runFrom(this.targetsFor(record.kind), 0, record)
+  }
+
+  /** Makes the output of every handler durable; throws if one cannot. */
+  async flush (): Promise<void> {
+    // Different files: their fdatasyncs may run side by side.
+    const results = await Promise.allSettled(this.handlers.map((h) => h.flush?.()))
+    for (const r of results) if (r.status === 'rejected') throw r.reason
+  }
+
+  async close (): Promise<void> {
+    for (const handler of this.handlers) await handler.close?.()
+  }
+}
+
+function runFrom (handlers: Handler[], start: number, record: NormalisedCallback): DispatchResult | Promise<DispatchResult> {
+  for (let i = start; i < handlers.length; i++) {
+    const handler = handlers[i]!
+    let outcome: HandlerOutcome | Promise<HandlerOutcome>
+    try {
+      outcome = handler.handle(record)
+    } catch (err) {
+      outcome = { outcome: 'retry', error: (err as Error).message }
+    }
+    if (outcome instanceof Promise) {
+      return outcome.then(
+        (o) => o.outcome === 'done' ? runFrom(handlers, i + 1, record) : { ...o, target: handler.target },
+        (err: unknown) => ({ outcome: 'retry', error: (err as Error).message, target: handler.target }))
+    }
+    if (outcome.outcome !== 'done') return { ...outcome, target: handler.target }
+  }
+  return DONE
+}

@@ -1,0 +1,25 @@
+/** What every handler target implements, and what it answers for one record. */
+import type { NormalisedCallback } from './normalise.js'
+
+/** done: handled; retry: try again later; dead: this record will never succeed, dead-letter it. */
+export type HandlerOutcome =
+  | { outcome: 'done' }
+  | { outcome: 'retry', error: string }
+  | { outcome: 'dead', error: string }
+
+export const DONE: HandlerOutcome = Object.freeze({ outcome: 'done' })
+
+export interface Handler {
+  /** The target as written on the command line, for logs and dead letters. */
+  readonly target: string
+  /** Handles one record; a synchronous answer saves an await per record on the fast path. */
+  handle (record: NormalisedCallback): HandlerOutcome | Promise<HandlerOutcome>
+  /** Makes everything handled so far durable; called before each checkpoint. */
+  flush? (): Promise<void>
+  close? (): Promise<void>
+}
+
+export interface HandlerOptions {
+  /** Timeout for one exec or http call. @default 30 s */
+  timeoutMs: number
+}

@@ -1,0 +1,164 @@
+/**
+ * `callback-spool process`: take the processor lock, then one pass (for crontab), passes on a
+ * cron schedule (`--schedule`), or a pass for each change of the spool (`--follow`). Returns the
+ * exit code: 0 done (also nothing to do, or another processor running), 75 retry later. Errors
+ * (a bad checkpoint: 78) are thrown for the CLI to report.
+ */
+import { watch, type FSWatcher } from 'node:fs'
+import cron from 'node-cron'
+import type { Logger } from 'pino'
+import { ConfigError } from '../errors.js'
+import { ensureDir } from '../spool/fsutil.js'
+import { dataLayout } from '../spool/layout.js'
+import { tryAcquireLock } from '../spool/lock.js'
+import type { PassFigures } from './metrics.js'
+import { Processor, type ProcessorOptions } from './pass.js'
+
+export const EXIT_OK = 0
+export const EXIT_TEMPFAIL = 75
+
+export interface ProcessCommandOptions extends ProcessorOptions {
+  /** Stay running; a pass on this cron expression (seconds allowed). */
+  schedule?: string
+  /** Stay running; dispatch each new record as soon as it is written. */
+  follow?: boolean
+  /** --follow: poll this often too, in case file-system events are missed. @default 250 ms */
+  pollIntervalMs?: number
+  /** --follow and --schedule: wait this long after a pass that must be retried. @default 5 s */
+  retryPauseMs?: number
+}
+
+/** Called with the stop handler; the CLI wires it to SIGTERM and SIGINT. */
+export type OnSignal = (handler: (signal: NodeJS.Signals) => void) => void
+
+export async function runProcessCommand (options: ProcessCommandOptions, logger: Logger, onSignal: OnSignal): Promise<number> {
+  const log = logger.child({ component: 'processor' })
+  if (options.schedule !== undefined && options.follow === true) {
+    throw new ConfigError('Expected only one of `--schedule` and `--follow`')
+  }
+  if (options.schedule !== undefined && !cron.validate(options.schedule)) {
+    throw new ConfigError(`Expected \`--schedule\` to be a cron expression like "* * * * *" or "*/10 * * * * *", got \`${options.schedule}\``)
+  }
+  const processor = await Processor.create(options, log)
+  const layout = dataLayout(options.dataDir)
+  await ensureDir(layout.root)
+  const lock = await tryAcquireLock(layout.root, 'processor')
+  if (lock === undefined) {
+    await processor.close()
+    log.info({ data_dir: layout.root }, 'another processor is running on this data dir; nothing to do')
+    return EXIT_OK
+  }
+  let stopSleep: (() => void) | undefined
+  onSignal((signal) => {
+    log.info({ signal }, 'signal received: finishing the record in hand')
+    processor.requestStop()
+    stopSleep?.()
+  })
+  try {
+    if (options.follow === true) return await follow(processor, options, log, (wake) => { stopSleep = wake })
+    if (options.schedule !== undefined) return await schedule(processor, options.schedule, log, (wake) => { stopSleep = wake })
+    const figures = await onePass(processor, log, true)
+    return figures.outcome === 'retry_later' ? EXIT_TEMPFAIL : EXIT_OK
+  } finally {
+    await processor.close()
+    await lock.release()
+  }
+}
+
+async function onePass (processor: Processor, log: Logger, alwaysLog: boolean): Promise<PassFigures> {
+  const figures = await processor.runPass()
+  const busy = figures.records_read > 0 || figures.requeued_read > 0 || figures.outcome !== 'done' || figures.quarantined > 0 || figures.segments_deleted > 0
+  if (alwaysLog || busy) {
+    await processor.recordPass(figures)
+    log.info(passSummary(figures), `pass ${figures.outcome}: ${figures.records_read} records in ${figures.duration_ms} ms, ${figures.lag_records} left`)
+  }
+  return figures
+}
+
+/** The pass figures for the log line: counts only, never a number or a text. */
+function passSummary (f: PassFigures): Record<string, unknown> {
+  return {
+    outcome: f.outcome,
+    records_read: f.records_read,
+    requeued_read: f.requeued_read,
+    by_kind: f.by_kind,
+    invalid: f.invalid,
+    dead_lettered: f.dead_lettered,
+    quarantined: f.quarantined,
+    segments_deleted: f.segments_deleted,
+    lag_records: f.lag_records,
+    lag_bytes: f.lag_bytes,
+    lag_oldest_age_seconds: f.lag_oldest_age_seconds,
+    checkpoint: f.checkpoint,
+    duration_ms: f.duration_ms,
+  }
+}
+
+function sleeper (setWake: (wake: () => void) => void): { sleep: (ms: number) => Promise<void>, wake: () => void } {
+  let pending: (() => void) | undefined
+  const wake = (): void => { const p = pending; pending = undefined; p?.() }
+  setWake(wake)
+  return {
+    wake,
+    sleep: (ms) => new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { pending = undefined; resolve() }, ms)
+      pending = () => { clearTimeout(timer); resolve() }
+    }),
+  }
+}
+
+/**
+ * --follow: a pass whenever the spool directory changes (inotify through fs.watch), and every
+ * `pollIntervalMs` anyway, for file systems where events are missed (NFS, some containers).
+ */
+async function follow (processor: Processor, options: ProcessCommandOptions, log: Logger, setWake: (wake: () => void) => void): Promise<number> {
+  const spoolDir = dataLayout(options.dataDir).spool
+  await ensureDir(spoolDir)
+  const { sleep, wake } = sleeper(setWake)
+  let changed = false
+  let watcher: FSWatcher | undefined
+  try {
+    watcher = watch(spoolDir, { persistent: false }, () => { changed = true; wake() })
+    watcher.on('error', (err) => { log.warn({ err }, 'watching the spool failed; polling only'); watcher?.close() })
+  } catch (err) {
+    log.warn({ err }, 'cannot watch the spool; polling only')
+  }
+  log.info({ spool: spoolDir, poll_ms: options.pollIntervalMs ?? 250 }, 'following the spool')
+  try {
+    while (!processor.stopping) {
+      changed = false
+      const figures = await onePass(processor, log, false)
+      if (processor.stopping) break
+      if (figures.outcome === 'retry_later') await sleep(options.retryPauseMs ?? 5000)
+      else if (!changed) await sleep(options.pollIntervalMs ?? 250)
+    }
+  } finally {
+    watcher?.close()
+  }
+  log.info('stopped')
+  return EXIT_OK
+}
+
+/** --schedule: a pass on each tick of the cron expression; a tick during a pass is skipped. */
+async function schedule (processor: Processor, expression: string, log: Logger, setWake: (wake: () => void) => void): Promise<number> {
+  let running: Promise<unknown> | undefined
+  let failure: unknown
+  const { sleep, wake } = sleeper(setWake)
+  const task = cron.schedule(expression, () => {
+    if (running !== undefined || processor.stopping) {
+      if (running !== undefined) log.debug('previous pass still running: tick skipped')
+      return
+    }
+    running = onePass(processor, log, true)
+      .catch((err: unknown) => { failure = err; processor.requestStop(); wake() })
+      .finally(() => { running = undefined })
+  }, { noOverlap: true })
+  log.info({ schedule: expression }, 'processing on a schedule')
+  while (!processor.stopping) await sleep(3_600_000)
+  await task.stop()
+  await task.destroy()
+  await running
+  if (failure !== undefined) throw failure
+  log.info('stopped')
+  return EXIT_OK
+}

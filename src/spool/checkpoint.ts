@@ -1,0 +1,137 @@
+/**
+ * The processor's checkpoint: `<data-dir>/state/checkpoint.json` =
+ * `{"segment": "<segment file name>", "offset": <byte offset of the next unread line>, "updated_at": "<iso>"}`.
+ *
+ * Written atomically and durably (temp file, fsync, rename, fsync of the directory). Checked on
+ * load against the spool, never trusted blindly (vector #23076): the segment exists or is older
+ * than every segment left; the offset is within the file; the byte before it is a newline.
+ */
+import { open, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CheckpointError } from '../errors.js'
+import { ensureDir, listSegments, writeFileDurably } from './fsutil.js'
+import { dataLayout, parseSegmentName } from './layout.js'
+import { readLineBatches, segmentBefore, type SpoolPosition } from './reader.js'
+
+export interface Checkpoint extends SpoolPosition {
+  updated_at: string
+}
+
+export function checkpointPath (dataDir: string): string {
+  return join(dataLayout(dataDir).state, 'checkpoint.json')
+}
+
+function repairHint (dataDir: string): string {
+  return `repair it with \`callback-spool replay --data-dir ${dataDir} --from SEGMENT:OFFSET\` (a line start you know was processed) ` +
+    `or \`callback-spool replay --data-dir ${dataDir} --all\` (dispatch everything again; handlers are idempotent by id)`
+}
+
+/** Reads the checkpoint file without checking it against the spool; undefined when there is none. */
+export async function readCheckpoint (dataDir: string): Promise<Checkpoint | undefined> {
+  const path = checkpointPath(dataDir)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new CheckpointError(`cannot read the checkpoint ${path}: ${(err as Error).message}; ${repairHint(dataDir)}`, { cause: err })
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new CheckpointError(`the checkpoint ${path} is not valid JSON; ${repairHint(dataDir)}`, { cause: err })
+  }
+  const c = value as Partial<Checkpoint> | null
+  if (c === null || typeof c !== 'object' || typeof c.segment !== 'string' || parseSegmentName(c.segment) === undefined ||
+      typeof c.offset !== 'number' || !Number.isSafeInteger(c.offset) || c.offset < 0) {
+    throw new CheckpointError(`the checkpoint ${path} does not name a segment and a byte offset; ${repairHint(dataDir)}`)
+  }
+  return { segment: c.segment, offset: c.offset, updated_at: typeof c.updated_at === 'string' ? c.updated_at : '' }
+}
+
+/**
+ * Checks a position against the spool. Returns it unchanged when it is sound; throws
+ * CheckpointError (exit 78) with the way to repair it otherwise.
+ */
+export async function validatePosition (dataDir: string, position: SpoolPosition): Promise<SpoolPosition> {
+  const layout = dataLayout(dataDir)
+  const segments = await listSegments(layout.spool)
+  const where = `${position.segment}:${position.offset}`
+  if (!segments.some((s) => s.name === position.segment)) {
+    // Deleted by retention once fully processed: fine when it is older than all that is left.
+    if (segments.every((s) => segmentBefore(position.segment, s.name))) return position
+    throw new CheckpointError(`the checkpoint ${where} names a segment that is not in ${layout.spool} and is not older than every segment there; ${repairHint(dataDir)}`)
+  }
+  const fh = await open(join(layout.spool, position.segment), 'r')
+  try {
+    const { size } = await fh.stat()
+    if (position.offset > size) {
+      throw new CheckpointError(`the checkpoint ${where} is past the end of its segment (${size} bytes); ${repairHint(dataDir)}`)
+    }
+    if (position.offset > 0) {
+      const byte = Buffer.alloc(1)
+      await fh.read(byte, 0, 1, position.offset - 1)
+      if (byte[0] !== 0x0a) {
+        throw new CheckpointError(`the checkpoint ${where} is not at the start of a line; ${repairHint(dataDir)}`)
+      }
+    }
+  } finally {
+    await fh.close()
+  }
+  return position
+}
+
+/** The checked checkpoint, or undefined when there is none yet (start at the first segment). */
+export async function loadCheckpoint (dataDir: string): Promise<Checkpoint | undefined> {
+  const checkpoint = await readCheckpoint(dataDir)
+  if (checkpoint === undefined) return undefined
+  await validatePosition(dataDir, checkpoint)
+  return checkpoint
+}
+
+/** Writes the checkpoint atomically and durably. */
+export async function saveCheckpoint (dataDir: string, position: SpoolPosition, now = new Date()): Promise<Checkpoint> {
+  const checkpoint: Checkpoint = { segment: position.segment, offset: position.offset, updated_at: now.toISOString() }
+  await ensureDir(dataLayout(dataDir).state)
+  await writeFileDurably(checkpointPath(dataDir), JSON.stringify(checkpoint) + '\n')
+  return checkpoint
+}
+
+export interface Backlog {
+  /** Complete records after the position. */
+  records: number
+  /** Bytes after the position, to the end of the spool (complete lines only). */
+  bytes: number
+  /** received_at of the oldest unprocessed record, when there is one that decodes. */
+  oldestReceivedAt?: string
+  /** Age of that record in ms, at `now`. */
+  oldestAgeMs?: number
+}
+
+/** What is left to process after `position` (undefined = the start of the spool). Reads the rest of the spool. */
+export async function computeBacklog (dataDir: string, position: SpoolPosition | undefined, now = Date.now()): Promise<Backlog> {
+  const backlog: Backlog = { records: 0, bytes: 0 }
+  for await (const batch of readLineBatches(dataLayout(dataDir).spool, position)) {
+    for (const line of batch.lines) {
+      backlog.records++
+      backlog.bytes += line.nextOffset - line.offset
+      if (backlog.oldestReceivedAt === undefined) {
+        const received = oldestReceivedAt(line.line)
+        if (received !== undefined) {
+          backlog.oldestReceivedAt = received
+          backlog.oldestAgeMs = Math.max(0, now - Date.parse(received))
+        }
+      }
+    }
+  }
+  return backlog
+}
+
+function oldestReceivedAt (line: string): string | undefined {
+  try {
+    const value = JSON.parse(line) as { received_at?: unknown }
+    if (typeof value.received_at === 'string' && !Number.isNaN(Date.parse(value.received_at))) return value.received_at
+  } catch {}
+  return undefined
+}

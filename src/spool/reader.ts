@@ -1,0 +1,217 @@
+/**
+ * Reading the spool from a position (segment name + byte offset), complete lines only.
+ *
+ * A hand-written splitter over fixed-size fs reads, not a stream of strings: the checkpoint
+ * needs the exact byte offset of every line, and the processor needs whole chunks of lines at a
+ * time so it does not pay an `await` per record. Memory stays bounded by the chunk size (plus the
+ * longest single line).
+ *
+ * - In the newest segment, a last line without its `\n` is still being written: it is not read.
+ * - In a sealed segment (any segment with a newer one after it), an unterminated tail is a torn
+ *   write: it is reported through `onTorn` (the caller quarantines it) and reading moves on.
+ */
+import { open, stat, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { listSegments } from './fsutil.js'
+import { parseSegmentName, type SegmentName } from './layout.js'
+
+export interface SpoolPosition {
+  segment: string
+  /** Byte offset of the next unread line. */
+  offset: number
+}
+
+export interface SpoolLine {
+  segment: string
+  /** Byte offset of the line's first byte. */
+  offset: number
+  /** Byte offset just after its `\n`: where the checkpoint goes once this line is done. */
+  nextOffset: number
+  /** The line without its `\n`. */
+  line: string
+}
+
+export interface TornFragment {
+  segment: string
+  offset: number
+  fragment: Buffer
+}
+
+export interface ReadOptions {
+  /** Bytes per read: small reads keep the heap small and the cache warm (measured: 64 KiB beat 1 MiB in speed and RSS). @default 64 KiB */
+  chunkBytes?: number
+  /** Called (and awaited) for the unterminated tail of a sealed segment. */
+  onTorn?: (torn: TornFragment) => Promise<void> | void
+}
+
+/** A run of consecutive complete lines from one segment, and where reading stands after them. */
+export interface LineBatch {
+  segment: string
+  lines: SpoolLine[]
+  /** Where reading continues after this batch (may name the next segment, offset 0). */
+  next: SpoolPosition
+}
+
+const DEFAULT_CHUNK = 64 * 1024
+
+/** Whether segment `a` comes before segment `b` in write order. */
+export function segmentBefore (a: string, b: string): boolean {
+  const pa = parseSegmentName(a)
+  const pb = parseSegmentName(b)
+  if (pa !== undefined && pb !== undefined) return pa.seq < pb.seq
+  return a < b
+}
+
+/**
+ * Splits `buf[0, end)` into complete lines. Returns the offset (within buf) of the first byte
+ * not consumed: the start of an unterminated tail, or `end`.
+ */
+function splitLines (buf: Buffer, end: number, segment: string, base: number, out: SpoolLine[]): number {
+  let start = 0
+  while (start < end) {
+    const nl = buf.indexOf(0x0a, start)
+    if (nl === -1 || nl >= end) break
+    out.push({ segment, offset: base + start, nextOffset: base + nl + 1, line: buf.toString('utf8', start, nl) })
+    start = nl + 1
+  }
+  return start
+}
+
+/**
+ * Batches of complete lines from `from` to the end of the spool, in write order.
+ * Segments are listed again at the end of the newest one, so a segment sealed meanwhile is
+ * read to its true end. A `from` naming a segment that is gone starts at the first segment after it.
+ */
+export async function * readLineBatches (spoolDir: string, from: SpoolPosition | undefined, options: ReadOptions = {}): AsyncGenerator<LineBatch> {
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK
+  let segments = await listSegments(spoolDir)
+  let index: number
+  let offset: number
+  if (from === undefined) {
+    index = 0
+    offset = 0
+  } else {
+    index = segments.findIndex((s) => s.name === from.segment)
+    offset = from.offset
+    if (index === -1) {
+      index = segments.findIndex((s) => segmentBefore(from.segment, s.name))
+      offset = 0
+      if (index === -1) return
+    }
+  }
+  while (index < segments.length) {
+    const seg = segments[index]!
+    const path = join(spoolDir, seg.name)
+    let fh: FileHandle
+    try {
+      fh = await open(path, 'r')
+    } catch (err) {
+      // Deleted under us (retention by another tool): move on.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      index++
+      offset = 0
+      continue
+    }
+    let sealed = index < segments.length - 1
+    // The next chunk is read while the lines of this one are handled (the read goes to the
+    // thread pool): reading and parsing overlap.
+    let readPos = offset
+    const readAt = (pos: number): Promise<{ bytesRead: number, buffer: Buffer }> => fh.read(Buffer.allocUnsafe(chunkBytes), 0, chunkBytes, pos)
+    let inFlight: Promise<{ bytesRead: number, buffer: Buffer }> | undefined = readAt(readPos)
+    /** Bytes from `offset` not yet consumed: the start of a line whose end is not read yet. */
+    let carry: Buffer = Buffer.alloc(0)
+    try {
+      for (;;) {
+        const { bytesRead, buffer } = await inFlight!
+        inFlight = undefined
+        if (bytesRead === 0) {
+          if (!sealed) {
+            // At the end of what was the newest segment: has a newer one appeared since?
+            const fresh = await listSegments(spoolDir)
+            if (fresh.length > 0 && segmentBefore(seg.name, fresh.at(-1)!.name)) {
+              segments = mergeListing(segments, fresh)
+              index = segments.findIndex((s) => s.name === seg.name)
+              sealed = true
+              // The writer seals a segment before creating the next: read again to its true end.
+              inFlight = readAt(readPos)
+              continue
+            }
+            return
+          }
+          if (carry.length > 0) {
+            await options.onTorn?.({ segment: seg.name, offset, fragment: Buffer.from(carry) })
+          }
+          break
+        }
+        readPos += bytesRead
+        inFlight = readAt(readPos)
+        const data = carry.length === 0 ? buffer.subarray(0, bytesRead) : Buffer.concat([carry, buffer.subarray(0, bytesRead)])
+        const lines: SpoolLine[] = []
+        const used = splitLines(data, data.length, seg.name, offset, lines)
+        carry = data.subarray(used)
+        if (used > 0) {
+          offset += used
+          yield { segment: seg.name, lines, next: { segment: seg.name, offset } }
+        }
+      }
+    } finally {
+      // Never close the file under a read still in flight.
+      await inFlight?.catch(() => {})
+      await fh.close()
+    }
+    // Sealed segment done: continue at the start of the next one.
+    index++
+    offset = 0
+    if (index < segments.length) {
+      yield { segment: segments[index]!.name, lines: [], next: { segment: segments[index]!.name, offset: 0 } }
+    }
+  }
+}
+
+function mergeListing (old: SegmentName[], fresh: SegmentName[]): SegmentName[] {
+  const names = new Set(old.map((s) => s.name))
+  return [...old, ...fresh.filter((s) => !names.has(s.name))].sort((a, b) => a.seq - b.seq)
+}
+
+/** The shared contract: complete lines one by one (an adapter over readLineBatches). */
+export async function * readLines (spoolDir: string, from: SpoolPosition | undefined, options: ReadOptions = {}): AsyncGenerator<SpoolLine> {
+  for await (const batch of readLineBatches(spoolDir, from, options)) yield * batch.lines
+}
+
+/** Complete lines of one plain file (e.g. a re-queue file), in batches; an unterminated tail is ignored. */
+export async function * readFileLineBatches (path: string, chunkBytes = DEFAULT_CHUNK): AsyncGenerator<SpoolLine[]> {
+  const fh = await open(path, 'r')
+  try {
+    let buf = Buffer.allocUnsafe(chunkBytes)
+    let offset = 0
+    let filled = 0
+    for (;;) {
+      if (filled === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2)
+        buf.copy(bigger, 0, 0, filled)
+        buf = bigger
+      }
+      const { bytesRead } = await fh.read(buf, filled, buf.length - filled, offset + filled)
+      if (bytesRead === 0) return
+      const end = filled + bytesRead
+      const lines: SpoolLine[] = []
+      const used = splitLines(buf, end, path, offset, lines)
+      offset += used
+      buf.copy(buf, 0, used, end)
+      filled = end - used
+      if (lines.length > 0) yield lines
+    }
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Size of a segment file, or undefined when it is gone. */
+export async function segmentSize (spoolDir: string, segment: string): Promise<number | undefined> {
+  try {
+    return (await stat(join(spoolDir, segment))).size
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
