@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import { createHash } from 'node:crypto'
+import { createServer } from 'node:net'
 import assert from 'node:assert/strict'
 import { parseCidrList, canonicalAddress } from '../src/receiver/cidr.js'
 import { clientAddress } from '../src/receiver/client-address.js'
@@ -9,6 +10,14 @@ import { createTwilioVerifier, twilioSignature } from '../src/receiver/signature
 import { send, sendNormalCallback, startLiveReceiver } from './support/live-receiver.js'
 
 const TOKEN = 'k3Jd9x0Qm2Lw7vBt5Zs1'
+
+function hasIpv6 (): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer()
+    probe.once('error', () => resolve(false))
+    probe.listen(0, '::1', () => probe.close(() => resolve(true)))
+  })
+}
 
 test('cidr: IPv4, IPv6, single addresses and IPv4-mapped IPv6', () => {
   const set = parseCidrList('--allow', '10.0.0.0/8, 2001:db8::/32,192.0.2.7')
@@ -162,6 +171,24 @@ test('receiver with --allow: 403 outside the list; with --trust-proxy the real c
   const records = await proxied.records()
   assert.equal(records.length, 1)
   assert.equal(records[0]!.remote_addr, '203.0.113.5')
+})
+
+test('on a dual-stack socket: an IPv4 client (::ffff:127.0.0.1) matches IPv4 CIDRs; an IPv6 client IPv6 ones', async (t) => {
+  if (!await hasIpv6()) {
+    t.skip('this machine has no IPv6 loopback; the CIDR unit test above still covers mapped addresses')
+    return
+  }
+  const live = await startLiveReceiver(t, { host: '::', access: { allow: parseCidrList('--allow', '127.0.0.0/8') } })
+  assert.equal((await send(live.port, 'POST', '/', 'a=1', {}, '127.0.0.1')).status, 200)
+  assert.equal((await send(live.port, 'POST', '/', 'a=1', {}, '::1')).status, 403)
+  const records = await live.records()
+  assert.equal(records.length, 1)
+  assert.equal(records[0]!.remote_addr, '127.0.0.1')
+
+  const v6 = await startLiveReceiver(t, { host: '::', access: { allow: parseCidrList('--allow', '::1/128') } })
+  assert.equal((await send(v6.port, 'POST', '/', 'a=1', {}, '127.0.0.1')).status, 403)
+  assert.equal((await send(v6.port, 'POST', '/', 'a=1', {}, '::1')).status, 200)
+  assert.equal((await v6.records())[0]!.remote_addr, '::1')
 })
 
 test('receiver with --twilio-auth-token: signed requests pass, unsigned or wrong ones 401', async (t) => {

@@ -27,15 +27,17 @@ export interface LiveReceiver {
 export interface LiveOptions extends Partial<Omit<ReceiverOptions, 'spool' | 'logger' | 'access'>> {
   access?: AccessOptions
   logger?: Logger
+  /** Address to listen on. @default '127.0.0.1' */
+  host?: string
 }
 
 export async function startLiveReceiver (t: TestContext, options: LiveOptions = {}): Promise<LiveReceiver> {
   const dataDir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
   const logger = options.logger ?? pino({ level: 'silent' })
   const writer = await SpoolWriter.open({ dataDir, logger })
-  const { access, ...rest } = options
+  const { access, host, ...rest } = options
   const server = createReceiver({ ...rest, spool: writer, logger, access: access === undefined ? undefined : createAccessControl(access) })
-  server.listen(0, '127.0.0.1')
+  server.listen(0, host ?? '127.0.0.1')
   await once(server, 'listening')
   t.after(async () => {
     server.closeAllConnections()
@@ -73,9 +75,9 @@ export interface SimpleResponse {
 }
 
 /** One request with node:http (no keep-alive). */
-export function send (port: number, method: string, path: string, body: string | Buffer = '', headers: Record<string, string> = {}): Promise<SimpleResponse> {
+export function send (port: number, method: string, path: string, body: string | Buffer = '', headers: Record<string, string> = {}, host = '127.0.0.1'): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers: { ...headers }, agent: false }, (res) => {
+    const req = request({ host, port, method, path, headers: { ...headers }, agent: false }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }))
