@@ -149,7 +149,9 @@ test('with the real processor: after a pass, purge cleans spool and outputs, and
   await writeFile(join(dir, 'spool', seg), line('number=0033600112233&stop_date=2026-11-27+10:00:00&text=STOP') + keep +
     line(JSON.stringify({ number: TARGET, reception_date: '2026-11-27 10:00:00', text: 'hi' })))
   const cli = (...args: string[]) => promisify(execFile)(process.execPath, ['bin/callback-spool.js', ...args])
-  await cli('process', '--data-dir', dir)
+  const pass = await cli('process', '--data-dir', dir)
+  // The processor's logs (info and up) carry no number, nor the message text.
+  assert.equal(/33600112233|"hi"|STOP/.test(pass.stdout + pass.stderr), false)
   const outBefore = await Promise.all((await readdir(join(dir, 'out'))).map((n) => readFile(join(dir, 'out', n), 'utf8')))
   assert.ok(outBefore.join('').includes(TARGET), 'the pass wrote the number to the outputs')
 
