@@ -10,6 +10,9 @@ import { checkAll, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
+import { parseAccessOptions } from './receiver/access-config.js'
+import { purgeNumber } from './spool/purge.js'
+import { formatPurgeReport } from './spool/purge-report.js'
 import { registerUpCommand } from './up/command.js'
 import { addCatCommand } from './tools/cat.js'
 import { processIO, type ToolIO } from './tools/common.js'
@@ -49,6 +52,7 @@ function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
     adminPort: () => opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
     adminHost: () => opts.adminHost,
     minFreeBytes: () => parseBytes('--min-free', opts.minFree!),
+    access: () => parseAccessOptions(opts),
   })
 }
 
@@ -79,6 +83,14 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addOption(envOption('--admin-port <port>', 'serve /healthz, /readyz and /metrics on this port (default: off)', 'ADMIN_PORT'))
     .addOption(envOption('--admin-host <host>', 'address of the admin port', 'ADMIN_HOST').default(RECEIVE_DEFAULTS.adminHost))
     .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this', 'MIN_FREE').default('1GiB'))
+    // Access control (README "Security"). Secrets are never printed (`config` masks them).
+    .addOption(envOption('--token <secret>', 'accept only /<secret>/... paths or ?token=<secret>; anything else 404', 'TOKEN'))
+    .addOption(envOption('--basic-auth <user:password>', 'require HTTP Basic authentication', 'BASIC_AUTH'))
+    .addOption(envOption('--basic-auth-file <path>', 'read user:password from this file', 'BASIC_AUTH_FILE'))
+    .addOption(envOption('--allow <cidrs>', 'accept only these client addresses (IPv4/IPv6 CIDRs, comma-separated); others 403', 'ALLOW'))
+    .addOption(envOption('--trust-proxy <cidrs>', 'believe X-Forwarded-For only from these proxies', 'TRUST_PROXY'))
+    .addOption(envOption('--twilio-auth-token <secret>', 'verify X-Twilio-Signature with this auth token; 401 when wrong', 'TWILIO_AUTH_TOKEN'))
+    .addOption(envOption('--public-url <url>', 'scheme and host the provider calls (https://sms.example.com), for signatures', 'PUBLIC_URL'))
     .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
       const logger = context.logger ?? createLogger()
@@ -93,6 +105,16 @@ export function createProgram (context: ProgramContext = {}): Command {
         logger.error({ err }, 'error while stopping')
         process.exitCode = 1
       })
+    })
+
+  program.command('purge')
+    .description('erase every record of one phone number from the spool, re-queue, dead letters and outputs')
+    .requiredOption('--number <number>', 'the number, e.g. +33600112233 or 0033600112233')
+    .addOption(envOption('--data-dir <dir>', 'data directory', 'DATA_DIR').default(RECEIVE_DEFAULTS.dataDir))
+    .option('--dry-run', 'count what would be removed, change nothing')
+    .action(async (opts: { number: string, dataDir: string, dryRun?: boolean }) => {
+      const report = await purgeNumber(opts.dataDir, opts.number, { dryRun: opts.dryRun === true })
+      ;(context.stdout ?? ((text: string) => process.stdout.write(text)))(formatPurgeReport(report))
     })
 
   addProcessCommand(program, { logger: context.logger, onSignal })
