@@ -14,6 +14,12 @@ import { parseAccessOptions } from './receiver/access-config.js'
 import { purgeNumber } from './spool/purge.js'
 import { formatPurgeReport } from './spool/purge-report.js'
 import { registerUpCommand } from './up/command.js'
+import { addCatCommand } from './tools/cat.js'
+import { processIO, type ToolIO } from './tools/common.js'
+import { addDeadCommand } from './tools/dead.js'
+import { addReplayCommand } from './tools/replay.js'
+import { addStatusCommand } from './tools/status.js'
+import { addVerifyCommand } from './tools/verify.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
@@ -22,6 +28,8 @@ export interface ProgramContext {
   onSignal?: (handler: (signal: NodeJS.Signals) => void) => void
   /** Where commands print their reports; defaults to process.stdout. */
   stdout?: (text: string) => void
+  /** Where the operator tools (status, cat, verify, replay, dead) print and ask; defaults to the process's. */
+  toolIO?: ToolIO
 }
 
 /** `--name <value>` that also reads CALLBACK_SPOOL_<NAME>; flags win. */
@@ -112,6 +120,12 @@ export function createProgram (context: ProgramContext = {}): Command {
   addProcessCommand(program, { logger: context.logger, onSignal })
   registerUpCommand(program, { makeLogger: () => context.logger ?? createLogger(), onSignal, defaults: RECEIVE_DEFAULTS })
   registerConfigCommand(program, context.stdout)
+  const toolIO = (): ToolIO => context.toolIO ?? processIO(onSignal)
+  addStatusCommand(program, toolIO)
+  addCatCommand(program, toolIO)
+  addVerifyCommand(program, toolIO)
+  addReplayCommand(program, toolIO)
+  addDeadCommand(program, toolIO)
   setOptionsValidator(program.commands.find((c) => c.name() === 'receive')!, receiveOptionsFrom)
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
   installConfig(program)
