@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline/promises'
 import { CallbackSpoolError, ConfigError } from '../errors.js'
 import { flagOnlyOption } from '../config.js'
+import { parseDuration } from '../units.js'
 import { PROCESS_DEFAULTS } from '../processor/pass.js'
 import { dataLayout } from '../spool/layout.js'
 import { tryAcquireLock, readLockInfo, type SpoolLock } from '../spool/lock.js'
@@ -80,13 +81,7 @@ const AGO_RE = /^(\d+(\.\d+)?(ms|s|m|h|d|w))+$/
  */
 export function parseTimeArg (name: string, value: string, now = Date.now()): number {
   const text = value.trim()
-  if (AGO_RE.test(text)) {
-    let total = 0
-    for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)) {
-      total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 'ms']
-    }
-    return now - total
-  }
+  if (AGO_RE.test(text)) return now - parseDuration(name, text)
   const t = /^\d+$/.test(text) ? Number.NaN : Date.parse(text)
   if (Number.isNaN(t)) {
     throw new ConfigError(`Expected \`${name}\` to be a time like 2026-11-27T10:00:00Z or a duration ago like 2h or 7d, got \`${value}\``)
