@@ -10,7 +10,15 @@ import { checkAll, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
+import { parseAccessOptions } from './receiver/access-config.js'
+import { addPurgeCommand } from './tools/purge.js'
 import { registerUpCommand } from './up/command.js'
+import { addCatCommand } from './tools/cat.js'
+import { processIO, type ToolIO } from './tools/common.js'
+import { addDeadCommand } from './tools/dead.js'
+import { addReplayCommand } from './tools/replay.js'
+import { addStatusCommand } from './tools/status.js'
+import { addVerifyCommand } from './tools/verify.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
@@ -19,6 +27,8 @@ export interface ProgramContext {
   onSignal?: (handler: (signal: NodeJS.Signals) => void) => void
   /** Where commands print their reports; defaults to process.stdout. */
   stdout?: (text: string) => void
+  /** Where the operator tools (status, cat, verify, replay, dead) print and ask; defaults to the process's. */
+  toolIO?: ToolIO
 }
 
 /** `--name <value>` that also reads CALLBACK_SPOOL_<NAME>; flags win. */
@@ -41,6 +51,7 @@ function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
     adminPort: () => opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
     adminHost: () => opts.adminHost,
     minFreeBytes: () => parseBytes('--min-free', opts.minFree!),
+    access: () => parseAccessOptions(opts),
   })
 }
 
@@ -71,6 +82,14 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addOption(envOption('--admin-port <port>', 'serve /healthz, /readyz and /metrics on this port (default: off)', 'ADMIN_PORT'))
     .addOption(envOption('--admin-host <host>', 'address of the admin port', 'ADMIN_HOST').default(RECEIVE_DEFAULTS.adminHost))
     .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this', 'MIN_FREE').default('1GiB'))
+    // Access control (README "Security"). Secrets are never printed (`config` masks them).
+    .addOption(envOption('--token <secret>', 'accept only /<secret>/... paths or ?token=<secret>; anything else 404', 'TOKEN'))
+    .addOption(envOption('--basic-auth <user:password>', 'require HTTP Basic authentication', 'BASIC_AUTH'))
+    .addOption(envOption('--basic-auth-file <path>', 'read user:password from this file', 'BASIC_AUTH_FILE'))
+    .addOption(envOption('--allow <cidrs>', 'accept only these client addresses (IPv4/IPv6 CIDRs, comma-separated); others 403', 'ALLOW'))
+    .addOption(envOption('--trust-proxy <cidrs>', 'believe X-Forwarded-For only from these proxies', 'TRUST_PROXY'))
+    .addOption(envOption('--twilio-auth-token <secret>', 'verify X-Twilio-Signature with this auth token; 401 when wrong', 'TWILIO_AUTH_TOKEN'))
+    .addOption(envOption('--public-url <url>', 'scheme and host the provider calls (https://sms.example.com), for signatures', 'PUBLIC_URL'))
     .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
       const logger = context.logger ?? createLogger()
@@ -90,6 +109,13 @@ export function createProgram (context: ProgramContext = {}): Command {
   addProcessCommand(program, { logger: context.logger, onSignal })
   registerUpCommand(program, { makeLogger: () => context.logger ?? createLogger(), onSignal, defaults: RECEIVE_DEFAULTS })
   registerConfigCommand(program, context.stdout)
+  const toolIO = (): ToolIO => context.toolIO ?? processIO(onSignal)
+  addStatusCommand(program, toolIO)
+  addCatCommand(program, toolIO)
+  addVerifyCommand(program, toolIO)
+  addReplayCommand(program, toolIO)
+  addDeadCommand(program, toolIO)
+  addPurgeCommand(program, toolIO)
   setOptionsValidator(program.commands.find((c) => c.name() === 'receive')!, receiveOptionsFrom)
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
   installConfig(program)

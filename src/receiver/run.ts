@@ -7,6 +7,8 @@ import { SpoolWriter, type Durability } from '../spool/writer.js'
 import { createAdminServer, DEFAULT_MIN_FREE_BYTES } from './admin.js'
 import { createReceiverMetrics } from './metrics.js'
 import { createReceiver, type Receiver } from './server.js'
+import { createAccessControl, type AccessOptions } from './access.js'
+import { describeAccess } from './access-config.js'
 
 export interface ReceiveOptions {
   host?: string
@@ -20,6 +22,8 @@ export interface ReceiveOptions {
   rotateAgeMs: number
   requestTimeoutMs: number
   maxConnections: number
+  /** Token, basic auth, allowlist, proxies, signatures. @default none */
+  access?: AccessOptions
   /** Port of the admin endpoint (/healthz, /readyz, /metrics); off when undefined. */
   adminPort?: number
   /** @default '127.0.0.1' */
@@ -73,6 +77,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
     maxBodyBytes: options.maxBodyBytes,
     requestTimeoutMs: options.requestTimeoutMs,
     maxConnections: options.maxConnections,
+    access: createAccessControl(options.access ?? {}),
   })
   let admin: RunningReceiver['admin']
   try {
@@ -97,6 +102,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
     throw err
   }
   const address = server.address() as AddressInfo
+  log.info({ access: describeAccess(options.access ?? {}) }, 'access control')
   log.info({ address: address.address, port: address.port, data_dir: writer.layout.root, durability: options.durability },
     `listening on http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}, spooling to ${writer.layout.spool}`)
 

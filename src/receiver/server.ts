@@ -12,8 +12,11 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
+import { OPEN_ACCESS, type AccessControl } from './access.js'
 import { BodyTooLargeError, readBody } from './body.js'
-import { encodeRequest } from './build-record.js'
+import { answerClientError } from './client-error.js'
+import { debugSummary } from './debug-summary.js'
+import { encodeRequest, splitTarget } from './build-record.js'
 
 /** What the receiver needs of the spool: an append that resolves once the line is durable. */
 export interface LineAppender {
@@ -31,6 +34,8 @@ export interface ReceiverOptions {
   maxConnections?: number
   /** Seconds a sender is told to wait after a 503. @default 5 */
   retryAfterSeconds?: number
+  /** Token, basic auth, allowlist, proxies, signatures (access.ts). @default everyone admitted */
+  access?: AccessControl
 }
 
 /** Counters for metrics and tests. */
@@ -48,14 +53,19 @@ export interface Receiver extends Server {
 }
 
 const ALLOW = 'GET, HEAD, POST'
+/** More headers than any provider sends; beyond this a request is refused with 431. */
+export const MAX_HEADER_COUNT = 100
 
 export function createReceiver (options: ReceiverOptions): Receiver {
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000
   const retryAfter = String(options.retryAfterSeconds ?? 5)
   const { spool, logger } = options
+  const access = options.access ?? OPEN_ACCESS
   const stats: ReceiverStats = { responses: new Map(), bytesReceived: 0, recordsSpooled: 0, inFlight: 0 }
   let drainWaiters: Array<() => void> = []
+  /** The request being handled on each connection, so a parse error answers only after it. */
+  const inFlightBySocket = new WeakMap<object, { req: IncomingMessage, done: Promise<void> }>()
 
   const answer = (res: ServerResponse, status: number, headers: Record<string, string> = {}): void => {
     stats.responses.set(status, (stats.responses.get(status) ?? 0) + 1)
@@ -64,8 +74,19 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Node stops counting at server.maxHeadersCount, so reaching it means "too many".
+    if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) {
+      answer(res, 431, { Connection: 'close' })
+      return
+    }
+    const admission = access.admit(req)
+    if (!admission.admitted) {
+      logger.debug({ status: admission.status, reason: admission.reason, remote_addr: req.socket.remoteAddress }, 'request refused')
+      answer(res, admission.status, admission.headers)
+      return
+    }
     const method = req.method ?? ''
-    const url = req.url ?? '/'
+    const url = admission.url
     const q = url.indexOf('?')
     const hasQuery = q !== -1 && q < url.length - 1
     if (method === 'HEAD' || (method === 'GET' && !hasQuery)) {
@@ -91,10 +112,16 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       return
     }
     stats.bytesReceived += body.length
+    const refused = access.verifyBody(req, admission, body)
+    if (refused !== undefined) {
+      logger.debug({ status: refused.status, reason: refused.reason, remote_addr: admission.remoteAddr }, 'request refused')
+      answer(res, refused.status, refused.headers)
+      return
+    }
     const line = encodeRequest({
       method,
       url,
-      remoteAddr: req.socket.remoteAddress ?? '',
+      remoteAddr: admission.remoteAddr,
       headers: req.headers,
       body,
     })
@@ -107,6 +134,8 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     }
     stats.recordsSpooled++
     answer(res, 200)
+    // Parsed again only at debug level, so the hot path pays nothing; numbers are masked.
+    if (logger.isLevelEnabled('debug')) logger.debug({ path: splitTarget(url).path, ...debugSummary(body) }, 'callback spooled')
   }
 
   const server = createServer({
@@ -118,7 +147,9 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     keepAliveTimeout: 5000,
   }, (req, res) => {
     stats.inFlight++
-    handle(req, res)
+    const done = handle(req, res)
+    inFlightBySocket.set(req.socket, { req, done })
+    done
       .catch((err: unknown) => {
         logger.error({ err }, 'unexpected error handling a request')
         if (!res.headersSent) answer(res, 500)
@@ -132,7 +163,13 @@ export function createReceiver (options: ReceiverOptions): Receiver {
         }
       })
   }) as Receiver
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Wait for the request in flight only when it was complete: the error is about what followed it.
+    const inFlight = inFlightBySocket.get(socket)
+    answerClientError(err, socket, inFlight?.req.complete === true ? inFlight.done : undefined)
+  })
   server.maxConnections = options.maxConnections ?? 1024
+  server.maxHeadersCount = MAX_HEADER_COUNT + 1
   server.stats = stats
   server.drained = () => stats.inFlight === 0
     ? Promise.resolve()

@@ -1,0 +1,92 @@
+/**
+ * Twilio's `X-Twilio-Signature`: base64 of HMAC-SHA1, keyed with the account's auth token, over
+ * the full URL Twilio called followed by each POST parameter's name and value, sorted by name
+ * (https://www.twilio.com/docs/usage/security). JSON bodies are signed differently: the URL
+ * carries `bodySHA256` (hex SHA-256 of the body) and only the URL is signed.
+ *
+ * Twilio's own libraries also accept the URL with the default port added or removed, since
+ * proxies and Twilio disagree on it; so does this one.
+ */
+import { createHash, createHmac } from 'node:crypto'
+import { constantTimeEqual, type SignatureVerifier, type SignedRequest } from './verifier.js'
+
+export const TWILIO_SIGNATURE_HEADER = 'x-twilio-signature'
+
+/** The string Twilio signs for `url` and the POST parameters (repeated names: values sorted). */
+export function twilioSigningString (url: string, params: Iterable<[string, string]>): string {
+  const byName = new Map<string, string[]>()
+  for (const [name, value] of params) {
+    const values = byName.get(name)
+    if (values === undefined) byName.set(name, [value])
+    else values.push(value)
+  }
+  // Code-unit order, as Twilio's libraries sort ("Unix-style case-sensitive").
+  const names = [...byName.keys()].sort()
+  let data = url
+  for (const name of names) {
+    for (const value of byName.get(name)!.sort()) data += name + value
+  }
+  return data
+}
+
+export function twilioSignature (authToken: string, url: string, params: Iterable<[string, string]>): string {
+  return createHmac('sha1', authToken).update(twilioSigningString(url, params), 'utf8').digest('base64')
+}
+
+/** The URL with its default port added when absent, and removed when present. */
+function portVariants (url: string): string[] {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return [url]
+  }
+  const defaultPort = parsed.protocol === 'https:' ? '443' : parsed.protocol === 'http:' ? '80' : ''
+  // URL drops a default port when parsing, so rebuild the authority by hand from the original.
+  const authorityEnd = url.indexOf('/', url.indexOf('//') + 2)
+  const authority = authorityEnd === -1 ? url : url.slice(0, authorityEnd)
+  const rest = authorityEnd === -1 ? '' : url.slice(authorityEnd)
+  const withPort = new RegExp(`:${defaultPort}$`)
+  if (defaultPort === '') return [url]
+  if (withPort.test(authority)) return [url, authority.replace(withPort, '') + rest]
+  if (/:\d+$/.test(authority)) return [url]
+  return [url, `${authority}:${defaultPort}${rest}`]
+}
+
+function looksLikeJson (body: Buffer): boolean {
+  for (const byte of body) {
+    if (byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d) continue
+    return byte === 0x7b || byte === 0x5b
+  }
+  return false
+}
+
+export function createTwilioVerifier (authToken: string): SignatureVerifier {
+  return {
+    scheme: 'twilio',
+    verify (request: SignedRequest): boolean {
+      const header = request.headers[TWILIO_SIGNATURE_HEADER]
+      const given = Array.isArray(header) ? header[0] : header
+      if (given === undefined || given === '') return false
+      let bodySha256: string | null = null
+      try {
+        bodySha256 = new URL(request.url).searchParams.get('bodySHA256')
+      } catch {
+        return false
+      }
+      let params: Array<[string, string]> = []
+      if (bodySha256 !== null) {
+        const actual = createHash('sha256').update(request.body).digest('hex')
+        if (!constantTimeEqual(actual, bodySha256.toLowerCase())) return false
+      } else if (request.method === 'POST' && !looksLikeJson(request.body)) {
+        params = [...new URLSearchParams(request.body.toString('utf8'))]
+      }
+      let ok = false
+      // Check every variant (no early exit), so the timing does not tell which one matched.
+      for (const url of portVariants(request.url)) {
+        if (constantTimeEqual(twilioSignature(authToken, url, params), given)) ok = true
+      }
+      return ok
+    },
+  }
+}

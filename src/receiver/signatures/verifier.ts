@@ -1,0 +1,33 @@
+/**
+ * Provider signature schemes. Each verifier sees the request as the provider sent it (the full
+ * URL it called, its headers, the raw body bytes) and says whether the signature holds.
+ * Twilio is the first; Plivo (X-Plivo-Signature-V3, HMAC-SHA256) and Vonage (`sig`) slot in
+ * beside it as further verifiers.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
+
+export interface SignedRequest {
+  method: string
+  /** The absolute URL the provider called, query string included, as it saw it. */
+  url: string
+  headers: IncomingHttpHeaders
+  body: Buffer
+}
+
+export interface SignatureVerifier {
+  /** Short name for logs and stats: `twilio`. */
+  readonly scheme: string
+  /** True when the request carries a valid signature of this scheme. Never throws. */
+  verify (request: SignedRequest): boolean
+}
+
+/**
+ * Constant-time equality of two strings of any length: both are hashed first, so neither the
+ * length nor the first differing byte shows in the timing.
+ */
+export function constantTimeEqual (a: string | Buffer, b: string | Buffer): boolean {
+  const ha = createHash('sha256').update(a).digest()
+  const hb = createHash('sha256').update(b).digest()
+  return timingSafeEqual(ha, hb)
+}

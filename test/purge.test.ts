@@ -1,0 +1,170 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { pino } from 'pino'
+import { encodeRequest } from '../src/receiver/build-record.js'
+import { startReceiver, RECEIVE_DEFAULTS } from '../src/receiver/run.js'
+import { acquireLock } from '../src/spool/lock.js'
+import { segmentName } from '../src/spool/layout.js'
+import { mentionsNumber, normalizeNumber, purgeNumber } from '../src/spool/purge.js'
+
+const TARGET = '+33600112233'
+const OTHER = '+33700998877'
+
+const line = (body: string, url = '/'): string =>
+  encodeRequest({ method: 'POST', url, remoteAddr: '127.0.0.1', headers: {}, body: Buffer.from(body) })
+
+async function tempDataDir (t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  for (const sub of ['spool', 'state', 'dead', 'out', 'quarantine', 'requeue']) await mkdir(join(dir, sub), { mode: 0o750 })
+  return dir
+}
+
+test('normalizeNumber and mentionsNumber: 00 and a leading space mean +', () => {
+  assert.equal(normalizeNumber('0033600112233'), TARGET)
+  assert.equal(normalizeNumber(' 33600112233'), TARGET)
+  assert.equal(normalizeNumber(TARGET), TARGET)
+  assert.equal(mentionsNumber({ a: [{ b: '0033600112233' }] }, TARGET), true)
+  assert.equal(mentionsNumber({ a: 'x +33600112233' }, TARGET), false)
+  assert.equal(mentionsNumber({ a: '+336001122334' }, TARGET), false)
+  // Deep nesting does not blow the stack.
+  let deep: unknown = TARGET
+  for (let i = 0; i < 100_000; i++) deep = [deep]
+  assert.equal(mentionsNumber(deep, TARGET), true)
+})
+
+test('purge removes every record of one number from sealed segments, re-queue, dead letters, outputs and quarantine', async (t) => {
+  const dir = await tempDataDir(t)
+  const seg1 = segmentName(1, new Date('2026-11-27T10:00:00Z'))
+  const seg2 = segmentName(2, new Date('2026-11-27T11:00:00Z'))
+  const keepA = line(`number=${encodeURIComponent(OTHER)}&text=keep+A`)
+  const dropJson = line(JSON.stringify({ number: TARGET, text: 'erase me' }))
+  const keepB = line(JSON.stringify({ number: OTHER, text: `mentions ${TARGET} in the text only` }))
+  const dropLegacy = line('number=0033600112233&text=erase+me+too')
+  const dropSpace = line('text=hi', '/cb?number=+33600112233')
+  const keepC = line('{"broken json but kept')
+  const seg1Text = keepA + dropJson + keepB + dropLegacy + keepC
+  await writeFile(join(dir, 'spool', seg1), seg1Text, { mode: 0o640 })
+  await writeFile(join(dir, 'spool', seg2), dropSpace + keepA + 'torn tail without newline', { mode: 0o640 })
+  // The processor has read up to the start of keepB in seg1: two lines before it, one of them erased.
+  const checkpointOffset = keepA.length + dropJson.length
+  await writeFile(join(dir, 'state', 'checkpoint.json'), JSON.stringify({ segment: seg1, offset: checkpointOffset, updated_at: 'x' }))
+  const dead = (record: string, kind: string) => JSON.stringify({ record: JSON.parse(record), kind, target: 'file', error: 'boom', attempts: 5, failed_at: '2026-11-27T12:00:00Z' }) + '\n'
+  await writeFile(join(dir, 'dead', 'dead-1.ndjson'), dead(dropJson, 'delivery') + dead(keepA, 'reply'))
+  await writeFile(join(dir, 'out', 'optout.ndjson'), JSON.stringify({ number: TARGET, kind: 'optout' }) + '\n' + JSON.stringify({ number: OTHER, kind: 'optout' }) + '\n')
+  await writeFile(join(dir, 'out', 'delivery.ndjson'), JSON.stringify({ number: OTHER, status: 'DELIVERED' }) + '\n')
+  await writeFile(join(dir, 'requeue', 'r-1.ndjson'), dropLegacy + keepA)
+  await writeFile(join(dir, 'quarantine', `${seg1}@100.fragment`), '{"number":"0033600112233","te')
+  await writeFile(join(dir, 'quarantine', `${seg1}@200.fragment`), '{"number":"+33700998877","te')
+
+  const dry = await purgeNumber(dir, '0033 6 00 11 22 33', { dryRun: true })
+  assert.equal(dry.spool.removed, 3)
+  assert.equal(await readFile(join(dir, 'spool', seg1), 'utf8'), seg1Text, 'a dry run changes nothing')
+
+  const report = await purgeNumber(dir, '0033600112233')
+  assert.deepEqual(report.spool, { files: 2, filesChanged: 2, removed: 3 })
+  assert.deepEqual(report.requeue, { files: 1, filesChanged: 1, removed: 1 })
+  assert.deepEqual(report.dead, { files: 1, filesChanged: 1, removed: 1 })
+  assert.deepEqual(report.out, { files: 2, filesChanged: 1, removed: 1 })
+  assert.deepEqual(report.quarantine, { files: 2, filesChanged: 1, removed: 1 })
+  assert.equal(report.checkpointMoved, true)
+
+  // What stays is byte for byte what was there; torn tails and unparsable lines are kept.
+  const newSeg1 = await readFile(join(dir, 'spool', seg1), 'utf8')
+  assert.equal(newSeg1, keepA + keepB + keepC)
+  assert.equal(await readFile(join(dir, 'spool', seg2), 'utf8'), keepA + 'torn tail without newline')
+  assert.equal(await readFile(join(dir, 'requeue', 'r-1.ndjson'), 'utf8'), keepA)
+  const checkpoint = JSON.parse(await readFile(join(dir, 'state', 'checkpoint.json'), 'utf8')) as { offset: number }
+  assert.equal(checkpoint.offset, keepA.length)
+  assert.ok(newSeg1.slice(checkpoint.offset).startsWith(keepB), 'the checkpoint still points at the next unread line')
+  assert.equal(await readFile(join(dir, 'out', 'delivery.ndjson'), 'utf8'), JSON.stringify({ number: OTHER, status: 'DELIVERED' }) + '\n')
+  assert.deepEqual(await readdir(join(dir, 'quarantine')), [`${seg1}@200.fragment`])
+  // No trace of the number anywhere, in any form, and no temp file left.
+  for (const sub of ['spool', 'dead', 'out', 'requeue', 'quarantine']) {
+    for (const name of await readdir(join(dir, sub))) {
+      assert.equal(name.includes('.tmp'), false)
+      const text = await readFile(join(dir, sub, name), 'utf8')
+      if (name.endsWith('.ndjson')) for (const l of text.split('\n').filter((x) => x.startsWith('{"v"'))) assert.equal(mentionsNumber(JSON.parse(l).fields, TARGET), false)
+      assert.equal(/"(\+|00| )33600112233"/.test(text), false, `${sub}/${name}`)
+    }
+  }
+  // Rewritten files are 0640 whatever they were before (the test wrote them 0644 or so).
+  for (const path of [join('spool', seg1), join('spool', seg2), join('dead', 'dead-1.ndjson'), join('out', 'optout.ndjson'), join('requeue', 'r-1.ndjson')]) {
+    assert.equal((await stat(join(dir, path))).mode & 0o777, 0o640, path)
+  }
+  // Nothing left: a second purge removes nothing and touches nothing.
+  const again = await purgeNumber(dir, TARGET)
+  assert.equal(again.spool.removed + again.dead.removed + again.out.removed + again.requeue.removed + again.quarantine.removed, 0)
+  assert.equal(again.checkpointMoved, false)
+})
+
+test('purge never rewrites the segment a running receiver writes to, and refuses while a processor runs', async (t) => {
+  const dir = await tempDataDir(t)
+  const sealed = segmentName(1, new Date('2026-11-27T10:00:00Z'))
+  await writeFile(join(dir, 'spool', sealed), line(JSON.stringify({ number: TARGET })) + line(JSON.stringify({ number: OTHER })), { mode: 0o640 })
+  const running = await startReceiver({ ...RECEIVE_DEFAULTS, host: '127.0.0.1', port: 0, dataDir: dir }, pino({ level: 'silent' }))
+  t.after(() => running.stop())
+  const active = running.writer.currentSegment!
+  await running.writer.append(line(JSON.stringify({ number: TARGET, text: 'while running' })))
+  const before = await readFile(join(dir, 'spool', active), 'utf8')
+
+  const report = await purgeNumber(dir, TARGET)
+  assert.equal(report.spool.skippedActiveSegment, active)
+  assert.deepEqual({ files: report.spool.files, removed: report.spool.removed }, { files: 1, removed: 1 })
+  assert.equal(await readFile(join(dir, 'spool', active), 'utf8'), before)
+  const sealedAfter = await readFile(join(dir, 'spool', sealed), 'utf8')
+  assert.equal(sealedAfter.includes(TARGET), false)
+  assert.equal(sealedAfter.split('\n').length, 2, 'one record kept')
+  assert.equal(sealedAfter.includes(OTHER), true)
+  // The receiver still appends to its segment after the purge.
+  const after = line('{"after":"purge"}')
+  await running.writer.append(after)
+  assert.equal(await readFile(join(dir, 'spool', active), 'utf8'), before + after)
+
+  const processor = await acquireLock(dir, 'processor')
+  t.after(() => processor.release())
+  await assert.rejects(purgeNumber(dir, TARGET), { code: 'SPOOL_ERR_LOCKED' })
+  await assert.rejects(purgeNumber(dir, 'not a number'), { code: 'SPOOL_ERR_USAGE' })
+  await assert.rejects(purgeNumber(join(dir, 'no-such-dir'), TARGET), { code: 'SPOOL_ERR_CONFIG' })
+})
+
+test('the real CLI: purge prints counts with the number masked', async (t) => {
+  const dir = await tempDataDir(t)
+  await writeFile(join(dir, 'spool', segmentName(1, new Date())), line(`number=${encodeURIComponent(TARGET)}`) + line('number=%2B33700998877'))
+  const { stdout } = await promisify(execFile)(process.execPath, ['bin/callback-spool.js', 'purge', '--number', '0033600112233', '--data-dir', dir])
+  assert.match(stdout, /^purge of \+336\*{5}233\n/)
+  assert.match(stdout, /spool +removed 1 records from 1 of 1 files/)
+  assert.equal(stdout.includes('33600112233'), false)
+})
+
+test('with the real processor: after a pass, purge cleans spool and outputs, and the next pass accepts the moved checkpoint', async (t) => {
+  const dir = await tempDataDir(t)
+  const seg = segmentName(1, new Date())
+  const keep = line('number=%2B33700998877&delivery_date=2026-11-27+10:00:00&status=DELIVERED')
+  await writeFile(join(dir, 'spool', seg), line('number=0033600112233&stop_date=2026-11-27+10:00:00&text=STOP') + keep +
+    line(JSON.stringify({ number: TARGET, reception_date: '2026-11-27 10:00:00', text: 'hi' })))
+  const cli = (...args: string[]) => promisify(execFile)(process.execPath, ['bin/callback-spool.js', ...args])
+  const pass = await cli('process', '--data-dir', dir)
+  // The processor's logs (info and up) carry no number, nor the message text.
+  assert.equal(/33600112233|"hi"|STOP/.test(pass.stdout + pass.stderr), false)
+  const outBefore = await Promise.all((await readdir(join(dir, 'out'))).map((n) => readFile(join(dir, 'out', n), 'utf8')))
+  assert.ok(outBefore.join('').includes(TARGET), 'the pass wrote the number to the outputs')
+
+  const { stdout } = await cli('purge', '--number', TARGET, '--data-dir', dir)
+  assert.match(stdout, /spool +removed 2 records/)
+  assert.match(stdout, /out +removed 2 lines from 2 of 3 files/)
+  assert.equal(await readFile(join(dir, 'spool', seg), 'utf8'), keep)
+  const checkpoint = JSON.parse(await readFile(join(dir, 'state', 'checkpoint.json'), 'utf8')) as { offset: number }
+  assert.equal(checkpoint.offset, Buffer.byteLength(keep))
+  for (const name of await readdir(join(dir, 'out'))) {
+    assert.equal((await readFile(join(dir, 'out', name), 'utf8')).includes('33600112233'), false, name)
+  }
+  // The processor validates the moved checkpoint (newline before it, within the file) and goes on.
+  const again = await cli('process', '--data-dir', dir)
+  assert.match(again.stdout, /"records_read":0/)
+})
