@@ -7,7 +7,7 @@ import { clientAddress } from '../src/receiver/client-address.js'
 import { stripToken } from '../src/receiver/access.js'
 import { parseAccessOptions } from '../src/receiver/access-config.js'
 import { createTwilioVerifier, twilioSignature } from '../src/receiver/signatures/twilio.js'
-import { send, sendNormalCallback, startLiveReceiver } from './support/live-receiver.js'
+import { send, sendNormalCallback, startLiveReceiver } from './helpers/live-receiver.js'
 
 const TOKEN = 'k3Jd9x0Qm2Lw7vBt5Zs1'
 

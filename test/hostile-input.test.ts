@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Socket } from 'node:net'
 import { recordBodyBytes } from '../src/record.js'
-import { openSocket, send, sendNormalCallback, sendRaw, startLiveReceiver, type LiveReceiver } from './support/live-receiver.js'
+import { openSocket, send, sendNormalCallback, sendRaw, startLiveReceiver, type LiveReceiver } from './helpers/live-receiver.js'
 
 /** Asserts nothing was spooled beyond `before` records, then that a normal callback still gets in. */
 async function assertStillServing (live: LiveReceiver, before = 0): Promise<void> {

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { createProgram } from '../src/cli.js'
 import { maskFields, maskNumber, maskText } from '../src/mask.js'
-import { send } from './support/live-receiver.js'
+import { send } from './helpers/live-receiver.js'
 
 test('maskNumber keeps the first four and last three characters', () => {
   assert.equal(maskNumber('+33600112233'), '+336*****233')
