@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { dataLayout } from '../src/spool/layout.js'
 import { tempDir } from './helpers/tmp.js'
 import { killHard, startCliReceiver, type CliReceiver } from './helpers/cli.js'
-import { readResponses, send, statusCodes } from './helpers/http.js'
+import { send } from './helpers/http.js'
+import { readResponses, statusCodes } from './helpers/raw-socket.js'
 import { readRecords, readSpool } from './helpers/spool.js'
 
 const spoolDir = (dir: string): string => dataLayout(dir).spool
