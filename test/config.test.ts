@@ -10,8 +10,7 @@ import { installConfig } from '../src/config.js'
 import { createProgram } from '../src/cli.js'
 import { ConfigError } from '../src/errors.js'
 import { tempDir } from './helpers/tmp.js'
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'callback-spool.js')
+import { BIN } from './helpers/cli.js'
 
 async function configFile (t: TestContext, content: unknown): Promise<string> {
   const path = join(await tempDir(t), 'config.json')

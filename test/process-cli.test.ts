@@ -4,8 +4,8 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFile, readFile, writeFile, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { tempDir } from './helpers/tmp.js'
+import { BIN } from './helpers/cli.js'
 import { silentLogger } from './helpers/logger.js'
 import { deliveryRecord, lines } from './helpers/records.js'
 import { writeSegment } from './helpers/spool.js'
@@ -14,12 +14,10 @@ import { waitFor } from './helpers/wait.js'
 import { createProgram } from '../src/cli.js'
 import { encodeRecord } from '../src/record.js'
 
-const CLI = fileURLToPath(new URL('../bin/callback-spool.js', import.meta.url))
-
 interface Spawned { child: ChildProcess, stdout: () => string, stderr: () => string, exited: Promise<number | null> }
 
 function start (args: string[], env: Record<string, string> = {}): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })

@@ -10,8 +10,7 @@ import { test, type TestContext } from 'node:test'
 import { pino } from 'pino'
 import { supervise } from '../src/up/supervise.js'
 import { upChildArgs } from '../src/up/run.js'
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'callback-spool.js')
+import { BIN } from './helpers/cli.js'
 
 interface LogLine { msg: string, [key: string]: unknown }
 
