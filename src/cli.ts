@@ -11,9 +11,14 @@ import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
 import { parseAccessOptions } from './receiver/access-config.js'
-import { purgeNumber } from './spool/purge.js'
-import { formatPurgeReport } from './spool/purge-report.js'
+import { addPurgeCommand } from './tools/purge.js'
 import { registerUpCommand } from './up/command.js'
+import { addCatCommand } from './tools/cat.js'
+import { processIO, type ToolIO } from './tools/common.js'
+import { addDeadCommand } from './tools/dead.js'
+import { addReplayCommand } from './tools/replay.js'
+import { addStatusCommand } from './tools/status.js'
+import { addVerifyCommand } from './tools/verify.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
@@ -22,6 +27,8 @@ export interface ProgramContext {
   onSignal?: (handler: (signal: NodeJS.Signals) => void) => void
   /** Where commands print their reports; defaults to process.stdout. */
   stdout?: (text: string) => void
+  /** Where the operator tools (status, cat, verify, replay, dead) print and ask; defaults to the process's. */
+  toolIO?: ToolIO
 }
 
 /** `--name <value>` that also reads CALLBACK_SPOOL_<NAME>; flags win. */
@@ -99,19 +106,16 @@ export function createProgram (context: ProgramContext = {}): Command {
       })
     })
 
-  program.command('purge')
-    .description('erase every record of one phone number from the spool, re-queue, dead letters and outputs')
-    .requiredOption('--number <number>', 'the number, e.g. +33600112233 or 0033600112233')
-    .addOption(envOption('--data-dir <dir>', 'data directory', 'DATA_DIR').default(RECEIVE_DEFAULTS.dataDir))
-    .option('--dry-run', 'count what would be removed, change nothing')
-    .action(async (opts: { number: string, dataDir: string, dryRun?: boolean }) => {
-      const report = await purgeNumber(opts.dataDir, opts.number, { dryRun: opts.dryRun === true })
-      ;(context.stdout ?? ((text: string) => process.stdout.write(text)))(formatPurgeReport(report))
-    })
-
   addProcessCommand(program, { logger: context.logger, onSignal })
   registerUpCommand(program, { makeLogger: () => context.logger ?? createLogger(), onSignal, defaults: RECEIVE_DEFAULTS })
   registerConfigCommand(program, context.stdout)
+  const toolIO = (): ToolIO => context.toolIO ?? processIO(onSignal)
+  addStatusCommand(program, toolIO)
+  addCatCommand(program, toolIO)
+  addVerifyCommand(program, toolIO)
+  addReplayCommand(program, toolIO)
+  addDeadCommand(program, toolIO)
+  addPurgeCommand(program, toolIO)
   setOptionsValidator(program.commands.find((c) => c.name() === 'receive')!, receiveOptionsFrom)
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
   installConfig(program)

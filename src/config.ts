@@ -55,9 +55,22 @@ function walk (command: Command, visit: (command: Command) => void): void {
   for (const sub of command.commands) walk(sub, visit)
 }
 
-/** Options the config file may set: every command's, except --config itself and --help. */
+/**
+ * Options only a flag may set: the switches and filters of the operator tools (`cat --follow`,
+ * `replay --yes`, `--json`). A config file or environment shared with `process --follow` must not
+ * make `cat` follow, nor a stray `yes` confirm a replay.
+ */
+const flagOnly = new WeakSet<Option>()
+
+/** Marks an option as settable by its flag only: no CALLBACK_SPOOL_* variable, no config-file key. */
+export function flagOnlyOption (option: Option): Option {
+  flagOnly.add(option)
+  return option
+}
+
+/** Options the config file may set: every command's, except --config itself, --help and flag-only ones. */
 function configurableOptions (command: Command): Option[] {
-  return command.options.filter((o) => o.attributeName() !== 'config' && o.long !== '--help' && o.long !== '--version')
+  return command.options.filter((o) => o.attributeName() !== 'config' && o.long !== '--help' && o.long !== '--version' && !flagOnly.has(o))
 }
 
 /**

@@ -1,0 +1,151 @@
+/**
+ * `callback-spool cat`: the records of every segment in write order, as the spool's own NDJSON
+ * lines or one --pretty line each, filtered; --follow keeps printing new ones across rotations,
+ * like `tail -F`, until SIGINT or SIGTERM.
+ */
+import { watch, type FSWatcher } from 'node:fs'
+import type { Command } from 'commander'
+import { checkAll } from '../config.js'
+import { ConfigError } from '../errors.js'
+import { KINDS, type CallbackKind } from '../processor/classify.js'
+import { decodeRecord } from '../record.js'
+import { dataLayout } from '../spool/layout.js'
+import { readLineBatches, type SpoolPosition } from '../spool/reader.js'
+import { parseDuration } from '../units.js'
+import { dataDirOption, flag, parseTimeArg, type ToolIO } from './common.js'
+import { matchesFilter, prettyLine, useColour, type RecordFilter } from './record-filter.js'
+
+export interface CatOptions {
+  dataDir: string
+  filter: RecordFilter
+  pretty: boolean
+  follow: boolean
+  /** --follow: look for new records this often too, in case file-system events are missed. @default 250 ms */
+  pollIntervalMs: number
+}
+
+export function catOptionsFrom (opts: Record<string, unknown>, now = Date.now()): CatOptions {
+  const str = (name: string): string | undefined => opts[name] === undefined ? undefined : String(opts[name])
+  return checkAll<CatOptions>({
+    dataDir: () => String(opts.dataDir),
+    filter: () => checkAll<RecordFilter>({
+      kinds: () => {
+        const raw = str('kind')
+        if (raw === undefined) return undefined
+        const kinds = raw.split(',').map((k) => k.trim())
+        for (const k of kinds) {
+          if (!(KINDS as readonly string[]).includes(k)) throw new ConfigError(`Expected \`--kind\` to be ${KINDS.join(', ')} (or several, comma-separated), got \`${k}\``)
+        }
+        return kinds as CallbackKind[]
+      },
+      sinceMs: () => str('since') === undefined ? undefined : parseTimeArg('--since', str('since')!, now),
+      untilMs: () => str('until') === undefined ? undefined : parseTimeArg('--until', str('until')!, now),
+      grep: () => {
+        const raw = str('grep')
+        if (raw === undefined) return undefined
+        try {
+          return new RegExp(raw, opts.ignoreCase === true ? 'i' : '')
+        } catch (err) {
+          throw new ConfigError(`Expected \`--grep\` to be a regular expression: ${(err as Error).message}`)
+        }
+      },
+      messageId: () => str('messageId'),
+    }),
+    pretty: () => opts.pretty === true,
+    follow: () => opts.follow === true,
+    pollIntervalMs: () => parseDuration('--poll-interval', String(opts.pollInterval ?? '250ms')),
+  })
+}
+
+export interface CatResult {
+  printed: number
+  invalid: number
+}
+
+/** Prints the matching records; with --follow, returns only once stopped by a signal or a closed stdout. */
+export async function runCat (options: CatOptions, io: ToolIO): Promise<CatResult> {
+  const spool = dataLayout(options.dataDir).spool
+  const colour = options.pretty && useColour(io.stdoutIsTTY)
+  const result: CatResult = { printed: 0, invalid: 0 }
+  const state = { stopped: false }
+  let wake: (() => void) | undefined
+  if (options.follow) io.onSignal(() => { state.stopped = true; wake?.() })
+
+  let position: SpoolPosition | undefined
+  const readOnce = async (): Promise<void> => {
+    for await (const batch of readLineBatches(spool, position)) {
+      let out = ''
+      for (const line of batch.lines) {
+        const decoded = decodeRecord(line.line)
+        if (!decoded.ok) {
+          result.invalid++
+          continue
+        }
+        if (!matchesFilter(decoded.record, options.filter)) continue
+        out += options.pretty ? prettyLine(decoded.record, colour) : line.line + '\n'
+        result.printed++
+      }
+      if (out !== '') await io.write(out)
+      position = batch.next
+      if (io.closed() || state.stopped) return
+    }
+  }
+
+  await readOnce()
+  if (!options.follow) return result
+
+  let watcher: FSWatcher | undefined
+  let changed = false
+  try {
+    watcher = watch(spool, { persistent: false }, () => { changed = true; wake?.() })
+    watcher.on('error', () => { watcher?.close() })
+  } catch {
+    // No spool dir yet, or no inotify: polling alone.
+  }
+  try {
+    while (!state.stopped && !io.closed()) {
+      if (!changed) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, options.pollIntervalMs)
+          function done (): void { clearTimeout(timer); wake = undefined; resolve() }
+          wake = done
+        })
+      }
+      changed = false
+      if (state.stopped) break
+      await readOnce()
+    }
+  } finally {
+    watcher?.close()
+  }
+  return result
+}
+
+export function addCatCommand (program: Command, makeIO: () => ToolIO): Command {
+  return program.command('cat')
+    .description('print the spooled records in write order: NDJSON as spooled, or --pretty; filters; --follow like tail -F')
+    .addOption(dataDirOption())
+    .addOption(flag('--pretty', 'one line per record: time, kind, number, status or text, message id (colours on a terminal unless NO_COLOR is set)'))
+    .addOption(flag('--kind <kinds>', 'only these kinds: delivery, reply, optout, unknown (comma-separated)'))
+    .addOption(flag('--since <time>', 'only records received at or after this time: ISO 8601, or a duration ago (2h, 7d)'))
+    .addOption(flag('--until <time>', 'only records received before this time: ISO 8601, or a duration ago'))
+    .addOption(flag('--grep <regexp>', 'only records with a field matching this regular expression, tested on each field as name=value'))
+    .addOption(flag('-i, --ignore-case', '--grep ignores case'))
+    .addOption(flag('--message-id <id>', 'only records of this message_id'))
+    .addOption(flag('-f, --follow', 'keep printing new records, across rotations, until Ctrl-C or SIGTERM'))
+    .addOption(flag('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
+    .addHelpText('after', `
+Invalid lines are skipped (their count goes to stderr); \`callback-spool verify\` lists them.
+
+Examples:
+  callback-spool cat --pretty --since 2h
+  callback-spool cat --message-id sms_5fa275dbf21dc | jq .fields
+  callback-spool cat --grep 'number=\\+33600000000' --kind optout,reply --pretty
+  callback-spool cat --follow --pretty
+`)
+    .action(async (opts: Record<string, unknown>) => {
+      const io = makeIO()
+      const result = await runCat(catOptionsFrom(opts), io)
+      if (result.invalid > 0) io.warn(`cat: ${result.invalid} invalid line(s) skipped; run \`callback-spool verify\` to see where`)
+    })
+}

@@ -1,0 +1,123 @@
+/**
+ * What the operator tools share: the --data-dir option, where they print, how they ask, and how
+ * they read a time given as an ISO date or as a duration ago.
+ */
+import { Option } from 'commander'
+import { stat } from 'node:fs/promises'
+import { createInterface } from 'node:readline/promises'
+import { CallbackSpoolError, ConfigError } from '../errors.js'
+import { flagOnlyOption } from '../config.js'
+import { parseDuration } from '../units.js'
+import { PROCESS_DEFAULTS } from '../processor/pass.js'
+import { dataLayout } from '../spool/layout.js'
+import { tryAcquireLock, readLockInfo, type SpoolLock } from '../spool/lock.js'
+
+/** Where a tool prints, and what it may ask. Tests pass their own; the CLI uses the process's. */
+export interface ToolIO {
+  /** Writes to stdout; resolves once the text is handed over (waits for drain on a pipe). */
+  write: (text: string) => Promise<void> | void
+  /** One line for stderr: a warning beside the output. */
+  warn: (line: string) => void
+  /** Whether stdout is a terminal (colours, human layout). */
+  stdoutIsTTY: boolean
+  /** Whether stdin is a terminal (may a tool ask a question?). */
+  stdinIsTTY: boolean
+  /** Asks a yes/no question on the terminal. */
+  confirm: (question: string) => Promise<boolean>
+  /** Set once stdout is gone (EPIPE: `cat | head`); long outputs stop quietly. */
+  closed: () => boolean
+  /** Called with the stop handler for SIGINT and SIGTERM (`cat --follow`). */
+  onSignal: (handler: (signal: NodeJS.Signals) => void) => void
+}
+
+/** The process's stdout and stdin; EPIPE on stdout ends the output quietly. */
+export function processIO (onSignal: ToolIO['onSignal']): ToolIO {
+  let closed = false
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') closed = true
+    else throw err
+  })
+  return {
+    write: (text) => {
+      if (closed) return
+      if (process.stdout.write(text)) return
+      return new Promise<void>((resolve) => {
+        const done = (): void => { process.stdout.off('drain', done); process.stdout.off('error', done); resolve() }
+        process.stdout.once('drain', done)
+        process.stdout.once('error', done)
+      })
+    },
+    warn: (line) => { process.stderr.write(`callback-spool: ${line}\n`) },
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stdinIsTTY: process.stdin.isTTY === true,
+    confirm: async (question) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr })
+      try {
+        return /^y(es)?$/i.test((await rl.question(question)).trim())
+      } finally {
+        rl.close()
+      }
+    },
+    closed: () => closed,
+    onSignal,
+  }
+}
+
+/** `--data-dir`, read from CALLBACK_SPOOL_DATA_DIR and the config file too, as every command does. */
+export function dataDirOption (): Option {
+  return new Option('--data-dir <dir>', 'data directory').env('CALLBACK_SPOOL_DATA_DIR').default(PROCESS_DEFAULTS.dataDir)
+}
+
+/** An option only its flag sets (see flagOnlyOption). */
+export function flag (flags: string, description: string): Option {
+  return flagOnlyOption(new Option(flags, description))
+}
+
+const AGO_RE = /^(\d+(\.\d+)?(ms|s|m|h|d|w))+$/
+
+/**
+ * `2026-11-27T10:00:00Z` (any form Date.parse reads) or a duration meaning that long ago (`2h`,
+ * `30m`, `7d`). A bare number is refused: a year or seconds would both be guesses.
+ */
+export function parseTimeArg (name: string, value: string, now = Date.now()): number {
+  const text = value.trim()
+  if (AGO_RE.test(text)) return now - parseDuration(name, text)
+  const t = /^\d+$/.test(text) ? Number.NaN : Date.parse(text)
+  if (Number.isNaN(t)) {
+    throw new ConfigError(`Expected \`${name}\` to be a time like 2026-11-27T10:00:00Z or a duration ago like 2h or 7d, got \`${value}\``)
+  }
+  return t
+}
+
+/** `3 s ago`, `2 h ago`: an age people read at a glance. */
+export function formatAge (ms: number): string {
+  const s = Math.max(0, ms) / 1000
+  if (s < 60) return `${Math.round(s)} s`
+  if (s < 3600) return `${Math.round(s / 60)} min`
+  if (s < 86_400 * 2) return `${(s / 3600).toFixed(1)} h`
+  return `${(s / 86_400).toFixed(1)} d`
+}
+
+/** The data dir's absolute path; a coded error (exit 66, EX_NOINPUT) when it does not exist, rather than creating it. */
+export async function existingDataDir (dataDir: string): Promise<string> {
+  const root = dataLayout(dataDir).root
+  try {
+    await stat(root)
+  } catch {
+    throw new CallbackSpoolError('SPOOL_ERR_NO_DATA_DIR', `no data directory at ${root} (give --data-dir, or set CALLBACK_SPOOL_DATA_DIR)`, { exitCode: 66 })
+  }
+  return root
+}
+
+/**
+ * Takes the processor lock for a tool that rewrites the processor's state (the checkpoint, the
+ * dead letters), so that no pass runs meanwhile; refuses in one line (exit 75) when one runs.
+ */
+export async function takeProcessorLock (dataDir: string, doing: string): Promise<SpoolLock> {
+  const root = await existingDataDir(dataDir)
+  const lock = await tryAcquireLock(root, 'processor')
+  if (lock !== undefined) return lock
+  const info = await readLockInfo(root, 'processor')
+  const holder = info === undefined ? 'holder unknown' : `pid ${info.pid} on ${info.hostname}`
+  throw new CallbackSpoolError('SPOOL_ERR_LOCKED', `a processor is running on ${root} (${holder}); stop it before you ${doing} (e.g. systemctl stop callback-spool-follow), then start it again`, { exitCode: 75 })
+}

@@ -1,0 +1,183 @@
+/**
+ * `callback-spool dead list | retry [--id ID] | purge --before TIME`: the dead letters the
+ * processor wrote in `<data-dir>/dead/<YYYY-MM-DD>.ndjson` (see src/processor/dead-letters.ts).
+ *
+ * retry writes the records to `<data-dir>/requeue/` (the next pass dispatches them first), makes
+ * that file durable, and only then rewrites the dead-letter files without them: a crash in
+ * between leaves a record both re-queued and still dead, which at worst dispatches it twice
+ * (handlers are idempotent by id), never loses it. Dead letters of invalid spool lines (their
+ * `record` is the raw line, a string) are skipped with a message: there is no record to
+ * dispatch, and re-queueing the same bytes would only dead-letter them again.
+ *
+ * retry and purge rewrite files the processor appends to, so they hold the processor lock.
+ */
+import { readdir, readFile, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { CallbackSpoolError } from '../errors.js'
+import type { DeadLetter } from '../processor/dead-letters.js'
+import { requeueDir } from '../processor/requeue.js'
+import { encodeRecord, type SpoolRecord } from '../record.js'
+import { ensureDir, fsyncDir, writeFileDurably } from '../spool/fsutil.js'
+import { dataLayout } from '../spool/layout.js'
+import { dataDirOption, flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
+
+export interface StoredDeadLetter {
+  file: string
+  letter: DeadLetter
+  /** The line as stored, without its `\n`, to write back unchanged. */
+  raw: string
+}
+
+/** The dead-letter files, oldest first. */
+async function deadFiles (dataDir: string): Promise<string[]> {
+  const dir = dataLayout(dataDir).dead
+  try {
+    return (await readdir(dir)).filter((n) => n.endsWith('.ndjson') && !n.startsWith('.')).sort().map((n) => join(dir, n))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}
+
+/** Every dead letter, file by file; a line that does not parse is kept as it is, with an error. */
+export async function readDeadLetters (dataDir: string): Promise<StoredDeadLetter[]> {
+  const out: StoredDeadLetter[] = []
+  for (const file of await deadFiles(dataDir)) {
+    for (const raw of (await readFile(file, 'utf8')).split('\n')) {
+      if (raw === '') continue
+      let letter: DeadLetter
+      try {
+        letter = JSON.parse(raw) as DeadLetter
+      } catch {
+        letter = { record: raw, kind: null, target: null, error: 'unreadable dead-letter line', attempts: 0, failed_at: '' }
+      }
+      out.push({ file, letter, raw })
+    }
+  }
+  return out
+}
+
+/** The record's id, when the dead letter holds a record (not the raw text of an invalid line). */
+export function deadLetterId (letter: DeadLetter): string | undefined {
+  const r = letter.record
+  return r !== null && typeof r === 'object' && typeof (r as { id?: unknown }).id === 'string' ? (r as { id: string }).id : undefined
+}
+
+export function formatDeadLetter (letter: DeadLetter): string {
+  const id = deadLetterId(letter) ?? (letter.segment === undefined ? '-' : `${letter.segment}:${letter.offset ?? 0}`)
+  const error = JSON.stringify(letter.error).slice(1, -1)
+  return `${letter.failed_at}  ${(letter.kind ?? 'invalid').padEnd(8)}  ${id}  ${letter.target ?? '-'}  ${error}  attempts=${letter.attempts}\n`
+}
+
+/** Rewrites each touched file with the letters it keeps (atomically); removes a file left empty. */
+async function rewrite (letters: StoredDeadLetter[], remove: Set<StoredDeadLetter>): Promise<void> {
+  const files = new Set([...remove].map((l) => l.file))
+  for (const file of files) {
+    const kept = letters.filter((l) => l.file === file && !remove.has(l))
+    if (kept.length === 0) {
+      await unlink(file)
+      await fsyncDir(join(file, '..'))
+    } else {
+      await writeFileDurably(file, kept.map((l) => l.raw + '\n').join(''))
+    }
+  }
+}
+
+export interface RetryResult {
+  requeued: number
+  skippedInvalid: number
+  file?: string
+}
+
+export async function retryDeadLetters (dataDir: string, id: string | undefined, now = new Date()): Promise<RetryResult> {
+  const lock = await takeProcessorLock(dataDir, 'retry dead letters')
+  try {
+    const letters = await readDeadLetters(dataDir)
+    const chosen = letters.filter((l) => id === undefined || deadLetterId(l.letter) === id)
+    const retry = chosen.filter((l) => deadLetterId(l.letter) !== undefined)
+    const skippedInvalid = chosen.length - retry.length
+    if (id !== undefined && retry.length === 0) {
+      throw new CallbackSpoolError('SPOOL_ERR_NOT_FOUND', `no dead letter holds a record with id ${id} (see \`callback-spool dead list\`)`, { exitCode: 1 })
+    }
+    if (retry.length === 0) return { requeued: 0, skippedInvalid }
+    const dir = requeueDir(dataDir)
+    await ensureDir(dir)
+    // Names sort in time order: the processor takes re-queue files oldest first.
+    const file = join(dir, `${now.toISOString().replace(/[-:.]/g, '')}-dead-retry-${process.pid}.ndjson`)
+    // writeFileDurably writes a dot-file first, which the processor ignores, then renames it.
+    await writeFileDurably(file, retry.map((l) => encodeRecord(l.letter.record as SpoolRecord)).join(''))
+    await rewrite(letters, new Set(retry))
+    return { requeued: retry.length, skippedInvalid, file }
+  } finally {
+    await lock.release()
+  }
+}
+
+export async function purgeDeadLetters (dataDir: string, beforeMs: number): Promise<number> {
+  const lock = await takeProcessorLock(dataDir, 'purge dead letters')
+  try {
+    const letters = await readDeadLetters(dataDir)
+    const old = letters.filter((l) => {
+      const t = Date.parse(l.letter.failed_at)
+      return !Number.isNaN(t) && t < beforeMs
+    })
+    await rewrite(letters, new Set(old))
+    return old.length
+  } finally {
+    await lock.release()
+  }
+}
+
+export function addDeadCommand (program: Command, makeIO: () => ToolIO): Command {
+  const dead = program.command('dead')
+    .description('list, retry or purge the dead letters (records the handlers refused, and invalid spool lines)')
+    .addHelpText('after', `
+Examples:
+  callback-spool dead list
+  callback-spool dead retry --id 019abcde-...   # or every dead letter: callback-spool dead retry
+  callback-spool dead purge --before 30d
+`)
+  dead.command('list')
+    .description('one line per dead letter: failed_at, kind, id, target, error, attempts')
+    .addOption(dataDirOption())
+    .addOption(flag('--json', 'one JSON object per line: the dead letter as stored, plus its file'))
+    .addHelpText('after', '\nExample:\n  callback-spool dead list --json | jq -r \'select(.kind == "optout") | .record.id\'\n')
+    .action(async (opts: { dataDir: string, json?: boolean }) => {
+      const io = makeIO()
+      const letters = await readDeadLetters(opts.dataDir)
+      let out = ''
+      for (const l of letters) out += opts.json === true ? JSON.stringify({ ...l.letter, file: l.file }) + '\n' : formatDeadLetter(l.letter)
+      if (opts.json !== true && letters.length === 0) out = 'no dead letters\n'
+      await io.write(out)
+    })
+  dead.command('retry')
+    .description('move the dead letters\' records (all, or --id) to requeue/: the next pass dispatches them again')
+    .addOption(dataDirOption())
+    .addOption(flag('--id <id>', 'only the dead letter of this record id'))
+    .addHelpText('after', `
+Dead letters of invalid spool lines hold no record: they are skipped (and kept) with a message.
+Refused while a processor runs (exit 75): stop it, retry, start it again.
+
+Example:
+  callback-spool dead retry --id 019abcde-0123-7456-89ab-0123456789ab && callback-spool process
+`)
+    .action(async (opts: { dataDir: string, id?: string }) => {
+      const io = makeIO()
+      const r = await retryDeadLetters(opts.dataDir, opts.id)
+      let out = r.requeued === 0 ? 'no dead letter to retry\n' : `${r.requeued} record(s) re-queued in ${r.file}; the next pass dispatches them\n`
+      if (r.skippedInvalid > 0) out += `${r.skippedInvalid} dead letter(s) of invalid spool lines skipped and kept: they hold no record to dispatch (fix the line by hand if it matters, then purge them)\n`
+      await io.write(out)
+    })
+  dead.command('purge')
+    .description('remove the dead letters that failed before a time')
+    .addOption(dataDirOption())
+    .addOption(flag('--before <time>', 'ISO 8601, or a duration ago (30d)').makeOptionMandatory())
+    .addHelpText('after', '\nExample:\n  callback-spool dead purge --before 30d\n')
+    .action(async (opts: { dataDir: string, before: string }) => {
+      const io = makeIO()
+      const n = await purgeDeadLetters(opts.dataDir, parseTimeArg('--before', opts.before))
+      await io.write(`${n} dead letter(s) purged\n`)
+    })
+  return dead
+}

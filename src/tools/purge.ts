@@ -1,0 +1,40 @@
+/**
+ * `callback-spool purge --number N`: a data-subject erasure (src/spool/purge.ts does the rewriting).
+ * Prints counts per area, with the number masked.
+ */
+import type { Command } from 'commander'
+import { maskNumber } from '../mask.js'
+import { purgeNumber, type PurgeReport } from '../spool/purge.js'
+import { dataDirOption, flag, type ToolIO } from './common.js'
+
+export function formatPurgeReport (report: PurgeReport): string {
+  const verb = report.dryRun ? 'would remove' : 'removed'
+  const lines = [`purge of ${maskNumber(report.number)}${report.dryRun ? ' (dry run: nothing changed)' : ''}`]
+  const area = (name: string, a: { files: number, filesChanged: number, removed: number }, unit: string): void => {
+    lines.push(`  ${name.padEnd(11)} ${verb} ${a.removed} ${unit} from ${a.filesChanged} of ${a.files} files`)
+  }
+  area('spool', report.spool, 'records')
+  area('requeue', report.requeue, 'records')
+  area('dead', report.dead, 'dead letters')
+  area('out', report.out, 'lines')
+  area('quarantine', report.quarantine, 'fragments')
+  if (report.checkpointMoved) lines.push('  the checkpoint was moved back by the bytes removed before it')
+  if (report.spool.skippedActiveSegment !== undefined) {
+    lines.push(`  not purged: ${report.spool.skippedActiveSegment}, the segment the running receiver writes to; run purge again once it is sealed (--rotate-age)`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+export function addPurgeCommand (program: Command, io: () => ToolIO): void {
+  program.command('purge')
+    .description('erase every record of one phone number from the spool, re-queue, dead letters and outputs')
+    // Flag-only: an erasure is never set by a config file or a stray environment variable.
+    .addOption(flag('--number <number>', 'the number, e.g. +33600112233 or 0033600112233').makeOptionMandatory())
+    .addOption(dataDirOption())
+    .addOption(flag('--dry-run', 'count what would be removed, change nothing'))
+    .addHelpText('after', '\nExample:\n  callback-spool purge --number +33600112233 --dry-run --data-dir /var/lib/callback-spool\n')
+    .action(async (opts: { number: string, dataDir: string, dryRun?: boolean }) => {
+      const report = await purgeNumber(opts.dataDir, opts.number, { dryRun: opts.dryRun === true })
+      await io().write(formatPurgeReport(report))
+    })
+}

@@ -1,0 +1,61 @@
+/** Which records `cat` prints (--kind, --since, --until, --grep, --message-id), and its --pretty line. */
+import type { SpoolRecord } from '../record.js'
+import { classifyCallback, type CallbackKind } from '../processor/classify.js'
+import { fieldString, normaliseNumber } from '../processor/normalise.js'
+
+export interface RecordFilter {
+  kinds?: CallbackKind[]
+  /** received_at >= since (ms since the epoch). */
+  sinceMs?: number
+  /** received_at < until. */
+  untilMs?: number
+  /** Tested against each field as `name=value`. */
+  grep?: RegExp
+  messageId?: string
+}
+
+/** `name=value` for each field; a repeated field gives one string per value. */
+function fieldTexts (fields: Record<string, unknown>): string[] {
+  const out: string[] = []
+  for (const [name, value] of Object.entries(fields)) {
+    const values = Array.isArray(value) ? value : [value]
+    for (const v of values) out.push(`${name}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+  }
+  return out
+}
+
+export function matchesFilter (record: SpoolRecord, filter: RecordFilter): boolean {
+  if (filter.sinceMs !== undefined || filter.untilMs !== undefined) {
+    const t = Date.parse(record.received_at)
+    if (filter.sinceMs !== undefined && t < filter.sinceMs) return false
+    if (filter.untilMs !== undefined && t >= filter.untilMs) return false
+  }
+  if (filter.messageId !== undefined && fieldString(record.fields.message_id) !== filter.messageId) return false
+  if (filter.kinds !== undefined && !filter.kinds.includes(classifyCallback(record.fields).kind)) return false
+  if (filter.grep !== undefined) {
+    const re = filter.grep
+    if (!fieldTexts(record.fields).some((text) => re.test(text))) return false
+  }
+  return true
+}
+
+const COLOURS: Record<CallbackKind, string> = { delivery: '\x1b[32m', reply: '\x1b[36m', optout: '\x1b[31m', unknown: '\x1b[33m' }
+const DIM = '\x1b[2m'
+const RESET = '\x1b[0m'
+
+/** One line: time, kind, number, and the status (delivery) or the text (reply, opt-out). */
+export function prettyLine (record: SpoolRecord, colour: boolean): string {
+  const { kind } = classifyCallback(record.fields)
+  const number = normaliseNumber(fieldString(record.fields.number)) ?? '-'
+  const detail = kind === 'delivery' ? fieldString(record.fields.status) : fieldString(record.fields.text)
+  // A text may hold a newline or a control character: one record, one line.
+  const shown = JSON.stringify(detail ?? '').slice(1, -1)
+  const messageId = fieldString(record.fields.message_id) ?? '-'
+  if (!colour) return `${record.received_at}  ${kind.padEnd(8)}  ${number.padEnd(16)}  ${shown}  ${messageId}\n`
+  return `${DIM}${record.received_at}${RESET}  ${COLOURS[kind]}${kind.padEnd(8)}${RESET}  ${number.padEnd(16)}  ${shown}  ${DIM}${messageId}${RESET}\n`
+}
+
+/** Colours only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
+export function useColour (isTTY: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  return isTTY && (env.NO_COLOR === undefined || env.NO_COLOR === '')
+}

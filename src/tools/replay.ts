@@ -1,0 +1,169 @@
+/**
+ * `callback-spool replay --since TIME | --from SEGMENT:OFFSET | --all`: moves the checkpoint back
+ * so that the next pass dispatches those records again (the handlers are idempotent by `id`).
+ * It holds the processor lock while it works, so no pass moves the checkpoint meanwhile, and it
+ * never moves the checkpoint forward: that would skip records.
+ */
+import type { Command } from 'commander'
+import { CallbackSpoolError, CheckpointError, UsageError } from '../errors.js'
+import { decodeRecord } from '../record.js'
+import { readCheckpoint, saveCheckpoint, validatePosition, type Checkpoint } from '../spool/checkpoint.js'
+import { listSegments } from '../spool/fsutil.js'
+import { dataLayout } from '../spool/layout.js'
+import { readLineBatches, segmentBefore, type SpoolPosition } from '../spool/reader.js'
+import { dataDirOption, flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
+
+export type ReplayTarget = { all: true } | { from: SpoolPosition } | { sinceMs: number }
+
+export interface ReplayOptions {
+  dataDir: string
+  target: ReplayTarget
+  yes: boolean
+}
+
+export function replayOptionsFrom (opts: Record<string, unknown>, now = Date.now()): ReplayOptions {
+  const given = (['since', 'from', 'all'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false)
+  if (given.length !== 1) throw new UsageError('replay needs exactly one of --since TIME, --from SEGMENT:OFFSET and --all')
+  let target: ReplayTarget
+  if (opts.all === true) target = { all: true }
+  else if (opts.since !== undefined) target = { sinceMs: parseTimeArg('--since', String(opts.since), now) }
+  else target = { from: parseFrom(String(opts.from)) }
+  return { dataDir: String(opts.dataDir), target, yes: opts.yes === true }
+}
+
+/** `000000000001-20261127T115217123Z.ndjson:1234` -> position. */
+export function parseFrom (value: string): SpoolPosition {
+  const colon = value.lastIndexOf(':')
+  const offset = Number(value.slice(colon + 1))
+  if (colon <= 0 || !/^\d+$/.test(value.slice(colon + 1)) || !Number.isSafeInteger(offset)) {
+    throw new UsageError(`Expected \`--from\` to be SEGMENT:OFFSET (a segment file name and a byte offset at a line start), got \`${value}\``)
+  }
+  return { segment: value.slice(0, colon), offset }
+}
+
+function before (a: SpoolPosition, b: SpoolPosition): boolean {
+  if (a.segment === b.segment) return a.offset < b.offset
+  return segmentBefore(a.segment, b.segment)
+}
+
+function show (p: SpoolPosition | undefined): string {
+  return p === undefined ? 'the start of the spool' : `${p.segment}:${p.offset}`
+}
+
+/** The start of the first record received at or after `sinceMs`; undefined when there is none. */
+async function findSince (spoolDir: string, sinceMs: number): Promise<SpoolPosition | undefined> {
+  for await (const batch of readLineBatches(spoolDir, undefined)) {
+    for (const line of batch.lines) {
+      const d = decodeRecord(line.line)
+      if (d.ok && Date.parse(d.record.received_at) >= sinceMs) return { segment: line.segment, offset: line.offset }
+    }
+  }
+  return undefined
+}
+
+/** Records (valid lines) and invalid lines from `from` up to `to` (exclusive), or to the end of the spool. */
+async function countLines (spoolDir: string, from: SpoolPosition, to: SpoolPosition | undefined): Promise<{ records: number, invalid: number }> {
+  const n = { records: 0, invalid: 0 }
+  for await (const batch of readLineBatches(spoolDir, from)) {
+    for (const line of batch.lines) {
+      if (to !== undefined && !before({ segment: line.segment, offset: line.offset }, to)) return n
+      if (decodeRecord(line.line).ok) n.records++
+      else n.invalid++
+    }
+  }
+  return n
+}
+
+export interface ReplayResult {
+  /** Records the next pass dispatches again. */
+  requeued: number
+  from?: SpoolPosition
+  to?: SpoolPosition
+  moved: boolean
+  message: string
+}
+
+export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<ReplayResult> {
+  const layout = dataLayout(options.dataDir)
+  const lock = await takeProcessorLock(options.dataDir, 'replay')
+  try {
+    let current: Checkpoint | undefined
+    let currentBad: string | undefined
+    try {
+      current = await readCheckpoint(options.dataDir)
+      if (current !== undefined) await validatePosition(options.dataDir, current)
+    } catch (err) {
+      if (!(err instanceof CheckpointError)) throw err
+      currentBad = err.message
+      current = undefined
+    }
+    const segments = await listSegments(layout.spool)
+    let target: SpoolPosition | undefined
+    if ('all' in options.target) {
+      target = segments[0] === undefined ? undefined : { segment: segments[0].name, offset: 0 }
+    } else if ('from' in options.target) {
+      target = await validatePosition(options.dataDir, options.target.from)
+    } else {
+      target = await findSince(layout.spool, options.target.sinceMs)
+    }
+    if (target === undefined) {
+      return { requeued: 0, moved: false, message: 'nothing to replay: no record in the spool matches; the checkpoint is unchanged\n' }
+    }
+    if (currentBad === undefined && current === undefined) {
+      return { requeued: 0, moved: false, message: 'nothing to replay: there is no checkpoint yet, so the next pass reads the whole spool anyway\n' }
+    }
+    if (current !== undefined && !before(target, current)) {
+      return { requeued: 0, moved: false, message: `nothing to replay: the checkpoint (${show(current)}) is already at or before ${show(target)}; the checkpoint is unchanged\n` }
+    }
+    const counted = await countLines(layout.spool, target, current)
+    const requeued = counted.records
+    // Invalid lines in the range are read again too, and dead-lettered again.
+    const invalid = counted.invalid === 0 ? '' : ` (and ${counted.invalid} invalid line(s), dead-lettered again)`
+    const question = currentBad === undefined
+      ? `move the checkpoint from ${show(current)} back to ${show(target)}: the next pass dispatches ${requeued} record(s) again${invalid}`
+      : `replace the bad checkpoint with ${show(target)}: the next pass reads ${requeued} record(s) from there${invalid}`
+    if (!options.yes) {
+      if (!io.stdinIsTTY) throw new UsageError(`replay would ${question}; pass --yes to confirm (stdin is not a terminal)`)
+      if (!await io.confirm(`${question[0]!.toUpperCase()}${question.slice(1)}. Go ahead? [y/N] `)) {
+        throw new CallbackSpoolError('SPOOL_ERR_CANCELLED', 'replay cancelled; the checkpoint is unchanged', { exitCode: 1 })
+      }
+    }
+    await saveCheckpoint(options.dataDir, target)
+    return {
+      requeued,
+      from: current,
+      to: target,
+      moved: true,
+      message: `checkpoint moved from ${currentBad === undefined ? show(current) : 'a bad checkpoint'} to ${show(target)}: ${requeued} record(s) will be dispatched again by the next pass${invalid}\n`,
+    }
+  } finally {
+    await lock.release()
+  }
+}
+
+export function addReplayCommand (program: Command, makeIO: () => ToolIO): Command {
+  return program.command('replay')
+    .description('move the checkpoint back so the next pass dispatches those records again (handlers are idempotent by id)')
+    .addOption(dataDirOption())
+    .addOption(flag('--since <time>', 'from the first record received at or after this time: ISO 8601, or a duration ago (2h, 7d)'))
+    .addOption(flag('--from <segment:offset>', 'from this line start (a segment file name and a byte offset, as `verify` and the logs print them)'))
+    .addOption(flag('--all', 'from the first record of the oldest segment'))
+    .addOption(flag('-y, --yes', 'do not ask (required when stdin is not a terminal)'))
+    .addHelpText('after', `
+The checkpoint only moves back: a target at or after it changes nothing. It also repairs a bad
+checkpoint (\`process\` exit 78). Refused while a processor runs (stop it first).
+
+Exit codes: 0 done (or nothing to replay); 1 cancelled at the prompt; 64 usage, or no --yes and
+stdin not a terminal; 75 a processor is running; 78 --from is not a line start of the spool.
+
+Examples:
+  callback-spool replay --since 2h
+  callback-spool replay --from 000000000042-20261127T115217123Z.ndjson:1234 --yes
+  callback-spool replay --all --yes --data-dir /var/lib/callback-spool
+`)
+    .action(async (opts: Record<string, unknown>) => {
+      const io = makeIO()
+      const result = await runReplay(replayOptionsFrom(opts), io)
+      await io.write(result.message)
+    })
+}

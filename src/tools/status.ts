@@ -1,0 +1,181 @@
+/**
+ * `callback-spool status`: the state of a data dir at a glance (or as JSON for scripts): the
+ * spool's segments, who runs, the checkpoint and the backlog behind it, dead letters,
+ * quarantined fragments, re-queued files, the last pass, and free disk.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { listRequeueFiles } from '../processor/requeue.js'
+import { computeBacklog, readCheckpoint, validatePosition } from '../spool/checkpoint.js'
+import { freeBytes } from '../spool/disk.js'
+import { listSegments } from '../spool/fsutil.js'
+import { dataLayout } from '../spool/layout.js'
+import { isLockHeld, readLockInfo, type LockRole } from '../spool/lock.js'
+import { formatBytes } from '../units.js'
+import { dataDirOption, existingDataDir, flag, formatAge, type ToolIO } from './common.js'
+
+export interface SegmentInfo {
+  name: string
+  created_at: string
+  bytes: number
+  modified_at: string
+}
+
+export interface HolderInfo {
+  running: boolean
+  pid: number | null
+  hostname: string | null
+  started_at: string | null
+}
+
+export interface StatusReport {
+  data_dir: string
+  generated_at: string
+  segments: { count: number, bytes: number, oldest: SegmentInfo | null, newest: SegmentInfo | null }
+  receiver: HolderInfo
+  processor: HolderInfo
+  checkpoint: { segment: string, offset: number, updated_at: string, valid: boolean, error: string | null } | null
+  /** null when the checkpoint is bad (the processor will not run until it is repaired). */
+  backlog: { records: number, bytes: number, oldest_received_at: string | null, oldest_age_seconds: number | null } | null
+  dead_letters: number
+  quarantined: number
+  requeue_files: number
+  last_pass: { when: string, outcome: string, figures: Record<string, unknown> } | null
+  disk_free_bytes: number
+}
+
+async function holder (root: string, role: LockRole): Promise<HolderInfo> {
+  const running = await isLockHeld(root, role)
+  const info = running ? await readLockInfo(root, role) : undefined
+  return { running, pid: info?.pid ?? null, hostname: info?.hostname ?? null, started_at: info?.started_at ?? null }
+}
+
+async function segmentInfo (spool: string, name: string, createdAt: Date): Promise<SegmentInfo | null> {
+  try {
+    const s = await stat(join(spool, name))
+    return { name, created_at: createdAt.toISOString(), bytes: s.size, modified_at: s.mtime.toISOString() }
+  } catch {
+    return null
+  }
+}
+
+async function countLines (dir: string): Promise<number> {
+  let n = 0
+  for (const name of await listNames(dir)) {
+    if (!name.endsWith('.ndjson') || name.startsWith('.')) continue
+    const text = await readFile(join(dir, name), 'utf8').catch(() => '')
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++
+  }
+  return n
+}
+
+async function listNames (dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}
+
+export async function collectStatus (dataDir: string, now = Date.now()): Promise<StatusReport> {
+  const layout = dataLayout(dataDir)
+  await existingDataDir(dataDir)
+  const segments = await listSegments(layout.spool)
+  let bytes = 0
+  const infos: SegmentInfo[] = []
+  for (const seg of segments) {
+    const info = await segmentInfo(layout.spool, seg.name, seg.createdAt)
+    if (info === null) continue
+    bytes += info.bytes
+    infos.push(info)
+  }
+  let checkpoint: StatusReport['checkpoint'] = null
+  let backlog: StatusReport['backlog'] = null
+  try {
+    const cp = await readCheckpoint(dataDir)
+    if (cp !== undefined) {
+      checkpoint = { segment: cp.segment, offset: cp.offset, updated_at: cp.updated_at, valid: true, error: null }
+      await validatePosition(dataDir, cp)
+    }
+    const b = await computeBacklog(dataDir, cp, now)
+    backlog = { records: b.records, bytes: b.bytes, oldest_received_at: b.oldestReceivedAt ?? null, oldest_age_seconds: b.oldestAgeMs === undefined ? null : Math.round(b.oldestAgeMs / 1000) }
+  } catch (err) {
+    checkpoint = { segment: checkpoint?.segment ?? '', offset: checkpoint?.offset ?? 0, updated_at: checkpoint?.updated_at ?? '', valid: false, error: (err as Error).message }
+  }
+  let lastPass: StatusReport['last_pass'] = null
+  try {
+    lastPass = JSON.parse(await readFile(join(layout.state, 'last-pass.json'), 'utf8')) as StatusReport['last_pass']
+  } catch {}
+  return {
+    data_dir: layout.root,
+    generated_at: new Date(now).toISOString(),
+    segments: { count: infos.length, bytes, oldest: infos[0] ?? null, newest: infos.at(-1) ?? null },
+    receiver: await holder(layout.root, 'receiver'),
+    processor: await holder(layout.root, 'processor'),
+    checkpoint,
+    backlog,
+    dead_letters: await countLines(layout.dead),
+    quarantined: (await listNames(layout.quarantine)).filter((n) => n.endsWith('.fragment')).length,
+    requeue_files: (await listRequeueFiles(dataDir)).length,
+    last_pass: lastPass,
+    disk_free_bytes: await freeBytes(layout.root),
+  }
+}
+
+function since (iso: string | null, now: number): string {
+  if (iso === null || iso === '') return '?'
+  return `${formatAge(now - Date.parse(iso))} ago`
+}
+
+function holderLine (h: HolderInfo, now: number): string {
+  if (!h.running) return 'not running'
+  return `running, pid ${h.pid ?? '?'} on ${h.hostname ?? '?'} since ${since(h.started_at, now)}`
+}
+
+export function formatStatus (r: StatusReport): string {
+  const now = Date.parse(r.generated_at)
+  const rows: Array<[string, string]> = [['data dir', r.data_dir]]
+  rows.push(['receiver', holderLine(r.receiver, now)], ['processor', holderLine(r.processor, now)])
+  const s = r.segments
+  rows.push(['spool', s.count === 0
+    ? 'no segments'
+    : `${s.count} segment(s), ${formatBytes(s.bytes)}; oldest created ${since(s.oldest!.created_at, now)}, newest written ${since(s.newest!.modified_at, now)} (${s.newest!.name})`])
+  const cp = r.checkpoint
+  rows.push(['checkpoint', cp === null
+    ? 'none yet (the next pass starts at the first segment)'
+    : cp.valid ? `${cp.segment}:${cp.offset}, saved ${since(cp.updated_at, now)}` : `BAD: ${cp.error ?? ''}`])
+  const b = r.backlog
+  rows.push(['backlog', b === null
+    ? 'unknown (bad checkpoint)'
+    : b.records === 0 ? 'none: all processed' : `${b.records} record(s), ${formatBytes(b.bytes)}, oldest received ${b.oldest_age_seconds === null ? '?' : formatAge(b.oldest_age_seconds * 1000) + ' ago'}`])
+  const lp = r.last_pass
+  if (lp === null) rows.push(['last pass', 'none recorded'])
+  else {
+    const f = lp.figures as { records_read?: number, dead_lettered?: number, quarantined?: number, duration_ms?: number, lag_records?: number }
+    rows.push(['last pass', `${lp.outcome} ${since(lp.when, now)}: ${f.records_read ?? 0} read, ${f.dead_lettered ?? 0} dead-lettered, ${f.quarantined ?? 0} quarantined, ${f.duration_ms ?? 0} ms`])
+  }
+  rows.push(['dead letters', String(r.dead_letters)], ['quarantined', `${r.quarantined} fragment(s)`], ['requeue', `${r.requeue_files} file(s) waiting`])
+  rows.push(['free disk', formatBytes(r.disk_free_bytes)])
+  return rows.map(([k, v]) => `${k.padEnd(13)}${v}\n`).join('')
+}
+
+export function addStatusCommand (program: Command, makeIO: () => ToolIO): Command {
+  return program.command('status')
+    .description('the state of a data dir: segments, receiver and processor, checkpoint, backlog, dead letters, last pass, free disk')
+    .addOption(dataDirOption())
+    .addOption(flag('--json', 'print one JSON object, for scripts'))
+    .addHelpText('after', `
+Exit codes: 0 printed (whatever the state); 66 no such data directory; 64 usage.
+
+Examples:
+  callback-spool status --data-dir /var/lib/callback-spool
+  callback-spool status --json | jq .backlog.records
+`)
+    .action(async (opts: { dataDir: string, json?: boolean }) => {
+      const io = makeIO()
+      const report = await collectStatus(opts.dataDir)
+      await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report))
+    })
+}
