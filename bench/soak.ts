@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseDuration } from '../src/units.js'
-import { fuzzGenerator } from '../test/support/fuzz-bodies.js'
+import { fuzzGenerator } from '../test/helpers/fuzz-bodies.js'
 
 const { values: args } = parseArgs({
   options: {

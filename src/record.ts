@@ -2,7 +2,7 @@
  * The spool record, version 1: one JSON object per line. This is the one contract the
  * receiver writes and the processor and the operator tools read; README.md documents it.
  */
-import { randomBytes } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 
 export const RECORD_VERSION = 1
 
@@ -33,6 +33,18 @@ export interface SpoolRecord {
 
 let lastMs = -1
 const lastRand = Buffer.alloc(10)
+// Random bytes are drawn from the CSPRNG 4 KiB at a time: one call per 409 ids, not one per id.
+const pool = Buffer.alloc(4096)
+let poolOffset = pool.length
+
+function fillRandom (target: Buffer): void {
+  if (poolOffset + target.length > pool.length) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  pool.copy(target, 0, poolOffset, poolOffset + target.length)
+  poolOffset += target.length
+}
 
 /**
  * A UUIDv7 (RFC 9562) whose ids are strictly increasing within this process: within one
@@ -41,7 +53,7 @@ const lastRand = Buffer.alloc(10)
 export function newRecordId (now = Date.now()): string {
   if (now > lastMs) {
     lastMs = now
-    randomBytes(10).copy(lastRand)
+    fillRandom(lastRand)
   } else {
     // Same (or earlier, if the clock stepped back) millisecond: keep lastMs, bump the random part.
     for (let i = 9; i >= 0; i--) {

@@ -7,7 +7,8 @@ import { clientAddress } from '../src/receiver/client-address.js'
 import { stripToken } from '../src/receiver/access.js'
 import { parseAccessOptions } from '../src/receiver/access-config.js'
 import { createTwilioVerifier, twilioSignature } from '../src/receiver/signatures/twilio.js'
-import { send, sendNormalCallback, startLiveReceiver } from './support/live-receiver.js'
+import { send } from './helpers/http.js'
+import { sendNormalCallback, startLiveReceiver } from './helpers/live-receiver.js'
 
 const TOKEN = 'k3Jd9x0Qm2Lw7vBt5Zs1'
 
@@ -117,9 +118,9 @@ test('access options: validated once, secrets never echoed in errors', async () 
 test('receiver with --token: other paths 404 and nothing spooled; the token never reaches the spool', async (t) => {
   const live = await startLiveReceiver(t, { access: { token: TOKEN } })
   for (const path of ['/', '/delivery', `/${TOKEN}x/delivery`, '/delivery?token=nope', `/x/${TOKEN}`]) {
-    assert.equal((await send(live.port, 'POST', path, 'number=%2B33600112233')).status, 404, path)
+    assert.equal((await send(live.port, { method: 'POST', path, body: 'number=%2B33600112233' })).status, 404, path)
   }
-  assert.equal((await send(live.port, 'HEAD', '/')).status, 404)
+  assert.equal((await send(live.port, { method: 'HEAD', path: '/' })).status, 404)
   assert.equal((await live.records()).length, 0)
   assert.equal(await sendNormalCallback(live.port, `/${TOKEN}/delivery?x=1`), 200)
   assert.equal(await sendNormalCallback(live.port, `/reply?token=${TOKEN}&y=2`), 200)
@@ -136,14 +137,14 @@ test('receiver with --token: other paths 404 and nothing spooled; the token neve
 test('receiver with --basic-auth: 401 with WWW-Authenticate when missing or wrong', async (t) => {
   const live = await startLiveReceiver(t, { access: { basicAuth: 'octopush:correct horse' } })
   const auth = (s: string) => ({ Authorization: `Basic ${Buffer.from(s).toString('base64')}` })
-  const missing = await send(live.port, 'POST', '/', 'a=1')
+  const missing = await send(live.port, { method: 'POST', path: '/', body: 'a=1' })
   assert.equal(missing.status, 401)
   assert.equal(missing.headers['www-authenticate'], 'Basic realm="callback-spool", charset="UTF-8"')
-  assert.equal((await send(live.port, 'POST', '/', 'a=1', auth('octopush:wrong'))).status, 401)
-  assert.equal((await send(live.port, 'POST', '/', 'a=1', auth('octopus:correct horse'))).status, 401)
-  assert.equal((await send(live.port, 'POST', '/', 'a=1', { Authorization: 'Bearer x' })).status, 401)
+  assert.equal((await send(live.port, { method: 'POST', path: '/', body: 'a=1', headers: auth('octopush:wrong') })).status, 401)
+  assert.equal((await send(live.port, { method: 'POST', path: '/', body: 'a=1', headers: auth('octopus:correct horse') })).status, 401)
+  assert.equal((await send(live.port, { method: 'POST', path: '/', body: 'a=1', headers: { Authorization: 'Bearer x' } })).status, 401)
   assert.equal((await live.records()).length, 0)
-  assert.equal((await send(live.port, 'POST', '/', 'a=1', auth('octopush:correct horse'))).status, 200)
+  assert.equal((await send(live.port, { method: 'POST', path: '/', body: 'a=1', headers: auth('octopush:correct horse') })).status, 200)
   const records = await live.records()
   assert.equal(records.length, 1)
   assert.equal(records[0]!.headers.authorization, undefined)
@@ -151,23 +152,23 @@ test('receiver with --basic-auth: 401 with WWW-Authenticate when missing or wron
 
 test('receiver with --allow: 403 outside the list; with --trust-proxy the real client is checked and recorded', async (t) => {
   const outside = await startLiveReceiver(t, { access: { allow: parseCidrList('--allow', '10.0.0.0/8,2001:db8::/32') } })
-  assert.equal((await send(outside.port, 'POST', '/', 'a=1')).status, 403)
+  assert.equal((await send(outside.port, { method: 'POST', path: '/', body: 'a=1' })).status, 403)
   // Without --trust-proxy the header is ignored: a forged address does not get in.
-  assert.equal((await send(outside.port, 'POST', '/', 'a=1', { 'X-Forwarded-For': '10.1.2.3' })).status, 403)
+  assert.equal((await send(outside.port, { method: 'POST', path: '/', body: 'a=1', headers: { 'X-Forwarded-For': '10.1.2.3' } })).status, 403)
   assert.equal((await outside.records()).length, 0)
 
   const inside = await startLiveReceiver(t, { access: { allow: parseCidrList('--allow', '127.0.0.0/8') } })
-  assert.equal((await send(inside.port, 'POST', '/', 'a=1')).status, 200)
+  assert.equal((await send(inside.port, { method: 'POST', path: '/', body: 'a=1' })).status, 200)
   assert.equal((await inside.records())[0]!.remote_addr, '127.0.0.1')
 
   const proxied = await startLiveReceiver(t, {
     access: { allow: parseCidrList('--allow', '203.0.113.0/24'), trustProxy: parseCidrList('--trust-proxy', '127.0.0.1') },
   })
   // The proxy (127.0.0.1) forwards a client it saw as 198.51.100.1, which forged 203.0.113.5 on the left.
-  assert.equal((await send(proxied.port, 'POST', '/', 'a=1', { 'X-Forwarded-For': '203.0.113.5, 198.51.100.1' })).status, 403)
-  assert.equal((await send(proxied.port, 'POST', '/', 'a=1')).status, 403)
+  assert.equal((await send(proxied.port, { method: 'POST', path: '/', body: 'a=1', headers: { 'X-Forwarded-For': '203.0.113.5, 198.51.100.1' } })).status, 403)
+  assert.equal((await send(proxied.port, { method: 'POST', path: '/', body: 'a=1' })).status, 403)
   assert.equal((await proxied.records()).length, 0)
-  assert.equal((await send(proxied.port, 'POST', '/', 'a=2', { 'X-Forwarded-For': '198.51.100.1, 203.0.113.5' })).status, 200)
+  assert.equal((await send(proxied.port, { method: 'POST', path: '/', body: 'a=2', headers: { 'X-Forwarded-For': '198.51.100.1, 203.0.113.5' } })).status, 200)
   const records = await proxied.records()
   assert.equal(records.length, 1)
   assert.equal(records[0]!.remote_addr, '203.0.113.5')
@@ -179,15 +180,15 @@ test('on a dual-stack socket: an IPv4 client (::ffff:127.0.0.1) matches IPv4 CID
     return
   }
   const live = await startLiveReceiver(t, { host: '::', access: { allow: parseCidrList('--allow', '127.0.0.0/8') } })
-  assert.equal((await send(live.port, 'POST', '/', 'a=1', {}, '127.0.0.1')).status, 200)
-  assert.equal((await send(live.port, 'POST', '/', 'a=1', {}, '::1')).status, 403)
+  assert.equal((await send(live.port, { method: 'POST', path: '/', body: 'a=1', headers: {}, host: '127.0.0.1' })).status, 200)
+  assert.equal((await send(live.port, { method: 'POST', path: '/', body: 'a=1', headers: {}, host: '::1' })).status, 403)
   const records = await live.records()
   assert.equal(records.length, 1)
   assert.equal(records[0]!.remote_addr, '127.0.0.1')
 
   const v6 = await startLiveReceiver(t, { host: '::', access: { allow: parseCidrList('--allow', '::1/128') } })
-  assert.equal((await send(v6.port, 'POST', '/', 'a=1', {}, '127.0.0.1')).status, 403)
-  assert.equal((await send(v6.port, 'POST', '/', 'a=1', {}, '::1')).status, 200)
+  assert.equal((await send(v6.port, { method: 'POST', path: '/', body: 'a=1', headers: {}, host: '127.0.0.1' })).status, 403)
+  assert.equal((await send(v6.port, { method: 'POST', path: '/', body: 'a=1', headers: {}, host: '::1' })).status, 200)
   assert.equal((await v6.records())[0]!.remote_addr, '::1')
 })
 
@@ -198,12 +199,12 @@ test('receiver with --twilio-auth-token: signed requests pass, unsigned or wrong
   const body = new URLSearchParams(params).toString()
   const form = { 'Content-Type': 'application/x-www-form-urlencoded' }
   const sig = twilioSignature(authToken, `http://127.0.0.1:${live.port}/twilio?a=1`, Object.entries(params))
-  assert.equal((await send(live.port, 'POST', '/twilio?a=1', body, form)).status, 401)
-  assert.equal((await send(live.port, 'POST', '/twilio?a=1', body, { ...form, 'X-Twilio-Signature': 'AAAA' + sig.slice(4) })).status, 401)
-  assert.equal((await send(live.port, 'POST', '/twilio?a=2', body, { ...form, 'X-Twilio-Signature': sig })).status, 401)
-  assert.equal((await send(live.port, 'POST', '/twilio?a=1', body.replace('STOP', 'STAR'), { ...form, 'X-Twilio-Signature': sig })).status, 401)
+  assert.equal((await send(live.port, { method: 'POST', path: '/twilio?a=1', body, headers: form })).status, 401)
+  assert.equal((await send(live.port, { method: 'POST', path: '/twilio?a=1', body, headers: { ...form, 'X-Twilio-Signature': 'AAAA' + sig.slice(4) } })).status, 401)
+  assert.equal((await send(live.port, { method: 'POST', path: '/twilio?a=2', body, headers: { ...form, 'X-Twilio-Signature': sig } })).status, 401)
+  assert.equal((await send(live.port, { method: 'POST', path: '/twilio?a=1', body: body.replace('STOP', 'STAR'), headers: { ...form, 'X-Twilio-Signature': sig } })).status, 401)
   assert.equal((await live.records()).length, 0)
-  assert.equal((await send(live.port, 'POST', '/twilio?a=1', body, { ...form, 'X-Twilio-Signature': sig })).status, 200)
+  assert.equal((await send(live.port, { method: 'POST', path: '/twilio?a=1', body, headers: { ...form, 'X-Twilio-Signature': sig } })).status, 200)
   assert.equal((await live.records()).length, 1)
 
   // Behind a TLS proxy with a token in the path: the URL signed is the public one, token included.
@@ -211,8 +212,8 @@ test('receiver with --twilio-auth-token: signed requests pass, unsigned or wrong
     access: { token: TOKEN, publicUrl: 'https://sms.example.com', signatures: [createTwilioVerifier(authToken)] },
   })
   const publicSig = twilioSignature(authToken, `https://sms.example.com/${TOKEN}/twilio`, Object.entries(params))
-  assert.equal((await send(behind.port, 'POST', `/${TOKEN}/twilio`, body, { ...form, 'X-Twilio-Signature': sig })).status, 401)
-  assert.equal((await send(behind.port, 'POST', `/${TOKEN}/twilio`, body, { ...form, 'X-Twilio-Signature': publicSig })).status, 200)
+  assert.equal((await send(behind.port, { method: 'POST', path: `/${TOKEN}/twilio`, body, headers: { ...form, 'X-Twilio-Signature': sig } })).status, 401)
+  assert.equal((await send(behind.port, { method: 'POST', path: `/${TOKEN}/twilio`, body, headers: { ...form, 'X-Twilio-Signature': publicSig } })).status, 200)
   const recorded = await behind.records()
   assert.equal(recorded.length, 1)
   assert.equal(recorded[0]!.path, '/twilio')
@@ -233,10 +234,10 @@ test('all combined: allowlist, token, basic auth and signature each have to hold
   const url = `/${TOKEN}/in`
   const sig = twilioSignature(authToken, `http://127.0.0.1:${live.port}${url}`, [['From', '+33600112233'], ['Body', 'hi']])
   const good = { Authorization: `Basic ${Buffer.from('u:p').toString('base64')}`, 'X-Twilio-Signature': sig }
-  assert.equal((await send(live.port, 'POST', '/in', body, good)).status, 404)
-  assert.equal((await send(live.port, 'POST', url, body, { 'X-Twilio-Signature': sig })).status, 401)
-  assert.equal((await send(live.port, 'POST', url, body, { Authorization: good.Authorization })).status, 401)
+  assert.equal((await send(live.port, { method: 'POST', path: '/in', body, headers: good })).status, 404)
+  assert.equal((await send(live.port, { method: 'POST', path: url, body, headers: { 'X-Twilio-Signature': sig } })).status, 401)
+  assert.equal((await send(live.port, { method: 'POST', path: url, body, headers: { Authorization: good.Authorization } })).status, 401)
   assert.equal((await live.records()).length, 0)
-  assert.equal((await send(live.port, 'POST', url, body, good)).status, 200)
+  assert.equal((await send(live.port, { method: 'POST', path: url, body, headers: good })).status, 200)
   assert.equal((await live.records()).length, 1)
 })

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { pino } from 'pino'
@@ -8,11 +7,12 @@ import { createAdminServer } from '../src/receiver/admin.js'
 import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions, type RunningReceiver } from '../src/receiver/run.js'
 import { parseBytes } from '../src/units.js'
 import { parseExposition, sampleValue } from './helpers/prometheus-text.js'
+import { makeTempDir, tempDir } from './helpers/tmp.js'
 
 const silent = pino({ level: 'silent' })
 
 async function start (t: TestContext, options: Partial<ReceiveOptions> = {}): Promise<RunningReceiver & { dir: string, base: string, adminBase: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
+  const dir = await makeTempDir()
   const running = await startReceiver({ ...RECEIVE_DEFAULTS, host: '127.0.0.1', port: 0, adminPort: 0, dataDir: dir, ...options }, silent)
   t.after(async () => {
     await running.stop(500)
@@ -52,8 +52,7 @@ test('/readyz answers 503 with a reason when free disk is under --min-free', asy
 })
 
 test('/readyz answers 503 when the spool directory is missing', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = await tempDir(t)
   const admin = createAdminServer({ spoolDir: join(dir, 'spool'), renderMetrics: async () => '', logger: silent })
   await new Promise<void>((resolve) => admin.listen(0, '127.0.0.1', resolve))
   t.after(() => admin.close())
@@ -101,7 +100,7 @@ test('the callback port never serves the admin paths: they stay callbacks there'
 })
 
 test('without --admin-port there is no admin endpoint', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
+  const dir = await makeTempDir()
   const running = await startReceiver({ ...RECEIVE_DEFAULTS, host: '127.0.0.1', port: 0, dataDir: dir }, silent)
   t.after(async () => {
     await running.stop(500)

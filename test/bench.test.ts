@@ -1,13 +1,13 @@
 /** The bench's own logic: counting spooled lines, and judging the figures against the targets. */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { countLines } from '../bench/count-lines.js'
 import { evaluateTargets, markdownTable, type Cell, type SpoolCheck } from '../bench/report.js'
 import type { ServerKind } from '../bench/servers.js'
 import type { WrkResult } from '../bench/wrk.js'
+import { tempDir } from './helpers/tmp.js'
 
 function wrk (requestsPerSecond: number, p99Ms = 2): WrkResult {
   return {
@@ -78,8 +78,7 @@ test('the markdown table has a row per connection count and sync, with the ratio
 })
 
 test('countLines counts complete lines over the segments and finds a torn one', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = await tempDir(t)
   await mkdir(join(dir, 'spool'))
   await writeFile(join(dir, 'spool', '000000000001-20261127T120000000Z.ndjson'), '{"a":1}\n{"a":2}\n')
   await writeFile(join(dir, 'spool', '000000000002-20261127T120100000Z.ndjson'), '{"a":3}\n{"a":')

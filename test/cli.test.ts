@@ -8,7 +8,8 @@ import { ConfigError } from '../src/errors.js'
 import { tempDir } from './helpers/tmp.js'
 import { killHard, runCli, startCliReceiver, waitListening } from './helpers/cli.js'
 import { readRecords, readSpool } from './helpers/spool.js'
-import { rawExchange, send } from './helpers/http.js'
+import { send } from './helpers/http.js'
+import { rawExchange } from './helpers/raw-socket.js'
 
 /** The program with exits and output captured on every command (subcommands copy neither after creation). */
 function inProcess (): { program: Command, out: () => string, err: () => string } {

@@ -2,22 +2,15 @@ import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Command, CommanderError } from 'commander'
 import { installConfig } from '../src/config.js'
 import { createProgram } from '../src/cli.js'
 import { ConfigError } from '../src/errors.js'
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'callback-spool.js')
-
-async function tempDir (t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
+import { tempDir } from './helpers/tmp.js'
+import { BIN } from './helpers/cli.js'
 
 async function configFile (t: TestContext, content: unknown): Promise<string> {
   const path = join(await tempDir(t), 'config.json')

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { createProgram } from '../src/cli.js'
+import { tempDir } from './helpers/tmp.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const CONTRIB = join(ROOT, 'contrib')
@@ -36,8 +36,7 @@ function systemdAnalyze (): string | undefined {
 }
 
 async function copyForVerify (t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = await tempDir(t)
   for (const name of UNITS) {
     const text = (await read(name)).replaceAll('/usr/bin/node', process.execPath).replaceAll('/opt/callback-spool', ROOT)
     await writeFile(join(dir, name), text)

@@ -8,8 +8,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { dataLayout } from '../src/spool/layout.js'
 import { tempDir } from './helpers/tmp.js'
 import { killHard, startCliReceiver, type CliReceiver } from './helpers/cli.js'
-import { readResponses, send, statusCodes } from './helpers/http.js'
+import { send } from './helpers/http.js'
+import { readResponses, statusCodes } from './helpers/raw-socket.js'
 import { readRecords, readSpool } from './helpers/spool.js'
+import { waitFor } from './helpers/wait.js'
 
 const spoolDir = (dir: string): string => dataLayout(dir).spool
 
@@ -40,21 +42,13 @@ function load (port: number, connections: number, shouldStop: () => boolean): Lo
   return result
 }
 
-async function waitUntil (what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await sleep(5)
-  }
-}
-
 test('SIGKILL under load: every 2xx is in the spool exactly once, torn tails quarantined, restart accepts', async (t) => {
   const dir = await tempDir(t)
   const first = await startCliReceiver(dir)
   t.after(() => killHard(first))
   const traffic = load(first.port, 32, () => false)
   // Kill in the middle of the load, once a good number of requests have been acknowledged.
-  await waitUntil('acknowledged requests', () => traffic.acked.length >= 300)
+  await waitFor('acknowledged requests', () => traffic.acked.length >= 300, 20_000, 5)
   first.child.kill('SIGKILL')
   const { signal } = await first.exited
   assert.equal(signal, 'SIGKILL')
@@ -97,7 +91,7 @@ test('SIGTERM: the request in flight is answered and spooled, the load drains, e
   t.after(() => killHard(cli))
   let stop = false
   const traffic = load(cli.port, 16, () => stop)
-  await waitUntil('acknowledged requests', () => traffic.acked.length >= 50)
+  await waitFor('acknowledged requests', () => traffic.acked.length >= 50, 20_000, 5)
 
   // A request whose body is half sent when the signal arrives.
   const socket = connect({ host: '127.0.0.1', port: cli.port })

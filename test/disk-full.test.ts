@@ -1,12 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, open, rm, unlink } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { open, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { killHard, startCliReceiver, type CliReceiver } from './helpers/cli.js'
 import { send } from './helpers/http.js'
 import { readRecords, readSpool } from './helpers/spool.js'
+import { makeTempDir } from './helpers/tmp.js'
 
 /** Writes to `path` until the file system is full; returns the bytes written. */
 async function fillUp (path: string): Promise<number> {
@@ -33,7 +33,7 @@ async function fillUp (path: string): Promise<number> {
 }
 
 test('disk full: 503 with Retry-After, never a 2xx for what is not written, stays up, 200 again once space is freed', async (t) => {
-  const mnt = await mkdtemp(join(tmpdir(), 'callback-spool-'))
+  const mnt = await makeTempDir()
   let mounted = false
   let cli: CliReceiver | undefined
   // One hook, so the receiver is stopped before the file system goes away.

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tempDir } from './helpers/tmp.js'
-import { runCli, waitListening } from './helpers/cli.js'
+import { startWrappedReceiver } from './helpers/cli.js'
 import { send } from './helpers/http.js'
 import { readSpool } from './helpers/spool.js'
-import { parseStrace, straceMissing, type SyscallEvent } from './helpers/strace.js'
+import { parseStrace, skipWithoutStrace, type SyscallEvent } from './helpers/strace.js'
 
 /**
  * The receiver's promise, checked at the system-call level with strace: every 200 is written to
@@ -14,21 +14,13 @@ import { parseStrace, straceMissing, type SyscallEvent } from './helpers/strace.
  * is followed by an fsync of the spool directory before it is written to.
  */
 test('syscalls: each 200 follows the fdatasync of its line; a new segment is followed by a directory fsync', async (t) => {
-  const missing = straceMissing()
-  if (missing !== undefined) {
-    t.skip(`strace is needed to watch the system calls: ${missing}`)
-    return
-  }
+  if (skipWithoutStrace(t, 'to watch the system calls')) return
   const dir = await tempDir(t)
   const trace = join(dir, 'strace.log')
   const dataDir = join(dir, 'data')
-  const cli = await waitListening(runCli(['receive', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--rotate-bytes', '4KiB'], {},
-    ['strace', '-f', '-qq', '-ttt', '-T', '-y', '-s', '40', '-o', trace, '-e', 'trace=openat,fsync,fdatasync,write,writev']))
-  // Killing strace would only detach it: stop the receiver itself.
-  t.after(async () => {
-    try { process.kill(cli.pid, 'SIGKILL') } catch {}
-    await cli.exited
-  })
+  const cli = await startWrappedReceiver(t,
+    ['strace', '-f', '-qq', '-ttt', '-T', '-y', '-s', '40', '-o', trace, '-e', 'trace=openat,fsync,fdatasync,write,writev'],
+    ['--data-dir', dataDir, '--rotate-bytes', '4KiB'])
 
   // Bodies of one length, so every spool line has the same length.
   const sequential = 6

@@ -11,8 +11,8 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { decodeRecord, recordBodyBytes } from '../src/record.js'
 import { buildRecord, encodeRequest } from '../src/receiver/build-record.js'
-import { fuzzGenerator } from './support/fuzz-bodies.js'
-import { startLiveReceiver } from './support/live-receiver.js'
+import { fuzzGenerator } from './helpers/fuzz-bodies.js'
+import { startLiveReceiver } from './helpers/live-receiver.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127)
 

@@ -13,7 +13,12 @@ import { parseRoute } from '../src/processor/dispatch.js'
 import { normaliseCallback, type NormalisedCallback } from '../src/processor/normalise.js'
 import { ZonedTimeReader } from '../src/processor/provider-time.js'
 import { runProcessCommand, EXIT_TEMPFAIL } from '../src/processor/run.js'
-import { deliveryRecord, fixtureRecord, lines, processorOptions, readNdjson, silentLogger, tempDir, writeSegment } from './helpers.js'
+import { tempDir } from './helpers/tmp.js'
+import { silentLogger } from './helpers/logger.js'
+import { deliveryRecord, fixtureRecord, lines } from './helpers/records.js'
+import { writeSegment } from './helpers/spool.js'
+import { readNdjson } from './helpers/ndjson.js'
+import { processorOptions } from './helpers/processor.js'
 
 const paris = new ZonedTimeReader('Europe/Paris')
 const noSignals = (): void => {}

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Socket } from 'node:net'
 import { recordBodyBytes } from '../src/record.js'
-import { openSocket, send, sendNormalCallback, sendRaw, startLiveReceiver, type LiveReceiver } from './support/live-receiver.js'
+import { send } from './helpers/http.js'
+import { sendNormalCallback, startLiveReceiver, type LiveReceiver } from './helpers/live-receiver.js'
+import { openSocket, sendRaw } from './helpers/raw-socket.js'
 
 /** Asserts nothing was spooled beyond `before` records, then that a normal callback still gets in. */
 async function assertStillServing (live: LiveReceiver, before = 0): Promise<void> {
@@ -148,7 +150,7 @@ test('a request line that is not HTTP: 400, nothing spooled', async (t) => {
 async function roundTrip (t: TestContext, live: LiveReceiver, body: Buffer, contentType: string | undefined) {
   const before = (await live.records()).length
   const headers: Record<string, string> = contentType === undefined ? {} : { 'Content-Type': contentType }
-  const res = await send(live.port, 'POST', '/odd', body, headers)
+  const res = await send(live.port, { method: 'POST', path: '/odd', body, headers })
   assert.equal(res.status, 200)
   const records = await live.records()
   assert.equal(records.length, before + 1)

@@ -4,7 +4,8 @@ import { readdir } from 'node:fs/promises'
 import { classifyCallback } from '../src/processor/classify.js'
 import { normaliseCallback, normaliseNumber } from '../src/processor/normalise.js'
 import { ZonedTimeReader } from '../src/processor/provider-time.js'
-import { FIXTURES_DIR, fixtureRecord, recordWithFields } from './helpers.js'
+import { FIXTURES_DIR } from './helpers/fixtures.js'
+import { fixtureRecord, recordWithFields } from './helpers/records.js'
 
 const paris = new ZonedTimeReader('Europe/Paris')
 

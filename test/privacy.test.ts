@@ -1,14 +1,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { createProgram } from '../src/cli.js'
 import { maskFields, maskNumber, maskText } from '../src/mask.js'
-import { send } from './support/live-receiver.js'
+import { send } from './helpers/http.js'
+import { tempDir } from './helpers/tmp.js'
 
 test('maskNumber keeps the first four and last three characters', () => {
   assert.equal(maskNumber('+33600112233'), '+336*****233')
@@ -28,8 +28,7 @@ test('maskNumber keeps the first four and last three characters', () => {
 })
 
 test('a receiver run with a token and basic auth: no secret in any log line, no number or text above debug', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
-  t.after(() => rm(dataDir, { recursive: true, force: true }))
+  const dataDir = await tempDir(t)
   const token = 'Xq7secretTOKENvalue2026'
   const password = 'pw-Horse-Battery-9'
   const authFile = join(dataDir, 'basic-auth')
@@ -59,10 +58,10 @@ test('a receiver run with a token and basic auth: no secret in any log line, no 
   assert.ok(port !== undefined, 'the receiver logged its port')
   const auth = (pw: string) => ({ Authorization: `Basic ${Buffer.from(`octopush:${pw}`).toString('base64')}`, 'Content-Type': 'application/json' })
   const body = JSON.stringify({ number: '+33600112233', text: 'Hello secret message', reception_date: '2026-11-27 12:00:00' })
-  assert.equal((await send(port, 'POST', `/${token.slice(0, -1)}/reply`, body, auth(password))).status, 404)
-  assert.equal((await send(port, 'POST', `/${token}/reply`, body, auth(`${password}x`))).status, 401)
-  assert.equal((await send(port, 'POST', `/reply?token=${token}`, body, auth(password))).status, 200)
-  assert.equal((await send(port, 'POST', `/${token}/reply`, 'number=0033600112233&text=Hello+secret+message', auth(password))).status, 200)
+  assert.equal((await send(port, { method: 'POST', path: `/${token.slice(0, -1)}/reply`, body, headers: auth(password) })).status, 404)
+  assert.equal((await send(port, { method: 'POST', path: `/${token}/reply`, body, headers: auth(`${password}x`) })).status, 401)
+  assert.equal((await send(port, { method: 'POST', path: `/reply?token=${token}`, body, headers: auth(password) })).status, 200)
+  assert.equal((await send(port, { method: 'POST', path: `/${token}/reply`, body: 'number=0033600112233&text=Hello+secret+message', headers: auth(password) })).status, 200)
   stop!('SIGTERM')
   await running
 

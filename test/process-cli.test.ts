@@ -4,17 +4,20 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFile, readFile, writeFile, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { deliveryRecord, lines, readNdjson, silentLogger, tempDir, writeSegment } from './helpers.js'
+import { tempDir } from './helpers/tmp.js'
+import { BIN } from './helpers/cli.js'
+import { silentLogger } from './helpers/logger.js'
+import { deliveryRecord, lines } from './helpers/records.js'
+import { writeSegment } from './helpers/spool.js'
+import { readNdjson } from './helpers/ndjson.js'
+import { waitFor } from './helpers/wait.js'
 import { createProgram } from '../src/cli.js'
 import { encodeRecord } from '../src/record.js'
-
-const CLI = fileURLToPath(new URL('../bin/callback-spool.js', import.meta.url))
 
 interface Spawned { child: ChildProcess, stdout: () => string, stderr: () => string, exited: Promise<number | null> }
 
 function start (args: string[], env: Record<string, string> = {}): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
@@ -27,14 +30,6 @@ async function run (args: string[], env: Record<string, string> = {}): Promise<{
   const s = start(args, env)
   const code = await s.exited
   return { code, stdout: s.stdout(), stderr: s.stderr() }
-}
-
-async function waitFor (check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 async function countLines (path: string): Promise<number> {
@@ -80,7 +75,7 @@ test('two processors at once: the second logs one line and exits 0 at once', asy
   const release = join(dir, 'release')
   const first = start(['process', '--data-dir', dir, '--on', `*=exec:cat > /dev/null; touch ${join(dir, 'started')}; while [ ! -e ${release} ]; do sleep 0.02; done`])
   t.after(() => first.child.kill('SIGKILL'))
-  await waitFor(async () => (await readdir(dir)).includes('started'), 10_000, 'first processor busy')
+  await waitFor('first processor busy', async () => (await readdir(dir)).includes('started'), 10_000)
   const second = await run(['process', '--data-dir', dir])
   assert.equal(second.code, 0)
   const logged = second.stdout.trim().split('\n')
@@ -98,18 +93,18 @@ test('--follow dispatches a new record quickly (by file-system events, not polli
   const follower = start(['process', '--data-dir', dir, '--follow', '--poll-interval', '30s'])
   t.after(() => follower.child.kill('SIGKILL'))
   const out = join(dir, 'out', 'delivery.ndjson')
-  await waitFor(async () => (await countLines(out)) === 1 && follower.stdout().includes('following the spool'), 10_000, 'first record')
+  await waitFor('first record', async () => (await countLines(out)) === 1 && follower.stdout().includes('following the spool'), 10_000)
   const latencies: number[] = []
   for (let i = 2; i <= 4; i++) {
     const sent = Date.now()
     await appendFile(join(dir, 'spool', seg), encodeRecord(deliveryRecord(i)))
-    await waitFor(async () => (await countLines(out)) === i, 5000, `record ${i}`)
+    await waitFor(`record ${i}`, async () => (await countLines(out)) === i, 5000)
     latencies.push(Date.now() - sent)
   }
   t.diagnostic(`--follow latency: ${latencies.join(', ')} ms`)
   // A new segment (a rotation) is followed too.
   await writeSegment(dir, 2, encodeRecord(deliveryRecord(5)))
-  await waitFor(async () => (await countLines(out)) === 5, 5000, 'record in a new segment')
+  await waitFor('record in a new segment', async () => (await countLines(out)) === 5, 5000)
   assert.ok(Math.min(...latencies) < 5000)
   follower.child.kill('SIGTERM')
   assert.equal(await follower.exited, 0)
@@ -122,9 +117,9 @@ test('--schedule makes passes on the cron schedule (seconds allowed) until SIGTE
   const scheduled = start(['process', '--data-dir', dir, '--schedule', '* * * * * *'])
   t.after(() => scheduled.child.kill('SIGKILL'))
   const out = join(dir, 'out', 'delivery.ndjson')
-  await waitFor(async () => (await countLines(out)) === 1, 10_000, 'first scheduled pass')
+  await waitFor('first scheduled pass', async () => (await countLines(out)) === 1, 10_000)
   await appendFile(join(dir, 'spool', seg), encodeRecord(deliveryRecord(2)))
-  await waitFor(async () => (await countLines(out)) === 2, 10_000, 'next scheduled pass')
+  await waitFor('next scheduled pass', async () => (await countLines(out)) === 2, 10_000)
   scheduled.child.kill('SIGTERM')
   assert.equal(await scheduled.exited, 0)
   assert.ok((scheduled.stdout().match(/"msg":"pass done/g) ?? []).length >= 2)
@@ -148,7 +143,7 @@ export default async function (record) {
 `)
   const args = ['process', '--data-dir', dir, '--on', `*=module:${mod}`, '--batch-size', String(batch)]
   const victim = start(args, { SLOW: '1' })
-  await waitFor(async () => (await countLines(seen)) >= 1200, 30_000, 'the first run to get going')
+  await waitFor('the first run to get going', async () => (await countLines(seen)) >= 1200, 30_000)
   victim.child.kill('SIGKILL')
   await victim.exited
   const beforeRestart = await countLines(seen)

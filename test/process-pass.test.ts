@@ -8,7 +8,12 @@ import { parseRoute } from '../src/processor/dispatch.js'
 import { loadCheckpoint, saveCheckpoint } from '../src/spool/checkpoint.js'
 import { tryAcquireLock } from '../src/spool/lock.js'
 import { encodeRecord } from '../src/record.js'
-import { capturingLogger, deliveryRecord, fixtureRecord, lines, processorOptions, readNdjson, recordWithFields, silentLogger, tempDir, writeSegment } from './helpers.js'
+import { tempDir } from './helpers/tmp.js'
+import { capturingLogger, silentLogger } from './helpers/logger.js'
+import { deliveryRecord, fixtureRecord, lines, recordWithFields } from './helpers/records.js'
+import { writeSegment } from './helpers/spool.js'
+import { readNdjson } from './helpers/ndjson.js'
+import { processorOptions } from './helpers/processor.js'
 
 const noSignals = (): void => {}
 

@@ -1,8 +1,7 @@
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { pino } from 'pino'
@@ -11,6 +10,7 @@ import { startReceiver, RECEIVE_DEFAULTS } from '../src/receiver/run.js'
 import { acquireLock } from '../src/spool/lock.js'
 import { segmentName } from '../src/spool/layout.js'
 import { mentionsNumber, normalizeNumber, purgeNumber } from '../src/spool/purge.js'
+import { tempDir } from './helpers/tmp.js'
 
 const TARGET = '+33600112233'
 const OTHER = '+33700998877'
@@ -18,9 +18,8 @@ const OTHER = '+33700998877'
 const line = (body: string, url = '/'): string =>
   encodeRequest({ method: 'POST', url, remoteAddr: '127.0.0.1', headers: {}, body: Buffer.from(body) })
 
-async function tempDataDir (t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+async function tempDataDir (t: TestContext): Promise<string> {
+  const dir = await tempDir(t)
   for (const sub of ['spool', 'state', 'dead', 'out', 'quarantine', 'requeue']) await mkdir(join(dir, sub), { mode: 0o750 })
   return dir
 }

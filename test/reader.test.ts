@@ -4,7 +4,9 @@ import { readFile, writeFile, mkdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { readLineBatches, readLines, type SpoolLine, type TornFragment } from '../src/spool/reader.js'
 import { computeBacklog, loadCheckpoint, saveCheckpoint, checkpointPath, validatePosition } from '../src/spool/checkpoint.js'
-import { appendSegment, deliveryRecord, lines, tempDir, writeSegment } from './helpers.js'
+import { tempDir } from './helpers/tmp.js'
+import { deliveryRecord, lines } from './helpers/records.js'
+import { appendSegment, writeSegment } from './helpers/spool.js'
 
 async function collect (spool: string, from?: { segment: string, offset: number }, chunkBytes?: number, torn: TornFragment[] = []): Promise<SpoolLine[]> {
   const out: SpoolLine[] = []

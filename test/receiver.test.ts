@@ -10,7 +10,8 @@ import { SpoolWriter } from '../src/spool/writer.js'
 import { SpoolWriteError } from '../src/errors.js'
 import { tempDir } from './helpers/tmp.js'
 import { readRecords, readSpool } from './helpers/spool.js'
-import { rawExchange, readResponses, send, statusCodes } from './helpers/http.js'
+import { send } from './helpers/http.js'
+import { rawExchange, readResponses, statusCodes } from './helpers/raw-socket.js'
 
 const silent = pino({ level: 'silent' })
 

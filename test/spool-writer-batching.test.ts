@@ -1,16 +1,15 @@
 /** Group commit: a lone line goes out at once; lines that arrive during a commit share the next. */
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { pino } from 'pino'
 import { SpoolWriter } from '../src/spool/writer.js'
+import { tempDir } from './helpers/tmp.js'
 
 for (const durability of ['fsync', 'os'] as const) {
   test(`${durability}: the first line is committed alone, the ten that follow during its commit share one batch`, async (t) => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
-    t.after(() => rm(dataDir, { recursive: true, force: true }))
+    const dataDir = await tempDir(t)
     const writer = await SpoolWriter.open({ dataDir, durability, logger: pino({ level: 'silent' }) })
     const sizes: number[] = []
     writer.stats.onBatch = (records) => { sizes.push(records) }

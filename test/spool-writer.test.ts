@@ -10,18 +10,11 @@ import { dataLayout, segmentName } from '../src/spool/layout.js'
 import { SpoolClosedError } from '../src/errors.js'
 import { tempDir } from './helpers/tmp.js'
 import { readSpool } from './helpers/spool.js'
+import { waitFor } from './helpers/wait.js'
 
 const silent = pino({ level: 'silent' })
 
 const line = (i: number, pad = 0): string => JSON.stringify({ i, pad: 'x'.repeat(pad) }) + '\n'
-
-async function waitFor (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
 
 test('group commit: concurrent appends share batches; every line present and complete', async (t) => {
   const dir = await tempDir(t)
@@ -85,7 +78,7 @@ test('rotation by age: an old segment is sealed and the next line begins a new o
   const first = writer.currentSegment
   assert.ok(first !== undefined)
   // The age timer seals it even when nothing else arrives.
-  await waitFor('the old segment to be sealed', () => writer.currentSegment === undefined)
+  await waitFor('the old segment to be sealed', () => writer.currentSegment === undefined, 10_000, 20)
   await writer.append(line(2))
   assert.ok(writer.currentSegment !== undefined && writer.currentSegment > first)
   const { segments, lines } = await readSpool(dir)

@@ -1,28 +1,20 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { tempDir } from './helpers/tmp.js'
-import { runCli, waitListening } from './helpers/cli.js'
+import { startWrappedReceiver } from './helpers/cli.js'
 import { send } from './helpers/http.js'
 import { readRecords, readSpool } from './helpers/spool.js'
-import { straceMissing } from './helpers/strace.js'
+import { skipWithoutStrace } from './helpers/strace.js'
 
 test('a failed fdatasync: 503, the segment is abandoned, the next request goes to a new segment', async (t) => {
-  const missing = straceMissing()
-  if (missing !== undefined) {
-    t.skip(`strace is needed to inject the fdatasync error: ${missing}`)
-    return
-  }
+  if (skipWithoutStrace(t, 'to inject the fdatasync error')) return
   const dir = await tempDir(t)
   // Only the writer's group commit calls fdatasync (directories and small files use fsync): the
   // second batch's sync fails with EIO, as a dying disk would.
   // strace counts calls per thread: one libuv worker thread makes the count the process's.
-  const cli = await waitListening(runCli(['receive', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir], { UV_THREADPOOL_SIZE: '1' },
-    ['strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO:when=2']))
-  // Killing strace would only detach it: stop the receiver itself.
-  t.after(async () => {
-    try { process.kill(cli.pid, 'SIGKILL') } catch {}
-    await cli.exited
-  })
+  const cli = await startWrappedReceiver(t,
+    ['strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO:when=2'],
+    ['--data-dir', dir], { UV_THREADPOOL_SIZE: '1' })
 
   const statuses: number[] = []
   for (let i = 0; i < 6; i++) {

@@ -5,23 +5,19 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { deliveryRecord, lines, readNdjson, recordWithFields, tempDir, writeSegment } from './helpers.js'
+import { tempDir } from './helpers/tmp.js'
+import { deliveryRecord, lines, recordWithFields } from './helpers/records.js'
+import { writeSegment } from './helpers/spool.js'
+import { readNdjson } from './helpers/ndjson.js'
 import { BIN, REPO, killHard, runCli, startCliReceiver } from './helpers/cli.js'
 import { loadFixture } from './helpers/fixtures.js'
 import { send } from './helpers/http.js'
+import { waitFor } from './helpers/wait.js'
 
 async function run (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
   const cli = runCli(args, env)
   const { code } = await cli.exited
   return { code, stdout: cli.stdout(), stderr: cli.stderr() }
-}
-
-async function waitFor (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 test('verify through the CLI: exit 0 when sound, 1 with each torn and invalid line located', async (t) => {
@@ -71,7 +67,7 @@ test('replay is refused while a processor runs: exit 75, one line', async (t) =>
   await writeSegment(dir, 1, lines([deliveryRecord(1)]))
   const follower = runCli(['process', '--follow', '--data-dir', dir])
   t.after(() => killHard(follower))
-  await waitFor(() => follower.stdout().includes('following the spool'), 'the processor to start')
+  await waitFor('the processor to start', () => follower.stdout().includes('following the spool'), 10_000, 20)
   const refused = await run(['replay', '--all', '--yes', '--data-dir', dir])
   assert.equal(refused.code, 75)
   assert.equal(refused.stderr.trim().split('\n').length, 1)
@@ -119,7 +115,7 @@ test('cat --follow through the CLI: records across rotations of a real receiver,
     const res = await send(receiver.port, { path: fixture.target, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
     assert.equal(res.status, 200)
   }
-  await waitFor(() => follower.stdout().split('\n').filter(Boolean).length >= count, `${count} lines from cat --follow`)
+  await waitFor(`${count} lines from cat --follow`, () => follower.stdout().split('\n').filter(Boolean).length >= count, 10_000, 20)
   const segments = (await readdir(join(dir, 'spool'))).filter((n) => n.endsWith('.ndjson'))
   assert.ok(segments.length >= 3, `the receiver rotated (${segments.length} segments)`)
   const printed = follower.stdout().split('\n').filter(Boolean)

@@ -2,16 +2,15 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { test, type TestContext } from 'node:test'
 import { pino } from 'pino'
 import { supervise } from '../src/up/supervise.js'
 import { upChildArgs } from '../src/up/run.js'
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'callback-spool.js')
+import { BIN } from './helpers/cli.js'
+import { makeTempDir, tempDir } from './helpers/tmp.js'
 
 interface LogLine { msg: string, [key: string]: unknown }
 
@@ -81,8 +80,7 @@ test('a supervised child that keeps dying is restarted with a growing back-off, 
 
 test('stop() sends SIGTERM, and SIGKILL to a child that ignores it', async (t) => {
   const { logger } = logCollector()
-  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  const dir = await tempDir(t)
   const readyFile = join(dir, 'ready')
   const polite = supervise({ name: 'polite', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] }, { logger })
   const stubborn = supervise({
@@ -100,7 +98,7 @@ test('stop() sends SIGTERM, and SIGKILL to a child that ignores it', async (t) =
 })
 
 async function startUp (t: TestContext): Promise<{ up: ChildProcess, dir: string, logs: ReturnType<typeof watchLogs> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-'))
+  const dir = await makeTempDir()
   const up = spawn(process.execPath, [BIN, 'up', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CALLBACK_SPOOL_LOG_LEVEL: 'info' } })
   const logs = watchLogs(up.stdout!)

@@ -44,7 +44,8 @@ export interface SpoolWriterStats {
 }
 
 interface PendingLine {
-  data: Buffer
+  /** A string line is encoded with the rest of its batch, in one allocation. */
+  data: string | Buffer
   resolve: () => void
   reject: (err: Error) => void
 }
@@ -54,6 +55,16 @@ interface OpenSegment {
   fh: FileHandle
   size: number
   openedAt: number
+}
+
+/** The batch's bytes: one buffer, encoded in one go when the lines are strings (the receiver's case). */
+function encodeBatch (batch: PendingLine[]): Buffer {
+  if (batch.length === 1) {
+    const only = batch[0]!.data
+    return typeof only === 'string' ? Buffer.from(only, 'utf8') : only
+  }
+  if (batch.every((p) => typeof p.data === 'string')) return Buffer.from(batch.map((p) => p.data).join(''), 'utf8')
+  return Buffer.concat(batch.map((p) => typeof p.data === 'string' ? Buffer.from(p.data, 'utf8') : p.data))
 }
 
 export class SpoolWriter {
@@ -126,9 +137,8 @@ export class SpoolWriter {
   /** Appends one complete line (ending in `\n`); resolves once it is durable. */
   append (line: string | Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new SpoolClosedError())
-    const data = typeof line === 'string' ? Buffer.from(line, 'utf8') : line
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ data, resolve, reject })
+      this.pending.push({ data: line, resolve, reject })
       if (this.flushing === undefined) this.flushing = this.flushLoop()
     })
   }
@@ -159,7 +169,7 @@ export class SpoolWriter {
   }
 
   private async commit (batch: PendingLine[]): Promise<void> {
-    const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((p) => p.data))
+    const data = encodeBatch(batch)
     if (this.segment !== undefined && this.segment.size > 0 &&
         (this.segment.size + data.length > this.rotateBytes || Date.now() - this.segment.openedAt >= this.rotateAgeMs)) {
       await this.sealSegment()

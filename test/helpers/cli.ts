@@ -1,6 +1,7 @@
 /** Spawns the real CLI (bin/callback-spool.js, which runs dist/: `npm run build` first). */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
@@ -49,6 +50,19 @@ export interface CliReceiver extends CliProcess {
  */
 export function startCliReceiver (dataDir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<CliReceiver> {
   return waitListening(runCli(['receive', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extra], env))
+}
+
+/**
+ * Starts `receive --port 0` under `wrapper` (e.g. strace and its options), and SIGKILLs the
+ * receiver itself when the test ends: killing the wrapper would only detach it.
+ */
+export async function startWrappedReceiver (t: TestContext, wrapper: string[], args: string[], env: Record<string, string> = {}): Promise<CliReceiver> {
+  const cli = await waitListening(runCli(['receive', '--host', '127.0.0.1', '--port', '0', ...args], env, wrapper))
+  t.after(async () => {
+    try { process.kill(cli.pid, 'SIGKILL') } catch {}
+    await cli.exited
+  })
+  return cli
 }
 
 /** Resolves with the port from a receiver's 'listening' log line. */

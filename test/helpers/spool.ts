@@ -1,8 +1,8 @@
-/** Reads a spool back, to check what the receiver wrote. */
-import { readFile } from 'node:fs/promises'
+/** Spool segments in tests: read back what the receiver wrote, or write them by hand. */
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { listSegments } from '../../src/spool/fsutil.js'
-import { dataLayout } from '../../src/spool/layout.js'
+import { dataLayout, segmentName } from '../../src/spool/layout.js'
 import { decodeRecord, type SpoolRecord } from '../../src/record.js'
 
 export interface SpoolContents {
@@ -40,4 +40,17 @@ export async function readRecords (dataDir: string): Promise<SpoolRecord[]> {
     if (!d.ok) throw new Error(`spool line ${i} is not a record: ${d.reason}`)
     return d.record
   })
+}
+
+/** Writes a segment file directly (bypassing the writer) and returns its name. */
+export async function writeSegment (dataDir: string, seq: number, content: string | Buffer, createdAt = new Date(Date.UTC(2026, 0, 1) + seq * 1000)): Promise<string> {
+  const spool = join(dataDir, 'spool')
+  await mkdir(spool, { recursive: true })
+  const name = segmentName(seq, createdAt)
+  await writeFile(join(spool, name), content)
+  return name
+}
+
+export async function appendSegment (dataDir: string, name: string, content: string): Promise<void> {
+  await appendFile(join(dataDir, 'spool', name), content)
 }

@@ -1,5 +1,6 @@
 /** Reads an `strace -f -ttt -T -y` log into one event per system call, split calls joined. */
 import { execFileSync } from 'node:child_process'
+import type { TestContext } from 'node:test'
 
 export interface SyscallEvent {
   pid: number
@@ -18,6 +19,14 @@ export function straceMissing (): string | undefined {
   } catch (err) {
     return (err as Error).message
   }
+}
+
+/** Skips `t` and returns true when strace cannot be used; `purpose` says what it was needed for. */
+export function skipWithoutStrace (t: TestContext, purpose: string): boolean {
+  const missing = straceMissing()
+  if (missing === undefined) return false
+  t.skip(`strace is needed ${purpose}: ${missing}`)
+  return true
 }
 
 export function parseStrace (log: string): SyscallEvent[] {

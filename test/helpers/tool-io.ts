@@ -1,8 +1,8 @@
 /** A ToolIO for in-process tests: output collected, stdin a terminal or not, answers scripted. */
 import { type Command } from 'commander'
-import { pino } from 'pino'
 import { createProgram } from '../../src/cli.js'
 import type { ToolIO } from '../../src/tools/common.js'
+import { silentLogger } from './logger.js'
 
 export interface CapturedIO extends ToolIO {
   out: () => string
@@ -35,7 +35,7 @@ export function captureIO (options: { stdinIsTTY?: boolean, stdoutIsTTY?: boolea
 /** createProgram() with exits overridden on every command and the tools printing into `io`. */
 export function toolProgram (io: ToolIO): { program: Command, usage: () => string } {
   let usage = ''
-  const program = createProgram({ logger: pino({ level: 'silent' }), onSignal: () => {}, toolIO: io })
+  const program = createProgram({ logger: silentLogger(), onSignal: () => {}, toolIO: io })
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => { usage += s }, writeErr: (s) => { usage += s } })
     for (const sub of cmd.commands) configure(sub)
