@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import { generateSpool } from '../bench/processor.js'
 import { evaluateProcessorTargets, processorTable, processorTargetsText, type ProcessorRun } from '../bench/processor-report.js'
 import { decodeRecord } from '../src/record.js'
-import { tempDir } from './helpers.js'
+import { tempDir } from './helpers/tmp.js'
 
 function run (records: number, seconds: number, rssMb: number, jqSeconds?: number): ProcessorRun {
   return {

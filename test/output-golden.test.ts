@@ -10,7 +10,12 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runProcessCommand } from '../src/processor/run.js'
 import { encodeRecord } from '../src/record.js'
-import { FIXTURES_DIR, fixtureRecord, processorOptions, silentLogger, tempDir, writeSegment } from './helpers.js'
+import { FIXTURES_DIR } from './helpers/fixtures.js'
+import { silentLogger } from './helpers/logger.js'
+import { processorOptions } from './helpers/processor.js'
+import { fixtureRecord } from './helpers/records.js'
+import { writeSegment } from './helpers/spool.js'
+import { tempDir } from './helpers/tmp.js'
 
 const LONG_TEXT = 'x'.repeat(100_000)
 
