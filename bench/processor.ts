@@ -4,6 +4,7 @@
  * records/s and peak RSS, beside `jq -c . spool/*.ndjson > /dev/null` over the same files.
  *
  *   npm run build && node --import tsx bench/processor.ts [records...]
+ *   npm run bench -- --only processor          (the same, from bench/run.ts)
  *
  * Targets (issue 3): at least 200,000 records/s, at least as fast as jq, peak RSS under 150 MB.
  */
@@ -15,6 +16,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { encodeRecord, newRecordId, type SpoolRecord } from '../src/record.js'
 import { segmentName } from '../src/spool/layout.js'
+import { evaluateProcessorTargets, processorTable, processorTargetsText, type Measured, type ProcessorRun } from './processor-report.js'
 
 /** Extra node flags for the processor run, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
@@ -75,16 +77,13 @@ export async function generateSpool (dataDir: string, count: number): Promise<nu
   return bytes
 }
 
-interface RunResult { seconds: number, cpuSeconds: number | undefined, peakRssMb: number, code: number | null }
-
-/** Runs a command under /usr/bin/time -v when present (peak RSS from it), else polls VmHWM. */
-async function measure (command: string, args: string[], stdoutTo?: string): Promise<RunResult> {
+/** Runs a command under /usr/bin/time -v when present (peak RSS and CPU time from it), else polls VmHWM. */
+async function measure (command: string, args: string[]): Promise<Measured & { code: number | null }> {
   const useTime = existsSync('/usr/bin/time')
   const file = useTime ? '/usr/bin/time' : command
   const argv = useTime ? ['-v', command, ...args] : args
   const started = process.hrtime.bigint()
-  const child = spawn(file, argv, { stdio: ['ignore', stdoutTo === undefined ? 'ignore' : 'pipe', 'pipe'] })
-  child.stdout?.resume()
+  const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr!.setEncoding('utf8')
   child.stderr!.on('data', (d: string) => { stderr += d })
@@ -110,11 +109,7 @@ async function measure (command: string, args: string[], stdoutTo?: string): Pro
   return { seconds, cpuSeconds, peakRssMb: kb / 1024, code }
 }
 
-function cpu (r: RunResult, count: number): string {
-  return r.cpuSeconds === undefined ? '' : `, ${r.cpuSeconds.toFixed(2)} s CPU = ${Math.round(count / r.cpuSeconds).toLocaleString('en')} records per CPU-second`
-}
-
-async function hasJq (): Promise<boolean> {
+export async function hasJq (): Promise<boolean> {
   return await new Promise((resolve) => {
     const c = spawn('jq', ['--version'], { stdio: 'ignore' })
     c.on('error', () => resolve(false))
@@ -122,32 +117,45 @@ async function hasJq (): Promise<boolean> {
   })
 }
 
-async function benchOne (count: number, jq: boolean): Promise<void> {
+/** One spool of `count` records: the processor's pass, then jq over the same files. */
+export async function benchProcessor (count: number, jq: boolean): Promise<ProcessorRun> {
   const dataDir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-'))
   try {
-    const bytes = await generateSpool(dataDir, count)
+    const spoolBytes = await generateSpool(dataDir, count)
     const segments = (await readdir(join(dataDir, 'spool'))).map((n) => join(dataDir, 'spool', n)).sort()
-    const proc = await measure(process.execPath, [...nodeArgs, CLI, 'process', '--data-dir', dataDir])
-    const out = (await readdir(join(dataDir, 'out'))).length
-    const line = [`processor ${count.toLocaleString('en')} records (${(bytes / 1048576).toFixed(0)} MiB, ${segments.length} segments):`,
-      `${Math.round(count / proc.seconds).toLocaleString('en')} records/s (${proc.seconds.toFixed(2)} s wall${cpu(proc, count)}), peak RSS ${proc.peakRssMb.toFixed(0)} MB, exit ${proc.code}, ${out} output files`]
+    const { code, ...processor } = await measure(process.execPath, [...nodeArgs, CLI, 'process', '--data-dir', dataDir])
+    let jqRun: Measured | undefined
     if (jq) {
-      const j = await measure('/bin/sh', ['-c', `jq -c . ${segments.map((s) => `'${s}'`).join(' ')} > /dev/null`])
-      line.push(`| jq -c .: ${Math.round(count / j.seconds).toLocaleString('en')} records/s (${j.seconds.toFixed(2)} s wall${cpu(j, count)}), peak RSS ${j.peakRssMb.toFixed(0)} MB` +
-        ` | processor/jq speed ${(j.seconds / proc.seconds).toFixed(2)}x wall` +
-        (proc.cpuSeconds !== undefined && j.cpuSeconds !== undefined ? `, ${(j.cpuSeconds / proc.cpuSeconds).toFixed(2)}x CPU` : ''))
-    } else {
-      line.push('| jq not installed: no comparison (apt-get install -y jq)')
+      const { code: jqCode, ...measured } = await measure('/bin/sh', ['-c', `jq -c . ${segments.map((s) => `'${s}'`).join(' ')} > /dev/null`])
+      if (jqCode === 0) jqRun = measured
     }
-    console.log(line.join(' '))
+    return { records: count, spoolBytes, segments: segments.length, exitCode: code, processor, jq: jqRun }
   } finally {
     await rm(dataDir, { recursive: true, force: true })
   }
 }
 
-// Run only when started as a script (bench/run.ts may import generateSpool).
+/** Runs the processor bench for each count; prints the table and the targets; true when none failed. */
+export async function runProcessorBench (counts: number[], log: (line: string) => void): Promise<{ table: string, targets: string, pass: boolean }> {
+  const jq = await hasJq()
+  if (!jq) log('jq is not installed: no comparison (apt-get install -y jq)')
+  const runs: ProcessorRun[] = []
+  for (const count of counts) {
+    const run = await benchProcessor(count, jq)
+    const p = run.processor
+    log(`  processor ${count.toLocaleString('en')} records: ${Math.round(count / p.seconds).toLocaleString('en')} records/s, ` +
+      `${p.cpuSeconds === undefined ? '?' : (p.cpuSeconds * 1e6 / count).toFixed(2)} µs CPU/record, peak RSS ${p.peakRssMb.toFixed(0)} MB` +
+      (run.jq === undefined ? '' : `; jq ${Math.round(count / run.jq.seconds).toLocaleString('en')} records/s`))
+    runs.push(run)
+  }
+  const targets = evaluateProcessorTargets(runs)
+  return { table: processorTable(runs), targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
+}
+
+// Run only when started as a script (bench/run.ts imports this module).
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const counts = process.argv.slice(2).map(Number).filter((n) => n > 0)
-  const jq = await hasJq()
-  for (const count of counts.length > 0 ? counts : [100_000, 1_000_000]) await benchOne(count, jq)
+  const result = await runProcessorBench(counts.length > 0 ? counts : [100_000, 1_000_000], (line) => { process.stderr.write(line + '\n') })
+  process.stdout.write(`\n${result.table}\n\n${result.targets}\n`)
+  process.exitCode = result.pass ? 0 : 1
 }

@@ -4,19 +4,26 @@
  * 64 connections; then the two durable ones again with every sync slowed to 5 ms by strace, as
  * on a real disk. Prints a markdown table for the README and the issue's targets as PASS/FAIL.
  *
- *   npm run bench               3 rounds of 4 s per figure, about 4 minutes
+ *   npm run bench               3 rounds of 4 s per figure, about 4 minutes, then the processor
  *   npm run bench -- --quick    1 round of 3 s
  *   npm run bench -- --rounds 5 --seconds 6
+ *   npm run bench -- --only receiver|processor
+ *   npm run bench -- --only processor --records 100000,1000000
+ *
+ * The processor part (bench/processor.ts): spools of 100k and 1M records through `callback-spool
+ * process` to the default file handler, records/s, CPU per record and peak RSS, beside
+ * `jq -c .` over the same files when jq is installed, and issue 3's targets.
  *
  * The servers run side by side (idle but for the one under load) and the rounds interleave them,
  * so a burst of load from elsewhere on a shared machine hits one round of each, not one server;
  * each figure is the median of its rounds. Exits 1 if a target is missed, 2 if wrk or strace is
- * missing.
+ * missing (for the receiver part).
  */
 import { statfs } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { countLines } from './count-lines.js'
+import { runProcessorBench } from './processor.js'
 import { medianSyncMs } from './disk-probe.js'
 import { evaluateTargets, markdownTable, targetsText, type Cell, type SpoolCheck } from './report.js'
 import { startServer, type RunningServer, type ServerKind } from './servers.js'
@@ -32,7 +39,18 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
+    only: { type: 'string' },
+    records: { type: 'string' },
   },
+})
+
+if (values.only !== undefined && values.only !== 'receiver' && values.only !== 'processor') {
+  throw new Error(`Expected \`--only\` to be receiver or processor, got \`${values.only}\``)
+}
+const recordCounts = (values.records ?? '100000,1000000').split(',').map((v) => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`Expected \`--records\` to be positive integers separated by commas, got \`${values.records ?? ''}\``)
+  return n
 })
 
 function positiveInt (name: string, value: string | undefined, fallback: number): number {
@@ -133,6 +151,19 @@ async function stopAndCount (subject: Subject): Promise<SpoolCheck | undefined> 
 }
 
 async function main (): Promise<number> {
+  let code = 0
+  if (values.only !== 'processor') code = Math.max(code, await receiverBench())
+  if (values.only !== 'receiver') {
+    log(`processor bench, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ` +
+      `load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}; records: ${recordCounts.join(', ')}`)
+    const processor = await runProcessorBench(recordCounts, log)
+    process.stdout.write(`\n${processor.table}\n\n${processor.targets}\n`)
+    if (!processor.pass) code = Math.max(code, 1)
+  }
+  return code
+}
+
+async function receiverBench (): Promise<number> {
   const problems = missingTools()
   if (problems.length > 0) {
     for (const p of problems) log(p)

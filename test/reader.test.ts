@@ -124,3 +124,21 @@ test('backlog: records, bytes and the age of the oldest unprocessed record after
   await mkdir(join(dir, 'state'), { recursive: true })
   assert.equal(JSON.parse(await readFile(checkpointPath(dir), 'utf8').catch(() => 'null')), null)
 })
+
+test('lines with multi-byte and invalid UTF-8: byte offsets exact, each line decoded as it would be alone', async (t) => {
+  const dir = await tempDir(t)
+  const spool = join(dir, 'spool')
+  const parts = [Buffer.from('ascii'), Buffer.from('😀 é \u2028'), Buffer.from([0x61, 0xc3]), Buffer.from([0xff, 0xfe, 0xe2, 0x82]), Buffer.from(''), Buffer.from('end')]
+  const seg = await writeSegment(dir, 1, Buffer.concat(parts.flatMap((p) => [p, Buffer.from('\n')])))
+  const expected: Array<[number, number, string]> = []
+  let offset = 0
+  for (const p of parts) {
+    expected.push([offset, offset + p.length + 1, p.toString('utf8')])
+    offset += p.length + 1
+  }
+  for (const chunk of [undefined, 2, 5, 9]) {
+    const got = await collect(spool, undefined, chunk)
+    assert.deepEqual(got.map((l) => [l.offset, l.nextOffset, l.line]), expected, `chunk ${chunk}`)
+    assert.ok(got.every((l) => l.segment === seg))
+  }
+})

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeRecord, encodeRecord, newRecordId, recordBodyBytes, type SpoolRecord } from '../src/record.js'
+import { decodeRecord, encodeRecord, isLowerHexUuid, isParsableDate, newRecordId, recordBodyBytes, type SpoolRecord } from '../src/record.js'
 
 const UUIDV7_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -92,4 +92,25 @@ test('decodeRecord rejects non-JSON, non-objects, a wrong version and missing fi
     assert.equal(result.ok, false, what)
     if (!result.ok) assert.equal(typeof result.reason, 'string', what)
   }
+})
+
+test('isLowerHexUuid accepts exactly what /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/ accepts', () => {
+  const re = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+  const good = newRecordId()
+  const cases = [good, good.toUpperCase(), good.slice(1), good + '0', good.replace(/-/g, '0'), good.replace(/^./, 'g'),
+    good.replace(/.$/, '/'), good.replace(/.$/, ':'), good.replace(/.$/, '`'), good.replace(/.$/, 'G'), '', '0'.repeat(36),
+    '00000000-0000-0000-0000-000000000000', '00000000-0000-0000-0000-00000000000\u0660', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'ffffffff-ffff-ffff-ffff-fffffffffff\n']
+  for (let i = 0; i < 36; i++) cases.push(good.slice(0, i) + '-' + good.slice(i + 1), good.slice(0, i) + 'a' + good.slice(i + 1))
+  for (const id of cases) assert.equal(isLowerHexUuid(id), re.test(id), JSON.stringify(id))
+  assert.equal(isLowerHexUuid(good), true)
+})
+
+test('isParsableDate agrees with Date.parse', () => {
+  const cases = ['2026-11-27T12:00:00.000Z', '2026-02-31T23:59:59.999Z', '0000-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z',
+    '2026-13-01T00:00:00.000Z', '2026-00-01T00:00:00.000Z', '2026-01-00T00:00:00.000Z', '2026-01-32T00:00:00.000Z',
+    '2026-01-01T24:00:00.000Z', '2026-01-01T23:60:00.000Z', '2026-01-01T23:59:60.000Z', '2026-01-01T23:59:59.00aZ',
+    '2026-01-01T23:59:59.000z', '2026-01-01 23:59:59.000Z', '2026-01-01T23:59:59Z', '2026-01-01', 'yesterday', '',
+    '+02026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000+01:00', '2O26-01-01T00:00:00.000Z', '2026-1-01T00:00:00.000ZZ']
+  for (let i = 0; i < 24; i++) cases.push('2026-01-01T00:00:00.000Z'.slice(0, i) + '/' + '2026-01-01T00:00:00.000Z'.slice(i + 1))
+  for (const text of cases) assert.equal(isParsableDate(text), !Number.isNaN(Date.parse(text)), text)
 })

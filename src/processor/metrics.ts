@@ -1,5 +1,6 @@
 /** The figures of one pass, and their Prometheus text form for node_exporter's textfile collector. */
 import { writeFileDurably } from '../spool/fsutil.js'
+import { readMetric, renderMetrics, type Metric } from '../spool/prometheus.js'
 import { KINDS, type CallbackKind } from './classify.js'
 
 export type PassOutcome = 'done' | 'retry_later' | 'stopped' | 'error'
@@ -44,30 +45,26 @@ export function emptyFigures (startedAt: Date): PassFigures {
   }
 }
 
+/** The figures in the Prometheus text format, through the same formatter as the receiver's /metrics. */
 export function formatPrometheus (f: PassFigures): string {
-  const lines: string[] = []
-  const metric = (name: string, type: string, help: string, samples: Array<[string, number]>): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`)
-  }
-  metric('callback_spool_process_last_pass_timestamp_seconds', 'gauge', 'When the last pass finished.',
-    [['', Date.parse(f.finished_at) / 1000]])
-  metric('callback_spool_process_last_pass_duration_seconds', 'gauge', 'How long the last pass took.',
-    [['', f.duration_ms / 1000]])
-  metric('callback_spool_process_last_pass_success', 'gauge', '1 when the last pass reached the end of the spool.',
-    [['', f.outcome === 'done' ? 1 : 0]])
-  metric('callback_spool_process_records', 'gauge', 'Records handled in the last pass, by kind and outcome.',
-    KINDS.flatMap((k) => (['done', 'dead', 'skipped'] as const).map((o): [string, number] => [`{kind="${k}",outcome="${o}"}`, f.by_kind[k][o]])))
-  metric('callback_spool_process_records_read', 'gauge', 'Spool records read in the last pass.', [['', f.records_read]])
-  metric('callback_spool_process_invalid_lines', 'gauge', 'Invalid spool lines dead-lettered in the last pass.', [['', f.invalid]])
-  metric('callback_spool_process_dead_lettered', 'gauge', 'Records dead-lettered in the last pass.', [['', f.dead_lettered]])
-  metric('callback_spool_process_quarantined', 'gauge', 'Torn fragments quarantined in the last pass.', [['', f.quarantined]])
-  metric('callback_spool_process_lag_records', 'gauge', 'Records left after the checkpoint.', [['', f.lag_records]])
-  metric('callback_spool_process_lag_bytes', 'gauge', 'Bytes left after the checkpoint.', [['', f.lag_bytes]])
+  const gauge = (name: string, help: string, value: number): Metric => readMetric('gauge', name, help, () => value)
+  const metrics: Metric[] = [
+    gauge('callback_spool_process_last_pass_timestamp_seconds', 'When the last pass finished.', Date.parse(f.finished_at) / 1000),
+    gauge('callback_spool_process_last_pass_duration_seconds', 'How long the last pass took.', f.duration_ms / 1000),
+    gauge('callback_spool_process_last_pass_success', '1 when the last pass reached the end of the spool.', f.outcome === 'done' ? 1 : 0),
+    readMetric('gauge', 'callback_spool_process_records', 'Records handled in the last pass, by kind and outcome.',
+      () => KINDS.flatMap((kind) => (['done', 'dead', 'skipped'] as const).map((outcome) => ({ labels: { kind, outcome }, value: f.by_kind[kind][outcome] })))),
+    gauge('callback_spool_process_records_read', 'Spool records read in the last pass.', f.records_read),
+    gauge('callback_spool_process_invalid_lines', 'Invalid spool lines dead-lettered in the last pass.', f.invalid),
+    gauge('callback_spool_process_dead_lettered', 'Records dead-lettered in the last pass.', f.dead_lettered),
+    gauge('callback_spool_process_quarantined', 'Torn fragments quarantined in the last pass.', f.quarantined),
+    gauge('callback_spool_process_lag_records', 'Records left after the checkpoint.', f.lag_records),
+    gauge('callback_spool_process_lag_bytes', 'Bytes left after the checkpoint.', f.lag_bytes),
+  ]
   if (f.lag_oldest_age_seconds !== null) {
-    metric('callback_spool_process_lag_oldest_age_seconds', 'gauge', 'Age of the oldest unprocessed record.', [['', f.lag_oldest_age_seconds]])
+    metrics.push(gauge('callback_spool_process_lag_oldest_age_seconds', 'Age of the oldest unprocessed record.', f.lag_oldest_age_seconds))
   }
-  return lines.join('\n') + '\n'
+  return renderMetrics(metrics)
 }
 
 export async function writeMetricsFile (path: string, figures: PassFigures): Promise<void> {

@@ -18,7 +18,7 @@ export class ZonedTimeReader {
   private readonly format: Intl.DateTimeFormat
   private readonly offsets = new Map<number, number>()
   /** Provider dates repeat a lot (same second, same minute): remember recent answers. */
-  private readonly answers = new Map<string, string | undefined>()
+  private readonly answers = new Map<string, string | null>()
 
   constructor (timeZone: string) {
     try {
@@ -77,10 +77,12 @@ export class ZonedTimeReader {
 
   /** `2020-11-04 11:11:45` -> `2020-11-04T10:11:45.000Z`; a string with its own zone is read as such; undefined if unreadable. */
   toIsoUtc (text: string): string | undefined {
-    if (this.answers.has(text)) return this.answers.get(text)
+    // One lookup per record on the hot path; null stands for a cached "unreadable".
+    const cached = this.answers.get(text)
+    if (cached !== undefined) return cached ?? undefined
     const answer = this.convert(text)
     if (this.answers.size >= MAX_CACHE) this.answers.clear()
-    this.answers.set(text, answer)
+    this.answers.set(text, answer ?? null)
     return answer
   }
 

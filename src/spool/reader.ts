@@ -4,7 +4,7 @@
  * A hand-written splitter over fixed-size fs reads, not a stream of strings: the checkpoint
  * needs the exact byte offset of every line, and the processor needs whole chunks of lines at a
  * time so it does not pay an `await` per record. Memory stays bounded by the chunk size (plus the
- * longest single line).
+ * longest single line): two reusable buffers per reader.
  *
  * - In the newest segment, a last line without its `\n` is still being written: it is not read.
  * - In a sealed segment (any segment with a newer one after it), an unterminated tail is a torn
@@ -38,7 +38,10 @@ export interface TornFragment {
 }
 
 export interface ReadOptions {
-  /** Bytes per read: small reads keep the heap small and the cache warm (measured: 64 KiB beat 1 MiB in speed and RSS). @default 64 KiB */
+  /**
+   * Bytes per read. Measured on 1M records (processor, default file handler): 256 KiB took 6.1-6.2 us
+   * CPU per record against 7.3-8.2 for 64 KiB; 1 MiB raised peak RSS to 150-180 MB. @default 256 KiB
+   */
   chunkBytes?: number
   /** Called (and awaited) for the unterminated tail of a sealed segment. */
   onTorn?: (torn: TornFragment) => Promise<void> | void
@@ -52,7 +55,7 @@ export interface LineBatch {
   next: SpoolPosition
 }
 
-const DEFAULT_CHUNK = 64 * 1024
+const DEFAULT_CHUNK = 256 * 1024
 
 /** Whether segment `a` comes before segment `b` in write order. */
 export function segmentBefore (a: string, b: string): boolean {
@@ -99,6 +102,9 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
       if (index === -1) return
     }
   }
+  // Lines are decoded into strings as soon as they are split, so the buffers can be reused at once.
+  let current = Buffer.allocUnsafe(2 * chunkBytes)
+  let other = Buffer.allocUnsafe(2 * chunkBytes)
   while (index < segments.length) {
     const seg = segments[index]!
     const path = join(spoolDir, seg.name)
@@ -114,15 +120,16 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
     }
     let sealed = index < segments.length - 1
     // The next chunk is read while the lines of this one are handled (the read goes to the
-    // thread pool): reading and parsing overlap.
+    // thread pool): reading and parsing overlap. Two buffers take turns, so reading allocates
+    // nothing per chunk: the bytes of a line not yet complete (the carry) are copied to the
+    // front of the other buffer, and the next chunk is read in after them.
     let readPos = offset
-    const readAt = (pos: number): Promise<{ bytesRead: number, buffer: Buffer }> => fh.read(Buffer.allocUnsafe(chunkBytes), 0, chunkBytes, pos)
-    let inFlight: Promise<{ bytesRead: number, buffer: Buffer }> | undefined = readAt(readPos)
-    /** Bytes from `offset` not yet consumed: the start of a line whose end is not read yet. */
-    let carry: Buffer = Buffer.alloc(0)
+    let carryLen = 0
+    const readInto = (buffer: Buffer, at: number, pos: number): Promise<{ bytesRead: number }> => fh.read(buffer, at, chunkBytes, pos)
+    let inFlight: Promise<{ bytesRead: number }> | undefined = readInto(current, 0, readPos)
     try {
       for (;;) {
-        const { bytesRead, buffer } = await inFlight!
+        const { bytesRead } = await inFlight!
         inFlight = undefined
         if (bytesRead === 0) {
           if (!sealed) {
@@ -133,22 +140,28 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
               index = segments.findIndex((s) => s.name === seg.name)
               sealed = true
               // The writer seals a segment before creating the next: read again to its true end.
-              inFlight = readAt(readPos)
+              inFlight = readInto(current, carryLen, readPos)
               continue
             }
             return
           }
-          if (carry.length > 0) {
-            await options.onTorn?.({ segment: seg.name, offset, fragment: Buffer.from(carry) })
+          if (carryLen > 0) {
+            await options.onTorn?.({ segment: seg.name, offset, fragment: Buffer.from(current.subarray(0, carryLen)) })
           }
           break
         }
         readPos += bytesRead
-        inFlight = readAt(readPos)
-        const data = carry.length === 0 ? buffer.subarray(0, bytesRead) : Buffer.concat([carry, buffer.subarray(0, bytesRead)])
+        const end = carryLen + bytesRead
         const lines: SpoolLine[] = []
-        const used = splitLines(data, data.length, seg.name, offset, lines)
-        carry = data.subarray(used)
+        const used = splitLines(current, end, seg.name, offset, lines)
+        carryLen = end - used
+        // A line longer than a buffer: grow the other one (memory stays bounded by the longest line).
+        if (other.length < carryLen + chunkBytes) other = Buffer.allocUnsafe(Math.max(2 * other.length, carryLen + chunkBytes))
+        current.copy(other, 0, used, end)
+        const filled = current
+        current = other
+        other = filled
+        inFlight = readInto(current, carryLen, readPos)
         if (used > 0) {
           offset += used
           yield { segment: seg.name, lines, next: { segment: seg.name, offset } }
