@@ -9,7 +9,8 @@ import { ConfigError } from './errors.js'
 import { checkAll, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
-import { RECEIVE_DEFAULTS, startReceiver, type ReceiveOptions } from './receiver/run.js'
+import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
+import type { ReceiveOptions } from './receiver/run.js'
 import { parseAccessOptions } from './receiver/access-config.js'
 import { addPurgeCommand } from './tools/purge.js'
 import { registerUpCommand } from './up/command.js'
@@ -97,6 +98,8 @@ export function createProgram (context: ProgramContext = {}): Command {
       // Listen for signals before listening for requests: a SIGTERM that comes as soon as the
       // "listening" line is out (systemd, `up`, a test) must stop it cleanly, not kill it.
       const signalled = new Promise<NodeJS.Signals>((resolve) => onSignal(resolve))
+      // The receiver's implementation is loaded only by the command that runs it.
+      const { startReceiver } = await import('./receiver/run.js')
       const running = await startReceiver(options, logger)
       const signal = await signalled
       logger.info({ signal }, 'signal received')

@@ -13,6 +13,7 @@ import type { Logger } from 'pino'
 import { freeBytes } from '../spool/disk.js'
 import { PROMETHEUS_CONTENT_TYPE } from '../spool/prometheus.js'
 import { formatBytes } from '../units.js'
+import { DEFAULT_MIN_FREE_BYTES } from './defaults.js'
 
 export interface AdminOptions {
   spoolDir: string
@@ -23,7 +24,7 @@ export interface AdminOptions {
   logger: Logger
 }
 
-export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3
+export { DEFAULT_MIN_FREE_BYTES }
 
 export interface Readiness {
   ready: boolean

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import { acquireLock } from '../spool/lock.js'
 import { SpoolWriter, type Durability } from '../spool/writer.js'
-import { createAdminServer, DEFAULT_MIN_FREE_BYTES } from './admin.js'
+import { createAdminServer } from './admin.js'
+import { RECEIVE_DEFAULTS } from './defaults.js'
 import { createReceiverMetrics } from './metrics.js'
 import { createReceiver, type Receiver } from './server.js'
 import { createAccessControl, type AccessOptions } from './access.js'
@@ -32,18 +33,7 @@ export interface ReceiveOptions {
   minFreeBytes?: number
 }
 
-export const RECEIVE_DEFAULTS: ReceiveOptions = {
-  port: 8080,
-  dataDir: './data',
-  maxBodyBytes: 64 * 1024,
-  durability: 'fsync',
-  rotateBytes: 64 * 1024 * 1024,
-  rotateAgeMs: 60 * 60 * 1000,
-  requestTimeoutMs: 10_000,
-  maxConnections: 1024,
-  adminHost: '127.0.0.1',
-  minFreeBytes: DEFAULT_MIN_FREE_BYTES,
-}
+export { RECEIVE_DEFAULTS }
 
 export interface RunningReceiver {
   server: Receiver

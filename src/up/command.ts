@@ -2,7 +2,6 @@
 import { Option, type Command } from 'commander'
 import type { Logger } from 'pino'
 import { parsePort } from '../units.js'
-import { startUp } from './run.js'
 
 export interface UpCommandDeps {
   makeLogger: () => Logger
@@ -20,6 +19,7 @@ export function registerUpCommand (program: Command, deps: UpCommandDeps): Comma
     .action(async (opts: { host?: string, port: string, dataDir: string }) => {
       const logger = deps.makeLogger()
       parsePort('--port', opts.port)
+      const { startUp } = await import('./run.js')
       const running = startUp({ ...opts, configPath: program.opts().config as string | undefined }, logger)
       await new Promise<void>((resolve) => {
         deps.onSignal((signal) => {
