@@ -2,6 +2,7 @@
  * The normalised record that handlers receive: the kind, the id (the idempotency key), the
  * provider's fields made uniform, and every field as received.
  */
+import { normaliseNumber } from '../number.js'
 import type { SpoolRecord } from '../record.js'
 import { classifyCallback, type CallbackKind } from './classify.js'
 import type { ZonedTimeReader } from './provider-time.js'
@@ -32,20 +33,7 @@ export function fieldString (value: unknown): string | null {
   return null
 }
 
-/**
- * `+` kept; a `00` prefix becomes `+`; a leading space (a `+` the sender did not percent-encode
- * in a form, decoded as a space) becomes `+`; bare digits are kept (no guessing of a country).
- */
-export function normaliseNumber (value: string | null): string | null {
-  if (value === null) return null
-  if (value.startsWith(' ')) {
-    const rest = value.trimStart()
-    if (/^\d/.test(rest)) return '+' + rest.trimEnd()
-  }
-  const text = value.trim()
-  if (text.startsWith('00') && /^\d/.test(text.slice(2))) return '+' + text.slice(2)
-  return text
-}
+export { normaliseNumber }
 
 export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader): NormalisedCallback {
   const fields = record.fields

@@ -14,15 +14,14 @@ import { createReadStream } from 'node:fs'
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { ConfigError, UsageError } from '../errors.js'
+import { normaliseNumber } from '../number.js'
 import { FILE_MODE, fsyncDir, listSegments, writeFileDurably } from './fsutil.js'
 import { dataLayout } from './layout.js'
 import { acquireLock, isLockHeld } from './lock.js'
 
-/** `0033 6...` -> `+336...`; a leading space (a `+` that form decoding turned into one) -> `+`. */
+/** The processor's rule (src/number.ts), so purge erases exactly what handlers were given as that number. */
 export function normalizeNumber (value: string): string {
-  if (value.startsWith(' ')) return '+' + value.trimStart()
-  if (value.startsWith('00')) return '+' + value.slice(2)
-  return value
+  return normaliseNumber(value) ?? value
 }
 
 /** Whether any string anywhere in `value` is the number, once normalised. Iterative: no stack to blow. */
