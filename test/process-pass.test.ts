@@ -166,6 +166,19 @@ test('re-queue files are dispatched first, then deleted', async (t) => {
   assert.equal(dead[0]!.record, 'garbage')
 })
 
+test('the last record of a re-queue file without a final newline is dispatched, not lost', async (t) => {
+  const dir = await tempDir(t)
+  const first = recordWithFields({ stop_date: '2020-11-04 11:11:45', number: '+33600000001' })
+  const last = recordWithFields({ stop_date: '2020-11-04 11:11:46', number: '+33600000002' })
+  await mkdir(join(dir, 'requeue'), { recursive: true })
+  // Written by hand or by a script: the file ends without '\n'.
+  await writeFile(join(dir, 'requeue', '0001.ndjson'), encodeRecord(first) + encodeRecord(last).trimEnd())
+  assert.equal(await runProcessCommand(processorOptions(dir, { routes: [parseRoute(`*=file:${join(dir, 'all.ndjson')}`)] }), silentLogger(), noSignals), 0)
+  const all = await readNdjson(join(dir, 'all.ndjson'))
+  assert.deepEqual(all.map((r) => r.id), [first.id, last.id])
+  assert.deepEqual(await readdir(join(dir, 'requeue')), [])
+})
+
 test('a retrying handler stops the pass before the record (exit 75), counts attempts per id, dead-letters at --max-attempts', async (t) => {
   const dir = await tempDir(t)
   const recs = [deliveryRecord(1), recordWithFields({ reception_date: '2020-11-04 11:11:45', text: 'hi' }), deliveryRecord(3)]

@@ -191,7 +191,11 @@ export async function * readLines (spoolDir: string, from: SpoolPosition | undef
   for await (const batch of readLineBatches(spoolDir, from, options)) yield * batch.lines
 }
 
-/** Complete lines of one plain file (e.g. a re-queue file), in batches; an unterminated tail is ignored. */
+/**
+ * The lines of one whole file (a re-queue file), in batches. Such a file is complete when it
+ * arrives (written, then renamed into place), so a last line without its `\n` is a line too: the
+ * file is deleted once read, and dropping the tail would lose a record.
+ */
 export async function * readFileLineBatches (path: string, chunkBytes = DEFAULT_CHUNK): AsyncGenerator<SpoolLine[]> {
   const fh = await open(path, 'r')
   try {
@@ -205,7 +209,10 @@ export async function * readFileLineBatches (path: string, chunkBytes = DEFAULT_
         buf = bigger
       }
       const { bytesRead } = await fh.read(buf, filled, buf.length - filled, offset + filled)
-      if (bytesRead === 0) return
+      if (bytesRead === 0) {
+        if (filled > 0) yield [{ segment: path, offset, nextOffset: offset + filled, line: buf.toString('utf8', 0, filled) }]
+        return
+      }
       const end = filled + bytesRead
       const lines: SpoolLine[] = []
       const used = splitLines(buf, end, path, offset, lines)
