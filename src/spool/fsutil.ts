@@ -9,7 +9,16 @@ export const DIR_MODE = 0o750
 /** mkdir -p with mode 0750 (the umask cannot widen it, and an existing dir keeps its mode). */
 export async function ensureDir (path: string): Promise<void> {
   const first = await mkdir(path, { recursive: true, mode: DIR_MODE })
-  if (first !== undefined) await chmod(path, DIR_MODE)
+  if (first === undefined) return
+  await chmod(path, DIR_MODE)
+  // A new directory's entry lives in its parent: fsync each parent, from the deepest created
+  // directory up to the one above the first, or a power loss could take the new spool/ with it.
+  const top = dirname(first)
+  for (let dir = path; ; dir = dirname(dir)) {
+    const parent = dirname(dir)
+    await fsyncDir(parent)
+    if (parent === top || parent === dir) break
+  }
 }
 
 /** fsync a directory, so that a file created or renamed in it survives a power loss (beats #3537). */
