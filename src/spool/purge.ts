@@ -110,6 +110,10 @@ export async function purgeNdjsonFile (path: string, drop: (value: unknown) => b
       await fh.chmod(FILE_MODE)
       await fh.sync()
     }
+  } catch (err) {
+    // The temp file holds the very lines being erased: never leave it behind (disk full, I/O error).
+    if (fh !== undefined) await unlink(tmp).catch(() => {})
+    throw err
   } finally {
     await fh?.close()
   }
