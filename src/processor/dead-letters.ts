@@ -36,12 +36,22 @@ export class DeadLetterWriter {
 
   async flush (now = new Date()): Promise<void> {
     if (this.pending.length === 0) return
-    const data = this.pending.join('')
+    const data = Buffer.from(this.pending.join(''), 'utf8')
     await ensureDir(this.dir)
     const fh = await open(join(this.dir, `${now.toISOString().slice(0, 10)}.ndjson`), 'a', FILE_MODE)
     try {
-      await fh.write(data)
-      await fh.datasync()
+      const { size } = await fh.stat()
+      try {
+        // A write may be short (a disk filling up): finish it, or the checkpoint would move past
+        // records whose dead letters are cut.
+        let written = 0
+        while (written < data.length) written += (await fh.write(data, written)).bytesWritten
+        await fh.datasync()
+      } catch (err) {
+        // Leave no half line for the next append to run into; the pass fails and retries later.
+        await fh.truncate(size).catch(() => {})
+        throw err
+      }
     } finally {
       await fh.close()
     }
