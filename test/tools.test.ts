@@ -302,6 +302,9 @@ test('status --json: segments, holders, checkpoint, backlog, last pass, counts, 
   assert.ok(human.split('\n').length <= 14, 'short enough to read at a glance')
 
   await assert.rejects(runTool(['status', '--data-dir', join(dir, 'missing')]), { code: 'SPOOL_ERR_NO_DATA_DIR', exitCode: 66 })
+  // Nor do verify and cat call a missing data dir sound or empty.
+  await assert.rejects(runTool(['verify', '--data-dir', join(dir, 'missing')]), { code: 'SPOOL_ERR_NO_DATA_DIR', exitCode: 66 })
+  await assert.rejects(runTool(['cat', '--data-dir', join(dir, 'missing')]), { code: 'SPOOL_ERR_NO_DATA_DIR', exitCode: 66 })
 })
 
 test('each tool has --help with an example; --data-dir comes from the environment; switches never from env or config', async (t) => {

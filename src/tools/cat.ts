@@ -12,7 +12,7 @@ import { decodeRecord } from '../record.js'
 import { dataLayout } from '../spool/layout.js'
 import { readLineBatches, type SpoolPosition } from '../spool/reader.js'
 import { parseDuration } from '../units.js'
-import { dataDirOption, flag, parseTimeArg, type ToolIO } from './common.js'
+import { dataDirOption, existingDataDir, flag, parseTimeArg, type ToolIO } from './common.js'
 import { matchesFilter, prettyLine, useColour, type RecordFilter } from './record-filter.js'
 
 export interface CatOptions {
@@ -64,6 +64,8 @@ export interface CatResult {
 
 /** Prints the matching records; with --follow, returns only once stopped by a signal or a closed stdout. */
 export async function runCat (options: CatOptions, io: ToolIO): Promise<CatResult> {
+  // A mistyped --data-dir prints nothing and succeeds otherwise: exit 66, as status does.
+  await existingDataDir(options.dataDir)
   const spool = dataLayout(options.dataDir).spool
   const colour = options.pretty && useColour(io.stdoutIsTTY)
   const result: CatResult = { printed: 0, invalid: 0 }

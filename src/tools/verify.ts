@@ -19,7 +19,7 @@ import { dataLayout, quarantineName } from '../spool/layout.js'
 import { isLockHeld } from '../spool/lock.js'
 import { findTornTail } from '../spool/quarantine.js'
 import { readLineBatches } from '../spool/reader.js'
-import { dataDirOption, flag, type ToolIO } from './common.js'
+import { dataDirOption, existingDataDir, flag, type ToolIO } from './common.js'
 
 export type FindingKind = 'invalid' | 'torn' | 'write_in_progress' | 'checkpoint'
 
@@ -44,6 +44,8 @@ export interface VerifyReport {
 }
 
 export async function verifySpool (dataDir: string): Promise<VerifyReport> {
+  // A mistyped --data-dir is no "sound" spool: exit 66, as status does.
+  await existingDataDir(dataDir)
   const layout = dataLayout(dataDir)
   const segments = await listSegments(layout.spool)
   const findings: Finding[] = []
