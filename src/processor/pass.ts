@@ -188,7 +188,8 @@ export class Processor {
 
   private async processSpool (): Promise<PassFigures['outcome']> {
     const { batchSize, checkpointIntervalMs } = this.options
-    const progress = this.options.progress ? ProgressBar.maybe(await this.bytesAfter(this.position)) : undefined
+    // Sizing the backlog stats every segment: only worth it when a bar can be drawn at all.
+    const progress = this.options.progress && process.stderr.isTTY === true ? ProgressBar.maybe(await this.bytesAfter(this.position)) : undefined
     let sinceCommit = 0
     let lastCommit = Date.now()
     let doneBytes = 0
