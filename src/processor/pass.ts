@@ -12,7 +12,7 @@ import type { Logger } from 'pino'
 import { decodeRecord } from '../record.js'
 import { computeBacklog, loadCheckpoint, saveCheckpoint } from '../spool/checkpoint.js'
 import { ensureDir, listSegments, writeFileDurably } from '../spool/fsutil.js'
-import { dataLayout, type DataLayout } from '../spool/layout.js'
+import { DEFAULT_DATA_DIR, dataLayout, type DataLayout } from '../spool/layout.js'
 import { quarantineFragment } from '../spool/quarantine.js'
 import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolLine, type SpoolPosition, type TornFragment } from '../spool/reader.js'
 import { loadAttempts, saveAttempts, type Attempts } from './attempts.js'
@@ -52,7 +52,7 @@ export interface ProcessorOptions {
 }
 
 export const PROCESS_DEFAULTS: ProcessorOptions = {
-  dataDir: './data',
+  dataDir: DEFAULT_DATA_DIR,
   routes: [],
   providerTz: 'Europe/Paris',
   maxAttempts: 5,

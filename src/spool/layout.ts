@@ -9,6 +9,9 @@
  */
 import { join, resolve } from 'node:path'
 
+/** Every command's --data-dir default: `data/` in the working directory. */
+export const DEFAULT_DATA_DIR = './data'
+
 export interface DataLayout {
   root: string
   spool: string

@@ -8,8 +8,7 @@ import { createInterface } from 'node:readline/promises'
 import { CallbackSpoolError, ConfigError } from '../errors.js'
 import { flagOnlyOption } from '../config.js'
 import { parseDuration } from '../units.js'
-import { PROCESS_DEFAULTS } from '../processor/pass.js'
-import { dataLayout } from '../spool/layout.js'
+import { DEFAULT_DATA_DIR, dataLayout } from '../spool/layout.js'
 import { tryAcquireLock, readLockInfo, type SpoolLock } from '../spool/lock.js'
 
 /** Where a tool prints, and what it may ask. Tests pass their own; the CLI uses the process's. */
@@ -65,7 +64,7 @@ export function processIO (onSignal: ToolIO['onSignal']): ToolIO {
 
 /** `--data-dir`, read from CALLBACK_SPOOL_DATA_DIR and the config file too, as every command does. */
 export function dataDirOption (): Option {
-  return new Option('--data-dir <dir>', 'data directory').env('CALLBACK_SPOOL_DATA_DIR').default(PROCESS_DEFAULTS.dataDir)
+  return new Option('--data-dir <dir>', 'data directory').env('CALLBACK_SPOOL_DATA_DIR').default(DEFAULT_DATA_DIR)
 }
 
 /** An option only its flag sets (see flagOnlyOption). */
