@@ -4,22 +4,16 @@
  * once all of it is done (a file cut short by a failure is read again in full next time: the
  * handlers are idempotent by id).
  */
-import { readdir, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { unlink } from 'node:fs/promises'
+import { listNdjsonFiles } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 
 export function requeueDir (dataDir: string): string {
-  return join(dataLayout(dataDir).root, 'requeue')
+  return dataLayout(dataDir).requeue
 }
 
 export async function listRequeueFiles (dataDir: string): Promise<string[]> {
-  const dir = requeueDir(dataDir)
-  try {
-    return (await readdir(dir)).filter((n) => n.endsWith('.ndjson') && !n.startsWith('.')).sort().map((n) => join(dir, n))
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
+  return await listNdjsonFiles(requeueDir(dataDir))
 }
 
 export async function removeRequeueFile (path: string): Promise<void> {

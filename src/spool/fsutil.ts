@@ -52,6 +52,19 @@ export async function writeFileDurably (path: string, data: string | Buffer): Pr
   await fsyncDir(dirname(path))
 }
 
+/**
+ * The `*.ndjson` files of a directory (dead letters, re-queue, outputs), as full paths in name
+ * order; none when it does not exist. Dot-files (temp files being written) are not listed.
+ */
+export async function listNdjsonFiles (dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => n.endsWith('.ndjson') && !n.startsWith('.')).sort().map((n) => join(dir, n))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}
+
 /** The spool's segments, oldest first; other files are ignored. */
 export async function listSegments (spoolDir: string): Promise<SegmentName[]> {
   let names: string[]

@@ -6,6 +6,7 @@
  *   <data-dir>/quarantine/   torn fragments, `<segment>@<offset>.fragment`
  *   <data-dir>/dead/         dead letters, NDJSON
  *   <data-dir>/out/          the default file handlers' output, `<kind>.ndjson`
+ *   <data-dir>/requeue/      records to dispatch again first (`dead retry` writes there)
  */
 import { join, resolve } from 'node:path'
 
@@ -19,6 +20,7 @@ export interface DataLayout {
   quarantine: string
   dead: string
   out: string
+  requeue: string
 }
 
 export function dataLayout (dataDir: string): DataLayout {
@@ -30,6 +32,7 @@ export function dataLayout (dataDir: string): DataLayout {
     quarantine: join(root, 'quarantine'),
     dead: join(root, 'dead'),
     out: join(root, 'out'),
+    requeue: join(root, 'requeue'),
   }
 }
 

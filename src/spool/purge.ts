@@ -15,7 +15,7 @@ import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { ConfigError, UsageError } from '../errors.js'
 import { normaliseNumber } from '../number.js'
-import { FILE_MODE, fsyncDir, listSegments, writeFileDurably } from './fsutil.js'
+import { FILE_MODE, fsyncDir, listNdjsonFiles, listSegments, writeFileDurably } from './fsutil.js'
 import { dataLayout } from './layout.js'
 import { acquireLock, isLockHeld } from './lock.js'
 
@@ -159,15 +159,6 @@ export interface PurgeReport {
 
 const emptyArea = (): AreaCounts => ({ files: 0, filesChanged: 0, removed: 0 })
 
-async function ndjsonFiles (dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).filter((n) => n.endsWith('.ndjson') && !n.startsWith('.')).sort()
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
-}
-
 const NUMBER_RE = /^\+\d{6,15}$/
 
 export async function purgeNumber (dataDir: string, rawNumber: string, options: { dryRun?: boolean } = {}): Promise<PurgeReport> {
@@ -223,13 +214,13 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
       }
     }
     const areas: Array<[keyof Pick<PurgeReport, 'requeue' | 'dead' | 'out'>, string, (v: unknown) => boolean]> = [
-      ['requeue', join(layout.root, 'requeue'), spoolDrop],
+      ['requeue', layout.requeue, spoolDrop],
       ['dead', layout.dead, drop],
       ['out', layout.out, drop],
     ]
     for (const [area, dir, predicate] of areas) {
-      for (const name of await ndjsonFiles(dir)) {
-        const result = await purgeNdjsonFile(join(dir, name), predicate, dryRun)
+      for (const path of await listNdjsonFiles(dir)) {
+        const result = await purgeNdjsonFile(path, predicate, dryRun)
         report[area].files++
         if (result.removed === 0) continue
         report[area].filesChanged++

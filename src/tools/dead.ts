@@ -11,14 +11,14 @@
  *
  * retry and purge rewrite files the processor appends to, so they hold the processor lock.
  */
-import { readdir, readFile, unlink } from 'node:fs/promises'
+import { readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { CallbackSpoolError } from '../errors.js'
 import type { DeadLetter } from '../processor/dead-letters.js'
 import { requeueDir } from '../processor/requeue.js'
 import { encodeRecord, type SpoolRecord } from '../record.js'
-import { ensureDir, fsyncDir, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, fsyncDir, listNdjsonFiles, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { dataDirOption, flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
 
@@ -31,13 +31,7 @@ export interface StoredDeadLetter {
 
 /** The dead-letter files, oldest first. */
 async function deadFiles (dataDir: string): Promise<string[]> {
-  const dir = dataLayout(dataDir).dead
-  try {
-    return (await readdir(dir)).filter((n) => n.endsWith('.ndjson') && !n.startsWith('.')).sort().map((n) => join(dir, n))
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
+  return await listNdjsonFiles(dataLayout(dataDir).dead)
 }
 
 /** Every dead letter, file by file; a line that does not parse is kept as it is, with an error. */
