@@ -1,12 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { open, rm, unlink } from 'node:fs/promises'
+import { open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { killHard, startCliReceiver, type CliReceiver } from './helpers/cli.js'
 import { send } from './helpers/http.js'
 import { readRecords, readSpool } from './helpers/spool.js'
-import { makeTempDir } from './helpers/tmp.js'
+import { mountSmallTmpfs } from './helpers/tmpfs.js'
 
 /** Writes to `path` until the file system is full; returns the bytes written. */
 async function fillUp (path: string): Promise<number> {
@@ -33,23 +32,10 @@ async function fillUp (path: string): Promise<number> {
 }
 
 test('disk full: 503 with Retry-After, never a 2xx for what is not written, stays up, 200 again once space is freed', async (t) => {
-  const mnt = await makeTempDir()
-  let mounted = false
   let cli: CliReceiver | undefined
-  // One hook, so the receiver is stopped before the file system goes away.
-  t.after(async () => {
-    if (cli !== undefined) await killHard(cli)
-    if (mounted) execFileSync('umount', ['-l', mnt])
-    await rm(mnt, { recursive: true, force: true })
-  })
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'tmpfs', mnt], { stdio: 'pipe' })
-    mounted = true
-  } catch (err) {
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim()
-    t.skip(`cannot mount a tmpfs here: ${stderr !== undefined && stderr !== '' ? stderr : (err as Error).message}`)
-    return
-  }
+  // The receiver is stopped before the file system goes away.
+  const mnt = await mountSmallTmpfs(t, async () => { if (cli !== undefined) await killHard(cli) })
+  if (mnt === undefined) return
   const dataDir = join(mnt, 'data')
   const filler = join(mnt, 'filler')
   cli = await startCliReceiver(dataDir)

@@ -1,30 +1,17 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { readdir, readFile, rm } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { purgeNumber } from '../src/spool/purge.js'
-import { makeTempDir } from './helpers/tmp.js'
+import { mountSmallTmpfs } from './helpers/tmpfs.js'
 import { lines, recordWithFields } from './helpers/records.js'
 import { writeSegment } from './helpers/spool.js'
 
 const TARGET = '+33600112233'
 
 test('purge on a full disk fails and leaves no temp copy of the lines it was erasing', async (t) => {
-  const mnt = await makeTempDir()
-  let mounted = false
-  t.after(async () => {
-    if (mounted) execFileSync('umount', ['-l', mnt])
-    await rm(mnt, { recursive: true, force: true })
-  })
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'tmpfs', mnt], { stdio: 'pipe' })
-    mounted = true
-  } catch (err) {
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim()
-    t.skip(`cannot mount a tmpfs here: ${stderr !== undefined && stderr !== '' ? stderr : (err as Error).message}`)
-    return
-  }
+  const mnt = await mountSmallTmpfs(t)
+  if (mnt === undefined) return
   const dataDir = join(mnt, 'data')
   // About 160 KiB of records in one segment: its rewritten copy cannot fit beside it in 256 KiB.
   const records = Array.from({ length: 200 }, (_, i) => recordWithFields({
