@@ -5,7 +5,6 @@
 import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
 import { createLogger } from './logger.js'
-import { ConfigError } from './errors.js'
 import { checkAll, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
@@ -124,5 +123,3 @@ export function createProgram (context: ProgramContext = {}): Command {
   installConfig(program)
   return program
 }
-
-export { ConfigError }

@@ -10,7 +10,7 @@
  * - In a sealed segment (any segment with a newer one after it), an unterminated tail is a torn
  *   write: it is reported through `onTorn` (the caller quarantines it) and reading moves on.
  */
-import { open, stat, type FileHandle } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { listSegments } from './fsutil.js'
 import { parseSegmentName, type SegmentName } from './layout.js'
@@ -223,15 +223,5 @@ export async function * readFileLineBatches (path: string, chunkBytes = DEFAULT_
     }
   } finally {
     await fh.close()
-  }
-}
-
-/** Size of a segment file, or undefined when it is gone. */
-export async function segmentSize (spoolDir: string, segment: string): Promise<number | undefined> {
-  try {
-    return (await stat(join(spoolDir, segment))).size
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
   }
 }
