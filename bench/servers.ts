@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SLOW_SYNC_PREFIX } from './tools.js'
 
-export type ServerKind = 'bare' | 'naive' | 'receiver'
+export type ServerKind = 'bare' | 'naive' | 'naive-async' | 'receiver'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -26,9 +26,10 @@ function commandFor (kind: ServerKind, dir: string): { args: string[], dataPath:
   switch (kind) {
     case 'bare':
       return { args: ['--import', 'tsx', 'bench/servers/bare.ts'], dataPath: dir }
-    case 'naive': {
+    case 'naive':
+    case 'naive-async': {
       const file = join(dir, 'naive.ndjson')
-      return { args: ['--import', 'tsx', 'bench/servers/naive.ts', file], dataPath: file }
+      return { args: ['--import', 'tsx', 'bench/servers/naive.ts', file, kind === 'naive' ? 'serial' : 'async'], dataPath: file }
     }
     case 'receiver':
       return {

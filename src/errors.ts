@@ -29,6 +29,13 @@ export class ConfigError extends CallbackSpoolError {
   }
 }
 
+/** EX_NOINPUT (66): the data dir (or the spool in it) is not there; nothing is created in its place. */
+export class NoInputError extends CallbackSpoolError {
+  constructor (code: 'SPOOL_ERR_NO_DATA_DIR' | 'SPOOL_ERR_NO_SPOOL', message: string) {
+    super(code, message, { exitCode: 66 })
+  }
+}
+
 /** Another process holds the lock on this data dir for this role. */
 export class LockHeldError extends CallbackSpoolError {
   readonly holder: string

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { countLines } from '../bench/count-lines.js'
-import { evaluateTargets, markdownTable, type Cell, type SpoolCheck } from '../bench/report.js'
+import { evaluateTargets, markdownTable, targetsText, type Cell, type SpoolCheck } from '../bench/report.js'
 import type { ServerKind } from '../bench/servers.js'
 import type { WrkResult } from '../bench/wrk.js'
 import { tempDir } from './helpers/tmp.js'
@@ -32,14 +32,14 @@ function passes (cells: Cell[], checks: SpoolCheck[] = []): Map<string, boolean>
 }
 
 const goodRun = (): Cell[] => [
-  cell('bare', 1, false, 20_000), cell('naive', 1, false, 5_000), cell('receiver', 1, false, 4_500),
-  cell('bare', 64, false, 40_000), cell('naive', 64, false, 5_000), cell('receiver', 64, false, 30_000, 4),
+  cell('bare', 1, false, 20_000), cell('naive', 1, false, 5_000), cell('naive-async', 1, false, 5_200), cell('receiver', 1, false, 4_500),
+  cell('bare', 64, false, 40_000), cell('naive', 64, false, 5_000), cell('naive-async', 64, false, 9_000), cell('receiver', 64, false, 30_000, 4),
   cell('naive', 64, true, 600), cell('receiver', 64, true, 5_500),
 ]
 
 test('every target passes on figures that meet them', () => {
   const results = passes(goodRun())
-  assert.equal(results.size, 5)
+  assert.equal(results.size, 7)
   for (const [label, pass] of results) assert.equal(pass, true, label)
 })
 
@@ -50,6 +50,7 @@ test('each target fails on its own when its figure misses', () => {
   assert.equal(miss('naive', 64, false, 7_000).get('64 conns: receiver / naive >= 5'), false)
   assert.equal(miss('receiver', 64, false, 30_000, 12).get('64 conns: receiver p99 < 10 ms'), false)
   assert.equal(miss('receiver', 1, false, 3_900).get('1 conn: receiver / naive >= 0.80'), false)
+  assert.equal(miss('naive-async', 1, false, 6_000).get('1 conn: receiver / naive-async >= 0.80'), false)
   assert.equal(miss('receiver', 64, true, 4_999).get('5 ms sync, 64 conns: receiver >= 5,000 req/s'), false)
 })
 
@@ -73,8 +74,9 @@ test('the markdown table has a row per connection count and sync, with the ratio
   const table = markdownTable(goodRun())
   const rows = table.split('\n')
   assert.equal(rows.length, 2 + 3)
-  assert.match(rows[3]!, /^\| this disk \| 64 \| 40,000 \| .* \| 30,000 \| .* \| 0\.75 \| 6\.00 \|$/)
-  assert.match(rows[4]!, /^\| slowed to 5 ms \| 64 \| – \| – \| 600 \| .* \| 5,500 \| .* \| – \| 9\.17 \|$/)
+  assert.match(rows[3]!, /^\| this disk \| 64 \| 40,000 \| .* \| 5,000 \| .* \| 9,000 \| .* \| 30,000 \| .* \| 0\.75 \| 6\.00 \| 3\.33 \|$/)
+  assert.match(rows[4]!, /^\| slowed to 5 ms \| 64 \| – \| – \| 600 \| .* \| – \| – \| 5,500 \| .* \| – \| 9\.17 \| – \|$/)
+  assert.match(targetsText(evaluateTargets(goodRun(), [])), /^INFO {2}64 conns: receiver \/ naive-async: 3\.33$/m)
 })
 
 test('countLines counts complete lines over the segments and finds a torn one', async (t) => {

@@ -129,7 +129,7 @@ test('purge never rewrites the segment a running receiver writes to, and refuses
   t.after(() => processor.release())
   await assert.rejects(purgeNumber(dir, TARGET), { code: 'SPOOL_ERR_LOCKED' })
   await assert.rejects(purgeNumber(dir, 'not a number'), { code: 'SPOOL_ERR_USAGE' })
-  await assert.rejects(purgeNumber(join(dir, 'no-such-dir'), TARGET), { code: 'SPOOL_ERR_CONFIG' })
+  await assert.rejects(purgeNumber(join(dir, 'no-such-dir'), TARGET), { code: 'SPOOL_ERR_NO_DATA_DIR', exitCode: 66 })
 })
 
 test('the real CLI: purge prints counts with the number masked', async (t) => {
@@ -166,4 +166,25 @@ test('with the real processor: after a pass, purge cleans spool and outputs, and
   // The processor validates the moved checkpoint (newline before it, within the file) and goes on.
   const again = await cli('process', '--data-dir', dir)
   assert.match(again.stdout, /"records_read":0/)
+})
+
+test('a checkpoint that cannot be read stops the purge before anything changes', async (t) => {
+  const dir = await tempDataDir(t)
+  const seg = segmentName(1, new Date())
+  const content = line(`number=${encodeURIComponent(TARGET)}`) + line('number=%2B33700998877')
+  await writeFile(join(dir, 'spool', seg), content)
+  await mkdir(join(dir, 'state'), { recursive: true })
+  await writeFile(join(dir, 'state', 'checkpoint.json'), '{"segment": "trunc')
+  await assert.rejects(purgeNumber(dir, TARGET), (err: Error & { code?: string, exitCode?: number }) => {
+    assert.equal(err.code, 'SPOOL_ERR_CHECKPOINT_CORRUPT')
+    assert.equal(err.exitCode, 78)
+    assert.match(err.message, /replay --data-dir/)
+    return true
+  })
+  assert.equal(await readFile(join(dir, 'spool', seg), 'utf8'), content, 'the segment is untouched')
+})
+
+test('a data dir without a spool is refused (exit 66), not purged as empty', async (t) => {
+  const dir = await tempDir(t)
+  await assert.rejects(purgeNumber(dir, TARGET), { code: 'SPOOL_ERR_NO_SPOOL', exitCode: 66 })
 })

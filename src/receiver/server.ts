@@ -53,6 +53,8 @@ export interface Receiver extends Server {
 }
 
 const ALLOW = 'GET, HEAD, POST'
+/** Every answer has an empty body; writeHead only reads this object. */
+const EMPTY_BODY: Readonly<Record<string, string>> = Object.freeze({ 'Content-Length': '0' })
 /** More headers than any provider sends; beyond this a request is refused with 431. */
 export const MAX_HEADER_COUNT = 100
 
@@ -67,9 +69,9 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   /** The request being handled on each connection, so a parse error answers only after it. */
   const inFlightBySocket = new WeakMap<object, { req: IncomingMessage, done: Promise<void> }>()
 
-  const answer = (res: ServerResponse, status: number, headers: Record<string, string> = {}): void => {
+  const answer = (res: ServerResponse, status: number, headers?: Record<string, string>): void => {
     stats.responses.set(status, (stats.responses.get(status) ?? 0) + 1)
-    res.writeHead(status, { 'Content-Length': '0', ...headers })
+    res.writeHead(status, headers === undefined ? EMPTY_BODY : { ...EMPTY_BODY, ...headers })
     res.end()
   }
 
@@ -149,19 +151,19 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     stats.inFlight++
     const done = handle(req, res)
     inFlightBySocket.set(req.socket, { req, done })
-    done
-      .catch((err: unknown) => {
-        logger.error({ err }, 'unexpected error handling a request')
-        if (!res.headersSent) answer(res, 500)
-        else res.destroy()
-      })
-      .finally(() => {
-        stats.inFlight--
-        if (stats.inFlight === 0) {
-          for (const w of drainWaiters) w()
-          drainWaiters = []
-        }
-      })
+    const finished = (): void => {
+      stats.inFlight--
+      if (stats.inFlight === 0) {
+        for (const w of drainWaiters) w()
+        drainWaiters = []
+      }
+    }
+    done.then(finished, (err: unknown) => {
+      logger.error({ err }, 'unexpected error handling a request')
+      if (!res.headersSent) answer(res, 500)
+      else res.destroy()
+      finished()
+    })
   }) as Receiver
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Wait for the request in flight only when it was complete: the error is about what followed it.

@@ -1,7 +1,8 @@
 /** Small durable-file helpers shared by the writer, the checkpoint and the tools. */
-import { mkdir, open, readdir, rename, chmod, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, chmod, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { parseSegmentName, type SegmentName } from './layout.js'
+import { NoInputError } from '../errors.js'
+import { dataLayout, parseSegmentName, type SegmentName } from './layout.js'
 
 export const FILE_MODE = 0o640
 export const DIR_MODE = 0o750
@@ -80,4 +81,15 @@ export async function listSegments (spoolDir: string): Promise<SegmentName[]> {
     if (parsed !== undefined) segments.push(parsed)
   }
   return segments.sort((a, b) => a.seq - b.seq)
+}
+
+/** The data dir's absolute path; NoInputError (exit 66) when it does not exist, rather than creating it. */
+export async function existingDataDir (dataDir: string): Promise<string> {
+  const root = dataLayout(dataDir).root
+  try {
+    await stat(root)
+  } catch {
+    throw new NoInputError('SPOOL_ERR_NO_DATA_DIR', `no data directory at ${root} (give --data-dir, or set CALLBACK_SPOOL_DATA_DIR)`)
+  }
+  return root
 }

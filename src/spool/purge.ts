@@ -13,9 +13,10 @@
 import { createReadStream } from 'node:fs'
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { ConfigError, UsageError } from '../errors.js'
+import { NoInputError, UsageError } from '../errors.js'
 import { normaliseNumber } from '../number.js'
-import { FILE_MODE, fsyncDir, listNdjsonFiles, listSegments, writeFileDurably } from './fsutil.js'
+import { existingDataDir, FILE_MODE, fsyncDir, listNdjsonFiles, listSegments } from './fsutil.js'
+import { readCheckpoint, saveCheckpoint } from './checkpoint.js'
 import { dataLayout } from './layout.js'
 import { acquireLock, isLockHeld } from './lock.js'
 
@@ -171,8 +172,9 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
   const layout = dataLayout(dataDir)
   const drop = (value: unknown): boolean => mentionsNumber(value, number)
   // A mistyped --data-dir must not "purge" an empty directory it just created and report zeros.
+  await existingDataDir(dataDir)
   if (!(await stat(layout.spool).then((st) => st.isDirectory(), () => false))) {
-    throw new ConfigError(`no spool in ${layout.root}: is --data-dir right?`)
+    throw new NoInputError('SPOOL_ERR_NO_SPOOL', `no spool in ${layout.root}: is --data-dir right?`)
   }
   const lock = await acquireLock(layout.root, 'processor')
   try {
@@ -192,11 +194,9 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
       report.spool.skippedActiveSegment = segments.at(-1)!.name
       segments = segments.slice(0, -1)
     }
-    const checkpointPath = join(layout.state, 'checkpoint.json')
-    let checkpoint: { segment?: unknown, offset?: unknown } | undefined
-    try {
-      checkpoint = JSON.parse(await readFile(checkpointPath, 'utf8')) as { segment?: unknown, offset?: unknown }
-    } catch {}
+    // Offsets in a rewritten segment move, and the checkpoint with them: a checkpoint that cannot
+    // be read stops the purge before anything changes (CheckpointError says how to repair it).
+    const checkpoint = await readCheckpoint(dataDir)
     const spoolDrop = (value: unknown): boolean => {
       const r = value as { fields?: unknown, query?: unknown } | null
       return r !== null && typeof r === 'object' && (mentionsNumber(r.fields, number) || mentionsNumber(r.query, number))
@@ -207,9 +207,8 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
       if (result.removed === 0) continue
       report.spool.filesChanged++
       report.spool.removed += result.removed
-      if (!dryRun && checkpoint?.segment === seg.name && typeof checkpoint.offset === 'number') {
-        const moved = { ...checkpoint, offset: result.mapOffset(checkpoint.offset), updated_at: new Date().toISOString() }
-        await writeFileDurably(checkpointPath, JSON.stringify(moved) + '\n')
+      if (!dryRun && checkpoint?.segment === seg.name) {
+        await saveCheckpoint(dataDir, { segment: seg.name, offset: result.mapOffset(checkpoint.offset) })
         report.checkpointMoved = true
       }
     }

@@ -3,13 +3,15 @@
  * they read a time given as an ISO date or as a duration ago.
  */
 import { Option } from 'commander'
-import { stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline/promises'
 import { CallbackSpoolError, ConfigError } from '../errors.js'
 import { flagOnlyOption } from '../config.js'
 import { parseDuration } from '../units.js'
-import { DEFAULT_DATA_DIR, dataLayout } from '../spool/layout.js'
+import { DEFAULT_DATA_DIR } from '../spool/layout.js'
 import { tryAcquireLock, readLockInfo, type SpoolLock } from '../spool/lock.js'
+import { existingDataDir } from '../spool/fsutil.js'
+
+export { existingDataDir }
 
 /** Where a tool prints, and what it may ask. Tests pass their own; the CLI uses the process's. */
 export interface ToolIO {
@@ -95,17 +97,6 @@ export function formatAge (ms: number): string {
   if (s < 3600) return `${Math.round(s / 60)} min`
   if (s < 86_400 * 2) return `${(s / 3600).toFixed(1)} h`
   return `${(s / 86_400).toFixed(1)} d`
-}
-
-/** The data dir's absolute path; a coded error (exit 66, EX_NOINPUT) when it does not exist, rather than creating it. */
-export async function existingDataDir (dataDir: string): Promise<string> {
-  const root = dataLayout(dataDir).root
-  try {
-    await stat(root)
-  } catch {
-    throw new CallbackSpoolError('SPOOL_ERR_NO_DATA_DIR', `no data directory at ${root} (give --data-dir, or set CALLBACK_SPOOL_DATA_DIR)`, { exitCode: 66 })
-  }
-  return root
 }
 
 /**
