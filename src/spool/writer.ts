@@ -83,8 +83,15 @@ function encodeBatch (batch: PendingLine[]): Buffer {
     const only = batch[0]!.data
     return typeof only === 'string' ? Buffer.from(only, 'utf8') : only
   }
-  if (batch.every((p) => typeof p.data === 'string')) return Buffer.from(batch.map((p) => p.data).join(''), 'utf8')
-  return Buffer.concat(batch.map((p) => typeof p.data === 'string' ? Buffer.from(p.data, 'utf8') : p.data))
+  // Plain loops: this runs once per commit, too rarely for V8 to optimise callbacks given to
+  // every/map, and it showed in profiles of the loaded receiver.
+  let text = ''
+  for (let i = 0; i < batch.length; i++) {
+    const data = batch[i]!.data
+    if (typeof data !== 'string') return Buffer.concat(batch.map((p) => typeof p.data === 'string' ? Buffer.from(p.data, 'utf8') : p.data))
+    text += data
+  }
+  return Buffer.from(text, 'utf8')
 }
 
 export class SpoolWriter {
