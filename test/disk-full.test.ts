@@ -62,8 +62,10 @@ test('disk full: 503 with Retry-After, never a 2xx for what is not written, stay
   assert.ok(refused !== undefined, 'no 503 although the disk is full')
   assert.equal(refused.status, 503)
   assert.equal(refused.retryAfter, '5')
-  // Still full: still refused, and the receiver stays up.
+  // Still full: still refused, and the receiver stays up, without an empty segment per refusal.
+  const segmentsWhenFull = (await readSpool(dataDir)).segments.length
   for (let i = 0; i < 5; i++) assert.equal((await callback()).status, 503)
+  assert.ok((await readSpool(dataDir)).segments.length <= segmentsWhenFull + 1, 'a new segment for each refused request')
   assert.equal((await send(cli.port, { method: 'HEAD' })).status, 200)
   assert.equal(cli.child.exitCode, null)
 

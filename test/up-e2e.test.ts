@@ -4,7 +4,9 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tempDir } from './helpers/tmp.js'
-import { killHard, runCli, waitListening } from './helpers/cli.js'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { killHard, REPO, runCli, waitListening, withoutSpoolEnv, type CliProcess } from './helpers/cli.js'
 import { loadFixture } from './helpers/fixtures.js'
 import { send } from './helpers/http.js'
 
@@ -51,4 +53,41 @@ test('up: each POSTed fixture shows up in out/<kind>.ndjson within seconds; SIGT
   const { code, signal } = await up.exited
   assert.equal(signal, null)
   assert.equal(code, 0)
+})
+
+test('npm start: a SIGTERM sent to npm reaches up, which stops both children and exits 0', { timeout: 30_000 }, async (t) => {
+  const dir = await tempDir(t)
+  // The later --data-dir wins over the script's own `--data-dir data`, so the test never touches data/.
+  const child = spawn('npm', ['start', '--', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir], {
+    cwd: REPO,
+    env: withoutSpoolEnv(process.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c })
+  child.stderr.setEncoding('utf8').on('data', (c: string) => { err += c })
+  const npm: CliProcess = {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited: once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null })),
+  }
+  const childPids = (): number[] => [...out.matchAll(/"child_pid":(\d+)/g)].map((m) => Number(m[1]))
+  t.after(async () => {
+    await killHard(npm)
+    for (const pid of childPids()) {
+      try { process.kill(pid, 'SIGKILL') } catch {}
+    }
+  })
+  const up = await waitListening(npm)
+  const res = await send(up.port, { path: '/', body: 'message_id=m1&stop_date=2020-11-04+11%3A11%3A45' })
+  assert.equal(res.status, 200)
+  const pids = childPids()
+  assert.equal(pids.length, 2, out)
+
+  child.kill('SIGTERM')
+  const { code, signal } = await npm.exited
+  assert.deepEqual({ code, signal }, { code: 0, signal: null }, err)
+  for (const pid of pids) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `child ${pid} outlived npm start`)
 })

@@ -15,7 +15,8 @@
  *
  * After a failed write or sync the segment is abandoned, never retried (PostgreSQL's
  * "fsyncgate"): a new one is opened for the next batch, so the writer recovers by itself once
- * the disk has room again.
+ * the disk has room again. The one exception is an empty segment whose first write found the
+ * disk full: it holds nothing and no sync failed on it, so it is kept for the next batch.
  */
 import { writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
@@ -83,8 +84,20 @@ function encodeBatch (batch: PendingLine[]): Buffer {
     const only = batch[0]!.data
     return typeof only === 'string' ? Buffer.from(only, 'utf8') : only
   }
-  if (batch.every((p) => typeof p.data === 'string')) return Buffer.from(batch.map((p) => p.data).join(''), 'utf8')
-  return Buffer.concat(batch.map((p) => typeof p.data === 'string' ? Buffer.from(p.data, 'utf8') : p.data))
+  // Plain loops: this runs once per commit, too rarely for V8 to optimise callbacks given to
+  // every/map, and it showed in profiles of the loaded receiver.
+  let text = ''
+  for (let i = 0; i < batch.length; i++) {
+    const data = batch[i]!.data
+    if (typeof data !== 'string') return Buffer.concat(batch.map((p) => typeof p.data === 'string' ? Buffer.from(p.data, 'utf8') : p.data))
+    text += data
+  }
+  return Buffer.from(text, 'utf8')
+}
+
+function isOutOfSpace (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
 export class SpoolWriter {
@@ -255,8 +268,11 @@ export class SpoolWriter {
     } catch (err) {
       this.stats.writeErrors++
       // Best effort: cut the partial batch off so no line of a refused request stays behind.
-      await seg.fh.truncate(seg.size).catch(() => {})
-      await this.abandonSegment(err)
+      const cut = await seg.fh.truncate(seg.size).then(() => true, () => false)
+      // A segment whose first write found the disk full holds nothing, and no sync failed on it:
+      // it is kept for the next batch, or a long full-disk spell would leave one empty segment
+      // per refused request. Any other failure abandons the segment.
+      if (!(cut && seg.size === 0 && isOutOfSpace(err))) await this.abandonSegment(err)
       throw new SpoolWriteError(`cannot write to the spool: ${(err as Error).message}`, { cause: err })
     }
     const writtenAt = process.hrtime.bigint()

@@ -32,7 +32,7 @@ export function runCli (args: string[], env: Record<string, string> = {}, wrappe
   return { child, stdout: () => out, stderr: () => err, exited }
 }
 
-function withoutSpoolEnv (env: NodeJS.ProcessEnv): Record<string, string> {
+export function withoutSpoolEnv (env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(env)) if (!k.startsWith('CALLBACK_SPOOL_') && v !== undefined) out[k] = v
   return out
