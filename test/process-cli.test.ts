@@ -1,7 +1,7 @@
 /** The real CLI, spawned: exit codes, the lock, --follow, --schedule, SIGTERM, and a crash test with SIGKILL. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { appendFile, readFile, writeFile, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tempDir } from './helpers/tmp.js'
@@ -11,6 +11,7 @@ import { deliveryRecord, lines } from './helpers/records.js'
 import { writeSegment } from './helpers/spool.js'
 import { readNdjson } from './helpers/ndjson.js'
 import { waitFor } from './helpers/wait.js'
+import { skipWithoutStrace } from './helpers/strace.js'
 import { createProgram } from '../src/cli.js'
 import { encodeRecord } from '../src/record.js'
 
@@ -164,6 +165,50 @@ export default async function (record) {
   await mkdir(join(dir, 'state'), { recursive: true })
   const cp = JSON.parse(await readFile(join(dir, 'state', 'checkpoint.json'), 'utf8'))
   assert.equal(cp.offset, Buffer.byteLength(lines(recs.slice(2000))))
+})
+
+test('crash test, file output: SIGKILL while a checkpoint is being written in the background: the output covers the checkpoint and goes past it by one batch at most', async (t) => {
+  if (skipWithoutStrace(t, 'to slow the fsyncs down')) return
+  const dir = await tempDir(t)
+  const count = 30_000
+  // Larger than a 256 KiB output buffer: buffers fill, and would be written, while a commit is in flight.
+  const batch = 1000
+  const recs = Array.from({ length: count }, (_, i) => deliveryRecord(i))
+  const spoolText = lines(recs)
+  await writeSegment(dir, 1, spoolText)
+  const lineEnds: number[] = []
+  for (let at = spoolText.indexOf('\n'); at !== -1; at = spoolText.indexOf('\n', at + 1)) lineEnds.push(at + 1)
+  const checkpointFile = join(dir, 'state', 'checkpoint.json')
+  const out = join(dir, 'out', 'delivery.ndjson')
+  const outputIds = async (): Promise<string[]> => (await readFile(out, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).id as string)
+  const args = ['process', '--data-dir', dir, '--batch-size', String(batch)]
+  // Every fsync and fdatasync takes 30 ms (a slow disk): commits are in flight most of the time,
+  // while the next batches are dispatched.
+  const traced = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=fsync,fdatasync', '-e', 'inject=fsync,fdatasync:delay_exit=30000',
+    process.execPath, BIN, ...args], { stdio: 'ignore' })
+  const tracedExit = new Promise((resolve) => traced.on('close', resolve))
+  await waitFor('a few checkpoints', async () => {
+    const text = await readFile(checkpointFile, 'utf8').catch(() => '')
+    return text !== '' && (JSON.parse(text) as { offset: number }).offset >= lineEnds[3 * batch - 1]!
+  }, 30_000, 1)
+  // The processor itself: killing strace would only detach it.
+  const pid = Number(execFileSync('pgrep', ['-P', String(traced.pid)], { encoding: 'utf8' }).trim())
+  process.kill(pid, 'SIGKILL')
+  await tracedExit
+  // spoolText is ASCII: string offsets are byte offsets.
+  const cp = JSON.parse(await readFile(checkpointFile, 'utf8'))
+  const before = lineEnds.indexOf(cp.offset) + 1
+  assert.ok(before > 0, `the checkpoint ${cp.offset} is at a line end`)
+  const written = await outputIds()
+  assert.deepEqual(written, recs.slice(0, written.length).map((r) => r.id), 'the output is the records in order')
+  t.diagnostic(`killed with the checkpoint after ${before} records and ${written.length} in the output (batch ${batch})`)
+  assert.ok(written.length >= before, 'every record before the checkpoint is in the output')
+  assert.ok(written.length - before <= batch, `output past the checkpoint (${written.length - before}) within one batch (${batch})`)
+  const again = await run(args)
+  assert.equal(again.code, 0, again.stderr)
+  const ids = await outputIds()
+  assert.equal(new Set(ids).size, count)
+  assert.ok(ids.length - count <= batch, `redeliveries (${ids.length - count}) within one batch`)
 })
 
 test('in process: createProgram() runs `process` with an explicit argv and sets the exit code', async (t) => {

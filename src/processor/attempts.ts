@@ -31,7 +31,12 @@ export async function loadAttempts (dataDir: string): Promise<Attempts> {
   return Object.create(null) as Attempts
 }
 
-export async function saveAttempts (dataDir: string, attempts: Attempts): Promise<void> {
+/** The file's content now: a commit takes it at once, and saves it while the next batch may change the counts. */
+export function attemptsFileText (attempts: Attempts): string {
+  return JSON.stringify(attempts) + '\n'
+}
+
+export async function saveAttemptsText (dataDir: string, text: string): Promise<void> {
   await ensureDir(dataLayout(dataDir).state)
-  await writeFileDurably(attemptsPath(dataDir), JSON.stringify(attempts) + '\n')
+  await writeFileDurably(attemptsPath(dataDir), text)
 }

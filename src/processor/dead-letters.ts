@@ -34,9 +34,21 @@ export class DeadLetterWriter {
     this.count++
   }
 
+  /** Appends what was added before the call (taken at once: more may be added while it runs) and fdatasyncs. */
   async flush (now = new Date()): Promise<void> {
     if (this.pending.length === 0) return
-    const data = Buffer.from(this.pending.join(''), 'utf8')
+    const lines = this.pending
+    this.pending = []
+    try {
+      await this.append(Buffer.from(lines.join(''), 'utf8'), now)
+    } catch (err) {
+      // Kept for a later flush, in front of what came since.
+      this.pending = lines.concat(this.pending)
+      throw err
+    }
+  }
+
+  private async append (data: Buffer, now: Date): Promise<void> {
     await ensureDir(this.dir)
     const fh = await open(join(this.dir, `${now.toISOString().slice(0, 10)}.ndjson`), 'a', FILE_MODE)
     try {
@@ -55,6 +67,5 @@ export class DeadLetterWriter {
     } finally {
       await fh.close()
     }
-    this.pending = []
   }
 }

@@ -86,6 +86,15 @@ export class Dispatcher {
     return new Dispatcher([...instances.values()], byKind)
   }
 
+  /** Whether every handler can hold its output back while a commit is in flight (all files). */
+  get holdsOutput (): boolean {
+    return this.handlers.every((h) => h.holdOutputUntil !== undefined)
+  }
+
+  holdOutputUntil (done: Promise<unknown>): void {
+    for (const handler of this.handlers) handler.holdOutputUntil?.(done)
+  }
+
   targetsFor (kind: CallbackKind): Handler[] {
     return this.byKind.get(kind)!
   }

@@ -16,6 +16,12 @@ export interface Handler {
   handle (record: NormalisedCallback): HandlerOutcome | Promise<HandlerOutcome>
   /** Makes everything handled so far durable; called before each checkpoint. */
   flush? (): Promise<void>
+  /**
+   * For a handler that only buffers records until flush (a file): write nothing more until
+   * `done` settles (a commit in flight), so what reaches the target past the checkpoint stays
+   * within one batch. A handler without it delivers at once, and commits are then waited for.
+   */
+  holdOutputUntil? (done: Promise<unknown>): void
   close? (): Promise<void>
 }
 

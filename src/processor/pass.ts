@@ -15,7 +15,7 @@ import { ensureDir, listSegments, writeFileDurably } from '../spool/fsutil.js'
 import { DEFAULT_DATA_DIR, dataLayout, type DataLayout } from '../spool/layout.js'
 import { quarantineFragment } from '../spool/quarantine.js'
 import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolLine, type SpoolPosition, type TornFragment } from '../spool/reader.js'
-import { loadAttempts, saveAttempts, type Attempts } from './attempts.js'
+import { attemptsFileText, loadAttempts, saveAttemptsText, type Attempts } from './attempts.js'
 import { DeadLetterWriter } from './dead-letters.js'
 import { Dispatcher, type DispatchResult, type Route } from './dispatch.js'
 import { emptyFigures, writeMetricsFile, type PassFigures } from './metrics.js'
@@ -84,6 +84,8 @@ export class Processor {
   private deadLetters: DeadLetterWriter
   private position: SpoolPosition | undefined
   private savedPosition: SpoolPosition | undefined
+  /** A commit started by commitInBackground and not waited for yet. */
+  private commitInFlight: Promise<void> | undefined
 
   private constructor (options: ProcessorOptions, logger: Logger, dispatcher: Dispatcher, time: ZonedTimeReader) {
     this.options = options
@@ -134,6 +136,9 @@ export class Processor {
     } catch (err) {
       // An output that cannot be written (disk full, I/O error) or a spool that cannot be read:
       // the checkpoint stayed before what was not made durable; try again later.
+      // A commit still in flight may yet save a checkpoint: let it end first.
+      await this.commitInFlight?.catch(() => {})
+      this.commitInFlight = undefined
       this.logger.error({ err }, 'pass failed: the checkpoint stays before the records not made durable; retry later')
       this.position = this.savedPosition
       outcome = 'retry_later'
@@ -223,7 +228,8 @@ export class Processor {
           // Fast handlers: commit by count (the clock is read now and then); slow ones: also by time.
           if (sinceCommit >= batchSize || ((slow || (sinceCommit & 255) === 0) && Date.now() - lastCommit >= checkpointIntervalMs)) {
             keepPosition()
-            await this.commit(true)
+            if (this.dispatcher.holdsOutput) await this.commitInBackground()
+            else await this.commit(true)
             sinceCommit = 0
             lastCommit = Date.now()
             progress?.update(doneBytes, this.figures.records_read)
@@ -245,17 +251,50 @@ export class Processor {
 
   /** Flushes the handlers' output and the dead letters, then saves attempts and the checkpoint. */
   private async commit (checkpoint: boolean): Promise<void> {
-    await Promise.all([this.dispatcher.flush(), this.deadLetters.flush()])
-    if (this.attemptsDirty) {
-      await saveAttempts(this.options.dataDir, this.attempts)
-      this.attemptsDirty = false
-    }
-    const pos = this.position
-    if (checkpoint && pos !== undefined && (this.savedPosition === undefined ||
-        pos.segment !== this.savedPosition.segment || pos.offset !== this.savedPosition.offset)) {
-      await saveCheckpoint(this.options.dataDir, pos)
-      this.savedPosition = pos
-    }
+    await this.settleCommitInFlight()
+    await this.startCommit(checkpoint)
+  }
+
+  /** Waits for the commit left in flight, if any, and throws its error. */
+  private async settleCommitInFlight (): Promise<void> {
+    const inFlight = this.commitInFlight
+    this.commitInFlight = undefined
+    await inFlight
+  }
+
+  /**
+   * A commit whose content (position, attempts, buffered output, dead letters) is taken now,
+   * synchronously, so that the next batch may be worked on while it is written.
+   */
+  private startCommit (checkpoint: boolean): Promise<void> {
+    const position = this.position
+    const attemptsText = this.attemptsDirty ? attemptsFileText(this.attempts) : undefined
+    this.attemptsDirty = false
+    const flushed = Promise.all([this.dispatcher.flush(), this.deadLetters.flush()])
+    return (async () => {
+      await flushed
+      if (attemptsText !== undefined) await saveAttemptsText(this.options.dataDir, attemptsText)
+      const saved = this.savedPosition
+      if (checkpoint && position !== undefined && (saved === undefined || position.segment !== saved.segment || position.offset !== saved.offset)) {
+        await saveCheckpoint(this.options.dataDir, position)
+        this.savedPosition = position
+      }
+    })()
+  }
+
+  /**
+   * A commit left to run while the next batch is dispatched, for handlers that only buffer
+   * (files): their writes are held until it is done, so the output of one batch at most is on
+   * disk past the checkpoint (redeliveries after a crash stay bounded by one batch), while the
+   * fdatasyncs and the checkpoint's fsyncs no longer stall the pass. At most one is in flight:
+   * the next commit, which every way out of a pass goes through, waits for it and throws its error.
+   */
+  private async commitInBackground (): Promise<void> {
+    await this.settleCommitInFlight()
+    const commit = this.startCommit(true)
+    commit.catch(() => {})
+    this.commitInFlight = commit
+    this.dispatcher.holdOutputUntil(commit)
   }
 
   private async quarantine (torn: TornFragment): Promise<void> {

@@ -66,6 +66,10 @@ export class FileHandler implements Handler {
     })
   }
 
+  holdOutputUntil (done: Promise<unknown>): void {
+    this.writing = this.writing.then(() => done.then(() => {}, () => {}))
+  }
+
   /**
    * Writes what is left and fdatasyncs. Throws when any line of the batch could not be written:
    * the caller then does not checkpoint past them, and they are dispatched again.
@@ -78,7 +82,11 @@ export class FileHandler implements Handler {
       await this.fh?.datasync()
     } catch (err) {
       this.writeError = undefined
-      await this.close()
+      // Closed (to be opened again by the next write) without waiting for the writes queued
+      // since the call: they may be held until the very commit that waits for this flush.
+      const fh = this.fh
+      this.fh = undefined
+      await fh?.close().catch(() => {})
       throw new Error(`cannot write ${this.path}: ${(err as Error).message}`, { cause: err })
     }
   }
