@@ -1,5 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { tempDir } from './helpers/tmp.js'
 import { startWrappedReceiver } from './helpers/cli.js'
 import { send } from './helpers/http.js'
@@ -15,6 +17,12 @@ test('a failed fdatasync: 503, the segment is abandoned, the next request goes t
   const cli = await startWrappedReceiver(t,
     ['strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO:when=2'],
     ['--data-dir', dir], { UV_THREADPOOL_SIZE: '1' })
+
+  // A second, idle connection keeps the receiver on its group-commit path: with one connection
+  // open it would sync on the main thread (see SpoolWriter.append), and strace counts per thread.
+  const idle = connect(cli.port, '127.0.0.1')
+  await once(idle, 'connect')
+  t.after(() => { idle.destroy() })
 
   const statuses: number[] = []
   for (let i = 0; i < 6; i++) {

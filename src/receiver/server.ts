@@ -11,6 +11,7 @@
  * | spool cannot be written or synced        | 503 with Retry-After      | no      |
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { OPEN_ACCESS, type AccessControl } from './access.js'
 import { BodyTooLargeError, readBody } from './body.js'
@@ -20,7 +21,8 @@ import { encodeRequest, splitTarget } from './build-record.js'
 
 /** What the receiver needs of the spool: an append that resolves once the line is durable. */
 export interface LineAppender {
-  append (line: string): Promise<void>
+  /** `alone`: no other line can arrive before this one is answered (one connection is open). */
+  append (line: string, alone?: boolean): Promise<void>
 }
 
 export interface ReceiverOptions {
@@ -66,6 +68,7 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   const access = options.access ?? OPEN_ACCESS
   const stats: ReceiverStats = { responses: new Map(), bytesReceived: 0, recordsSpooled: 0, inFlight: 0 }
   let drainWaiters: Array<() => void> = []
+  let openConnections = 0
   /** The request being handled on each connection, so a parse error answers only after it. */
   const inFlightBySocket = new WeakMap<object, { req: IncomingMessage, done: Promise<void> }>()
 
@@ -128,7 +131,8 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       body,
     })
     try {
-      await spool.append(line)
+      // With one connection open, nobody else can send a callback until this one is answered.
+      await spool.append(line, openConnections === 1)
     } catch (err) {
       logger.error({ err }, 'callback not spooled: answered 503')
       answer(res, 503, { 'Retry-After': retryAfter })
@@ -165,6 +169,10 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       finished()
     })
   }) as Receiver
+  server.on('connection', (socket: Socket) => {
+    openConnections++
+    socket.once('close', () => { openConnections-- })
+  })
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Wait for the request in flight only when it was complete: the error is about what followed it.
     const inFlight = inFlightBySocket.get(socket)
