@@ -10,7 +10,8 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { decodeRecord } from '../record.js'
-import { computeBacklog, loadCheckpoint, saveCheckpoint } from '../spool/checkpoint.js'
+import { BacklogCounter } from '../spool/backlog.js'
+import { loadCheckpoint, saveCheckpoint } from '../spool/checkpoint.js'
 import { ensureDir, listSegments, writeFileDurably } from '../spool/fsutil.js'
 import { DEFAULT_DATA_DIR, dataLayout, type DataLayout } from '../spool/layout.js'
 import { quarantineFragment } from '../spool/quarantine.js'
@@ -82,6 +83,8 @@ export class Processor {
   private attemptsDirty = false
   private anyAttempts = false
   private deadLetters: DeadLetterWriter
+  /** Counts the lag after each pass; remembers what it read, for the passes that follow. */
+  private readonly backlog: BacklogCounter
   private position: SpoolPosition | undefined
   private savedPosition: SpoolPosition | undefined
   /** A commit started by commitInBackground and not waited for yet. */
@@ -94,6 +97,7 @@ export class Processor {
     this.dispatcher = dispatcher
     this.time = time
     this.deadLetters = new DeadLetterWriter(options.dataDir)
+    this.backlog = new BacklogCounter(options.dataDir)
   }
 
   /** Checks the options and builds the handlers (loads module handlers); starts nothing. */
@@ -150,7 +154,7 @@ export class Processor {
     } catch (err) {
       this.logger.error({ err }, 'retention failed')
     }
-    const lag = await computeBacklog(this.options.dataDir, this.position)
+    const lag = await this.backlog.measure(this.position)
     figures.lag_records = lag.records
     figures.lag_bytes = lag.bytes
     figures.lag_oldest_age_seconds = lag.oldestAgeMs === undefined ? null : Math.round(lag.oldestAgeMs / 1000)

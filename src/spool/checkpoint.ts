@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { CheckpointError } from '../errors.js'
 import { ensureDir, listSegments, writeFileDurably } from './fsutil.js'
 import { dataLayout, parseSegmentName } from './layout.js'
-import { readLineBatches, segmentBefore, type SpoolPosition } from './reader.js'
+import { segmentBefore, type SpoolPosition } from './reader.js'
 
 export interface Checkpoint extends SpoolPosition {
   updated_at: string
@@ -96,42 +96,4 @@ export async function saveCheckpoint (dataDir: string, position: SpoolPosition, 
   await ensureDir(dataLayout(dataDir).state)
   await writeFileDurably(checkpointPath(dataDir), JSON.stringify(checkpoint) + '\n')
   return checkpoint
-}
-
-export interface Backlog {
-  /** Complete records after the position. */
-  records: number
-  /** Bytes after the position, to the end of the spool (complete lines only). */
-  bytes: number
-  /** received_at of the oldest unprocessed record, when there is one that decodes. */
-  oldestReceivedAt?: string
-  /** Age of that record in ms, at `now`. */
-  oldestAgeMs?: number
-}
-
-/** What is left to process after `position` (undefined = the start of the spool). Reads the rest of the spool. */
-export async function computeBacklog (dataDir: string, position: SpoolPosition | undefined, now = Date.now()): Promise<Backlog> {
-  const backlog: Backlog = { records: 0, bytes: 0 }
-  for await (const batch of readLineBatches(dataLayout(dataDir).spool, position)) {
-    for (const line of batch.lines) {
-      backlog.records++
-      backlog.bytes += line.nextOffset - line.offset
-      if (backlog.oldestReceivedAt === undefined) {
-        const received = oldestReceivedAt(line.line)
-        if (received !== undefined) {
-          backlog.oldestReceivedAt = received
-          backlog.oldestAgeMs = Math.max(0, now - Date.parse(received))
-        }
-      }
-    }
-  }
-  return backlog
-}
-
-function oldestReceivedAt (line: string): string | undefined {
-  try {
-    const value = JSON.parse(line) as { received_at?: unknown }
-    if (typeof value.received_at === 'string' && !Number.isNaN(Date.parse(value.received_at))) return value.received_at
-  } catch {}
-  return undefined
 }
