@@ -182,11 +182,11 @@ export class SpoolWriter {
   /**
    * Appends one complete line (ending in `\n`); resolves once it is durable.
    *
-   * `alone`: the caller knows no other line can arrive before this one is answered (the receiver
-   * has one connection open, and this is its request). Then no batch can form behind the sync,
-   * and on a fast disk the line is written and fdatasync'ed on the main thread, which saves the
-   * two hand-offs to and from libuv's thread pool (about 0.4 ms a request on this VM, where
-   * waking a sleeping thread is slow). Everything else goes through group commit.
+   * `alone`, a hint: no other client could send a line meanwhile (the receiver has one connection
+   * open, and this is its request), so no batch would form behind the sync. On a fast disk the
+   * line is then written and fdatasync'ed on the main thread, which saves the two hand-offs to and
+   * from libuv's thread pool (about 0.4 ms a request on this VM, where waking a sleeping thread is
+   * slow). Durability is the same either way; everything else goes through group commit.
    */
   append (line: string | Buffer, alone = false): Promise<void> {
     if (this.closed) return Promise.reject(new SpoolClosedError())
