@@ -6,13 +6,13 @@
  * Lines of a chunk are handled synchronously while the handlers answer synchronously (the file
  * handler), so the fast path pays no await per record.
  */
-import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { decodeRecord } from '../record.js'
 import { BacklogCounter } from '../spool/backlog.js'
+import { segmentSizes } from '../spool/disk.js'
 import { loadCheckpoint, saveCheckpoint } from '../spool/checkpoint.js'
-import { ensureDir, listSegments, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, writeFileDurably } from '../spool/fsutil.js'
 import { DEFAULT_DATA_DIR, dataLayout, type DataLayout } from '../spool/layout.js'
 import { quarantineFragment } from '../spool/quarantine.js'
 import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolLine, type SpoolPosition, type TornFragment } from '../spool/reader.js'
@@ -405,13 +405,8 @@ export class Processor {
   }
 
   private async bytesAfter (position: SpoolPosition | undefined): Promise<number> {
-    let total = 0
-    for (const seg of await listSegments(this.layout.spool)) {
-      if (position !== undefined && segmentBefore(seg.name, position.segment)) continue
-      try {
-        total += (await stat(join(this.layout.spool, seg.name))).size
-      } catch {}
-    }
+    const sizes = await segmentSizes(this.layout.spool)
+    const total = sizes.filter((s) => position === undefined || !segmentBefore(s.name, position.segment)).reduce((sum, s) => sum + s.size, 0)
     return Math.max(0, total - (position?.offset ?? 0))
   }
 }

@@ -14,18 +14,21 @@ export interface SpoolSize {
   bytes: number
 }
 
-/** Count and total size of the segments in a spool directory (a segment deleted meanwhile is skipped). */
-export async function spoolSize (spoolDir: string): Promise<SpoolSize> {
-  const segments = await listSegments(spoolDir)
-  let bytes = 0
-  let count = 0
-  for (const seg of segments) {
+/** The segments of a spool directory in write order, with their sizes (a segment deleted meanwhile is left out). */
+export async function segmentSizes (spoolDir: string): Promise<Array<{ name: string, size: number }>> {
+  const out: Array<{ name: string, size: number }> = []
+  for (const seg of await listSegments(spoolDir)) {
     try {
-      bytes += (await stat(join(spoolDir, seg.name))).size
-      count++
+      out.push({ name: seg.name, size: (await stat(join(spoolDir, seg.name))).size })
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
   }
-  return { segments: count, bytes }
+  return out
+}
+
+/** Count and total size of the segments in a spool directory. */
+export async function spoolSize (spoolDir: string): Promise<SpoolSize> {
+  const sizes = await segmentSizes(spoolDir)
+  return { segments: sizes.length, bytes: sizes.reduce((total, s) => total + s.size, 0) }
 }
