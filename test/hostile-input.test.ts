@@ -65,38 +65,36 @@ test('Content-Length lying long: the connection is closed at the timeout (or on 
   await assertStillServing(live)
 })
 
-test('a body trickling in too slowly: closed at the request timeout, nothing spooled', async (t) => {
-  const live = await startLiveReceiver(t, { requestTimeoutMs: 500 })
-  const socket = await openSocket(live.port)
+/**
+ * Opens a connection, writes `first`, then one more piece every 100 ms (up to `maxPieces`, or
+ * 5 s) until the server closes it; says how many pieces went and how long it lasted.
+ */
+async function trickle (port: number, first: string, piece: (n: number) => string, maxPieces = Number.POSITIVE_INFINITY): Promise<{ sent: number, ms: number }> {
+  const socket = await openSocket(port)
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
   socket.on('error', () => {})
-  socket.write(head(['POST / HTTP/1.1', 'Host: x', 'Content-Length: 40']))
+  socket.write(first)
   const started = Date.now()
   let sent = 0
-  while (!socket.destroyed && sent < 40 && Date.now() - started < 5000) {
-    socket.write('x')
-    sent++
+  while (!socket.destroyed && sent < maxPieces && Date.now() - started < 5000) {
+    socket.write(piece(sent++))
     await sleep(100)
   }
   await closed
+  return { sent, ms: Date.now() - started }
+}
+
+test('a body trickling in too slowly: closed at the request timeout, nothing spooled', async (t) => {
+  const live = await startLiveReceiver(t, { requestTimeoutMs: 500 })
+  const { sent } = await trickle(live.port, head(['POST / HTTP/1.1', 'Host: x', 'Content-Length: 40']), () => 'x', 40)
   assert.ok(sent < 40, `the server waited for the whole trickle (${sent} bytes)`)
   await assertStillServing(live)
 })
 
 test('headers that never end: closed at the headers timeout, nothing spooled', async (t) => {
   const live = await startLiveReceiver(t, { requestTimeoutMs: 500 })
-  const socket = await openSocket(live.port)
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
-  socket.on('error', () => {})
-  socket.write('POST / HTTP/1.1\r\nHost: x\r\n')
-  let lines = 0
-  const started = Date.now()
-  while (!socket.destroyed && Date.now() - started < 5000) {
-    socket.write(`X-Slow-${lines++}: y\r\n`)
-    await sleep(100)
-  }
-  await closed
-  assert.ok(Date.now() - started < 5000, 'the connection was closed by the server')
+  const { ms } = await trickle(live.port, 'POST / HTTP/1.1\r\nHost: x\r\n', (n) => `X-Slow-${n}: y\r\n`)
+  assert.ok(ms < 5000, 'the connection was closed by the server')
   await assertStillServing(live)
 })
 

@@ -149,21 +149,18 @@ test('the spool cannot be written: 503 with Retry-After, nothing acknowledged', 
   assert.equal(server.stats.responses.get(200), undefined)
 })
 
-test('stalled headers: the connection is closed after the request timeout, nothing spooled', async (t) => {
-  const { port, dir } = await start(t, { requestTimeoutMs: 500 })
-  const raw = await rawExchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Le', 10_000)
-  assert.ok(raw.closedAfterMs < 500 + 1500, `closed after ${raw.closedAfterMs} ms`)
-  assert.ok(!statusCodes(raw.data).includes(200))
-  assert.deepEqual((await readSpool(dir)).lines, [])
-})
-
-test('stalled body: the connection is closed after the request timeout, nothing spooled', async (t) => {
-  const { port, dir } = await start(t, { requestTimeoutMs: 500 })
-  const raw = await rawExchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nid=stalled', 10_000)
-  assert.ok(raw.closedAfterMs < 500 + 1500, `closed after ${raw.closedAfterMs} ms`)
-  assert.ok(!statusCodes(raw.data).includes(200))
-  assert.deepEqual((await readSpool(dir)).lines, [])
-})
+for (const [what, bytes] of [
+  ['headers', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Le'],
+  ['body', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nid=stalled'],
+] as const) {
+  test(`stalled ${what}: the connection is closed after the request timeout, nothing spooled`, async (t) => {
+    const { port, dir } = await start(t, { requestTimeoutMs: 500 })
+    const raw = await rawExchange(port, bytes, 10_000)
+    assert.ok(raw.closedAfterMs < 500 + 1500, `closed after ${raw.closedAfterMs} ms`)
+    assert.ok(!statusCodes(raw.data).includes(200))
+    assert.deepEqual((await readSpool(dir)).lines, [])
+  })
+}
 
 test('keep-alive: two requests on one connection, both answered and spooled', async (t) => {
   const { port, dir } = await start(t)
