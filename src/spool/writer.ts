@@ -229,9 +229,13 @@ export class SpoolWriter {
     }
   }
 
+  /** Whether syncs are slow enough (the last took `minSyncMs` or more) to change how lines are committed. */
+  private get slowDisk (): boolean {
+    return this.durability === 'fsync' && this.lastSyncMs >= this.commitDelay.minSyncMs
+  }
+
   private shouldDelay (answered: number): boolean {
-    return this.durability === 'fsync' && !this.closed &&
-      answered >= this.commitDelay.siblings && this.lastSyncMs >= this.commitDelay.minSyncMs
+    return this.slowDisk && !this.closed && answered >= this.commitDelay.siblings
   }
 
   /** Waits until `target` lines are pending, or `maxWaitMs`, whichever comes first. */
@@ -302,8 +306,7 @@ export class SpoolWriter {
    */
   private commitInline (line: string): Promise<void> | undefined {
     const seg = this.segment
-    const slowDisk = this.durability === 'fsync' && this.lastSyncMs >= this.commitDelay.minSyncMs
-    if (seg === undefined || this.flushing !== undefined || this.pending.length > 0 || slowDisk) return undefined
+    if (seg === undefined || this.flushing !== undefined || this.pending.length > 0 || this.slowDisk) return undefined
     const data = Buffer.from(line, 'utf8')
     if (seg.size > 0 && this.mustRotate(seg, data.length)) return undefined
     const started = process.hrtime.bigint()
