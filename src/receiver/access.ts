@@ -11,6 +11,7 @@
  * spool or the logs. Every secret is compared in constant time.
  */
 import type { IncomingMessage } from 'node:http'
+import { splitTarget } from './build-record.js'
 import type { AddressSet } from './cidr.js'
 import { clientAddress } from './client-address.js'
 import { constantTimeEqual, type SignatureVerifier } from './signatures/verifier.js'
@@ -68,9 +69,7 @@ const refuse = (status: Refused['status'], reason: string, headers: Record<strin
 
 /** Removes the token from a request target; undefined when the target does not carry it. */
 export function stripToken (target: string, token: string): string | undefined {
-  const q = target.indexOf('?')
-  const path = q === -1 ? target : target.slice(0, q)
-  const search = q === -1 ? '' : target.slice(q + 1)
+  const { path, search } = splitTarget(target)
   let recordedPath = path
   let found = false
   if (path.startsWith('/')) {

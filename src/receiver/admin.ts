@@ -24,8 +24,6 @@ export interface AdminOptions {
   logger: Logger
 }
 
-export { DEFAULT_MIN_FREE_BYTES }
-
 export interface Readiness {
   ready: boolean
   reason: string

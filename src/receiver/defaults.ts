@@ -4,19 +4,23 @@
  */
 import type { ReceiveOptions } from './run.js'
 import { DEFAULT_DATA_DIR } from '../spool/layout.js'
+import { DEFAULT_DURABILITY, DEFAULT_ROTATE_AGE_MS, DEFAULT_ROTATE_BYTES } from '../spool/writer-defaults.js'
 
 /** /readyz fails below this much free disk. */
 export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
+export const DEFAULT_MAX_CONNECTIONS = 1024
 
 export const RECEIVE_DEFAULTS: ReceiveOptions = {
   port: 8080,
   dataDir: DEFAULT_DATA_DIR,
-  maxBodyBytes: 64 * 1024,
-  durability: 'fsync',
-  rotateBytes: 64 * 1024 * 1024,
-  rotateAgeMs: 60 * 60 * 1000,
-  requestTimeoutMs: 10_000,
-  maxConnections: 1024,
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  durability: DEFAULT_DURABILITY,
+  rotateBytes: DEFAULT_ROTATE_BYTES,
+  rotateAgeMs: DEFAULT_ROTATE_AGE_MS,
+  requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
   adminHost: '127.0.0.1',
   minFreeBytes: DEFAULT_MIN_FREE_BYTES,
 }

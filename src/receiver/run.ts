@@ -94,7 +94,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
   const address = server.address() as AddressInfo
   log.info({ access: describeAccess(options.access ?? {}) }, 'access control')
   log.info({ address: address.address, port: address.port, data_dir: writer.layout.root, durability: options.durability },
-    `listening on http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}, spooling to ${writer.layout.spool}`)
+    `listening on http://${hostPort(address)}, spooling to ${writer.layout.spool}`)
 
   let stopping: Promise<void> | undefined
   const stop = (graceMs = 4000): Promise<void> => {

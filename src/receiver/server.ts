@@ -17,6 +17,7 @@ import { OPEN_ACCESS, type AccessControl } from './access.js'
 import { BodyTooLargeError, readBody } from './body.js'
 import { answerClientError } from './client-error.js'
 import { debugSummary } from './debug-summary.js'
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS } from './defaults.js'
 import { encodeRequest, splitTarget } from './build-record.js'
 
 /** What the receiver needs of the spool: an append that resolves once the line is durable. */
@@ -61,8 +62,8 @@ const EMPTY_BODY: Readonly<Record<string, string>> = Object.freeze({ 'Content-Le
 export const MAX_HEADER_COUNT = 100
 
 export function createReceiver (options: ReceiverOptions): Receiver {
-  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024
-  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const retryAfter = String(options.retryAfterSeconds ?? 5)
   const { spool, logger } = options
   const access = options.access ?? OPEN_ACCESS
@@ -178,7 +179,7 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     const inFlight = inFlightBySocket.get(socket)
     answerClientError(err, socket, inFlight?.req.complete === true ? inFlight.done : undefined)
   })
-  server.maxConnections = options.maxConnections ?? 1024
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
   server.maxHeadersCount = MAX_HEADER_COUNT + 1
   server.stats = stats
   server.drained = () => stats.inFlight === 0

@@ -26,8 +26,9 @@ import { SpoolClosedError, SpoolWriteError } from '../errors.js'
 import { dataLayout, segmentName, type DataLayout } from './layout.js'
 import { ensureDir, FILE_MODE, fsyncDir, listSegments } from './fsutil.js'
 import { findTornTail, quarantineFragment } from './quarantine.js'
+import { DEFAULT_DURABILITY, DEFAULT_ROTATE_AGE_MS, DEFAULT_ROTATE_BYTES, type Durability } from './writer-defaults.js'
 
-export type Durability = 'fsync' | 'os'
+export type { Durability }
 
 export interface SpoolWriterOptions {
   dataDir: string
@@ -127,9 +128,9 @@ export class SpoolWriter {
 
   private constructor (options: SpoolWriterOptions, lastSeq: number) {
     this.layout = dataLayout(options.dataDir)
-    this.durability = options.durability ?? 'fsync'
-    this.rotateBytes = options.rotateBytes ?? 64 * 1024 * 1024
-    this.rotateAgeMs = options.rotateAgeMs ?? 60 * 60 * 1000
+    this.durability = options.durability ?? DEFAULT_DURABILITY
+    this.rotateBytes = options.rotateBytes ?? DEFAULT_ROTATE_BYTES
+    this.rotateAgeMs = options.rotateAgeMs ?? DEFAULT_ROTATE_AGE_MS
     this.logger = options.logger
     this.lastSeq = lastSeq
     this.commitDelay = { ...DEFAULT_COMMIT_DELAY, ...options.commitDelay }
