@@ -269,7 +269,7 @@ export class SpoolWriter {
 
   private async commit (batch: PendingLine[]): Promise<void> {
     const data = encodeBatch(batch)
-    if (this.segment !== undefined && this.segment.size > 0 && this.mustRotate(this.segment, data.length)) {
+    if (this.segment !== undefined && this.mustRotate(this.segment, data.length)) {
       await this.sealSegment()
     }
     if (this.segment === undefined) {
@@ -309,7 +309,7 @@ export class SpoolWriter {
     const seg = this.segment
     if (seg === undefined || this.flushing !== undefined || this.pending.length > 0 || this.slowDisk) return undefined
     const data = Buffer.from(line, 'utf8')
-    if (seg.size > 0 && this.mustRotate(seg, data.length)) return undefined
+    if (this.mustRotate(seg, data.length)) return undefined
     const started = process.hrtime.bigint()
     try {
       writeAll(seg.fh.fd, data)
@@ -328,8 +328,13 @@ export class SpoolWriter {
     return Promise.resolve()
   }
 
+  /** Whether `bytes` more must go to a new segment. An empty segment takes any batch, however large. */
   private mustRotate (seg: OpenSegment, bytes: number): boolean {
-    return seg.size + bytes > this.rotateBytes || Date.now() - seg.openedAt >= this.rotateAgeMs
+    return seg.size > 0 && (seg.size + bytes > this.rotateBytes || this.isOld(seg))
+  }
+
+  private isOld (seg: OpenSegment): boolean {
+    return Date.now() - seg.openedAt >= this.rotateAgeMs
   }
 
   private committed (seg: OpenSegment, records: number, bytes: number, started: bigint): void {
@@ -396,8 +401,7 @@ export class SpoolWriter {
 
   private sealIfOld (): void {
     const seg = this.segment
-    if (seg === undefined || seg.size === 0 || this.flushing !== undefined) return
-    if (Date.now() - seg.openedAt < this.rotateAgeMs) return
+    if (seg === undefined || seg.size === 0 || this.flushing !== undefined || !this.isOld(seg)) return
     // Run as a flush so no commit can interleave with the close.
     this.flushing = this.sealSegment()
       .catch((err: unknown) => this.logger.error({ err }, 'sealing an old segment failed'))
