@@ -10,6 +10,7 @@
  */
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { isParsableDate } from '../record.js'
 import { listSegments } from './fsutil.js'
 import { dataLayout } from './layout.js'
 import { readLineBatches, segmentBefore, type SpoolPosition } from './reader.js'
@@ -55,8 +56,9 @@ export class BacklogCounter {
       const from = position !== undefined && seg.name === position.segment ? position.offset : 0
       let counted: Counted
       if (from === 0) {
-        counted = await this.cached(seg.name)
-        await this.countOn(seg.name, counted)
+        const known = await this.cached(seg.name)
+        counted = known.counted
+        if (!known.unchanged) await this.countOn(seg.name, counted)
         this.cache.set(seg.name, counted)
       } else {
         counted = { to: from, records: 0, bytes: 0 }
@@ -72,12 +74,16 @@ export class BacklogCounter {
     return backlog
   }
 
-  /** What was counted of a segment from its start, or nothing if it is new or has shrunk. */
-  private async cached (name: string): Promise<Counted> {
+  /**
+   * What was counted of a segment from its start (nothing if it is new or has shrunk), and
+   * whether the segment is still exactly that long, so that there is nothing to read.
+   */
+  private async cached (name: string): Promise<{ counted: Counted, unchanged: boolean }> {
     const known = this.cache.get(name)
-    if (known === undefined) return { to: 0, records: 0, bytes: 0 }
+    if (known === undefined) return { counted: { to: 0, records: 0, bytes: 0 }, unchanged: false }
     const size = await stat(join(this.spoolDir, name)).then((s) => s.size, () => 0)
-    return size >= known.to ? { ...known } : { to: 0, records: 0, bytes: 0 }
+    if (size < known.to) return { counted: { to: 0, records: 0, bytes: 0 }, unchanged: false }
+    return { counted: { ...known }, unchanged: size === known.to }
   }
 
   /** Counts the complete lines of one segment from `counted.to` to its end, into `counted`. */
@@ -103,7 +109,7 @@ export async function computeBacklog (dataDir: string, position: SpoolPosition |
 function receivedAt (line: string): string | undefined {
   try {
     const value = JSON.parse(line) as { received_at?: unknown }
-    if (typeof value.received_at === 'string' && !Number.isNaN(Date.parse(value.received_at))) return value.received_at
+    if (typeof value.received_at === 'string' && isParsableDate(value.received_at)) return value.received_at
   } catch {}
   return undefined
 }
