@@ -187,7 +187,6 @@ export class Processor {
         }
         await this.commit(false)
       }
-      await this.commit(false)
       await removeRequeueFile(path)
       this.logger.info({ file: path }, 're-queued records dispatched')
       if (this.stopRequested) return 'stopped'

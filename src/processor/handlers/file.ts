@@ -25,6 +25,8 @@ export class FileHandler implements Handler {
   /** Writes in flight, chained so they land in order. */
   private writing: Promise<void> = Promise.resolve()
   private writeError: unknown
+  /** Bytes written since the last fdatasync began: an idle flush (a pass that found nothing) syncs nothing. */
+  private unsynced = false
 
   constructor (target: string, path: string) {
     this.target = target
@@ -59,6 +61,7 @@ export class FileHandler implements Handler {
         }
         let done = 0
         while (done < length) done += (await this.fh.write(full, done, length - done)).bytesWritten
+        this.unsynced = true
         if (full.length === BUFFER_BYTES) this.spare.push(full)
       } catch (err) {
         this.writeError = err
@@ -79,6 +82,9 @@ export class FileHandler implements Handler {
     await this.writing
     try {
       if (this.writeError !== undefined) throw this.writeError
+      if (!this.unsynced) return
+      // Cleared first: a write that lands while the sync runs is synced by the next flush.
+      this.unsynced = false
       await this.fh?.datasync()
     } catch (err) {
       this.writeError = undefined
