@@ -6,7 +6,7 @@
  */
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ensureDir, FILE_MODE } from '../spool/fsutil.js'
+import { ensureDir, FILE_MODE, writeFully } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 
 export interface DeadLetter {
@@ -56,8 +56,7 @@ export class DeadLetterWriter {
       try {
         // A write may be short (a disk filling up): finish it, or the checkpoint would move past
         // records whose dead letters are cut.
-        let written = 0
-        while (written < data.length) written += (await fh.write(data, written)).bytesWritten
+        await writeFully(fh, data)
         await fh.datasync()
       } catch (err) {
         // Leave no half line for the next append to run into; the pass fails and retries later.

@@ -12,7 +12,7 @@ import { decodeRecord } from '../record.js'
 import { BacklogCounter } from '../spool/backlog.js'
 import { segmentSizes } from '../spool/disk.js'
 import { loadCheckpoint, saveCheckpoint } from '../spool/checkpoint.js'
-import { ensureDir, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, unlinkIfExists, writeFileDurably } from '../spool/fsutil.js'
 import { DEFAULT_DATA_DIR, dataLayout, type DataLayout } from '../spool/layout.js'
 import { quarantineFragment } from '../spool/quarantine.js'
 import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolLine, type SpoolPosition, type TornFragment } from '../spool/reader.js'
@@ -24,7 +24,7 @@ import { normaliseCallback, type NormalisedCallback } from './normalise.js'
 import type { CallbackKind } from './classify.js'
 import { ProgressBar } from './progress.js'
 import { ZonedTimeReader } from './provider-time.js'
-import { listRequeueFiles, removeRequeueFile } from './requeue.js'
+import { listRequeueFiles } from './requeue.js'
 import { deleteOldSegments } from './retention.js'
 
 export interface ProcessorOptions {
@@ -187,7 +187,7 @@ export class Processor {
         }
         await this.commit(false)
       }
-      await removeRequeueFile(path)
+      await unlinkIfExists(path)
       this.logger.info({ file: path }, 're-queued records dispatched')
       if (this.stopRequested) return 'stopped'
     }

@@ -4,7 +4,6 @@
  * once all of it is done (a file cut short by a failure is read again in full next time: the
  * handlers are idempotent by id).
  */
-import { unlink } from 'node:fs/promises'
 import { listNdjsonFiles } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 
@@ -14,8 +13,4 @@ export function requeueDir (dataDir: string): string {
 
 export async function listRequeueFiles (dataDir: string): Promise<string[]> {
   return await listNdjsonFiles(requeueDir(dataDir))
-}
-
-export async function removeRequeueFile (path: string): Promise<void> {
-  await unlink(path).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
 }

@@ -4,9 +4,9 @@
  * is at least that old), not from the creation time in its name. Never the newest segment, never
  * the checkpoint's segment or any after it (they hold, or may hold, unprocessed records).
  */
-import { stat, unlink } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fsyncDir, listSegments } from '../spool/fsutil.js'
+import { fsyncDir, listSegments, unlinkIfExists } from '../spool/fsutil.js'
 import { segmentBefore, type SpoolPosition } from '../spool/reader.js'
 
 export async function deleteOldSegments (spoolDir: string, checkpoint: SpoolPosition | undefined, retainMs: number, now = Date.now()): Promise<string[]> {
@@ -23,7 +23,7 @@ export async function deleteOldSegments (spoolDir: string, checkpoint: SpoolPosi
       continue
     }
     if (now - mtimeMs < retainMs) continue
-    await unlink(path).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
+    await unlinkIfExists(path)
     deleted.push(seg.name)
   }
   if (deleted.length > 0) await fsyncDir(spoolDir)

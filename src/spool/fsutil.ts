@@ -1,5 +1,5 @@
 /** Small durable-file helpers shared by the writer, the checkpoint and the tools. */
-import { mkdir, open, readdir, rename, chmod, stat, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, chmod, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { NoInputError } from '../errors.js'
 import { dataLayout, parseSegmentName, type SegmentName } from './layout.js'
@@ -92,4 +92,15 @@ export async function existingDataDir (dataDir: string): Promise<string> {
     throw new NoInputError('SPOOL_ERR_NO_DATA_DIR', `no data directory at ${root} (give --data-dir, or set CALLBACK_SPOOL_DATA_DIR)`)
   }
   return root
+}
+
+/** Writes the first `length` bytes of `data` at the file's position, finishing short writes (a disk filling up). */
+export async function writeFully (fh: FileHandle, data: Buffer, length = data.length): Promise<void> {
+  let written = 0
+  while (written < length) written += (await fh.write(data, written, length - written)).bytesWritten
+}
+
+/** Deletes a file; one already gone is fine. */
+export async function unlinkIfExists (path: string): Promise<void> {
+  await unlink(path).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
 }

@@ -15,7 +15,7 @@ import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { NoInputError, UsageError } from '../errors.js'
 import { normaliseNumber } from '../number.js'
-import { existingDataDir, FILE_MODE, fsyncDir, listNdjsonFiles, listSegments } from './fsutil.js'
+import { existingDataDir, FILE_MODE, fsyncDir, listNdjsonFiles, listSegments, writeFully } from './fsutil.js'
 import { readCheckpoint, saveCheckpoint } from './checkpoint.js'
 import { dataLayout } from './layout.js'
 import { acquireLock, isLockHeld } from './lock.js'
@@ -81,8 +81,7 @@ export async function purgeNdjsonFile (path: string, drop: (value: unknown) => b
       const data = Buffer.concat(pending)
       pending = []
       pendingBytes = 0
-      let written = 0
-      while (written < data.length) written += (await fh.write(data, written)).bytesWritten
+      await writeFully(fh, data)
     }
     for await (const { line, terminated } of linesOf(path)) {
       const length = line.length + (terminated ? 1 : 0)

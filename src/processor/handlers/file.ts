@@ -5,7 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { ensureDir, FILE_MODE } from '../../spool/fsutil.js'
+import { ensureDir, FILE_MODE, writeFully } from '../../spool/fsutil.js'
 import { DONE, type Handler, type HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 
@@ -59,8 +59,7 @@ export class FileHandler implements Handler {
           await ensureDir(dirname(this.path))
           this.fh = await open(this.path, 'a', FILE_MODE)
         }
-        let done = 0
-        while (done < length) done += (await this.fh.write(full, done, length - done)).bytesWritten
+        await writeFully(this.fh, full, length)
         this.unsynced = true
         if (full.length === BUFFER_BYTES) this.spare.push(full)
       } catch (err) {
