@@ -7,7 +7,7 @@
 import type { Command } from 'commander'
 import { CallbackSpoolError, CheckpointError, UsageError } from '../errors.js'
 import { decodeRecord } from '../record.js'
-import { readCheckpoint, saveCheckpoint, validatePosition, type Checkpoint } from '../spool/checkpoint.js'
+import { loadCheckpoint, saveCheckpoint, validatePosition, type Checkpoint } from '../spool/checkpoint.js'
 import { listSegments } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { readLineBatches, segmentBefore, type SpoolPosition } from '../spool/reader.js'
@@ -90,8 +90,7 @@ export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<Re
     let current: Checkpoint | undefined
     let currentBad: string | undefined
     try {
-      current = await readCheckpoint(options.dataDir)
-      if (current !== undefined) await validatePosition(options.dataDir, current)
+      current = await loadCheckpoint(options.dataDir)
     } catch (err) {
       if (!(err instanceof CheckpointError)) throw err
       currentBad = err.message

@@ -10,7 +10,7 @@ import { listRequeueFiles } from '../processor/requeue.js'
 import { computeBacklog } from '../spool/backlog.js'
 import { readCheckpoint, validatePosition } from '../spool/checkpoint.js'
 import { freeBytes } from '../spool/disk.js'
-import { listSegments } from '../spool/fsutil.js'
+import { listNdjsonFiles, listSegments } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { isLockHeld, readLockInfo, type LockRole } from '../spool/lock.js'
 import { formatBytes } from '../units.js'
@@ -63,9 +63,8 @@ async function segmentInfo (spool: string, name: string, createdAt: Date): Promi
 
 async function countLines (dir: string): Promise<number> {
   let n = 0
-  for (const name of await listNames(dir)) {
-    if (!name.endsWith('.ndjson') || name.startsWith('.')) continue
-    const text = await readFile(join(dir, name), 'utf8').catch(() => '')
+  for (const path of await listNdjsonFiles(dir)) {
+    const text = await readFile(path, 'utf8').catch(() => '')
     for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++
   }
   return n

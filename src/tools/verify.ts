@@ -13,7 +13,7 @@ import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { decodeRecord } from '../record.js'
-import { readCheckpoint, validatePosition } from '../spool/checkpoint.js'
+import { loadCheckpoint } from '../spool/checkpoint.js'
 import { listSegments } from '../spool/fsutil.js'
 import { dataLayout, quarantineName } from '../spool/layout.js'
 import { isLockHeld } from '../spool/lock.js'
@@ -97,8 +97,7 @@ export async function verifySpool (dataDir: string): Promise<VerifyReport> {
 
 async function checkCheckpoint (dataDir: string): Promise<Finding[]> {
   try {
-    const checkpoint = await readCheckpoint(dataDir)
-    if (checkpoint !== undefined) await validatePosition(dataDir, checkpoint)
+    await loadCheckpoint(dataDir)
     return []
   } catch (err) {
     return [{ kind: 'checkpoint', problem: true, message: (err as Error).message }]
