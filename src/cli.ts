@@ -2,10 +2,10 @@
  * The commander program: one subcommand per verb, each a thin call into a module.
  * createProgram() builds it without parsing, so tests can drive it with an explicit argv.
  */
-import { Command, Option } from 'commander'
+import { Command } from 'commander'
 import type { Logger } from 'pino'
 import { createLogger } from './logger.js'
-import { checkAll, installConfig, setOptionsValidator } from './config.js'
+import { checkAll, dataDirOption, envOption, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
@@ -29,11 +29,6 @@ export interface ProgramContext {
   stdout?: (text: string) => void
   /** Where the operator tools (status, cat, verify, replay, dead) print and ask; defaults to the process's. */
   toolIO?: ToolIO
-}
-
-/** `--name <value>` that also reads CALLBACK_SPOOL_<NAME>; flags win. */
-function envOption (flags: string, description: string, envName: string): Option {
-  return new Option(flags, description).env(`CALLBACK_SPOOL_${envName}`)
 }
 
 /** Checks and converts the receive command's raw options (flags, env or config file). */
@@ -69,27 +64,27 @@ export function createProgram (context: ProgramContext = {}): Command {
 
   program.command('receive')
     .description('run the HTTP receiver: append each callback to the spool, answer an empty 200 once it is durable')
-    .addOption(envOption('--host <host>', 'address to listen on (default: all)', 'HOST'))
-    .addOption(envOption('--port <port>', 'port to listen on', 'PORT').default(String(RECEIVE_DEFAULTS.port)))
-    .addOption(envOption('--data-dir <dir>', 'data directory', 'DATA_DIR').default(RECEIVE_DEFAULTS.dataDir))
-    .addOption(envOption('--max-body <size>', 'largest body accepted (65536, 64KiB, 1MiB)', 'MAX_BODY').default('64KiB'))
-    .addOption(envOption('--durability <mode>', 'fsync: answer once the line is on disk; os: once the OS has it', 'DURABILITY')
+    .addOption(envOption('--host <host>', 'address to listen on (default: all)'))
+    .addOption(envOption('--port <port>', 'port to listen on').default(String(RECEIVE_DEFAULTS.port)))
+    .addOption(dataDirOption())
+    .addOption(envOption('--max-body <size>', 'largest body accepted (65536, 64KiB, 1MiB)').default('64KiB'))
+    .addOption(envOption('--durability <mode>', 'fsync: answer once the line is on disk; os: once the OS has it')
       .choices(['fsync', 'os']).default('fsync'))
-    .addOption(envOption('--rotate-bytes <size>', 'seal a segment at this size', 'ROTATE_BYTES').default('64MiB'))
-    .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age', 'ROTATE_AGE').default('1h'))
-    .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer', 'REQUEST_TIMEOUT').default('10s'))
-    .addOption(envOption('--max-connections <n>', 'refuse connections beyond this many', 'MAX_CONNECTIONS').default(String(RECEIVE_DEFAULTS.maxConnections)))
-    .addOption(envOption('--admin-port <port>', 'serve /healthz, /readyz and /metrics on this port (default: off)', 'ADMIN_PORT'))
-    .addOption(envOption('--admin-host <host>', 'address of the admin port', 'ADMIN_HOST').default(RECEIVE_DEFAULTS.adminHost))
-    .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this', 'MIN_FREE').default('1GiB'))
+    .addOption(envOption('--rotate-bytes <size>', 'seal a segment at this size').default('64MiB'))
+    .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age').default('1h'))
+    .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer').default('10s'))
+    .addOption(envOption('--max-connections <n>', 'refuse connections beyond this many').default(String(RECEIVE_DEFAULTS.maxConnections)))
+    .addOption(envOption('--admin-port <port>', 'serve /healthz, /readyz and /metrics on this port (default: off)'))
+    .addOption(envOption('--admin-host <host>', 'address of the admin port').default(RECEIVE_DEFAULTS.adminHost))
+    .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this').default('1GiB'))
     // Access control (README "Security"). Secrets are never printed (`config` masks them).
-    .addOption(envOption('--token <secret>', 'accept only /<secret>/... paths or ?token=<secret>; anything else 404', 'TOKEN'))
-    .addOption(envOption('--basic-auth <user:password>', 'require HTTP Basic authentication', 'BASIC_AUTH'))
-    .addOption(envOption('--basic-auth-file <path>', 'read user:password from this file', 'BASIC_AUTH_FILE'))
-    .addOption(envOption('--allow <cidrs>', 'accept only these client addresses (IPv4/IPv6 CIDRs, comma-separated); others 403', 'ALLOW'))
-    .addOption(envOption('--trust-proxy <cidrs>', 'believe X-Forwarded-For only from these proxies', 'TRUST_PROXY'))
-    .addOption(envOption('--twilio-auth-token <secret>', 'verify X-Twilio-Signature with this auth token; 401 when wrong', 'TWILIO_AUTH_TOKEN'))
-    .addOption(envOption('--public-url <url>', 'scheme and host the provider calls (https://sms.example.com), for signatures', 'PUBLIC_URL'))
+    .addOption(envOption('--token <secret>', 'accept only /<secret>/... paths or ?token=<secret>; anything else 404'))
+    .addOption(envOption('--basic-auth <user:password>', 'require HTTP Basic authentication'))
+    .addOption(envOption('--basic-auth-file <path>', 'read user:password from this file'))
+    .addOption(envOption('--allow <cidrs>', 'accept only these client addresses (IPv4/IPv6 CIDRs, comma-separated); others 403'))
+    .addOption(envOption('--trust-proxy <cidrs>', 'believe X-Forwarded-For only from these proxies'))
+    .addOption(envOption('--twilio-auth-token <secret>', 'verify X-Twilio-Signature with this auth token; 401 when wrong'))
+    .addOption(envOption('--public-url <url>', 'scheme and host the provider calls (https://sms.example.com), for signatures'))
     .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
       const logger = context.logger ?? createLogger()

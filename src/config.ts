@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises'
 import { Option, type Command } from 'commander'
 import { ConfigError } from './errors.js'
+import { DEFAULT_DATA_DIR } from './spool/layout.js'
 
 export const ENV_PREFIX = 'CALLBACK_SPOOL_'
 /** Options named like this are printed as `****` by `callback-spool config`. */
@@ -35,6 +36,17 @@ const lateEnv = new WeakSet<Option>()
 /** Lets `callback-spool config` validate a command's options with the same code its action uses. */
 export function setOptionsValidator<T extends object> (command: Command, validate: (opts: T) => unknown): void {
   validators.set(command, validate as OptionsValidator)
+}
+
+/** An option that also reads its environment variable (`--max-body`: `CALLBACK_SPOOL_MAX_BODY`). */
+export function envOption (flags: string, description: string): Option {
+  const option = new Option(flags, description)
+  return option.env(envNameOf(option))
+}
+
+/** `--data-dir`, from CALLBACK_SPOOL_DATA_DIR and the config file too: the same for every command. */
+export function dataDirOption (description = 'data directory'): Option {
+  return envOption('--data-dir <dir>', description).default(DEFAULT_DATA_DIR)
 }
 
 /** `--max-body` -> `CALLBACK_SPOOL_MAX_BODY`. */

@@ -3,18 +3,14 @@
  * into ProcessCommandOptions and handed to runProcessCommand. Kept here so src/cli.ts only
  * registers it.
  */
-import { Option, type Command } from 'commander'
+import type { Command } from 'commander'
 import type { Logger } from 'pino'
-import { checkAll, setOptionsValidator } from '../config.js'
+import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../config.js'
 import { createLogger } from '../logger.js'
 import { parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
 import { PROCESS_DEFAULTS } from './pass.js'
 import { runProcessCommand, type OnSignal, type ProcessCommandOptions } from './run.js'
-
-function envOption (flags: string, description: string, envName: string): Option {
-  return new Option(flags, description).env(`CALLBACK_SPOOL_${envName}`)
-}
 
 /** Repeatable --on; from the environment, one route per line. */
 function collectRoutes (value: string, previous: string[] | undefined): string[] {
@@ -24,21 +20,21 @@ function collectRoutes (value: string, previous: string[] | undefined): string[]
 export function addProcessCommand (program: Command, context: { logger?: Logger, onSignal: OnSignal }): Command {
   const command = program.command('process')
     .description('dispatch the spooled callbacks from the checkpoint to the handlers: one pass (for cron), --schedule or --follow')
-    .addOption(envOption('--data-dir <dir>', 'data directory', 'DATA_DIR').default(PROCESS_DEFAULTS.dataDir))
-    .addOption(envOption('--on <kind=target>', 'route a kind (delivery, reply, optout, unknown or *) to file:PATH, exec:COMMAND, module:PATH or an http(s):// URL; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)', 'ON')
+    .addOption(dataDirOption())
+    .addOption(envOption('--on <kind=target>', 'route a kind (delivery, reply, optout, unknown or *) to file:PATH, exec:COMMAND, module:PATH or an http(s):// URL; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)')
       .argParser(collectRoutes))
-    .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates", 'PROVIDER_TZ').default(PROCESS_DEFAULTS.providerTz))
-    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes', 'MAX_ATTEMPTS').default(String(PROCESS_DEFAULTS.maxAttempts)))
-    .addOption(envOption('--tries <n>', 'tries of a record within one pass', 'TRIES').default(String(PROCESS_DEFAULTS.tries)))
-    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time', 'RETRY_DELAY').default('500ms'))
-    .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call', 'HANDLER_TIMEOUT').default('30s'))
-    .addOption(envOption('--batch-size <n>', 'records between checkpoints', 'BATCH_SIZE').default(String(PROCESS_DEFAULTS.batchSize)))
-    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass', 'RETAIN').default('7d'))
-    .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)', 'METRICS_FILE'))
-    .addOption(envOption('--schedule <cron>', 'stay running; a pass on this cron expression (seconds allowed: "*/10 * * * * *")', 'SCHEDULE'))
-    .addOption(envOption('--follow', 'stay running; dispatch each new record as soon as it is written', 'FOLLOW'))
-    .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often', 'POLL_INTERVAL').default('250ms'))
-    .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried', 'RETRY_PAUSE').default('5s'))
+    .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
+    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes').default(String(PROCESS_DEFAULTS.maxAttempts)))
+    .addOption(envOption('--tries <n>', 'tries of a record within one pass').default(String(PROCESS_DEFAULTS.tries)))
+    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time').default('500ms'))
+    .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call').default('30s'))
+    .addOption(envOption('--batch-size <n>', 'records between checkpoints').default(String(PROCESS_DEFAULTS.batchSize)))
+    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass').default('7d'))
+    .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
+    .addOption(envOption('--schedule <cron>', 'stay running; a pass on this cron expression (seconds allowed: "*/10 * * * * *")'))
+    .addOption(envOption('--follow', 'stay running; dispatch each new record as soon as it is written'))
+    .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
+    .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried').default('5s'))
     .addHelpText('after', `
 Exit codes: 0 done (also: nothing to do, or another processor is running), 64 usage,
 75 a handler keeps failing (retry later), 78 configuration error or bad checkpoint, 1 unexpected.

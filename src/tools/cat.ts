@@ -12,7 +12,8 @@ import { decodeRecord } from '../record.js'
 import { dataLayout } from '../spool/layout.js'
 import { readLineBatches, type SpoolPosition } from '../spool/reader.js'
 import { parseDuration } from '../units.js'
-import { dataDirOption, existingDataDir, flag, parseTimeArg, type ToolIO } from './common.js'
+import { dataDirOption } from '../config.js'
+import { existingDataDir, flag, parseTimeArg, type ToolIO } from './common.js'
 import { matchesFilter, prettyLine, useColour, type RecordFilter } from './record-filter.js'
 
 export interface CatOptions {

@@ -7,7 +7,6 @@ import { createInterface } from 'node:readline/promises'
 import { CallbackSpoolError, ConfigError } from '../errors.js'
 import { flagOnlyOption } from '../config.js'
 import { parseDuration } from '../units.js'
-import { DEFAULT_DATA_DIR } from '../spool/layout.js'
 import { tryAcquireLock, readLockInfo, type SpoolLock } from '../spool/lock.js'
 import { existingDataDir } from '../spool/fsutil.js'
 
@@ -62,11 +61,6 @@ export function processIO (onSignal: ToolIO['onSignal']): ToolIO {
     closed: () => closed,
     onSignal,
   }
-}
-
-/** `--data-dir`, read from CALLBACK_SPOOL_DATA_DIR and the config file too, as every command does. */
-export function dataDirOption (): Option {
-  return new Option('--data-dir <dir>', 'data directory').env('CALLBACK_SPOOL_DATA_DIR').default(DEFAULT_DATA_DIR)
 }
 
 /** An option only its flag sets (see flagOnlyOption). */

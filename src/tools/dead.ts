@@ -20,7 +20,8 @@ import { requeueDir } from '../processor/requeue.js'
 import { encodeRecord, type SpoolRecord } from '../record.js'
 import { ensureDir, fsyncDir, listNdjsonFiles, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
-import { dataDirOption, flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
+import { dataDirOption } from '../config.js'
+import { flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
 
 export interface StoredDeadLetter {
   file: string

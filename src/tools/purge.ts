@@ -5,7 +5,8 @@
 import type { Command } from 'commander'
 import { maskNumber } from '../mask.js'
 import { purgeNumber, type PurgeReport } from '../spool/purge.js'
-import { dataDirOption, flag, type ToolIO } from './common.js'
+import { dataDirOption } from '../config.js'
+import { flag, type ToolIO } from './common.js'
 
 export function formatPurgeReport (report: PurgeReport): string {
   const verb = report.dryRun ? 'would remove' : 'removed'

@@ -11,7 +11,8 @@ import { loadCheckpoint, saveCheckpoint, validatePosition, type Checkpoint } fro
 import { listSegments } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { readLineBatches, segmentBefore, type SpoolPosition } from '../spool/reader.js'
-import { dataDirOption, flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
+import { dataDirOption } from '../config.js'
+import { flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
 
 export type ReplayTarget = { all: true } | { from: SpoolPosition } | { sinceMs: number }
 

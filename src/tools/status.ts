@@ -14,7 +14,8 @@ import { listNdjsonFiles, listSegments } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { isLockHeld, readLockInfo, type LockRole } from '../spool/lock.js'
 import { formatBytes } from '../units.js'
-import { dataDirOption, existingDataDir, flag, formatAge, type ToolIO } from './common.js'
+import { dataDirOption } from '../config.js'
+import { existingDataDir, flag, formatAge, type ToolIO } from './common.js'
 
 export interface SegmentInfo {
   name: string

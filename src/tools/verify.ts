@@ -19,7 +19,8 @@ import { dataLayout, quarantineName } from '../spool/layout.js'
 import { isLockHeld } from '../spool/lock.js'
 import { findTornTail } from '../spool/quarantine.js'
 import { readLineBatches } from '../spool/reader.js'
-import { dataDirOption, existingDataDir, flag, type ToolIO } from './common.js'
+import { dataDirOption } from '../config.js'
+import { existingDataDir, flag, type ToolIO } from './common.js'
 
 export type FindingKind = 'invalid' | 'torn' | 'write_in_progress' | 'checkpoint'
 

@@ -1,20 +1,21 @@
 /** The `up` subcommand: its options, and the wiring of signals to stopping both children. */
-import { Option, type Command } from 'commander'
+import type { Command } from 'commander'
+import { dataDirOption, envOption } from '../config.js'
 import type { Logger } from 'pino'
 import { parsePort } from '../units.js'
 
 export interface UpCommandDeps {
   makeLogger: () => Logger
   onSignal: (handler: (signal: NodeJS.Signals) => void) => void
-  defaults: { port: number, dataDir: string }
+  defaults: { port: number }
 }
 
 export function registerUpCommand (program: Command, deps: UpCommandDeps): Command {
   return program.command('up')
     .description('run the receiver and a processor following the spool, as two child processes restarted if they die')
-    .addOption(new Option('--host <host>', 'receiver: address to listen on (default: all)').env('CALLBACK_SPOOL_HOST'))
-    .addOption(new Option('--port <port>', 'receiver: port to listen on').env('CALLBACK_SPOOL_PORT').default(String(deps.defaults.port)))
-    .addOption(new Option('--data-dir <dir>', 'data directory of both').env('CALLBACK_SPOOL_DATA_DIR').default(deps.defaults.dataDir))
+    .addOption(envOption('--host <host>', 'receiver: address to listen on (default: all)'))
+    .addOption(envOption('--port <port>', 'receiver: port to listen on').default(String(deps.defaults.port)))
+    .addOption(dataDirOption('data directory of both'))
     .addHelpText('after', '\nBoth children log JSON lines to this stdout; SIGTERM or Ctrl-C stops both.\n\nExample:\n  callback-spool up --port 8080 --data-dir data\n')
     .action(async (opts: { host?: string, port: string, dataDir: string }) => {
       const logger = deps.makeLogger()
