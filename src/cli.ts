@@ -62,7 +62,7 @@ export function createProgram (context: ProgramContext = {}): Command {
     .showHelpAfterError('(run with --help for usage)')
   const onSignal = context.onSignal ?? defaultOnSignal
 
-  program.command('receive')
+  const receive = program.command('receive')
     .description('run the HTTP receiver: append each callback to the spool, answer an empty 200 once it is durable')
     .addOption(envOption('--host <host>', 'address to listen on (default: all)'))
     .addOption(envOption('--port <port>', 'port to listen on').default(String(RECEIVE_DEFAULTS.port)))
@@ -113,7 +113,7 @@ export function createProgram (context: ProgramContext = {}): Command {
   addReplayCommand(program, toolIO)
   addDeadCommand(program, toolIO)
   addPurgeCommand(program, toolIO)
-  setOptionsValidator(program.commands.find((c) => c.name() === 'receive')!, receiveOptionsFrom)
+  setOptionsValidator(receive, receiveOptionsFrom)
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
   installConfig(program)
   return program

@@ -23,7 +23,6 @@ export interface DeadLetter {
 export class DeadLetterWriter {
   readonly dir: string
   private pending: string[] = []
-  count = 0
 
   constructor (dataDir: string) {
     this.dir = dataLayout(dataDir).dead
@@ -31,7 +30,6 @@ export class DeadLetterWriter {
 
   add (letter: DeadLetter): void {
     this.pending.push(JSON.stringify(letter) + '\n')
-    this.count++
   }
 
   /** Appends what was added before the call (taken at once: more may be added while it runs) and fdatasyncs. */

@@ -24,8 +24,3 @@ export interface Handler {
   holdOutputUntil? (done: Promise<unknown>): void
   close? (): Promise<void>
 }
-
-export interface HandlerOptions {
-  /** Timeout for one exec or http call. @default 30 s */
-  timeoutMs: number
-}

@@ -6,7 +6,6 @@
  * Lines of a chunk are handled synchronously while the handlers answer synchronously (the file
  * handler), so the fast path pays no await per record.
  */
-import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { decodeRecord } from '../record.js'
 import { BacklogCounter } from '../spool/backlog.js'
@@ -168,7 +167,7 @@ export class Processor {
   /** last-pass.json for `status`, and the metrics file. */
   async recordPass (figures: PassFigures): Promise<void> {
     await ensureDir(this.layout.state)
-    await writeFileDurably(join(this.layout.state, 'last-pass.json'),
+    await writeFileDurably(this.layout.lastPass,
       JSON.stringify({ when: figures.finished_at, outcome: figures.outcome, figures }) + '\n')
     if (this.options.metricsFile !== undefined) await writeMetricsFile(this.options.metricsFile, figures)
   }

@@ -17,6 +17,8 @@ export interface DataLayout {
   root: string
   spool: string
   state: string
+  /** The last pass's outcome and figures, written by the processor for `status`. */
+  lastPass: string
   quarantine: string
   dead: string
   out: string
@@ -29,6 +31,7 @@ export function dataLayout (dataDir: string): DataLayout {
     root,
     spool: join(root, 'spool'),
     state: join(root, 'state'),
+    lastPass: join(root, 'state', 'last-pass.json'),
     quarantine: join(root, 'quarantine'),
     dead: join(root, 'dead'),
     out: join(root, 'out'),

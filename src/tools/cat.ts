@@ -13,7 +13,8 @@ import { dataLayout } from '../spool/layout.js'
 import { readLineBatches, type SpoolPosition } from '../spool/reader.js'
 import { parseDuration } from '../units.js'
 import { dataDirOption } from '../config.js'
-import { existingDataDir, flag, parseTimeArg, type ToolIO } from './common.js'
+import { existingDataDir } from '../spool/fsutil.js'
+import { flag, parseTimeArg, type ToolIO } from './common.js'
 import { matchesFilter, prettyLine, useColour, type RecordFilter } from './record-filter.js'
 
 export interface CatOptions {
@@ -39,8 +40,14 @@ export function catOptionsFrom (opts: Record<string, unknown>, now = Date.now())
         }
         return kinds as CallbackKind[]
       },
-      sinceMs: () => str('since') === undefined ? undefined : parseTimeArg('--since', str('since')!, now),
-      untilMs: () => str('until') === undefined ? undefined : parseTimeArg('--until', str('until')!, now),
+      sinceMs: () => {
+        const raw = str('since')
+        return raw === undefined ? undefined : parseTimeArg('--since', raw, now)
+      },
+      untilMs: () => {
+        const raw = str('until')
+        return raw === undefined ? undefined : parseTimeArg('--until', raw, now)
+      },
       grep: () => {
         const raw = str('grep')
         if (raw === undefined) return undefined

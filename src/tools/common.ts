@@ -10,8 +10,6 @@ import { parseDuration } from '../units.js'
 import { tryAcquireLock, readLockInfo, type SpoolLock } from '../spool/lock.js'
 import { existingDataDir } from '../spool/fsutil.js'
 
-export { existingDataDir }
-
 /** Where a tool prints, and what it may ask. Tests pass their own; the CLI uses the process's. */
 export interface ToolIO {
   /** Writes to stdout; resolves once the text is handed over (waits for drain on a pipe). */

@@ -12,7 +12,7 @@
  * retry and purge rewrite files the processor appends to, so they hold the processor lock.
  */
 import { readFile, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { CallbackSpoolError } from '../errors.js'
 import type { DeadLetter } from '../processor/dead-letters.js'
@@ -72,7 +72,7 @@ async function rewrite (letters: StoredDeadLetter[], remove: Set<StoredDeadLette
     const kept = letters.filter((l) => l.file === file && !remove.has(l))
     if (kept.length === 0) {
       await unlink(file)
-      await fsyncDir(join(file, '..'))
+      await fsyncDir(dirname(file))
     } else {
       await writeFileDurably(file, kept.map((l) => l.raw + '\n').join(''))
     }

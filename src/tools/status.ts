@@ -15,7 +15,8 @@ import { dataLayout } from '../spool/layout.js'
 import { isLockHeld, readLockInfo, type LockRole } from '../spool/lock.js'
 import { formatBytes } from '../units.js'
 import { dataDirOption } from '../config.js'
-import { existingDataDir, flag, formatAge, type ToolIO } from './common.js'
+import { existingDataDir } from '../spool/fsutil.js'
+import { flag, formatAge, type ToolIO } from './common.js'
 
 export interface SegmentInfo {
   name: string
@@ -107,7 +108,7 @@ export async function collectStatus (dataDir: string, now = Date.now()): Promise
   }
   let lastPass: StatusReport['last_pass'] = null
   try {
-    lastPass = JSON.parse(await readFile(join(layout.state, 'last-pass.json'), 'utf8')) as StatusReport['last_pass']
+    lastPass = JSON.parse(await readFile(layout.lastPass, 'utf8')) as StatusReport['last_pass']
   } catch {}
   return {
     data_dir: layout.root,

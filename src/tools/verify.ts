@@ -20,7 +20,8 @@ import { isLockHeld } from '../spool/lock.js'
 import { findTornTail } from '../spool/quarantine.js'
 import { readLineBatches } from '../spool/reader.js'
 import { dataDirOption } from '../config.js'
-import { existingDataDir, flag, type ToolIO } from './common.js'
+import { existingDataDir } from '../spool/fsutil.js'
+import { flag, type ToolIO } from './common.js'
 
 export type FindingKind = 'invalid' | 'torn' | 'write_in_progress' | 'checkpoint'
 
