@@ -20,7 +20,6 @@ import { DeadLetterWriter } from './dead-letters.js'
 import { Dispatcher, type DispatchResult, type Route } from './dispatch.js'
 import { emptyFigures, writeMetricsFile, type PassFigures } from './metrics.js'
 import { normaliseCallback, type NormalisedCallback } from './normalise.js'
-import type { CallbackKind } from './classify.js'
 import { ProgressBar } from './progress.js'
 import { ZonedTimeReader } from './provider-time.js'
 import { listRequeueFiles } from './requeue.js'
@@ -334,30 +333,24 @@ export class Processor {
       return 'next'
     }
     const result = this.dispatcher.dispatch(normalised)
-    if (result instanceof Promise) return result.then((r) => this.settle(line, record, normalised.kind, r, normalised))
-    return this.settle(line, record, normalised.kind, result, normalised)
+    if (result instanceof Promise) return result.then((r) => this.settle(line, record, r, normalised))
+    return this.settle(line, record, result, normalised)
   }
 
-  private settle (line: SpoolLine, record: unknown, kind: CallbackKind,
-    result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
+  private settle (line: SpoolLine, record: unknown, result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
     if (result.outcome === 'done') {
-      this.figures.by_kind[kind].done++
-      // Most passes have no failing record: skip the lookup by id then.
-      if (this.anyAttempts && this.attempts[normalised.id] !== undefined) {
-        delete this.attempts[normalised.id]
-        this.attemptsDirty = true
-      }
+      this.figures.by_kind[normalised.kind].done++
+      this.forgetAttempts(normalised.id)
       return 'next'
     }
     if (result.outcome === 'dead') {
-      this.deadLetter(record, kind, result.target ?? null, result.error, (this.attempts[normalised.id]?.attempts ?? 0) + 1, normalised.id)
+      this.deadLetter(record, normalised, result.target ?? null, result.error, (this.attempts[normalised.id]?.attempts ?? 0) + 1)
       return 'next'
     }
-    return this.retry(line, record, kind, result, normalised)
+    return this.retry(line, record, result, normalised)
   }
 
-  private async retry (line: SpoolLine, record: unknown, kind: CallbackKind,
-    first: DispatchResult, normalised: NormalisedCallback): Promise<LineResult> {
+  private async retry (line: SpoolLine, record: unknown, first: DispatchResult, normalised: NormalisedCallback): Promise<LineResult> {
     let result = first
     for (let attempt = 2; attempt <= this.options.tries && result.outcome === 'retry'; attempt++) {
       this.logger.debug({ id: normalised.id, target: result.target, error: result.error, attempt }, 'handler failed; retrying')
@@ -366,7 +359,7 @@ export class Processor {
       if (this.stopRequested) return 'stop'
       result = await this.dispatcher.dispatch(normalised)
     }
-    if (result.outcome !== 'retry') return await this.settle(line, record, kind, result, normalised)
+    if (result.outcome !== 'retry') return await this.settle(line, record, result, normalised)
     const entry = this.attempts[normalised.id] ?? { attempts: 0, last_error: '', last_failed_at: '' }
     entry.attempts++
     entry.last_error = `${result.target ?? ''}: ${result.error}`
@@ -375,23 +368,29 @@ export class Processor {
     this.attemptsDirty = true
     this.anyAttempts = true
     if (entry.attempts >= this.options.maxAttempts) {
-      this.deadLetter(record, kind, result.target ?? null, result.error, entry.attempts, normalised.id)
+      this.deadLetter(record, normalised, result.target ?? null, result.error, entry.attempts)
       return 'next'
     }
-    this.logger.warn({ id: normalised.id, kind, target: result.target, error: result.error, attempts: entry.attempts, max_attempts: this.options.maxAttempts, segment: line.segment, offset: line.offset },
+    this.logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: result.error, attempts: entry.attempts, max_attempts: this.options.maxAttempts, segment: line.segment, offset: line.offset },
       'handler still failing: pass stopped before this record; retry later')
     return 'stop'
   }
 
-  private deadLetter (record: unknown, kind: CallbackKind, target: string | null, error: string, attempts: number, id: string): void {
+  private deadLetter (record: unknown, { id, kind }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
     this.figures.by_kind[kind].dead++
     this.figures.dead_lettered++
     this.deadLetters.add({ record, kind, target, error, attempts, failed_at: new Date().toISOString() })
-    if (this.attempts[id] !== undefined) {
+    this.forgetAttempts(id)
+    this.logger.warn({ id, kind, target, error, attempts }, 'record dead-lettered')
+  }
+
+  /** A record that is done or dead-lettered has no more attempts to count. */
+  private forgetAttempts (id: string): void {
+    // Most passes have no failing record: skip the lookup by id then.
+    if (this.anyAttempts && this.attempts[id] !== undefined) {
       delete this.attempts[id]
       this.attemptsDirty = true
     }
-    this.logger.warn({ id, kind, target, error, attempts }, 'record dead-lettered')
   }
 
   private sleep (ms: number): Promise<void> {
