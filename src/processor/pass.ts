@@ -23,6 +23,7 @@ import { normaliseCallback, type NormalisedCallback } from './normalise.js'
 import { ProgressBar } from './progress.js'
 import { ZonedTimeReader } from './provider-time.js'
 import { listRequeueFiles } from './requeue.js'
+import { WakeableSleep } from './wakeable-sleep.js'
 import { deleteOldSegments } from './retention.js'
 
 export interface ProcessorOptions {
@@ -73,7 +74,8 @@ export class Processor {
   private readonly dispatcher: Dispatcher
   private readonly time: ZonedTimeReader
   private stopRequested = false
-  private wakeSleeper: (() => void) | undefined
+  /** The back-off between tries, cut short by requestStop. */
+  private readonly backOff = new WakeableSleep()
 
   // State of the pass in progress.
   private figures = emptyFigures(new Date())
@@ -108,7 +110,7 @@ export class Processor {
   /** SIGTERM: finish the record in hand, checkpoint, and end the pass. */
   requestStop (): void {
     this.stopRequested = true
-    this.wakeSleeper?.()
+    this.backOff.wake()
   }
 
   get stopping (): boolean {
@@ -354,7 +356,7 @@ export class Processor {
     let result = first
     for (let attempt = 2; attempt <= this.options.tries && result.outcome === 'retry'; attempt++) {
       this.logger.debug({ id: normalised.id, target: result.target, error: result.error, attempt }, 'handler failed; retrying')
-      await this.sleep(this.options.retryDelayMs * 2 ** (attempt - 2))
+      await this.backOff.sleep(this.options.retryDelayMs * 2 ** (attempt - 2))
       // Stopping: leave the record for the next run, without counting an attempt.
       if (this.stopRequested) return 'stop'
       result = await this.dispatcher.dispatch(normalised)
@@ -391,14 +393,6 @@ export class Processor {
       delete this.attempts[id]
       this.attemptsDirty = true
     }
-  }
-
-  private sleep (ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms)
-      function done (): void { clearTimeout(timer); resolve() }
-      this.wakeSleeper = done
-    }).finally(() => { this.wakeSleeper = undefined })
   }
 
   private async bytesAfter (position: SpoolPosition | undefined): Promise<number> {

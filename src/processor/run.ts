@@ -12,6 +12,7 @@ import { dataLayout } from '../spool/layout.js'
 import { tryAcquireLock } from '../spool/lock.js'
 import type { PassFigures } from './metrics.js'
 import { Processor, type ProcessorOptions } from './pass.js'
+import { WakeableSleep } from './wakeable-sleep.js'
 
 /** node-cron's API, loaded only for `--schedule`. */
 type NodeCron = typeof import('node-cron').default
@@ -98,17 +99,10 @@ function passSummary (f: PassFigures): Record<string, unknown> {
   }
 }
 
-function sleeper (setWake: (wake: () => void) => void): { sleep: (ms: number) => Promise<void>, wake: () => void } {
-  let pending: (() => void) | undefined
-  const wake = (): void => { const p = pending; pending = undefined; p?.() }
-  setWake(wake)
-  return {
-    wake,
-    sleep: (ms) => new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { pending = undefined; resolve() }, ms)
-      pending = () => { clearTimeout(timer); resolve() }
-    }),
-  }
+function sleeper (setWake: (wake: () => void) => void): WakeableSleep {
+  const sleep = new WakeableSleep()
+  setWake(() => sleep.wake())
+  return sleep
 }
 
 /**
@@ -118,11 +112,11 @@ function sleeper (setWake: (wake: () => void) => void): { sleep: (ms: number) =>
 async function follow (processor: Processor, options: ProcessCommandOptions, log: Logger, setWake: (wake: () => void) => void): Promise<number> {
   const spoolDir = dataLayout(options.dataDir).spool
   await ensureDir(spoolDir)
-  const { sleep, wake } = sleeper(setWake)
+  const sleep = sleeper(setWake)
   let changed = false
   let watcher: FSWatcher | undefined
   try {
-    watcher = watch(spoolDir, { persistent: false }, () => { changed = true; wake() })
+    watcher = watch(spoolDir, { persistent: false }, () => { changed = true; sleep.wake() })
     watcher.on('error', (err) => { log.warn({ err }, 'watching the spool failed; polling only'); watcher?.close() })
   } catch (err) {
     log.warn({ err }, 'cannot watch the spool; polling only')
@@ -133,8 +127,8 @@ async function follow (processor: Processor, options: ProcessCommandOptions, log
       changed = false
       const figures = await onePass(processor, log, false)
       if (processor.stopping) break
-      if (figures.outcome === 'retry_later') await sleep(options.retryPauseMs ?? 5000)
-      else if (!changed) await sleep(options.pollIntervalMs ?? 250)
+      if (figures.outcome === 'retry_later') await sleep.sleep(options.retryPauseMs ?? 5000)
+      else if (!changed) await sleep.sleep(options.pollIntervalMs ?? 250)
     }
   } finally {
     watcher?.close()
@@ -147,18 +141,18 @@ async function follow (processor: Processor, options: ProcessCommandOptions, log
 async function schedule (cron: NodeCron, processor: Processor, expression: string, log: Logger, setWake: (wake: () => void) => void): Promise<number> {
   let running: Promise<unknown> | undefined
   let failure: unknown
-  const { sleep, wake } = sleeper(setWake)
+  const sleep = sleeper(setWake)
   const task = cron.schedule(expression, () => {
     if (running !== undefined || processor.stopping) {
       if (running !== undefined) log.debug('previous pass still running: tick skipped')
       return
     }
     running = onePass(processor, log, true)
-      .catch((err: unknown) => { failure = err; processor.requestStop(); wake() })
+      .catch((err: unknown) => { failure = err; processor.requestStop(); sleep.wake() })
       .finally(() => { running = undefined })
   }, { noOverlap: true })
   log.info({ schedule: expression }, 'processing on a schedule')
-  while (!processor.stopping) await sleep(3_600_000)
+  while (!processor.stopping) await sleep.sleep(3_600_000)
   await task.stop()
   await task.destroy()
   await running
