@@ -396,8 +396,8 @@ export class Processor {
   }
 
   private async bytesAfter (position: SpoolPosition | undefined): Promise<number> {
-    const sizes = await segmentSizes(this.layout.spool)
-    const total = sizes.filter((s) => position === undefined || !segmentBefore(s.name, position.segment)).reduce((sum, s) => sum + s.size, 0)
+    const sizes = await segmentSizes(this.layout.spool, (name) => position === undefined || !segmentBefore(name, position.segment))
+    const total = sizes.reduce((sum, s) => sum + s.size, 0)
     return Math.max(0, total - (position?.offset ?? 0))
   }
 }

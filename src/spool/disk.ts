@@ -14,10 +14,14 @@ export interface SpoolSize {
   bytes: number
 }
 
-/** The segments of a spool directory in write order, with their sizes (a segment deleted meanwhile is left out). */
-export async function segmentSizes (spoolDir: string): Promise<Array<{ name: string, size: number }>> {
+/**
+ * The segments of a spool directory in write order (those `keep` accepts), with their sizes; a
+ * segment deleted meanwhile is left out.
+ */
+export async function segmentSizes (spoolDir: string, keep: (name: string) => boolean = () => true): Promise<Array<{ name: string, size: number }>> {
   const out: Array<{ name: string, size: number }> = []
   for (const seg of await listSegments(spoolDir)) {
+    if (!keep(seg.name)) continue
     try {
       out.push({ name: seg.name, size: (await stat(join(spoolDir, seg.name))).size })
     } catch (err) {
