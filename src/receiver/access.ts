@@ -14,7 +14,7 @@ import type { IncomingMessage } from 'node:http'
 import { splitTarget } from './build-record.js'
 import type { AddressSet } from './cidr.js'
 import { clientAddress } from './client-address.js'
-import { constantTimeEqual, type SignatureVerifier } from './signatures/verifier.js'
+import { Secret, type SignatureVerifier } from './signatures/verifier.js'
 
 export interface AccessOptions {
   /** Secret the URL must carry: `/<token>/...` or `?token=<token>`. */
@@ -68,14 +68,15 @@ const refuse = (status: Refused['status'], reason: string, headers: Record<strin
   ({ admitted: false, status, reason, headers: { Connection: 'close', ...headers } })
 
 /** Removes the token from a request target; undefined when the target does not carry it. */
-export function stripToken (target: string, token: string): string | undefined {
+export function stripToken (target: string, token: string | Secret): string | undefined {
+  const secret = typeof token === 'string' ? new Secret(token) : token
   const { path, search } = splitTarget(target)
   let recordedPath = path
   let found = false
   if (path.startsWith('/')) {
     const end = path.indexOf('/', 1)
     const first = end === -1 ? path.slice(1) : path.slice(1, end)
-    if (constantTimeEqual(first, token)) {
+    if (secret.matches(first)) {
       found = true
       recordedPath = end === -1 ? '/' : path.slice(end)
     }
@@ -85,7 +86,7 @@ export function stripToken (target: string, token: string): string | undefined {
     for (const pair of search.split('&')) {
       // Decoded as a form would be, so `%74oken=` is the token parameter too.
       const entry = new URLSearchParams(pair).entries().next()
-      if (entry.done !== true && entry.value[0] === 'token' && constantTimeEqual(entry.value[1], token)) {
+      if (entry.done !== true && entry.value[0] === 'token' && secret.matches(entry.value[1])) {
         found = true
         continue
       }
@@ -96,15 +97,18 @@ export function stripToken (target: string, token: string): string | undefined {
   return kept.length === 0 ? recordedPath : `${recordedPath}?${kept.join('&')}`
 }
 
-function hasBasicCredentials (header: string | undefined, expected: string): boolean {
+function hasBasicCredentials (header: string | undefined, expected: Secret): boolean {
   if (header === undefined) return false
   const m = /^\s*basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header)
   if (m === null) return false
-  return constantTimeEqual(Buffer.from(m[1]!, 'base64').toString('utf8'), expected)
+  return expected.matches(Buffer.from(m[1]!, 'base64').toString('utf8'))
 }
 
 export function createAccessControl (options: AccessOptions): AccessControl {
-  const { token, basicAuth, allow, trustProxy } = options
+  const { allow, trustProxy } = options
+  // Hashed once here, not on every request (see Secret).
+  const token = options.token === undefined ? undefined : new Secret(options.token)
+  const basicAuth = options.basicAuth === undefined ? undefined : new Secret(options.basicAuth)
   const signatures = options.signatures ?? []
   const publicUrl = options.publicUrl?.replace(/\/+$/, '')
   const basicChallenge = { 'WWW-Authenticate': `Basic realm="${BASIC_REALM}", charset="UTF-8"` }
