@@ -34,21 +34,15 @@ export function twilioSignature (authToken: string, url: string, params: Iterabl
 }
 
 /** The URL with its default port added when absent, and removed when present. */
-function portVariants (url: string): string[] {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    return [url]
-  }
+function portVariants (url: string, parsed: URL): string[] {
   const defaultPort = parsed.protocol === 'https:' ? '443' : parsed.protocol === 'http:' ? '80' : ''
+  if (defaultPort === '') return [url]
   // URL drops a default port when parsing, so rebuild the authority by hand from the original.
   const authorityEnd = url.indexOf('/', url.indexOf('//') + 2)
   const authority = authorityEnd === -1 ? url : url.slice(0, authorityEnd)
   const rest = authorityEnd === -1 ? '' : url.slice(authorityEnd)
-  const withPort = new RegExp(`:${defaultPort}$`)
-  if (defaultPort === '') return [url]
-  if (withPort.test(authority)) return [url, authority.replace(withPort, '') + rest]
+  const withPort = `:${defaultPort}`
+  if (authority.endsWith(withPort)) return [url, authority.slice(0, -withPort.length) + rest]
   if (/:\d+$/.test(authority)) return [url]
   return [url, `${authority}:${defaultPort}${rest}`]
 }
@@ -68,12 +62,13 @@ export function createTwilioVerifier (authToken: string): SignatureVerifier {
       const header = request.headers[TWILIO_SIGNATURE_HEADER]
       const given = Array.isArray(header) ? header[0] : header
       if (given === undefined || given === '') return false
-      let bodySha256: string | null = null
+      let parsed: URL
       try {
-        bodySha256 = new URL(request.url).searchParams.get('bodySHA256')
+        parsed = new URL(request.url)
       } catch {
         return false
       }
+      const bodySha256 = parsed.searchParams.get('bodySHA256')
       let params: Array<[string, string]> = []
       if (bodySha256 !== null) {
         const actual = createHash('sha256').update(request.body).digest('hex')
@@ -83,7 +78,7 @@ export function createTwilioVerifier (authToken: string): SignatureVerifier {
       }
       let ok = false
       // Check every variant (no early exit), so the timing does not tell which one matched.
-      for (const url of portVariants(request.url)) {
+      for (const url of portVariants(request.url, parsed)) {
         if (constantTimeEqual(twilioSignature(authToken, url, params), given)) ok = true
       }
       return ok
