@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { parseCidrList, canonicalAddress } from '../src/receiver/cidr.js'
 import { clientAddress } from '../src/receiver/client-address.js'
 import { stripToken } from '../src/receiver/access.js'
+import { parseBody } from '../src/receiver/params.js'
 import { parseAccessOptions } from '../src/receiver/access-config.js'
 import { createTwilioVerifier, twilioSignature } from '../src/receiver/signatures/twilio.js'
 import { send } from './helpers/http.js'
@@ -80,7 +81,7 @@ test('twilio: the published example from Twilio\'s docs verifies, and any change
   const verifier = createTwilioVerifier(authToken)
   // The body in a different order: Twilio sorts by name, so it still holds.
   const body = Buffer.from(new URLSearchParams(Object.entries(params).reverse()).toString())
-  const req = (headers: Record<string, string>, b = body, u = url) => ({ method: 'POST', url: u, headers, body: b })
+  const req = (headers: Record<string, string>, b = body, u = url) => ({ method: 'POST', url: u, headers, body: parseBody(b) })
   assert.equal(verifier.verify(req({ 'x-twilio-signature': published })), true)
   // Default port written out: accepted, as Twilio's libraries do.
   assert.equal(verifier.verify(req({ 'x-twilio-signature': published }, body, 'https://mycompany.com:443/myapp.php?foo=1&bar=2')), true)
@@ -98,7 +99,7 @@ test('twilio: JSON bodies are signed through bodySHA256 in the URL', () => {
   const url = `https://sms.example.com/events?bodySHA256=${hash}`
   const sig = twilioSignature(authToken, url, [])
   const verifier = createTwilioVerifier(authToken)
-  const req = (b: Buffer, u = url) => ({ method: 'POST', url: u, headers: { 'x-twilio-signature': sig }, body: b })
+  const req = (b: Buffer, u = url) => ({ method: 'POST', url: u, headers: { 'x-twilio-signature': sig }, body: parseBody(b) })
   assert.equal(verifier.verify(req(body)), true)
   assert.equal(verifier.verify(req(Buffer.from(body.toString().replace('SM1', 'SM2')))), false)
   const otherHash = createHash('sha256').update('x').digest('hex')

@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { splitTarget } from './build-record.js'
+import type { ParsedBody } from './params.js'
 import type { AddressSet } from './cidr.js'
 import { clientAddress } from './client-address.js'
 import { Secret, type SignatureVerifier } from './signatures/verifier.js'
@@ -57,8 +58,8 @@ export type Admission = Admitted | Refused
 
 export interface AccessControl {
   admit (req: IncomingMessage): Admission
-  /** After the body is read: the refusal when a signature does not hold. */
-  verifyBody (req: IncomingMessage, admitted: Admitted, body: Buffer): Refused | undefined
+  /** After the body is read (and parsed once, for this and the record): the refusal when a signature does not hold. */
+  verifyBody (req: IncomingMessage, admitted: Admitted, body: ParsedBody): Refused | undefined
 }
 
 export const BASIC_REALM = 'callback-spool'
@@ -131,7 +132,7 @@ export function createAccessControl (options: AccessOptions): AccessControl {
       return { admitted: true, url, remoteAddr, signedUrl: base + target }
     },
 
-    verifyBody (req: IncomingMessage, admitted: Admitted, body: Buffer): Refused | undefined {
+    verifyBody (req: IncomingMessage, admitted: Admitted, body: ParsedBody): Refused | undefined {
       for (const verifier of signatures) {
         const ok = verifier.verify({ method: req.method ?? '', url: admitted.signedUrl, headers: req.headers, body })
         if (!ok) return refuse(401, `${verifier.scheme} signature missing or wrong`)

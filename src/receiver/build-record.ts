@@ -2,7 +2,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
 import { encodeRecord, newRecordId, RECORD_VERSION, type SpoolRecord } from '../record.js'
-import { mergeFields, parseBodyFields, parseParams } from './params.js'
+import { mergeFields, parseBody, parseParams, type ParsedBody } from './params.js'
 
 /**
  * Request headers kept in the record: what says how to read the body, who sent it, and the
@@ -36,6 +36,8 @@ export interface RequestParts {
   remoteAddr: string
   headers: IncomingMessage['headers']
   body: Buffer
+  /** `body` as parseBody read it, when the caller has already read it (for a signature). */
+  parsed?: ParsedBody
 }
 
 export function splitTarget (url: string): { path: string, search: string } {
@@ -65,7 +67,8 @@ export function buildRecord (req: RequestParts, now = new Date()): SpoolRecord {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value
   }
   // Invalid UTF-8 still parses (with U+FFFD), while body_base64 keeps the exact bytes.
-  const text = req.body.toString('utf8')
+  const parsed = req.parsed ?? parseBody(req.body)
+  const text = parsed.text
   const record: SpoolRecord = {
     v: RECORD_VERSION,
     id: newRecordId(now.getTime()),
@@ -75,7 +78,7 @@ export function buildRecord (req: RequestParts, now = new Date()): SpoolRecord {
     query,
     remote_addr: req.remoteAddr,
     headers,
-    fields: mergeFields(query, parseBodyFields(req.body, text)),
+    fields: mergeFields(query, parsed.fields),
   }
   if (isUtf8(req.body)) record.body = text
   else record.body_base64 = req.body.toString('base64')

@@ -19,6 +19,7 @@ import { answerClientError } from './client-error.js'
 import { debugSummary } from './debug-summary.js'
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS } from './defaults.js'
 import { encodeRequest, splitTarget } from './build-record.js'
+import { parseBody } from './params.js'
 
 /** What the receiver needs of the spool: an append that resolves once the line is durable. */
 export interface LineAppender {
@@ -118,7 +119,9 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       return
     }
     stats.bytesReceived += body.length
-    const refused = access.verifyBody(req, admission, body)
+    // Read once: the signature check and the record see the same fields.
+    const parsed = parseBody(body)
+    const refused = access.verifyBody(req, admission, parsed)
     if (refused !== undefined) {
       logger.debug({ status: refused.status, reason: refused.reason, remote_addr: admission.remoteAddr }, 'request refused')
       answer(res, refused.status, refused.headers)
@@ -130,6 +133,7 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       remoteAddr: admission.remoteAddr,
       headers: req.headers,
       body,
+      parsed,
     })
     try {
       // With one connection open, nobody else can send a callback until this one is answered.

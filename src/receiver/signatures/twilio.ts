@@ -4,10 +4,16 @@
  * (https://www.twilio.com/docs/usage/security). JSON bodies are signed differently: the URL
  * carries `bodySHA256` (hex SHA-256 of the body) and only the URL is signed.
  *
+ * So a signature covers a body only as a POST form's parameters or through `bodySHA256`; any
+ * other body (JSON without `bodySHA256`, a body on a GET) is refused, as twilio-node refuses a
+ * JSON body without it. Otherwise a signature over the URL alone, captured once (they never
+ * expire), would carry any body.
+ *
  * Twilio's own libraries also accept the URL with the default port added or removed, since
  * proxies and Twilio disagree on it; so does this one.
  */
 import { createHash, createHmac } from 'node:crypto'
+import type { Params } from '../../record.js'
 import { constantTimeEqual, type SignatureVerifier, type SignedRequest } from './verifier.js'
 
 export const TWILIO_SIGNATURE_HEADER = 'x-twilio-signature'
@@ -47,12 +53,28 @@ function portVariants (url: string, parsed: URL): string[] {
   return [url, `${authority}:${defaultPort}${rest}`]
 }
 
-function looksLikeJson (body: Buffer): boolean {
-  for (const byte of body) {
-    if (byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d) continue
-    return byte === 0x7b || byte === 0x5b
+/** The signed parameters of a form, from the fields the record gets. */
+function formPairs (fields: Params): Array<[string, string]> {
+  const pairs: Array<[string, string]> = []
+  for (const name of Object.keys(fields)) {
+    const value = fields[name]!
+    if (typeof value === 'string') pairs.push([name, value])
+    else for (const v of value) pairs.push([name, v])
   }
-  return false
+  return pairs
+}
+
+/** The parameters Twilio signed for this body; undefined when its signature cannot cover it. */
+function signedParams (request: SignedRequest, bodySha256: string | null): Array<[string, string]> | undefined {
+  const { body } = request
+  if (bodySha256 !== null) {
+    const actual = createHash('sha256').update(body.bytes).digest('hex')
+    return constantTimeEqual(actual, bodySha256.toLowerCase()) ? [] : undefined
+  }
+  // Blanks alone carry no field, but nothing unsigned is let through.
+  if (body.bytes.length === 0) return []
+  if (body.kind === 'form' && request.method === 'POST') return formPairs(body.fields)
+  return undefined
 }
 
 export function createTwilioVerifier (authToken: string): SignatureVerifier {
@@ -68,14 +90,8 @@ export function createTwilioVerifier (authToken: string): SignatureVerifier {
       } catch {
         return false
       }
-      const bodySha256 = parsed.searchParams.get('bodySHA256')
-      let params: Array<[string, string]> = []
-      if (bodySha256 !== null) {
-        const actual = createHash('sha256').update(request.body).digest('hex')
-        if (!constantTimeEqual(actual, bodySha256.toLowerCase())) return false
-      } else if (request.method === 'POST' && !looksLikeJson(request.body)) {
-        params = [...new URLSearchParams(request.body.toString('utf8'))]
-      }
+      const params = signedParams(request, parsed.searchParams.get('bodySHA256'))
+      if (params === undefined) return false
       let ok = false
       // Check every variant (no early exit), so the timing does not tell which one matched.
       for (const url of portVariants(request.url, parsed)) {

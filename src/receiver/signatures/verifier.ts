@@ -1,18 +1,22 @@
 /**
  * Provider signature schemes. Each verifier sees the request as the provider sent it (the full
- * URL it called, its headers, the raw body bytes) and says whether the signature holds.
+ * URL it called, its headers, the body's bytes and what the receiver reads in them) and says
+ * whether the signature holds. A signature holds only when it covers the whole body: whatever
+ * the record will take from the body must be what was signed.
  * Twilio is the first; Plivo (X-Plivo-Signature-V3, HMAC-SHA256) and Vonage (`sig`) slot in
  * beside it as further verifiers.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import type { ParsedBody } from '../params.js'
 
 export interface SignedRequest {
   method: string
   /** The absolute URL the provider called, query string included, as it saw it. */
   url: string
   headers: IncomingHttpHeaders
-  body: Buffer
+  /** The body as the record will read it (parseBody): one reading for both. */
+  body: ParsedBody
 }
 
 export interface SignatureVerifier {
