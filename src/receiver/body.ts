@@ -9,15 +9,20 @@ export class BodyAbortedError extends Error {
   readonly code = 'SPOOL_ERR_BODY_ABORTED'
 }
 
+/** Whether the declared Content-Length is over `maxBytes`: known before a byte of the body is read. */
+export function declaredOverLimit (req: IncomingMessage, maxBytes: number): boolean {
+  const declared = req.headers['content-length']
+  return declared !== undefined && Number(declared) > maxBytes
+}
+
 /**
  * Resolves with the whole body, or rejects with BodyTooLargeError as soon as the declared
  * Content-Length or the bytes received (chunked bodies too) pass `maxBytes`.
  */
 export function readBody (req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const declared = req.headers['content-length']
-    if (declared !== undefined && Number(declared) > maxBytes) {
-      reject(new BodyTooLargeError(`declared body of ${declared} bytes is over the limit of ${maxBytes}`))
+    if (declaredOverLimit(req, maxBytes)) {
+      reject(new BodyTooLargeError(`declared body of ${req.headers['content-length']} bytes is over the limit of ${maxBytes}`))
       return
     }
     const chunks: Buffer[] = []

@@ -9,12 +9,16 @@
  * | other methods                            | 405 with Allow            | no      |
  * | body over maxBodyBytes                   | 413                       | no      |
  * | spool cannot be written or synced        | 503 with Retry-After      | no      |
+ *
+ * An answer that closes the connection (404, 413, ...) is the last one on it: requests pipelined
+ * behind it are neither handled nor spooled, since they could never be answered. A request that
+ * expects `100 Continue` gets it only once its token, method and declared length have passed.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { OPEN_ACCESS, type AccessControl } from './access.js'
-import { BodyTooLargeError, readBody } from './body.js'
+import { BodyTooLargeError, declaredOverLimit, readBody } from './body.js'
 import { answerClientError } from './client-error.js'
 import { debugSummary } from './debug-summary.js'
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS } from './defaults.js'
@@ -74,13 +78,20 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   /** The request being handled on each connection, so a parse error answers only after it. */
   const inFlightBySocket = new WeakMap<object, { req: IncomingMessage, done: Promise<void> }>()
 
+  /** Connections whose last answer is written or decided: nothing after it is handled. */
+  const closing = new WeakSet<Socket>()
+
   const answer = (res: ServerResponse, status: number, headers?: Record<string, string>): void => {
+    if (headers?.Connection === 'close') closing.add(res.req.socket)
     stats.responses.set(status, (stats.responses.get(status) ?? 0) + 1)
     res.writeHead(status, headers === undefined ? EMPTY_BODY : { ...EMPTY_BODY, ...headers })
     res.end()
   }
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /** `expectsContinue`: the client waits for `100 Continue` before sending the body. */
+  const handle = async (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> => {
+    // Pipelined behind an answer that closes the connection: it can never be answered.
+    if (closing.has(req.socket)) return
     // Node stops counting at server.maxHeadersCount, so reaching it means "too many".
     if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) {
       answer(res, 431, { Connection: 'close' })
@@ -106,6 +117,12 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       answer(res, 405, { Allow: ALLOW })
       return
     }
+    if (declaredOverLimit(req, maxBodyBytes)) {
+      // The body is not wanted, so the connection cannot be reused.
+      answer(res, 413, { Connection: 'close' })
+      return
+    }
+    if (expectsContinue) res.writeContinue()
     let body: Buffer
     try {
       body = await readBody(req, maxBodyBytes)
@@ -135,6 +152,8 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       body,
       parsed,
     })
+    // An earlier request on this connection was answered with a close while this one was read.
+    if (closing.has(req.socket)) return
     try {
       // With one connection open, nobody else can send a callback until this one is answered.
       await spool.append(line, openConnections === 1)
@@ -156,9 +175,10 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     // request live far past the limit.
     connectionsCheckingInterval: Math.min(1000, requestTimeoutMs),
     keepAliveTimeout: 5000,
-  }, (req, res) => {
+  }) as Receiver
+  const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     stats.inFlight++
-    const done = handle(req, res)
+    const done = handle(req, res, expectsContinue)
     inFlightBySocket.set(req.socket, { req, done })
     const finished = (): void => {
       stats.inFlight--
@@ -173,7 +193,10 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       else res.destroy()
       finished()
     })
-  }) as Receiver
+  }
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, false))
+  // Listening here stops Node from sending 100 Continue before the request has been checked.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true))
   server.on('connection', (socket: Socket) => {
     openConnections++
     socket.once('close', () => { openConnections-- })
