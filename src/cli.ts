@@ -43,6 +43,10 @@ function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
     rotateAgeMs: () => parseDuration('--rotate-age', opts.rotateAge!),
     requestTimeoutMs: () => parseDuration('--request-timeout', opts.requestTimeout!),
     maxConnections: () => parsePositiveInt('--max-connections', opts.maxConnections!),
+    maxConnectionsPerAddress: () => opts.maxConnectionsPerAddress === undefined
+      ? undefined
+      : parsePositiveInt('--max-connections-per-address', opts.maxConnectionsPerAddress),
+    firstByteTimeoutMs: () => parseDuration('--first-byte-timeout', opts.firstByteTimeout!),
     adminPort: () => opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
     adminHost: () => opts.adminHost,
     minFreeBytes: () => parseBytes('--min-free', opts.minFree!),
@@ -73,7 +77,10 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addOption(envOption('--rotate-bytes <size>', 'seal a segment at this size').default('64MiB'))
     .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age').default('1h'))
     .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer').default('10s'))
-    .addOption(envOption('--max-connections <n>', 'refuse connections beyond this many').default(String(RECEIVE_DEFAULTS.maxConnections)))
+    .addOption(envOption('--max-connections <n>', 'connections open at once; beyond, close the longest-idle one (or refuse if none is idle)')
+      .default(String(RECEIVE_DEFAULTS.maxConnections)))
+    .addOption(envOption('--max-connections-per-address <n>', 'the same, per peer address (default: as --max-connections)'))
+    .addOption(envOption('--first-byte-timeout <duration>', 'close a connection that has sent nothing for this long').default('2s'))
     .addOption(envOption('--admin-port <port>', 'serve /healthz, /readyz and /metrics on this port (default: off)'))
     .addOption(envOption('--admin-host <host>', 'address of the admin port').default(RECEIVE_DEFAULTS.adminHost))
     .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this').default('1GiB'))

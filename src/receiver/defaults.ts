@@ -11,6 +11,8 @@ export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 export const DEFAULT_MAX_CONNECTIONS = 1024
+/** Real senders write their request as soon as they connect. */
+export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 2000
 
 export const RECEIVE_DEFAULTS: ReceiveOptions = {
   port: 8080,
@@ -21,6 +23,7 @@ export const RECEIVE_DEFAULTS: ReceiveOptions = {
   rotateAgeMs: DEFAULT_ROTATE_AGE_MS,
   requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
   maxConnections: DEFAULT_MAX_CONNECTIONS,
+  firstByteTimeoutMs: DEFAULT_FIRST_BYTE_TIMEOUT_MS,
   adminHost: '127.0.0.1',
   minFreeBytes: DEFAULT_MIN_FREE_BYTES,
 }

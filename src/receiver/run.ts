@@ -23,6 +23,10 @@ export interface ReceiveOptions {
   rotateAgeMs: number
   requestTimeoutMs: number
   maxConnections: number
+  /** @default maxConnections */
+  maxConnectionsPerAddress?: number
+  /** @default 2000 */
+  firstByteTimeoutMs?: number
   /** Token, basic auth, allowlist, proxies, signatures. @default none */
   access?: AccessOptions
   /** Port of the admin endpoint (/healthz, /readyz, /metrics); off when undefined. */
@@ -67,6 +71,8 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
     maxBodyBytes: options.maxBodyBytes,
     requestTimeoutMs: options.requestTimeoutMs,
     maxConnections: options.maxConnections,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress,
+    firstByteTimeoutMs: options.firstByteTimeoutMs,
     access: createAccessControl(options.access ?? {}),
   })
   let admin: RunningReceiver['admin']

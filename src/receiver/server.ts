@@ -21,7 +21,8 @@ import { OPEN_ACCESS, type AccessControl } from './access.js'
 import { BodyTooLargeError, declaredOverLimit, readBody } from './body.js'
 import { answerClientError } from './client-error.js'
 import { debugSummary } from './debug-summary.js'
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS } from './defaults.js'
+import { createConnectionGuard, type ConnectionStats } from './connection-guard.js'
+import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS } from './defaults.js'
 import { encodeRequest, splitTarget } from './build-record.js'
 import { parseBody } from './params.js'
 
@@ -38,8 +39,12 @@ export interface ReceiverOptions {
   maxBodyBytes?: number
   /** Headers and body must arrive within this time. @default 10000 */
   requestTimeoutMs?: number
-  /** @default 1024 */
+  /** Connections open at once; at the cap a new one closes the longest-idle one (connection-guard.ts). @default 1024 */
   maxConnections?: number
+  /** Connections open at once from one peer address. @default maxConnections */
+  maxConnectionsPerAddress?: number
+  /** A connection that has sent nothing for this long is closed. @default 2000 */
+  firstByteTimeoutMs?: number
   /** Seconds a sender is told to wait after a 503. @default 5 */
   retryAfterSeconds?: number
   /** Token, basic auth, allowlist, proxies, signatures (access.ts). @default everyone admitted */
@@ -52,6 +57,8 @@ export interface ReceiverStats {
   bytesReceived: number
   recordsSpooled: number
   inFlight: number
+  /** Idle connections closed to make room, and connections refused. */
+  connections: ConnectionStats
 }
 
 export interface Receiver extends Server {
@@ -72,7 +79,13 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   const retryAfter = String(options.retryAfterSeconds ?? 5)
   const { spool, logger } = options
   const access = options.access ?? OPEN_ACCESS
-  const stats: ReceiverStats = { responses: new Map(), bytesReceived: 0, recordsSpooled: 0, inFlight: 0 }
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  const guard = createConnectionGuard({
+    maxConnections,
+    maxPerAddress: options.maxConnectionsPerAddress ?? maxConnections,
+    firstByteTimeoutMs: options.firstByteTimeoutMs ?? DEFAULT_FIRST_BYTE_TIMEOUT_MS,
+  })
+  const stats: ReceiverStats = { responses: new Map(), bytesReceived: 0, recordsSpooled: 0, inFlight: 0, connections: guard.stats }
   let drainWaiters: Array<() => void> = []
   let openConnections = 0
   /** The request being handled on each connection, so a parse error answers only after it. */
@@ -177,6 +190,9 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     keepAliveTimeout: 5000,
   }) as Receiver
   const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
+    const socket = req.socket
+    guard.requestStarted(socket)
+    res.once('close', () => guard.requestEnded(socket))
     stats.inFlight++
     const done = handle(req, res, expectsContinue)
     inFlightBySocket.set(req.socket, { req, done })
@@ -200,13 +216,14 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   server.on('connection', (socket: Socket) => {
     openConnections++
     socket.once('close', () => { openConnections-- })
+    // Node's own maxConnections would refuse the new connection; the guard closes an idle one.
+    guard.admit(socket)
   })
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Wait for the request in flight only when it was complete: the error is about what followed it.
     const inFlight = inFlightBySocket.get(socket)
     answerClientError(err, socket, inFlight?.req.complete === true ? inFlight.done : undefined)
   })
-  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
   server.maxHeadersCount = MAX_HEADER_COUNT + 1
   server.stats = stats
   server.drained = () => stats.inFlight === 0
