@@ -8,7 +8,7 @@ import { createLogger } from './logger.js'
 import { checkAll, dataDirOption, envOption, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
-import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
+import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, RECEIVE_DEFAULTS } from './receiver/defaults.js'
 import type { ReceiveOptions } from './receiver/run.js'
 import { parseAccessOptions } from './receiver/access-config.js'
 import { addPurgeCommand } from './tools/purge.js'
@@ -80,7 +80,8 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addOption(envOption('--max-connections <n>', 'connections open at once; beyond, close the longest-idle one (or refuse if none is idle)')
       .default(String(RECEIVE_DEFAULTS.maxConnections)))
     .addOption(envOption('--max-connections-per-address <n>', 'the same, per peer address (default: as --max-connections)'))
-    .addOption(envOption('--first-byte-timeout <duration>', 'close a connection that has sent nothing for this long').default('2s'))
+    .addOption(envOption('--first-byte-timeout <duration>', 'close a connection that has sent nothing for this long')
+      .default(`${DEFAULT_FIRST_BYTE_TIMEOUT_MS / 1000}s`))
     .addOption(envOption('--admin-port <port>', 'serve /healthz, /readyz and /metrics on this port (default: off)'))
     .addOption(envOption('--admin-host <host>', 'address of the admin port').default(RECEIVE_DEFAULTS.adminHost))
     .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this').default('1GiB'))

@@ -47,7 +47,7 @@ test('in process: a bad option value is a coded error', async () => {
   })
   const unknown = inProcess()
   await assert.rejects(unknown.program.parseAsync(['receive', '--no-such-option'], { from: 'user' }), { code: 'commander.unknownOption' })
-  for (const [flag, value] of [['--max-body', 'nonsense'], ['--port', '70000'], ['--rotate-age', 'soon'], ['--request-timeout', '-1s'], ['--max-connections', '0']]) {
+  for (const [flag, value] of [['--max-body', 'nonsense'], ['--port', '70000'], ['--rotate-age', 'soon'], ['--request-timeout', '-1s'], ['--max-connections', '0'], ['--max-connections-per-address', '0'], ['--first-byte-timeout', 'soon']]) {
     const { program } = inProcess()
     await assert.rejects(program.parseAsync(['receive', flag!, value!, '--data-dir', '/nonexistent/never-created'], { from: 'user' }), (err: unknown) => {
       assert.ok(err instanceof ConfigError, `${flag} ${value}`)
