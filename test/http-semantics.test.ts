@@ -31,10 +31,15 @@ test('a request pipelined after an answer that closes the connection is neither 
     await live.server.drained()
   }
   assert.deepEqual(await live.records(), [], 'nothing spooled after an answer that closed the connection')
+  // A request pipelined before the closing answer is still answered and spooled; the one after is not.
+  const around = await rawExchange(live.port, post(`/${TOKEN}/before`, 'a=1') + post('/no-token', 'a=2') + post(`/${TOKEN}/after`, 'a=3'))
+  assert.deepEqual(statusCodes(around.data), [200, 404])
+  await live.server.drained()
+  assert.deepEqual((await live.records()).map((r) => r.path), ['/before'])
   // A request pipelined after a 200 is still answered and spooled.
   const ok = await rawExchange(live.port, post(`/${TOKEN}/one`, 'a=1') + post(`/${TOKEN}/two`, 'a=2', ['Connection: close']))
   assert.deepEqual(statusCodes(ok.data), [200, 200])
-  assert.deepEqual((await live.records()).map((r) => r.path), ['/one', '/two'])
+  assert.deepEqual((await live.records()).map((r) => r.path), ['/before', '/one', '/two'])
 })
 
 /** Sends the head of a request that expects 100 Continue; resolves with what came back first. */

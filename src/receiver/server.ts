@@ -91,11 +91,18 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   /** The request being handled on each connection, so a parse error answers only after it. */
   const inFlightBySocket = new WeakMap<object, { req: IncomingMessage, done: Promise<void> }>()
 
-  /** Connections whose last answer is written or decided: nothing after it is handled. */
-  const closing = new WeakSet<Socket>()
+  /** Each request's place on its connection (1, 2, ...), in the order Node parsed them. */
+  const requestNumber = new WeakMap<IncomingMessage, number>()
+  const requestsSeen = new WeakMap<Socket, number>()
+  /** The number of the request whose answer closes the connection: nothing after it is handled. */
+  const closingAt = new WeakMap<Socket, number>()
+  const behindClose = (req: IncomingMessage): boolean => (closingAt.get(req.socket) ?? Infinity) < requestNumber.get(req)!
 
   const answer = (res: ServerResponse, status: number, headers?: Record<string, string>): void => {
-    if (headers?.Connection === 'close') closing.add(res.req.socket)
+    if (headers?.Connection === 'close') {
+      const n = requestNumber.get(res.req)!
+      if (n < (closingAt.get(res.req.socket) ?? Infinity)) closingAt.set(res.req.socket, n)
+    }
     stats.responses.set(status, (stats.responses.get(status) ?? 0) + 1)
     res.writeHead(status, headers === undefined ? EMPTY_BODY : { ...EMPTY_BODY, ...headers })
     res.end()
@@ -104,7 +111,7 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   /** `expectsContinue`: the client waits for `100 Continue` before sending the body. */
   const handle = async (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> => {
     // Pipelined behind an answer that closes the connection: it can never be answered.
-    if (closing.has(req.socket)) return
+    if (behindClose(req)) return
     // Node stops counting at server.maxHeadersCount, so reaching it means "too many".
     if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) {
       answer(res, 431, { Connection: 'close' })
@@ -166,7 +173,7 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       parsed,
     })
     // An earlier request on this connection was answered with a close while this one was read.
-    if (closing.has(req.socket)) return
+    if (behindClose(req)) return
     try {
       // With one connection open, nobody else can send a callback until this one is answered.
       await spool.append(line, openConnections === 1)
@@ -191,6 +198,9 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   }) as Receiver
   const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     const socket = req.socket
+    const n = (requestsSeen.get(socket) ?? 0) + 1
+    requestsSeen.set(socket, n)
+    requestNumber.set(req, n)
     guard.requestStarted(socket)
     res.once('close', () => guard.requestEnded(socket))
     stats.inFlight++
