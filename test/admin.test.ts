@@ -85,6 +85,8 @@ test('/metrics is parseable and counts the requests sent', async (t) => {
   assert.equal(sampleValue(m, 'callback_spool_segments'), 1)
   assert.ok(sampleValue(m, 'callback_spool_spool_bytes')! > bodyBytes, 'spool holds the three records')
   assert.equal(sampleValue(m, 'callback_spool_write_errors_total'), 0)
+  assert.equal(sampleValue(m, 'callback_spool_connections_evicted_total'), 0)
+  assert.equal(sampleValue(m, 'callback_spool_connections_refused_total'), 0)
   assert.equal(m.types.get('callback_spool_fsync_seconds'), 'histogram')
 })
 

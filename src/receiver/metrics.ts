@@ -48,6 +48,10 @@ export function createReceiverMetrics (sources: ReceiverMetricsSources): Receive
   registry.register(readMetric('gauge', 'callback_spool_spool_bytes', 'Sum of the sizes of the spool\'s segments', () => size.bytes))
   registry.register(readMetric('counter', 'callback_spool_write_errors_total', 'Failed spool writes, syncs or segment creations (each answered 503)', () => writer.writeErrors))
   registry.register(readMetric('gauge', 'callback_spool_in_flight_requests', 'Requests being handled now', () => server.inFlight))
+  registry.register(readMetric('counter', 'callback_spool_connections_evicted_total',
+    'Idle connections closed to make room for a new one at --max-connections (or per address)', () => server.connections.evicted))
+  registry.register(readMetric('counter', 'callback_spool_connections_refused_total',
+    'New connections refused: every connection had a request in progress', () => server.connections.refused))
 
   // Keep any hook already set: metrics are one listener among possibly several.
   const previous = writer.onBatch
