@@ -3,8 +3,8 @@
  * missing or wrong): a body whose first non-blank byte is `{` is a JSON object, anything else a
  * form. This is the one place that decides what a body is: the signature verifiers and the
  * record both take parseBody's answer, so a signature never covers a body read one way while the
- * record reads it another. Parsing never throws, and a key like `__proto__` is a plain key that can never reach
- * Object.prototype: every object filled here key by key has a null prototype, and a JSON object
+ * record reads it another. Parsing never throws, and a key like `__proto__` is a plain key that
+ * can never reach Object.prototype: every object filled here key by key has a null prototype, and a JSON object
  * is kept as JSON.parse made it (its keys are own data properties, `__proto__` included) and never
  * assigned to. Not copying it saves a third of the receiver's encoding time.
  */

@@ -71,7 +71,7 @@ function signedParams (request: SignedRequest, bodySha256: string | null): Array
     const actual = createHash('sha256').update(body.bytes).digest('hex')
     return constantTimeEqual(actual, bodySha256.toLowerCase()) ? [] : undefined
   }
-  // Blanks alone carry no field, but nothing unsigned is let through.
+  // Only a body with no bytes at all is covered by the URL alone; even blanks are not.
   if (body.bytes.length === 0) return []
   if (body.kind === 'form' && request.method === 'POST') return formPairs(body.fields)
   return undefined
