@@ -12,7 +12,7 @@ import { readCheckpoint, validatePosition } from '../spool/checkpoint.js'
 import { freeBytes } from '../spool/disk.js'
 import { listNdjsonFiles, listSegments } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
-import { isLockHeld, readLockInfo, type LockRole } from '../spool/lock.js'
+import { describeHolder, findHolder, lockPath, type LockRole } from '../spool/lock.js'
 import { formatBytes } from '../units.js'
 import { dataDirOption } from '../config.js'
 import { existingDataDir } from '../spool/fsutil.js'
@@ -27,9 +27,15 @@ export interface SegmentInfo {
 
 export interface HolderInfo {
   running: boolean
+  /** The lock file names the live process that holds the lock; false: some other process holds it. */
+  identified: boolean
   pid: number | null
+  /** The holder's program and subcommand, when identified. */
+  command: string | null
   hostname: string | null
   started_at: string | null
+  /** How `status` puts it when the holder is not identified. */
+  note: string | null
 }
 
 export interface StatusReport {
@@ -49,9 +55,18 @@ export interface StatusReport {
 }
 
 async function holder (root: string, role: LockRole): Promise<HolderInfo> {
-  const running = await isLockHeld(root, role)
-  const info = running ? await readLockInfo(root, role) : undefined
-  return { running, pid: info?.pid ?? null, hostname: info?.hostname ?? null, started_at: info?.started_at ?? null }
+  const h = await findHolder(root, role)
+  // Only what was checked is shown as the holder's; a claim that did not check out is in the note.
+  const info = h.identified ? h.info : undefined
+  return {
+    running: h.running,
+    identified: h.identified,
+    pid: info?.pid ?? null,
+    command: h.command ?? null,
+    hostname: info?.hostname ?? null,
+    started_at: info?.started_at ?? null,
+    note: h.running && !h.identified ? describeHolder(h, lockPath(root, role)) : null,
+  }
 }
 
 async function segmentInfo (spool: string, name: string, createdAt: Date): Promise<SegmentInfo | null> {
@@ -133,7 +148,8 @@ function since (iso: string | null, now: number): string {
 
 function holderLine (h: HolderInfo, now: number): string {
   if (!h.running) return 'not running'
-  return `running, pid ${h.pid ?? '?'} on ${h.hostname ?? '?'} since ${since(h.started_at, now)}`
+  if (!h.identified) return `running, ${h.note ?? 'holder unidentified'}`
+  return `running, pid ${h.pid ?? '?'}${h.command === null ? '' : ` (${h.command})`} on ${h.hostname ?? '?'} since ${since(h.started_at, now)}`
 }
 
 export function formatStatus (r: StatusReport): string {
