@@ -3,14 +3,14 @@
  * spool's segments, who runs, the checkpoint and the backlog behind it, dead letters,
  * quarantined fragments, re-queued files, the last pass, and free disk.
  */
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { listRequeueFiles } from '../processor/requeue.js'
 import { computeBacklog } from '../spool/backlog.js'
 import { readCheckpoint, validatePosition } from '../spool/checkpoint.js'
 import { freeBytes } from '../spool/disk.js'
-import { listNdjsonFiles, listSegments } from '../spool/fsutil.js'
+import { listNdjsonFiles, listSegments, readFileNoFollow } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { describeHolder, findHolder, lockPath, type LockRole } from '../spool/lock.js'
 import { formatBytes } from '../units.js'
@@ -81,7 +81,7 @@ async function segmentInfo (spool: string, name: string, createdAt: Date): Promi
 async function countLines (dir: string): Promise<number> {
   let n = 0
   for (const path of await listNdjsonFiles(dir)) {
-    const text = await readFile(path, 'utf8').catch(() => '')
+    const text = await readFileNoFollow(path, 'utf8').catch(() => '')
     for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++
   }
   return n
@@ -123,7 +123,7 @@ export async function collectStatus (dataDir: string, now = Date.now()): Promise
   }
   let lastPass: StatusReport['last_pass'] = null
   try {
-    lastPass = JSON.parse(await readFile(layout.lastPass, 'utf8')) as StatusReport['last_pass']
+    lastPass = JSON.parse(await readFileNoFollow(layout.lastPass, 'utf8')) as StatusReport['last_pass']
   } catch {}
   return {
     data_dir: layout.root,
