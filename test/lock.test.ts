@@ -150,7 +150,7 @@ test('status tells a holder it can identify (pid, command) from one it cannot', 
   assert.equal(s.processor.running, true)
   assert.equal(s.processor.identified, false)
   assert.equal(s.processor.pid, null)
-  assert.match(formatStatus(s), /processor {4}running, holder unidentified: no holder recorded; find it with `fuser -v .*processor\.lock` as root/)
+  assert.match(formatStatus(s), /processor {4}running, holder unidentified: no readable record of the holder; find it with `fuser -v .*processor\.lock` as root/)
 
   // A holder that recorded someone else (a stale or forged record): not believed either.
   await writeFile(join(dir, 'processor.lock'), JSON.stringify({ pid: process.pid, hostname: 'x', started_at: new Date().toISOString() }))

@@ -177,7 +177,7 @@ export function describeHolder (holder: LockHolder, path: string): string {
   if (holder.identified && info !== undefined) {
     return `pid ${info.pid}${holder.command === undefined ? '' : ` (${holder.command})`} on ${info.hostname} since ${info.started_at}`
   }
-  const claim = info === undefined ? 'no holder recorded' : `not the recorded pid ${info.pid} on ${info.hostname}`
+  const claim = info === undefined ? 'no readable record of the holder' : `not the recorded pid ${info.pid} on ${info.hostname}`
   return `holder unidentified: ${claim}; find it with \`fuser -v ${path}\` as root`
 }
 
