@@ -65,3 +65,26 @@ export class CheckpointError extends CallbackSpoolError {
     super('SPOOL_ERR_CHECKPOINT_CORRUPT', message, { ...options, exitCode: 78 })
   }
 }
+
+/**
+ * The lock file could not be opened or locked (EX_NOPERM, 77, when it belongs to another user;
+ * EX_OSERR, 71, otherwise, e.g. no `flock` program).
+ */
+export class LockFileError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    const code = (options.cause as NodeJS.ErrnoException | undefined)?.code
+    super('SPOOL_ERR_LOCK_FILE', message, { ...options, exitCode: code === 'EACCES' || code === 'EPERM' ? 77 : 71 })
+  }
+}
+
+/**
+ * An entry of the data dir (or the metrics file's temp name) is a symbolic link: it is never
+ * followed, since whoever planted it would choose what the service writes or reads (EX_CONFIG, 78).
+ */
+export class LinkRefusedError extends CallbackSpoolError {
+  readonly path: string
+  constructor (path: string, target: string | undefined, options: { cause?: unknown } = {}) {
+    super('SPOOL_ERR_LINK', `${path} is a symbolic link${target === undefined ? '' : ` (to ${target})`}; links in the data dir are never followed: replace it with the real file or directory`, { ...options, exitCode: 78 })
+    this.path = path
+  }
+}

@@ -78,7 +78,7 @@ test('the units share one user and StateDirectory, hardened, with the stop and r
     assert.equal(get(text, 'PrivateTmp'), 'yes', name)
     assert.equal(get(text, 'KillSignal'), 'SIGTERM', name)
     assert.ok(get(text, 'TimeoutStopSec') !== undefined, name)
-    assert.equal(get(text, 'PrivateNetwork'), undefined, `${name}: the abstract-socket lock needs a shared network namespace`)
+    assert.equal(get(text, 'PrivateNetwork'), undefined, `${name}: the receiver listens, handlers call out`)
     assert.match(get(text, 'ExecStart')!, /--data-dir \/var\/lib\/callback-spool( |$)/, name)
   }
   const receiver = units['callback-spool-receiver.service']!

@@ -3,9 +3,8 @@
  * (`{"<id>": {"attempts": n, "last_error": "...", "last_failed_at": "<iso>"}}`), so that a record
  * that keeps failing is dead-lettered after `--max-attempts` passes instead of blocking for ever.
  */
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ensureDir, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 
 export interface AttemptEntry {
@@ -23,7 +22,7 @@ export function attemptsPath (dataDir: string): string {
 /** The attempt counts; an unreadable file counts as empty (it only delays a dead letter). */
 export async function loadAttempts (dataDir: string): Promise<Attempts> {
   try {
-    const value = JSON.parse(await readFile(attemptsPath(dataDir), 'utf8')) as unknown
+    const value = JSON.parse(await readFileNoFollow(attemptsPath(dataDir), 'utf8')) as unknown
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       return Object.assign(Object.create(null) as Attempts, value)
     }

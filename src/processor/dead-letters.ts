@@ -4,9 +4,8 @@
  * record, `record` is the raw line (a string), `kind` and `target` are null, and `segment` and
  * `offset` say where it was. Lines are buffered and made durable before the checkpoint moves.
  */
-import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ensureDir, FILE_MODE, writeFully } from '../spool/fsutil.js'
+import { ensureDir, openForAppend, writeFully } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 
 export interface DeadLetter {
@@ -48,7 +47,7 @@ export class DeadLetterWriter {
 
   private async append (data: Buffer, now: Date): Promise<void> {
     await ensureDir(this.dir)
-    const fh = await open(join(this.dir, `${now.toISOString().slice(0, 10)}.ndjson`), 'a', FILE_MODE)
+    const fh = await openForAppend(join(this.dir, `${now.toISOString().slice(0, 10)}.ndjson`))
     try {
       const { size } = await fh.stat()
       try {

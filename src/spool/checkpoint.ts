@@ -6,10 +6,9 @@
  * load against the spool, never trusted blindly (vector #23076): the segment exists or is older
  * than every segment left; the offset is within the file; the byte before it is a newline.
  */
-import { open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CheckpointError } from '../errors.js'
-import { ensureDir, listSegments, writeFileDurably } from './fsutil.js'
+import { ensureDir, listSegments, openNoFollow, readFileNoFollow, writeFileDurably } from './fsutil.js'
 import { dataLayout, parseSegmentName } from './layout.js'
 import { segmentBefore, type SpoolPosition } from './reader.js'
 
@@ -31,7 +30,7 @@ export async function readCheckpoint (dataDir: string): Promise<Checkpoint | und
   const path = checkpointPath(dataDir)
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    text = await readFileNoFollow(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new CheckpointError(`cannot read the checkpoint ${path}: ${(err as Error).message}; ${repairHint(dataDir)}`, { cause: err })
@@ -63,7 +62,7 @@ export async function validatePosition (dataDir: string, position: SpoolPosition
     if (segments.every((s) => segmentBefore(position.segment, s.name))) return position
     throw new CheckpointError(`the checkpoint ${where} names a segment that is not in ${layout.spool} and is not older than every segment there; ${repairHint(dataDir)}`)
   }
-  const fh = await open(join(layout.spool, position.segment), 'r')
+  const fh = await openNoFollow(join(layout.spool, position.segment))
   try {
     const { size } = await fh.stat()
     if (position.offset > size) {

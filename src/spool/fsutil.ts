@@ -1,7 +1,9 @@
 /** Small durable-file helpers shared by the writer, the checkpoint and the tools. */
-import { mkdir, open, readdir, rename, chmod, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { mkdir, open, readdir, readlink, rename, chmod, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
-import { NoInputError } from '../errors.js'
+import { LinkRefusedError, NoInputError } from '../errors.js'
 import { dataLayout, parseSegmentName, type SegmentName } from './layout.js'
 
 export const FILE_MODE = 0o640
@@ -33,12 +35,77 @@ export async function fsyncDir (path: string): Promise<void> {
 }
 
 /**
+ * Opens a file that must not be a symbolic link (a spool segment, an output, a dead letter, a
+ * state file): O_NOFOLLOW, so a link planted in its place is refused with LinkRefusedError
+ * rather than followed to a file of someone else's choosing.
+ */
+export async function openNoFollow (path: string, flags: number = constants.O_RDONLY, mode = FILE_MODE): Promise<FileHandle> {
+  try {
+    return await open(path, flags | constants.O_NOFOLLOW, mode)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err
+    throw new LinkRefusedError(path, await readlink(path).catch(() => undefined), { cause: err })
+  }
+}
+
+/** readFile, refusing a link (see openNoFollow). */
+export async function readFileNoFollow (path: string, encoding: BufferEncoding): Promise<string> {
+  const fh = await openNoFollow(path)
+  try {
+    return await fh.readFile(encoding)
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * Opens a file to append to, never through a link. A file it creates gets its directory fsync'ed
+ * before it returns: a power loss after the data's fdatasync could otherwise take the new file's
+ * name, and the lines in it, with it.
+ */
+export async function openForAppend (path: string): Promise<FileHandle> {
+  const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL } = constants
+  try {
+    return await openNoFollow(path, O_WRONLY | O_APPEND)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  let fh: FileHandle
+  try {
+    fh = await openNoFollow(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, FILE_MODE)
+  } catch (err) {
+    // Created meanwhile (or a link planted meanwhile: EEXIST too, refused by the open below).
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return await openNoFollow(path, O_WRONLY | O_APPEND)
+    throw err
+  }
+  try {
+    await fsyncDir(dirname(path))
+  } catch (err) {
+    await fh.close().catch(() => {})
+    throw err
+  }
+  return fh
+}
+
+/**
+ * A new file beside `path` for its next content, created exclusively under a random name: a
+ * predictable name would let whoever can write that directory plant a link there and have us
+ * write through it. Dot-named, so directory listings of `*.ndjson` skip it.
+ */
+export async function createTempBeside (path: string, suffix = 'tmp'): Promise<{ tmp: string, fh: FileHandle }> {
+  const { O_WRONLY, O_CREAT, O_EXCL } = constants
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.${suffix}`)
+  const fh = await openNoFollow(tmp, O_WRONLY | O_CREAT | O_EXCL, FILE_MODE)
+  return { tmp, fh }
+}
+
+/**
  * Replace `path` atomically and durably: temp file, fsync, rename, fsync of the directory.
- * A reader sees the old content or the new, never a mix or an empty file.
+ * A reader sees the old content or the new, never a mix or an empty file. A link at `path` is
+ * replaced, not followed (rename replaces the entry itself).
  */
 export async function writeFileDurably (path: string, data: string | Buffer): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
-  const fh = await open(tmp, 'w', FILE_MODE)
+  const { tmp, fh } = await createTempBeside(path)
   try {
     await fh.chmod(FILE_MODE)
     await fh.writeFile(data)
@@ -49,7 +116,12 @@ export async function writeFileDurably (path: string, data: string | Buffer): Pr
     throw err
   }
   await fh.close()
-  await rename(tmp, path)
+  try {
+    await rename(tmp, path)
+  } catch (err) {
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
   await fsyncDir(dirname(path))
 }
 
@@ -103,4 +175,31 @@ export async function writeFully (fh: FileHandle, data: Buffer, length = data.le
 /** Deletes a file; one already gone is fine. */
 export async function unlinkIfExists (path: string): Promise<void> {
   await unlink(path).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
+}
+
+/**
+ * Refuses (LinkRefusedError) a symbolic link among the data dir's own entries (its directories,
+ * the lock files) and inside those directories: callback-spool never writes or reads through
+ * one. The data dir itself may be a link (e.g. /var/lib/callback-spool to another disk).
+ */
+export async function refuseLinksInDataDir (dataDir: string): Promise<void> {
+  const layout = dataLayout(dataDir)
+  const dirs = [layout.spool, layout.state, layout.quarantine, layout.dead, layout.out, layout.requeue]
+  const refuse = async (path: string): Promise<never> => {
+    throw new LinkRefusedError(path, await readlink(path).catch(() => undefined))
+  }
+  for (const entry of await readdir(layout.root, { withFileTypes: true })) {
+    const path = join(layout.root, entry.name)
+    if (entry.isSymbolicLink() && (dirs.includes(path) || entry.name.endsWith('.lock'))) await refuse(path)
+  }
+  for (const dir of dirs) {
+    let entries
+    try {
+      entries = await readdir(dir, { withFileTypes: true })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw err
+    }
+    for (const entry of entries) if (entry.isSymbolicLink()) await refuse(join(dir, entry.name))
+  }
 }

@@ -1,19 +1,23 @@
 /**
  * One owner per role (receiver, processor) per data dir.
  *
- * The lock is a listening Unix socket in Linux's abstract namespace, named after the data dir's
- * real path. The kernel releases it the instant its process dies, by SIGKILL or power loss, so a
- * restart takes over at once: no stale pid file to judge and no timeout to wait out. A small
- * `<role>.lock` file beside it tells people (and `status`) who holds it; it is information only.
- * Limit: two processes in different network namespaces do not see each other's lock.
+ * The lock is flock(2) on `<data-dir>/<role>.lock`, a file created 0600 inside the data dir: only
+ * the data dir's owner (and root) can open it, so no other local user can take the lock first,
+ * and the kernel drops it the instant its holder dies (SIGKILL, OOM), so a restart takes over at
+ * once. Node has no flock(): `flock -n 3` (util-linux, or BusyBox) is run with the file's open
+ * descriptor as its fd 3. The lock belongs to the open file description, which the child shares
+ * with us: when the child exits, the lock stays with our descriptor until we close it or die.
+ * Node opens files close-on-exec, so handlers we spawn never inherit it.
+ * The file also says who holds it (pid, process start time, boot id, host), for `status`.
  */
-import { createHash } from 'node:crypto'
-import { createServer, createConnection, type Server } from 'node:net'
+import { spawn } from 'node:child_process'
+import { constants } from 'node:fs'
+import { once } from 'node:events'
+import { readFile, stat, type FileHandle } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
-import { realpath, readFile, unlink } from 'node:fs/promises'
-import { LockHeldError } from '../errors.js'
-import { ensureDir, writeFileDurably } from './fsutil.js'
+import { basename, join } from 'node:path'
+import { LockFileError, LockHeldError } from '../errors.js'
+import { ensureDir, openNoFollow, refuseLinksInDataDir, unlinkIfExists } from './fsutil.js'
 
 export type LockRole = 'receiver' | 'processor'
 
@@ -21,6 +25,9 @@ export interface LockInfo {
   pid: number
   hostname: string
   started_at: string
+  /** The holder's start time in clock ticks since boot (/proc/PID/stat), so a reused pid is told apart. */
+  pid_start?: string
+  boot_id?: string
 }
 
 export interface SpoolLock {
@@ -28,47 +35,131 @@ export interface SpoolLock {
   release (): Promise<void>
 }
 
-async function socketName (dataDir: string, role: LockRole): Promise<string> {
-  const real = await realpath(dataDir)
-  const hash = createHash('sha256').update(real).digest('hex').slice(0, 32)
-  return `\0callback-spool/${role}/${hash}`
+/** Who holds a role's lock, as `status` tells it. */
+export interface LockHolder {
+  running: boolean
+  /** The recorded holder is the live process that holds the lock (checked on this host). */
+  identified: boolean
+  info: LockInfo | undefined
+  /** The holder's program and subcommand (no options: they may carry secrets), when identified. */
+  command: string | undefined
 }
 
-function lockInfoPath (dataDir: string, role: LockRole): string {
+const LOCK_MODE = 0o600
+/** How long a start keeps trying while the lock is taken: `status` holds it for a moment to look. */
+const ACQUIRE_PATIENCE_MS = 1000
+const ACQUIRE_RETRY_MS = 50
+
+export function lockPath (dataDir: string, role: LockRole): string {
   return join(dataDir, `${role}.lock`)
+}
+
+/** flock(2) on the descriptor, without waiting: true when taken, false when another holds it. */
+async function flockNow (fh: FileHandle, path: string, shared: boolean): Promise<boolean> {
+  const child = spawn('flock', ['-n', shared ? '-s' : '-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fh.fd] })
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c })
+  let code: number | null
+  try {
+    [code] = await once(child, 'close') as [number | null]
+  } catch (err) {
+    throw new LockFileError(`cannot lock ${path}: the flock program could not run (${(err as Error).message}); install util-linux`, { cause: err })
+  }
+  if (code === 0) return true
+  // flock -n exits 1, silently, when the lock is taken; anything else is a failure to lock.
+  if (code === 1 && stderr === '') return false
+  throw new LockFileError(`cannot lock ${path}: flock exited ${code ?? 'on a signal'}: ${stderr.trim()}`)
+}
+
+async function openLockFile (path: string, create: boolean): Promise<FileHandle> {
+  try {
+    return await openNoFollow(path, create ? constants.O_RDWR | constants.O_CREAT : constants.O_RDONLY, LOCK_MODE)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new LockFileError(`cannot open the lock file ${path}: permission denied; run as the data dir's owner (or remove a lock file another user created)`, { cause: err })
+    }
+    throw err
+  }
+}
+
+/** The process's start time (clock ticks since boot, field 22 of /proc/PID/stat), if it can be read. */
+async function processStart (pid: number | 'self'): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+async function bootId (): Promise<string | undefined> {
+  return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => undefined))?.trim()
+}
+
+async function writeHolderInfo (fh: FileHandle): Promise<void> {
+  const info: LockInfo = {
+    pid: process.pid,
+    hostname: hostname(),
+    started_at: new Date().toISOString(),
+    pid_start: await processStart('self'),
+    boot_id: await bootId(),
+  }
+  try {
+    await fh.truncate(0)
+    await fh.write(JSON.stringify(info) + '\n', 0)
+  } catch {
+    // Information only: a full disk must not keep the receiver from starting (it answers 503
+    // until there is room). `status` then reports a holder it cannot identify.
+  }
 }
 
 /** Takes the lock, or returns undefined when another process holds it. */
 export async function tryAcquireLock (dataDir: string, role: LockRole): Promise<SpoolLock | undefined> {
   await ensureDir(dataDir)
-  const path = await socketName(dataDir, role)
-  const server: Server = createServer((socket) => socket.destroy())
-  const taken = await new Promise<boolean>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') resolve(false)
-      else reject(err)
-    })
-    server.listen({ path, exclusive: true }, () => resolve(true))
-  })
-  if (!taken) return undefined
-  // The lock must not keep a process alive that has nothing else to do.
-  server.unref()
-  const info: LockInfo = { pid: process.pid, hostname: hostname(), started_at: new Date().toISOString() }
-  try {
-    await writeFileDurably(lockInfoPath(dataDir, role), JSON.stringify(info) + '\n')
-  } catch {
-    // The file is information only; a full disk must not keep the receiver from starting (it
-    // answers 503 until there is room). Remove a previous holder's file rather than leave it wrong.
-    await unlink(lockInfoPath(dataDir, role)).catch(() => {})
+  // Whoever takes a lock is about to write in the data dir: never through a planted link.
+  await refuseLinksInDataDir(dataDir)
+  const path = lockPath(dataDir, role)
+  const deadline = Date.now() + ACQUIRE_PATIENCE_MS
+  for (;;) {
+    const fh = await openLockFile(path, true)
+    let keep = false
+    try {
+      const before = await fh.stat()
+      if ((before.mode & 0o077) !== 0) {
+        // Not made by this code (an older version's information file, say): someone else may
+        // have it open. Start afresh; the check below catches a race with another start.
+        await unlinkIfExists(path)
+        continue
+      }
+      if (!await flockNow(fh, path, false)) {
+        if (Date.now() >= deadline) return undefined
+        await new Promise((resolve) => setTimeout(resolve, ACQUIRE_RETRY_MS))
+        continue
+      }
+      // Locked the file that is at the path now, not one removed meanwhile by the start above.
+      const now = await stat(path).catch(() => undefined)
+      if (now === undefined || now.ino !== before.ino || now.dev !== before.dev) continue
+      await writeHolderInfo(fh)
+      keep = true
+    } finally {
+      if (!keep) await fh.close()
+    }
+    return lockHandle(role, fh)
   }
+}
+
+function lockHandle (role: LockRole, fh: FileHandle): SpoolLock {
   let released = false
   return {
     role,
     async release () {
       if (released) return
       released = true
-      await unlink(lockInfoPath(dataDir, role)).catch(() => {})
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await fh.truncate(0).catch(() => {})
+      // Our descriptor is the last one on the file description: closing it drops the lock.
+      await fh.close()
     },
   }
 }
@@ -77,29 +168,82 @@ export async function tryAcquireLock (dataDir: string, role: LockRole): Promise<
 export async function acquireLock (dataDir: string, role: LockRole): Promise<SpoolLock> {
   const lock = await tryAcquireLock(dataDir, role)
   if (lock !== undefined) return lock
-  const info = await readLockInfo(dataDir, role)
-  const holder = info === undefined ? 'holder unknown' : `pid ${info.pid} on ${info.hostname} since ${info.started_at}`
-  throw new LockHeldError(role, dataDir, holder)
+  throw new LockHeldError(role, dataDir, describeHolder(await findHolder(dataDir, role), lockPath(dataDir, role)))
 }
 
-/** Whether a live process holds the role's lock now. */
-export async function isLockHeld (dataDir: string, role: LockRole): Promise<boolean> {
-  let path: string
-  try {
-    path = await socketName(dataDir, role)
-  } catch {
-    return false
+/** `pid 12 (node callback-spool.js receive) on host since ...`, or why the holder is unknown. */
+export function describeHolder (holder: LockHolder, path: string): string {
+  const info = holder.info
+  if (holder.identified && info !== undefined) {
+    return `pid ${info.pid}${holder.command === undefined ? '' : ` (${holder.command})`} on ${info.hostname} since ${info.started_at}`
   }
-  return await new Promise<boolean>((resolve) => {
-    const socket = createConnection({ path })
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('error', () => resolve(false))
-  })
+  const claim = info === undefined ? 'no readable record of the holder' : `not the recorded pid ${info.pid} on ${info.hostname}`
+  return `holder unidentified: ${claim}; find it with \`fuser -v ${path}\` as root`
+}
+
+/**
+ * Whether a process holds the role's lock now: a shared lock taken and dropped at once when it
+ * is free (a start meanwhile waits for it). A user who may not open the lock file (the data
+ * dir's group) is answered from /proc/locks instead.
+ */
+export async function isLockHeld (dataDir: string, role: LockRole): Promise<boolean> {
+  const path = lockPath(dataDir, role)
+  let fh: FileHandle
+  try {
+    fh = await openLockFile(path, false)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    if (err instanceof LockFileError) return await listedInProcLocks(path)
+    throw err
+  }
+  try {
+    return !await flockNow(fh, path, true)
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Whether /proc/locks lists a flock on the file (by device and inode). */
+async function listedInProcLocks (path: string): Promise<boolean> {
+  const s = await stat(path, { bigint: true })
+  const major = ((s.dev >> 8n) & 0xfffn) | ((s.dev >> 32n) & ~0xfffn)
+  const minor = (s.dev & 0xffn) | ((s.dev >> 12n) & ~0xffn)
+  const id = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${s.ino}`
+  const text = await readFile('/proc/locks', 'utf8').catch(() => '')
+  return text.split('\n').some((l) => /^\d+: FLOCK /.test(l) && l.split(/\s+/)[5] === id)
+}
+
+/** Who holds the role's lock: running or not, and whether the recorded holder is really it. */
+export async function findHolder (dataDir: string, role: LockRole): Promise<LockHolder> {
+  const running = await isLockHeld(dataDir, role)
+  const info = running ? await readLockInfo(dataDir, role) : undefined
+  if (info === undefined || info.hostname !== hostname() || info.boot_id !== await bootId() ||
+      info.pid_start === undefined || await processStart(info.pid) !== info.pid_start) {
+    return { running, identified: false, info, command: undefined }
+  }
+  return { running, identified: true, info, command: await commandOf(info.pid) }
+}
+
+/** `node callback-spool.js receive`: the program and its words up to the first option. */
+async function commandOf (pid: number): Promise<string | undefined> {
+  const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+  const words: string[] = []
+  for (const arg of raw.split('\0')) {
+    if (arg === '' || arg.startsWith('-')) break
+    words.push(words.length < 2 ? basename(arg) : arg)
+  }
+  return words.length === 0 ? undefined : words.join(' ')
 }
 
 export async function readLockInfo (dataDir: string, role: LockRole): Promise<LockInfo | undefined> {
   try {
-    return JSON.parse(await readFile(lockInfoPath(dataDir, role), 'utf8')) as LockInfo
+    const fh = await openNoFollow(lockPath(dataDir, role))
+    try {
+      const text = await fh.readFile('utf8')
+      return text === '' ? undefined : JSON.parse(text) as LockInfo
+    } finally {
+      await fh.close()
+    }
   } catch {
     return undefined
   }

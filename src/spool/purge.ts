@@ -11,11 +11,11 @@
  * into a rewritten segment is moved back by the bytes removed before it.
  */
 import { createReadStream } from 'node:fs'
-import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { readdir, rename, stat, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { NoInputError, UsageError } from '../errors.js'
 import { normaliseNumber } from '../number.js'
-import { existingDataDir, FILE_MODE, fsyncDir, listNdjsonFiles, listSegments, writeFully } from './fsutil.js'
+import { createTempBeside, existingDataDir, FILE_MODE, fsyncDir, listNdjsonFiles, listSegments, openNoFollow, readFileNoFollow, writeFully } from './fsutil.js'
 import { readCheckpoint, saveCheckpoint } from './checkpoint.js'
 import { dataLayout } from './layout.js'
 import { acquireLock, isLockHeld } from './lock.js'
@@ -50,7 +50,7 @@ export interface FilePurge {
 /** Each complete line (without its `\n`), then a torn tail, if any, byte for byte. */
 async function * linesOf (path: string): AsyncGenerator<{ line: Buffer, terminated: boolean }> {
   let rest: Buffer = Buffer.alloc(0)
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(path, { fd: await openNoFollow(path), highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
     let data = rest.length === 0 ? chunk : Buffer.concat([rest, chunk])
     let nl: number
     while ((nl = data.indexOf(0x0a)) !== -1) {
@@ -67,12 +67,13 @@ async function * linesOf (path: string): AsyncGenerator<{ line: Buffer, terminat
  * they cannot be judged). With `dryRun` only counts.
  */
 export async function purgeNdjsonFile (path: string, drop: (value: unknown) => boolean, dryRun = false): Promise<FilePurge> {
-  const tmp = join(dirname(path), `.${basename(path)}.purge.tmp`)
   const removedRanges: Array<[number, number]> = []
   let removed = 0
   let kept = 0
   let offset = 0
-  const fh = dryRun ? undefined : await open(tmp, 'w', FILE_MODE)
+  const temp = dryRun ? undefined : await createTempBeside(path, 'purge.tmp')
+  const fh = temp?.fh
+  const tmp = temp?.tmp ?? ''
   try {
     let pending: Buffer[] = []
     let pendingBytes = 0
@@ -233,7 +234,7 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
     } catch {}
     for (const name of fragments) {
       const path = join(layout.quarantine, name)
-      const text = await readFile(path, 'latin1')
+      const text = await readFileNoFollow(path, 'latin1')
       report.quarantine.files++
       if (!text.includes(digits)) continue
       report.quarantine.filesChanged++

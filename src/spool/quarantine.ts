@@ -4,10 +4,10 @@
  * silently nor appended to: the fragment is copied to `<data-dir>/quarantine/`, named after its
  * segment and offset, so both the receiver and the processor may report it without a duplicate.
  */
-import { open, access } from 'node:fs/promises'
+import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { quarantineName } from './layout.js'
-import { ensureDir, writeFileDurably } from './fsutil.js'
+import { ensureDir, openNoFollow, writeFileDurably } from './fsutil.js'
 
 export interface TornTail {
   /** Byte offset of the fragment's first byte in the segment. */
@@ -19,7 +19,7 @@ const CHUNK = 64 * 1024
 
 /** The unterminated tail of a file, or undefined when it is empty or ends in `\n`. */
 export async function findTornTail (path: string): Promise<TornTail | undefined> {
-  const fh = await open(path, 'r')
+  const fh = await openNoFollow(path)
   try {
     const { size } = await fh.stat()
     if (size === 0) return undefined

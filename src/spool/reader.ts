@@ -10,9 +10,9 @@
  * - In a sealed segment (any segment with a newer one after it), an unterminated tail is a torn
  *   write: it is reported through `onTorn` (the caller quarantines it) and reading moves on.
  */
-import { open, type FileHandle } from 'node:fs/promises'
+import { type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { listSegments } from './fsutil.js'
+import { listSegments, openNoFollow } from './fsutil.js'
 import { parseSegmentName, type SegmentName } from './layout.js'
 
 export interface SpoolPosition {
@@ -110,7 +110,7 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
     const path = join(spoolDir, seg.name)
     let fh: FileHandle
     try {
-      fh = await open(path, 'r')
+      fh = await openNoFollow(path)
     } catch (err) {
       // Deleted under us (retention by another tool): move on.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
@@ -197,7 +197,7 @@ export async function * readLines (spoolDir: string, from: SpoolPosition | undef
  * file is deleted once read, and dropping the tail would lose a record.
  */
 export async function * readFileLineBatches (path: string, chunkBytes = DEFAULT_CHUNK): AsyncGenerator<SpoolLine[]> {
-  const fh = await open(path, 'r')
+  const fh = await openNoFollow(path)
   try {
     let buf = Buffer.allocUnsafe(chunkBytes)
     let offset = 0

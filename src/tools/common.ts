@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline/promises'
 import { CallbackSpoolError, ConfigError } from '../errors.js'
 import { flagOnlyOption } from '../config.js'
 import { parseDuration } from '../units.js'
-import { tryAcquireLock, readLockInfo, type SpoolLock } from '../spool/lock.js'
+import { describeHolder, findHolder, lockPath, tryAcquireLock, type SpoolLock } from '../spool/lock.js'
 import { existingDataDir } from '../spool/fsutil.js'
 
 /** Where a tool prints, and what it may ask. Tests pass their own; the CLI uses the process's. */
@@ -99,7 +99,6 @@ export async function takeProcessorLock (dataDir: string, doing: string): Promis
   const root = await existingDataDir(dataDir)
   const lock = await tryAcquireLock(root, 'processor')
   if (lock !== undefined) return lock
-  const info = await readLockInfo(root, 'processor')
-  const holder = info === undefined ? 'holder unknown' : `pid ${info.pid} on ${info.hostname}`
+  const holder = describeHolder(await findHolder(root, 'processor'), lockPath(root, 'processor'))
   throw new CallbackSpoolError('SPOOL_ERR_LOCKED', `a processor is running on ${root} (${holder}); stop it before you ${doing} (e.g. systemctl stop callback-spool-follow), then start it again`, { exitCode: 75 })
 }

@@ -11,14 +11,14 @@
  *
  * retry and purge rewrite files the processor appends to, so they hold the processor lock.
  */
-import { readFile, unlink } from 'node:fs/promises'
+import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { CallbackSpoolError } from '../errors.js'
 import type { DeadLetter } from '../processor/dead-letters.js'
 import { requeueDir } from '../processor/requeue.js'
 import { encodeRecord, type SpoolRecord } from '../record.js'
-import { ensureDir, fsyncDir, listNdjsonFiles, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, fsyncDir, listNdjsonFiles, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { dataDirOption } from '../config.js'
 import { flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
@@ -39,7 +39,7 @@ async function deadFiles (dataDir: string): Promise<string[]> {
 export async function readDeadLetters (dataDir: string): Promise<StoredDeadLetter[]> {
   const out: StoredDeadLetter[] = []
   for (const file of await deadFiles(dataDir)) {
-    for (const raw of (await readFile(file, 'utf8')).split('\n')) {
+    for (const raw of (await readFileNoFollow(file, 'utf8')).split('\n')) {
       if (raw === '') continue
       let letter: DeadLetter
       try {

@@ -3,16 +3,16 @@
  * spool's segments, who runs, the checkpoint and the backlog behind it, dead letters,
  * quarantined fragments, re-queued files, the last pass, and free disk.
  */
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { listRequeueFiles } from '../processor/requeue.js'
 import { computeBacklog } from '../spool/backlog.js'
 import { readCheckpoint, validatePosition } from '../spool/checkpoint.js'
 import { freeBytes } from '../spool/disk.js'
-import { listNdjsonFiles, listSegments } from '../spool/fsutil.js'
+import { listNdjsonFiles, listSegments, readFileNoFollow } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
-import { isLockHeld, readLockInfo, type LockRole } from '../spool/lock.js'
+import { describeHolder, findHolder, lockPath, type LockRole } from '../spool/lock.js'
 import { formatBytes } from '../units.js'
 import { dataDirOption } from '../config.js'
 import { existingDataDir } from '../spool/fsutil.js'
@@ -27,9 +27,15 @@ export interface SegmentInfo {
 
 export interface HolderInfo {
   running: boolean
+  /** The lock file names the live process that holds the lock; false: some other process holds it. */
+  identified: boolean
   pid: number | null
+  /** The holder's program and subcommand, when identified. */
+  command: string | null
   hostname: string | null
   started_at: string | null
+  /** How `status` puts it when the holder is not identified. */
+  note: string | null
 }
 
 export interface StatusReport {
@@ -49,9 +55,18 @@ export interface StatusReport {
 }
 
 async function holder (root: string, role: LockRole): Promise<HolderInfo> {
-  const running = await isLockHeld(root, role)
-  const info = running ? await readLockInfo(root, role) : undefined
-  return { running, pid: info?.pid ?? null, hostname: info?.hostname ?? null, started_at: info?.started_at ?? null }
+  const h = await findHolder(root, role)
+  // Only what was checked is shown as the holder's; a claim that did not check out is in the note.
+  const info = h.identified ? h.info : undefined
+  return {
+    running: h.running,
+    identified: h.identified,
+    pid: info?.pid ?? null,
+    command: h.command ?? null,
+    hostname: info?.hostname ?? null,
+    started_at: info?.started_at ?? null,
+    note: h.running && !h.identified ? describeHolder(h, lockPath(root, role)) : null,
+  }
 }
 
 async function segmentInfo (spool: string, name: string, createdAt: Date): Promise<SegmentInfo | null> {
@@ -66,7 +81,7 @@ async function segmentInfo (spool: string, name: string, createdAt: Date): Promi
 async function countLines (dir: string): Promise<number> {
   let n = 0
   for (const path of await listNdjsonFiles(dir)) {
-    const text = await readFile(path, 'utf8').catch(() => '')
+    const text = await readFileNoFollow(path, 'utf8').catch(() => '')
     for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++
   }
   return n
@@ -108,7 +123,7 @@ export async function collectStatus (dataDir: string, now = Date.now()): Promise
   }
   let lastPass: StatusReport['last_pass'] = null
   try {
-    lastPass = JSON.parse(await readFile(layout.lastPass, 'utf8')) as StatusReport['last_pass']
+    lastPass = JSON.parse(await readFileNoFollow(layout.lastPass, 'utf8')) as StatusReport['last_pass']
   } catch {}
   return {
     data_dir: layout.root,
@@ -133,7 +148,8 @@ function since (iso: string | null, now: number): string {
 
 function holderLine (h: HolderInfo, now: number): string {
   if (!h.running) return 'not running'
-  return `running, pid ${h.pid ?? '?'} on ${h.hostname ?? '?'} since ${since(h.started_at, now)}`
+  if (!h.identified) return `running, ${h.note ?? 'holder unidentified'}`
+  return `running, pid ${h.pid ?? '?'}${h.command === null ? '' : ` (${h.command})`} on ${h.hostname ?? '?'} since ${since(h.started_at, now)}`
 }
 
 export function formatStatus (r: StatusReport): string {

@@ -3,9 +3,9 @@
  * large reusable buffers (no string per batch, no copy at write time) and written as each fills,
  * then made durable with one fdatasync per batch (flush), before the checkpoint moves past them.
  */
-import { open, type FileHandle } from 'node:fs/promises'
+import { type FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { ensureDir, FILE_MODE, writeFully } from '../../spool/fsutil.js'
+import { ensureDir, openForAppend, writeFully } from '../../spool/fsutil.js'
 import { DONE, type Handler, type HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 
@@ -57,7 +57,7 @@ export class FileHandler implements Handler {
       try {
         if (this.fh === undefined) {
           await ensureDir(dirname(this.path))
-          this.fh = await open(this.path, 'a', FILE_MODE)
+          this.fh = await openForAppend(this.path)
         }
         await writeFully(this.fh, full, length)
         this.unsynced = true
