@@ -10,6 +10,7 @@ import { createLogger } from '../logger.js'
 import { parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
 import { PROCESS_DEFAULTS } from './pass.js'
+import { targetsHelp, targetUsages } from './targets.js'
 import { runProcessCommand, type OnSignal, type ProcessCommandOptions } from './run.js'
 
 /** Repeatable --on; from the environment, one route per line. */
@@ -21,7 +22,7 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
   const command = program.command('process')
     .description('dispatch the spooled callbacks from the checkpoint to the handlers: one pass (for cron), --schedule or --follow')
     .addOption(dataDirOption())
-    .addOption(envOption('--on <kind=target>', 'route a kind (delivery, reply, optout, unknown or *) to file:PATH, exec:COMMAND, module:PATH or an http(s):// URL; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)')
+    .addOption(envOption('--on <kind=target>', `route a kind (delivery, reply, optout, unknown or *) to ${targetUsages()}; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)`)
       .argParser(collectRoutes))
     .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes').default(String(PROCESS_DEFAULTS.maxAttempts)))
@@ -36,6 +37,9 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
     .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried').default('5s'))
     .addHelpText('after', `
+Targets:
+${targetsHelp()}
+
 Exit codes: 0 done (also: nothing to do, or another processor is running), 64 usage,
 75 a handler keeps failing (retry later), 78 configuration error or bad checkpoint, 1 unexpected.
 
