@@ -9,9 +9,9 @@ import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../conf
 import { createLogger } from '../logger.js'
 import { parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
-import { PROCESS_DEFAULTS } from './pass.js'
+import { PROCESS_DEFAULTS } from './defaults.js'
 import { targetsHelp, targetUsages } from './targets.js'
-import { runProcessCommand, type OnSignal, type ProcessCommandOptions } from './run.js'
+import type { OnSignal, ProcessCommandOptions } from './run.js'
 
 /** Repeatable --on; from the environment, one route per line. */
 function collectRoutes (value: string, previous: string[] | undefined): string[] {
@@ -50,6 +50,8 @@ Examples:
 `)
     .action(async (opts: Record<string, unknown>) => {
       const logger = context.logger ?? createLogger()
+      // The processor's implementation is loaded only by the command that runs it.
+      const { runProcessCommand } = await import('./run.js')
       process.exitCode = await runProcessCommand(processOptionsFrom(opts), logger, context.onSignal)
     })
   // `callback-spool config` checks these options with the same code as the action.

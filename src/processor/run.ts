@@ -11,7 +11,8 @@ import { ensureDir } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { tryAcquireLock } from '../spool/lock.js'
 import type { PassFigures } from './metrics.js'
-import { Processor, type ProcessorOptions } from './pass.js'
+import type { ProcessorOptions } from './defaults.js'
+import { Processor } from './pass.js'
 import { WakeableSleep } from './wakeable-sleep.js'
 
 /** node-cron's API, loaded only for `--schedule`. */
