@@ -6,12 +6,19 @@
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
 import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../config.js'
+import { ConfigError } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
 import { PROCESS_DEFAULTS } from './defaults.js'
 import { targetsHelp, targetUsages } from './targets.js'
+import { ORDER_KEYS, type OrderKey } from './window.js'
 import type { OnSignal, ProcessCommandOptions } from './run.js'
+
+function parseOrderKey (value: string): OrderKey {
+  if ((ORDER_KEYS as readonly string[]).includes(value)) return value as OrderKey
+  throw new ConfigError(`Expected \`--order-key\` to be one of ${ORDER_KEYS.join(', ')}, got \`${value}\``)
+}
 
 /** Repeatable --on; from the environment, one route per line. */
 function collectRoutes (value: string, previous: string[] | undefined): string[] {
@@ -29,6 +36,9 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--tries <n>', 'tries of a record within one pass').default(String(PROCESS_DEFAULTS.tries)))
     .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time').default('500ms'))
     .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call').default('30s'))
+    .addOption(envOption('--concurrency <n>', 'records handled at once (1: one after the other)').default(String(PROCESS_DEFAULTS.concurrency)))
+    .addOption(envOption('--order-key <field>', `records with the same ${ORDER_KEYS.slice(0, -1).join(' or ')} are handled one after the other, in spool order (none: no order)`)
+      .default(PROCESS_DEFAULTS.orderKey))
     .addOption(envOption('--batch-size <n>', 'records between checkpoints').default(String(PROCESS_DEFAULTS.batchSize)))
     .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass').default('7d'))
     .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
@@ -71,6 +81,8 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     tries: () => parsePositiveInt('--tries', str('tries')),
     retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay')),
     handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout')),
+    concurrency: () => opts.concurrency === undefined ? PROCESS_DEFAULTS.concurrency : parsePositiveInt('--concurrency', str('concurrency')),
+    orderKey: () => opts.orderKey === undefined ? PROCESS_DEFAULTS.orderKey : parseOrderKey(str('orderKey')),
     batchSize: () => parsePositiveInt('--batch-size', str('batchSize')),
     checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
     retainMs: () => parseDuration('--retain', str('retain')),

@@ -4,6 +4,7 @@
  */
 import { DEFAULT_DATA_DIR } from '../spool/layout.js'
 import type { Route } from './dispatch.js'
+import type { OrderKey } from './window.js'
 
 export interface ProcessorOptions {
   dataDir: string
@@ -19,6 +20,10 @@ export interface ProcessorOptions {
   retryDelayMs: number
   /** Timeout of one exec or http call. @default 30 s */
   handlerTimeoutMs: number
+  /** Records handled at once (1: one after the other). @default 32 */
+  concurrency: number
+  /** Records with the same value of this field are handled one after the other, in spool order. @default 'number' */
+  orderKey: OrderKey
   /** Records between checkpoints (at most: redeliveries after a crash are bounded by one batch). @default 10000 */
   batchSize: number
   /** Checkpoint at least this often when handlers are slow. @default 1 s */
@@ -38,6 +43,8 @@ export const PROCESS_DEFAULTS: ProcessorOptions = {
   tries: 3,
   retryDelayMs: 500,
   handlerTimeoutMs: 30_000,
+  concurrency: 32,
+  orderKey: 'number',
   batchSize: 10_000,
   checkpointIntervalMs: 1000,
   retainMs: 7 * 86_400_000,

@@ -13,7 +13,7 @@ import { loadCheckpoint } from '../spool/checkpoint.js'
 import { ensureDir, unlinkIfExists, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout, type DataLayout } from '../spool/layout.js'
 import { quarantineFragment } from '../spool/quarantine.js'
-import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolLine, type SpoolPosition, type TornFragment } from '../spool/reader.js'
+import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolPosition, type TornFragment } from '../spool/reader.js'
 import { AttemptCounts } from './attempts.js'
 import { Committer } from './commit.js'
 import { DeadLetterWriter } from './dead-letters.js'
@@ -26,6 +26,7 @@ import { listRequeueFiles } from './requeue.js'
 import { RecordSettler } from './settle.js'
 import { WakeableSleep } from './wakeable-sleep.js'
 import { deleteOldSegments } from './retention.js'
+import { InFlightWindow } from './window.js'
 
 // Where the options were defined before they had a module of their own.
 export { PROCESS_DEFAULTS, type ProcessorOptions } from './defaults.js'
@@ -47,6 +48,8 @@ export class Processor {
   private settler!: RecordSettler
   private committer!: Committer
   private position: SpoolPosition | undefined
+  /** The records in flight: a stop lets them end and starts no other. */
+  private window: InFlightWindow | undefined
 
   private constructor (options: ProcessorOptions, logger: Logger, dispatcher: Dispatcher, time: ZonedTimeReader) {
     this.options = options
@@ -67,6 +70,7 @@ export class Processor {
   /** SIGTERM: finish the record in hand, checkpoint, and end the pass. */
   requestStop (): void {
     this.stopRequested = true
+    this.window?.halt()
     this.backOff.wake()
   }
 
@@ -138,20 +142,38 @@ export class Processor {
     if (this.options.metricsFile !== undefined) await writeMetricsFile(this.options.metricsFile, figures)
   }
 
+  private newWindow (from: SpoolPosition | undefined): InFlightWindow {
+    this.window = new InFlightWindow(this.settler, this.options, from)
+    if (this.stopRequested) this.window.halt()
+    return this.window
+  }
+
   private async processRequeue (): Promise<PassFigures['outcome']> {
     for (const path of await listRequeueFiles(this.options.dataDir)) {
-      for await (const lines of readFileLineBatches(path)) {
-        for (const line of lines) {
-          this.figures.requeued_read++
-          let result = this.settler.handleLine(line)
-          if (result instanceof Promise) result = await result
-          if (result === 'stop') {
-            await this.committer.commit(this.position, false)
-            return this.stopRequested ? 'stopped' : 'retry_later'
+      const window = this.newWindow(undefined)
+      let complete = true
+      try {
+        for await (const lines of readFileLineBatches(path)) {
+          for (const line of lines) {
+            if (window.halted) break
+            this.figures.requeued_read++
+            window.add(line)
+            if (!window.hasRoom) await window.room()
+          }
+          if (window.halted) {
+            complete = false
+            break
           }
         }
-        await this.committer.commit(this.position, false)
+      } catch (err) {
+        window.halt()
+        await window.drain().catch(() => {})
+        throw err
       }
+      await window.drain()
+      await this.committer.commit(this.position, false)
+      // Stopped before its end: the whole file is dispatched again by the next pass.
+      if (!complete || !window.idle) return this.stopRequested ? 'stopped' : 'retry_later'
       await unlinkIfExists(path)
       this.logger.info({ file: path }, 're-queued records dispatched')
       if (this.stopRequested) return 'stopped'
@@ -164,58 +186,58 @@ export class Processor {
     // Sizing the backlog stats every segment: only worth it when a bar can be drawn at all.
     const progress = this.options.progress && process.stderr.isTTY === true ? ProgressBar.maybe(await this.bytesAfter(this.position)) : undefined
     const committer = this.committer
-    let sinceCommit = 0
+    const window = this.newWindow(this.position)
+    const figures = this.figures
+    let committedAt = 0
     let lastCommit = Date.now()
-    let doneBytes = 0
+    let readBytes = 0
     try {
       const batches = readLineBatches(this.layout.spool, this.position, { onTorn: (torn) => this.quarantine(torn) })
+      let halted = false
       for await (const batch of batches) {
         const lines = batch.lines
-        // The last line settled: the position is built from it only when a commit needs it.
-        let settled: SpoolLine | undefined
-        const keepPosition = (): void => {
-          if (settled !== undefined) this.position = { segment: settled.segment, offset: settled.nextOffset }
-          settled = undefined
-        }
         for (let i = 0; i < lines.length; i++) {
           const line = lines[i]!
-          let result = this.settler.handleLine(line)
-          let slow = false
-          if (result instanceof Promise) {
-            result = await result
+          window.add(line)
+          readBytes += line.nextOffset - line.offset
+          let slow = !window.idle
+          if (!window.hasRoom) {
+            await window.room()
             slow = true
           }
-          if (result === 'stop') {
-            keepPosition()
-            await committer.commit(this.position, true)
-            return this.stopRequested ? 'stopped' : 'retry_later'
+          if (window.halted) {
+            halted = true
+            break
           }
-          settled = line
-          doneBytes += line.nextOffset - line.offset
-          this.figures.records_read++
-          ++sinceCommit
+          const settled = window.settledCount
           // Fast handlers: commit by count (the clock is read now and then); slow ones: also by time.
-          if (sinceCommit >= batchSize || ((slow || (sinceCommit & 255) === 0) && Date.now() - lastCommit >= checkpointIntervalMs)) {
-            keepPosition()
-            if (this.dispatcher.holdsOutput) await committer.commitInBackground(this.position)
-            else await committer.commit(this.position, true)
-            sinceCommit = 0
+          if (settled - committedAt >= batchSize || ((slow || (settled & 255) === 0) && Date.now() - lastCommit >= checkpointIntervalMs)) {
+            figures.records_read = settled
+            if (this.dispatcher.holdsOutput) await committer.commitInBackground(window.position())
+            else await committer.commit(window.position(), true)
+            committedAt = settled
             lastCommit = Date.now()
-            progress?.update(doneBytes, this.figures.records_read)
-          }
-          if (this.stopRequested) {
-            keepPosition()
-            await committer.commit(this.position, true)
-            return 'stopped'
+            progress?.update(readBytes, settled)
           }
         }
-        this.position = batch.next
+        if (halted) break
+        window.reached(batch.next)
       }
-      await committer.commit(this.position, true)
-      return 'done'
+    } catch (err) {
+      // What is in flight ends before the pass fails (the next pass must not run beside it).
+      window.halt()
+      await window.drain().catch(() => {})
+      throw err
     } finally {
       progress?.end()
     }
+    // The end of the spool, a stop, or a record to retry later: what is in flight ends first.
+    await window.drain()
+    this.position = window.position()
+    figures.records_read = window.settledCount
+    await committer.commit(this.position, true)
+    if (this.stopRequested) return 'stopped'
+    return window.idle ? 'done' : 'retry_later'
   }
 
   private async quarantine (torn: TornFragment): Promise<void> {

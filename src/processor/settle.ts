@@ -38,8 +38,11 @@ export class RecordSettler {
     this.c = context
   }
 
-  /** One line, synchronously while the handlers answer synchronously (no await per record on the fast path). */
-  handleLine (line: SpoolLine): LineResult | Promise<LineResult> {
+  /**
+   * Decodes and normalises a line. Undefined when it is settled at once: invalid (dead-lettered)
+   * or of a kind with no target (skipped).
+   */
+  prepare (line: SpoolLine): NormalisedCallback | undefined {
     const { figures, dispatcher } = this.c
     const decoded = decodeRecord(line.line)
     if (!decoded.ok) {
@@ -56,33 +59,37 @@ export class RecordSettler {
         offset: line.offset,
       })
       this.c.logger.warn({ segment: line.segment, offset: line.offset, reason: decoded.reason }, 'invalid spool line dead-lettered')
-      return 'next'
+      return undefined
     }
-    const record = decoded.record
-    const normalised = normaliseCallback(record, this.c.time)
+    const normalised = normaliseCallback(decoded.record, this.c.time)
     if (dispatcher.targetsFor(normalised.kind).length === 0) {
       figures.by_kind[normalised.kind].skipped++
-      return 'next'
+      return undefined
     }
-    const result = dispatcher.dispatch(normalised)
-    if (result instanceof Promise) return result.then((r) => this.settle(line, record, r, normalised))
-    return this.settle(line, record, result, normalised)
+    return normalised
   }
 
-  private settle (line: SpoolLine, record: unknown, result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
+  /** Dispatches a prepared record, synchronously while the handlers answer synchronously (no await per record on the fast path). */
+  run (line: SpoolLine, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
+    const result = this.c.dispatcher.dispatch(normalised)
+    if (result instanceof Promise) return result.then((r) => this.settle(line, r, normalised))
+    return this.settle(line, result, normalised)
+  }
+
+  private settle (line: SpoolLine, result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
     if (result.outcome === 'done') {
       this.c.figures.by_kind[normalised.kind].done++
       this.c.attempts.forget(normalised.id)
       return 'next'
     }
     if (result.outcome === 'dead') {
-      this.deadLetter(record, normalised, result.target ?? null, result.error, this.c.attempts.of(normalised.id) + 1)
+      this.deadLetter(line, normalised, result.target ?? null, result.error, this.c.attempts.of(normalised.id) + 1)
       return 'next'
     }
-    return this.retry(line, record, result, normalised)
+    return this.retry(line, result, normalised)
   }
 
-  private async retry (line: SpoolLine, record: unknown, first: DispatchResult, normalised: NormalisedCallback): Promise<LineResult> {
+  private async retry (line: SpoolLine, first: DispatchResult, normalised: NormalisedCallback): Promise<LineResult> {
     const { options, logger } = this.c
     let result = first
     for (let attempt = 2; attempt <= options.tries && result.outcome === 'retry'; attempt++) {
@@ -92,10 +99,10 @@ export class RecordSettler {
       if (this.c.stopping()) return 'stop'
       result = await this.c.dispatcher.dispatch(normalised)
     }
-    if (result.outcome !== 'retry') return await this.settle(line, record, result, normalised)
+    if (result.outcome !== 'retry') return await this.settle(line, result, normalised)
     const attempts = this.c.attempts.countFailure(normalised.id, `${result.target ?? ''}: ${result.error}`)
     if (attempts >= options.maxAttempts) {
-      this.deadLetter(record, normalised, result.target ?? null, result.error, attempts)
+      this.deadLetter(line, normalised, result.target ?? null, result.error, attempts)
       return 'next'
     }
     logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: result.error, attempts, max_attempts: options.maxAttempts, segment: line.segment, offset: line.offset },
@@ -103,9 +110,12 @@ export class RecordSettler {
     return 'stop'
   }
 
-  private deadLetter (record: unknown, { id, kind }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
+  private deadLetter (line: SpoolLine, { id, kind }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
     this.c.figures.by_kind[kind].dead++
     this.c.figures.dead_lettered++
+    // Decoded again rather than kept beside every record in flight: dead letters are rare.
+    const decoded = decodeRecord(line.line)
+    const record = decoded.ok ? decoded.record : line.line
     this.c.deadLetters.add({ record, kind, target, error, attempts, failed_at: new Date().toISOString() })
     this.c.attempts.forget(id)
     this.c.logger.warn({ id, kind, target, error, attempts }, 'record dead-lettered')
