@@ -75,7 +75,8 @@ async function onePass (processor: Processor, log: Logger, alwaysLog: boolean): 
   const figures = await processor.runPass()
   const busy = figures.records_read > 0 || figures.requeued_read > 0 || figures.outcome !== 'done' || figures.quarantined > 0 || figures.segments_deleted > 0
   if (alwaysLog || busy) {
-    await processor.recordPass(figures)
+    // Figures that cannot be saved (a full disk) do not change what the pass did, nor its exit code.
+    await processor.recordPass(figures).catch((err: unknown) => log.error({ err }, 'cannot save the figures of the pass (state/last-pass.json, --metrics-file)'))
     log.info(passSummary(figures), `pass ${figures.outcome}: ${figures.records_read} records in ${figures.duration_ms} ms, ${figures.lag_records} left`)
   }
   return figures

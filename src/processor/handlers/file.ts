@@ -22,6 +22,8 @@ export class FileHandler implements Handler {
   /** Buffers whose write has finished, ready to be filled again (bounded by the writes of one batch). */
   private readonly spare: Buffer[] = []
   private fh: FileHandle | undefined
+  /** The file's length after the last complete write. */
+  private size = 0
   /** Writes in flight, chained so they land in order. */
   private writing: Promise<void> = Promise.resolve()
   private writeError: unknown
@@ -58,14 +60,26 @@ export class FileHandler implements Handler {
         if (this.fh === undefined) {
           await ensureDir(dirname(this.path))
           this.fh = await open(this.path, 'a', FILE_MODE)
+          this.size = (await this.fh.stat()).size
         }
-        await writeFully(this.fh, full, length)
+        await this.append(this.fh, full, length)
         this.unsynced = true
         if (full.length === BUFFER_BYTES) this.spare.push(full)
       } catch (err) {
         this.writeError = err
       }
     })
+  }
+
+  /** A write cut short (a full disk) is cut back, so that the next one does not glue a record to half a line. */
+  private async append (fh: FileHandle, data: Buffer, length: number): Promise<void> {
+    try {
+      await writeFully(fh, data, length)
+      this.size += length
+    } catch (err) {
+      await fh.truncate(this.size).catch(() => {})
+      throw err
+    }
   }
 
   holdOutputUntil (done: Promise<unknown>): void {
