@@ -98,6 +98,11 @@ export class Dispatcher {
     for (const r of results) if (r.status === 'rejected') throw r.reason
   }
 
+  /** The pass failed: what the handlers buffered is dropped, to be dispatched again. */
+  async discard (): Promise<void> {
+    await Promise.all(this.handlers.map((h) => h.discard?.()))
+  }
+
   async close (): Promise<void> {
     for (const handler of this.handlers) await handler.close?.()
   }

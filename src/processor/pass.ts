@@ -112,6 +112,8 @@ export class Processor {
       // An output that cannot be written (disk full, I/O error) or a spool that cannot be read:
       // the checkpoint stayed before what was not made durable; try again later.
       await this.committer.abandon()
+      // Output held behind a failed commit or still buffered is not written: the next pass hands it over again.
+      await this.dispatcher.discard()
       this.logger.error({ err }, 'pass failed: the checkpoint stays before the records not made durable; retry later')
       this.position = this.committer.saved
       outcome = 'retry_later'

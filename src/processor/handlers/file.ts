@@ -27,6 +27,8 @@ export class FileHandler implements Handler {
   /** Writes in flight, chained so they land in order. */
   private writing: Promise<void> = Promise.resolve()
   private writeError: unknown
+  /** A commit failed while writes were held behind it: they are dropped. */
+  private dropping = false
   /** Bytes written since the last fdatasync began: an idle flush (a pass that found nothing) syncs nothing. */
   private unsynced = false
 
@@ -55,7 +57,7 @@ export class FileHandler implements Handler {
     this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES)
     this.used = 0
     this.writing = this.writing.then(async () => {
-      if (this.writeError !== undefined) return
+      if (this.writeError !== undefined || this.dropping) return
       try {
         if (this.fh === undefined) {
           await ensureDir(dirname(this.path))
@@ -82,8 +84,21 @@ export class FileHandler implements Handler {
     }
   }
 
+  /** Writes queued from now on wait for `done`; if it fails, they are dropped (the pass fails, and hands them over again). */
   holdOutputUntil (done: Promise<unknown>): void {
-    this.writing = this.writing.then(() => done.then(() => {}, () => {}))
+    this.writing = this.writing.then(() => done.then(() => {}, () => { this.dropping = true }))
+  }
+
+  /** The pass failed: what is buffered or held is dropped, not written by the next pass (which dispatches it again). */
+  async discard (): Promise<void> {
+    this.dropping = true
+    await this.writing
+    this.used = 0
+    this.dropping = false
+    this.writeError = undefined
+    const fh = this.fh
+    this.fh = undefined
+    await fh?.close().catch(() => {})
   }
 
   /**
