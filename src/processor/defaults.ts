@@ -24,7 +24,7 @@ export interface ProcessorOptions {
   concurrency: number
   /** Records with the same value of this field are handled one after the other, in spool order. @default 'number' */
   orderKey: OrderKey
-  /** Records between checkpoints (at most: redeliveries after a crash are bounded by one batch). @default 10000 */
+  /** Records between checkpoints (redeliveries after a crash: one batch plus the in-flight window at most). @default 10000 */
   batchSize: number
   /** Checkpoint at least this often when handlers are slow. @default 1 s */
   checkpointIntervalMs: number

@@ -67,7 +67,7 @@ export class Processor {
     return new Processor(options, logger, dispatcher, time)
   }
 
-  /** SIGTERM: finish the record in hand, checkpoint, and end the pass. */
+  /** SIGTERM: finish the records in hand, start no other, checkpoint, and end the pass. */
   requestStop (): void {
     this.stopRequested = true
     this.window?.halt()

@@ -56,7 +56,7 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   }
   let stopSleep: (() => void) | undefined
   onSignal((signal) => {
-    log.info({ signal }, 'signal received: finishing the record in hand')
+    log.info({ signal }, 'signal received: finishing the records in hand')
     processor.requestStop()
     stopSleep?.()
   })
