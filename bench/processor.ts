@@ -7,6 +7,7 @@
  *   npm run bench -- --only processor          (the same, from bench/run.ts)
  *
  * Targets (issue 3): at least 200,000 records/s, at least as fast as jq, peak RSS under 150 MB.
+ * Then bench/concurrency.ts: http, exec and the file target at --concurrency 32 beside 1.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -16,6 +17,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { encodeRecord, newRecordId, type SpoolRecord } from '../src/record.js'
 import { segmentName } from '../src/spool/layout.js'
+import { concurrencyTable, concurrencyTargets, runConcurrencyBench } from './concurrency.js'
 import { evaluateProcessorTargets, processorTable, processorTargetsText, type Measured, type ProcessorRun } from './processor-report.js'
 
 /** Extra node flags for the processor run, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
@@ -24,17 +26,22 @@ const ROOT = new URL('..', import.meta.url).pathname
 const CLI = join(ROOT, 'bin', 'callback-spool.js')
 const SEGMENT_BYTES = 64 * 1024 * 1024
 
-function sampleFields (i: number): Record<string, unknown> {
+function sampleFields (i: number, numbers: number): Record<string, unknown> {
+  // One number for all but the opt-outs, as in the first figures; or `numbers` of them in turn.
+  const number = (fallback: string): string => numbers === 0 ? fallback : `+336${String(10_000_000 + i % numbers).slice(1)}`
   switch (i % 4) {
-    case 0: return { channel: 'sms', message_id: `sms_${i.toString(16)}`, number: '+33600112233', status: 'DELIVERED', delivery_date: '2020-11-04 11:11:45', meta_data: {} }
-    case 1: return { message_id: `sms_${i.toString(16)}`, number: '0033600000000', text: 'Oui merci, à demain', answer_date: '2020-11-04 11:11:45' }
-    case 2: return { message_id: `sms_${i.toString(16)}`, number: '+33600000000', text: 'STOP', stop_date: '2026-03-29 02:30:00' }
+    case 0: return { channel: 'sms', message_id: `sms_${i.toString(16)}`, number: number('+33600112233'), status: 'DELIVERED', delivery_date: '2020-11-04 11:11:45', meta_data: {} }
+    case 1: return { message_id: `sms_${i.toString(16)}`, number: number('0033600000000'), text: 'Oui merci, à demain', answer_date: '2020-11-04 11:11:45' }
+    case 2: return { message_id: `sms_${i.toString(16)}`, number: number('+33600000000'), text: 'STOP', stop_date: '2026-03-29 02:30:00' }
     default: return { event: 'test', sent_at: '2020-11-04 11:11:45' }
   }
 }
 
-/** Writes `count` records into `<dataDir>/spool/` in 64 MiB segments; returns the bytes written. */
-export async function generateSpool (dataDir: string, count: number): Promise<number> {
+/**
+ * Writes `count` records into `<dataDir>/spool/` in 64 MiB segments; returns the bytes written.
+ * `numbers`: how many phone numbers the records are spread over (0: three, as the file figures had).
+ */
+export async function generateSpool (dataDir: string, count: number, numbers = 0): Promise<number> {
   const spool = join(dataDir, 'spool')
   await mkdir(spool, { recursive: true })
   let seq = 0
@@ -44,7 +51,7 @@ export async function generateSpool (dataDir: string, count: number): Promise<nu
   let chunk: string[] = []
   const start = Date.now() - count
   for (let i = 0; i < count; i++) {
-    const fields = sampleFields(i)
+    const fields = sampleFields(i, numbers)
     const body = JSON.stringify(fields)
     const record: SpoolRecord = {
       v: 1,
@@ -149,7 +156,10 @@ export async function runProcessorBench (counts: number[], log: (line: string) =
     runs.push(run)
   }
   const targets = evaluateProcessorTargets(runs)
-  return { table: processorTable(runs), targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
+  // Records in flight side by side: each target at --concurrency 32 beside 1.
+  const side = await runConcurrencyBench(counts, log)
+  targets.push(...concurrencyTargets(side))
+  return { table: `${processorTable(runs)}\n\n${concurrencyTable(side)}`, targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
 }
 
 // Run only when started as a script (bench/run.ts imports this module).

@@ -190,6 +190,8 @@ test('a retrying handler stops the pass before the record (exit 75), counts atte
     routes: [parseRoute(`delivery=file:${join(dir, 'd.ndjson')}`), parseRoute(`reply=exec:sh ${flaky}`)],
     maxAttempts: 3,
     tries: 2,
+    // One at a time: nothing after the failing record is started (test/concurrency.test.ts covers the rest).
+    concurrency: 1,
   })
   for (let pass = 1; pass <= 2; pass++) {
     assert.equal(await runProcessCommand(options, silentLogger(), noSignals), EXIT_TEMPFAIL)

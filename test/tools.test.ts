@@ -28,8 +28,9 @@ function reply (number: string, text: string, at: Date): SpoolRecord {
   return recordWithFields({ message_id: `r-${number}`, number, text, reception_date: '2020-11-04 11:11:45' }, at)
 }
 
+/** One record at a time, so that the dead letters are listed in spool order. */
 async function processOnce (dir: string, on: string[] = []): Promise<number> {
-  return await runProcessCommand({ ...processOptionsFrom({ dataDir: dir, providerTz: 'Europe/Paris', maxAttempts: '5', tries: '1', retryDelay: '1ms', handlerTimeout: '10s', batchSize: '100', retain: '7d', pollInterval: '250ms', retryPause: '5s' }), routes: on.map(parseRoute), progress: false }, silentLogger(), () => {})
+  return await runProcessCommand({ ...processOptionsFrom({ dataDir: dir, providerTz: 'Europe/Paris', maxAttempts: '5', tries: '1', retryDelay: '1ms', handlerTimeout: '10s', concurrency: '1', batchSize: '100', retain: '7d', pollInterval: '250ms', retryPause: '5s' }), routes: on.map(parseRoute), progress: false }, silentLogger(), () => {})
 }
 
 test('parseTimeArg: ISO times and durations ago; a bare number or nonsense is a config error', () => {

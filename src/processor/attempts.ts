@@ -30,9 +30,53 @@ export async function loadAttempts (dataDir: string): Promise<Attempts> {
   return Object.create(null) as Attempts
 }
 
-/** The file's content now: a commit takes it at once, and saves it while the next batch may change the counts. */
-export function attemptsFileText (attempts: Attempts): string {
-  return JSON.stringify(attempts) + '\n'
+/** The counts of one pass: loaded at its start, changed as records fail or settle, saved by each commit. */
+export class AttemptCounts {
+  private readonly counts: Attempts
+  /** Most passes have no failing record: settling a record then skips the lookup by id. */
+  private any: boolean
+  private dirty = false
+
+  private constructor (counts: Attempts) {
+    this.counts = counts
+    this.any = Object.keys(counts).length > 0
+  }
+
+  static async load (dataDir: string): Promise<AttemptCounts> {
+    return new AttemptCounts(await loadAttempts(dataDir))
+  }
+
+  /** The failed passes counted so far for `id`. */
+  of (id: string): number {
+    return this.any ? this.counts[id]?.attempts ?? 0 : 0
+  }
+
+  /** One more failed pass for `id`; returns the count. */
+  countFailure (id: string, error: string): number {
+    const entry = this.counts[id] ?? { attempts: 0, last_error: '', last_failed_at: '' }
+    entry.attempts++
+    entry.last_error = error
+    entry.last_failed_at = new Date().toISOString()
+    this.counts[id] = entry
+    this.dirty = true
+    this.any = true
+    return entry.attempts
+  }
+
+  /** A record that is done or dead-lettered has no more attempts to count. */
+  forget (id: string): void {
+    if (this.any && this.counts[id] !== undefined) {
+      delete this.counts[id]
+      this.dirty = true
+    }
+  }
+
+  /** The file's content now, if it changed since the last call: a commit takes it at once, and saves it while the counts may change. */
+  takeText (): string | undefined {
+    if (!this.dirty) return undefined
+    this.dirty = false
+    return JSON.stringify(this.counts) + '\n'
+  }
 }
 
 export async function saveAttemptsText (dataDir: string, text: string): Promise<void> {

@@ -6,11 +6,19 @@
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
 import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../config.js'
+import { ConfigError } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
-import { PROCESS_DEFAULTS } from './pass.js'
-import { runProcessCommand, type OnSignal, type ProcessCommandOptions } from './run.js'
+import { PROCESS_DEFAULTS } from './defaults.js'
+import { targetsHelp, targetUsages } from './targets.js'
+import { ORDER_KEYS, type OrderKey } from './window.js'
+import type { OnSignal, ProcessCommandOptions } from './run.js'
+
+function parseOrderKey (value: string): OrderKey {
+  if ((ORDER_KEYS as readonly string[]).includes(value)) return value as OrderKey
+  throw new ConfigError(`Expected \`--order-key\` to be one of ${ORDER_KEYS.join(', ')}, got \`${value}\``)
+}
 
 /** Repeatable --on; from the environment, one route per line. */
 function collectRoutes (value: string, previous: string[] | undefined): string[] {
@@ -21,13 +29,16 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
   const command = program.command('process')
     .description('dispatch the spooled callbacks from the checkpoint to the handlers: one pass (for cron), --schedule or --follow')
     .addOption(dataDirOption())
-    .addOption(envOption('--on <kind=target>', 'route a kind (delivery, reply, optout, unknown or *) to file:PATH, exec:COMMAND, module:PATH or an http(s):// URL; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)')
+    .addOption(envOption('--on <kind=target>', `route a kind (delivery, reply, optout, unknown or *) to ${targetUsages()}; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)`)
       .argParser(collectRoutes))
     .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes').default(String(PROCESS_DEFAULTS.maxAttempts)))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass').default(String(PROCESS_DEFAULTS.tries)))
     .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time').default('500ms'))
     .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call').default('30s'))
+    .addOption(envOption('--concurrency <n>', 'records handled at once (1: one after the other)').default(String(PROCESS_DEFAULTS.concurrency)))
+    .addOption(envOption('--order-key <field>', `records with the same ${ORDER_KEYS.slice(0, -1).join(' or ')} are handled one after the other, in spool order (none: no order)`)
+      .default(PROCESS_DEFAULTS.orderKey))
     .addOption(envOption('--batch-size <n>', 'records between checkpoints').default(String(PROCESS_DEFAULTS.batchSize)))
     .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass').default('7d'))
     .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
@@ -36,6 +47,9 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
     .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried').default('5s'))
     .addHelpText('after', `
+Targets:
+${targetsHelp()}
+
 Exit codes: 0 done (also: nothing to do, or another processor is running), 64 usage,
 75 a handler keeps failing (retry later), 78 configuration error or bad checkpoint, 1 unexpected.
 
@@ -46,6 +60,8 @@ Examples:
 `)
     .action(async (opts: Record<string, unknown>) => {
       const logger = context.logger ?? createLogger()
+      // The processor's implementation is loaded only by the command that runs it.
+      const { runProcessCommand } = await import('./run.js')
       process.exitCode = await runProcessCommand(processOptionsFrom(opts), logger, context.onSignal)
     })
   // `callback-spool config` checks these options with the same code as the action.
@@ -65,6 +81,8 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     tries: () => parsePositiveInt('--tries', str('tries')),
     retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay')),
     handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout')),
+    concurrency: () => opts.concurrency === undefined ? PROCESS_DEFAULTS.concurrency : parsePositiveInt('--concurrency', str('concurrency')),
+    orderKey: () => opts.orderKey === undefined ? PROCESS_DEFAULTS.orderKey : parseOrderKey(str('orderKey')),
     batchSize: () => parsePositiveInt('--batch-size', str('batchSize')),
     checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
     retainMs: () => parseDuration('--retain', str('retain')),

@@ -1,17 +1,15 @@
 /**
  * Routing: `--on KIND=TARGET` (repeatable; KIND is delivery, reply, optout, unknown or *) to
- * handler instances, and the dispatch of one record to every target of its kind.
+ * handler instances, built by the registry (targets.ts), and the dispatch of one record to every
+ * target of its kind.
  */
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { dataLayout } from '../spool/layout.js'
 import { KINDS, type CallbackKind } from './classify.js'
 import { DONE, type Handler, type HandlerOutcome } from './handler.js'
-import { ExecHandler } from './handlers/exec.js'
-import { FileHandler } from './handlers/file.js'
-import { HttpHandler } from './handlers/http.js'
-import { ModuleHandler } from './handlers/module.js'
 import type { NormalisedCallback } from './normalise.js'
+import { targetTypeOf, targetUsages, type HandlerOptions } from './targets.js'
 
 export interface Route {
   kind: CallbackKind | '*'
@@ -26,30 +24,13 @@ export function parseRoute (spec: string): Route {
   if (kind !== '*' && !(KINDS as readonly string[]).includes(kind)) {
     throw new ConfigError(`Expected \`--on\` to be KIND=TARGET with KIND one of ${KINDS.join(', ')} or *, got \`${spec}\``)
   }
-  if (!/^(file:.+|exec:.+|module:.+|https?:\/\/.+)$/s.test(target)) {
-    throw new ConfigError(`Expected the target of \`--on ${spec}\` to be file:PATH, exec:COMMAND, module:PATH or an http(s):// URL`)
+  const type = targetTypeOf(target)
+  if (type === undefined) {
+    throw new ConfigError(`Expected the target of \`--on ${spec}\` to be ${targetUsages()}`)
   }
-  if (/^https?:/.test(target)) {
-    try {
-      // eslint-disable-next-line no-new
-      new URL(target)
-    } catch {
-      throw new ConfigError(`Expected the target of \`--on ${spec}\` to be a valid URL`)
-    }
-  }
+  const wrong = type.check?.(target)
+  if (wrong !== undefined) throw new ConfigError(`Expected the target of \`--on ${spec}\` to be ${wrong}`)
   return { kind: kind as Route['kind'], target }
-}
-
-export interface DispatcherOptions {
-  /** Timeout of one exec or http call, in ms. */
-  timeoutMs: number
-}
-
-async function createHandler (target: string, options: DispatcherOptions): Promise<Handler> {
-  if (target.startsWith('file:')) return new FileHandler(target, target.slice(5))
-  if (target.startsWith('exec:')) return new ExecHandler(target, target.slice(5), options.timeoutMs)
-  if (target.startsWith('module:')) return await ModuleHandler.load(target, target.slice(7))
-  return new HttpHandler(target, options.timeoutMs)
 }
 
 /** The failing target and why, when a record is not done. */
@@ -65,7 +46,7 @@ export class Dispatcher {
   }
 
   /** Builds the handlers. With no route at all, every kind goes to `<data-dir>/out/<kind>.ndjson`. */
-  static async create (routes: Route[], dataDir: string, options: DispatcherOptions): Promise<Dispatcher> {
+  static async create (routes: Route[], dataDir: string, options: HandlerOptions): Promise<Dispatcher> {
     const effective = routes.length > 0
       ? routes
       : KINDS.map((kind) => ({ kind, target: `file:${join(dataLayout(dataDir).out, `${kind}.ndjson`)}` }))
@@ -75,7 +56,9 @@ export class Dispatcher {
     for (const route of effective) {
       let handler = instances.get(route.target)
       if (handler === undefined) {
-        handler = await createHandler(route.target, options)
+        const type = targetTypeOf(route.target)
+        if (type === undefined) throw new ConfigError(`Expected the target \`${route.target}\` to be ${targetUsages()}`)
+        handler = await type.create(route.target, options)
         instances.set(route.target, handler)
       }
       for (const kind of route.kind === '*' ? KINDS : [route.kind]) {
@@ -113,6 +96,11 @@ export class Dispatcher {
     // Different files: their fdatasyncs may run side by side.
     const results = await Promise.allSettled(this.handlers.map((h) => h.flush?.()))
     for (const r of results) if (r.status === 'rejected') throw r.reason
+  }
+
+  /** The pass failed: what the handlers buffered is dropped, to be dispatched again. */
+  async discard (): Promise<void> {
+    await Promise.all(this.handlers.map((h) => h.discard?.()))
   }
 
   async close (): Promise<void> {

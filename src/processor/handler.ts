@@ -22,5 +22,10 @@ export interface Handler {
    * within one batch. A handler without it delivers at once, and commits are then waited for.
    */
   holdOutputUntil? (done: Promise<unknown>): void
+  /**
+   * The pass failed before its checkpoint: drop what is buffered and not yet delivered, since the
+   * next pass hands those records over again.
+   */
+  discard? (): Promise<void>
   close? (): Promise<void>
 }

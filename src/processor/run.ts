@@ -11,7 +11,8 @@ import { ensureDir } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { tryAcquireLock } from '../spool/lock.js'
 import type { PassFigures } from './metrics.js'
-import { Processor, type ProcessorOptions } from './pass.js'
+import type { ProcessorOptions } from './defaults.js'
+import { Processor } from './pass.js'
 import { WakeableSleep } from './wakeable-sleep.js'
 
 /** node-cron's API, loaded only for `--schedule`. */
@@ -55,7 +56,7 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   }
   let stopSleep: (() => void) | undefined
   onSignal((signal) => {
-    log.info({ signal }, 'signal received: finishing the record in hand')
+    log.info({ signal }, 'signal received: finishing the records in hand')
     processor.requestStop()
     stopSleep?.()
   })
@@ -74,7 +75,8 @@ async function onePass (processor: Processor, log: Logger, alwaysLog: boolean): 
   const figures = await processor.runPass()
   const busy = figures.records_read > 0 || figures.requeued_read > 0 || figures.outcome !== 'done' || figures.quarantined > 0 || figures.segments_deleted > 0
   if (alwaysLog || busy) {
-    await processor.recordPass(figures)
+    // Figures that cannot be saved (a full disk) do not change what the pass did, nor its exit code.
+    await processor.recordPass(figures).catch((err: unknown) => log.error({ err }, 'cannot save the figures of the pass (state/last-pass.json, --metrics-file)'))
     log.info(passSummary(figures), `pass ${figures.outcome}: ${figures.records_read} records in ${figures.duration_ms} ms, ${figures.lag_records} left`)
   }
   return figures

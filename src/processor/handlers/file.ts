@@ -22,9 +22,13 @@ export class FileHandler implements Handler {
   /** Buffers whose write has finished, ready to be filled again (bounded by the writes of one batch). */
   private readonly spare: Buffer[] = []
   private fh: FileHandle | undefined
+  /** The file's length after the last complete write. */
+  private size = 0
   /** Writes in flight, chained so they land in order. */
   private writing: Promise<void> = Promise.resolve()
   private writeError: unknown
+  /** A commit failed while writes were held behind it: they are dropped. */
+  private dropping = false
   /** Bytes written since the last fdatasync began: an idle flush (a pass that found nothing) syncs nothing. */
   private unsynced = false
 
@@ -53,13 +57,14 @@ export class FileHandler implements Handler {
     this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES)
     this.used = 0
     this.writing = this.writing.then(async () => {
-      if (this.writeError !== undefined) return
+      if (this.writeError !== undefined || this.dropping) return
       try {
         if (this.fh === undefined) {
           await ensureDir(dirname(this.path))
           this.fh = await openForAppend(this.path)
+          this.size = (await this.fh.stat()).size
         }
-        await writeFully(this.fh, full, length)
+        await this.append(this.fh, full, length)
         this.unsynced = true
         if (full.length === BUFFER_BYTES) this.spare.push(full)
       } catch (err) {
@@ -68,8 +73,32 @@ export class FileHandler implements Handler {
     })
   }
 
+  /** A write cut short (a full disk) is cut back, so that the next one does not glue a record to half a line. */
+  private async append (fh: FileHandle, data: Buffer, length: number): Promise<void> {
+    try {
+      await writeFully(fh, data, length)
+      this.size += length
+    } catch (err) {
+      await fh.truncate(this.size).catch(() => {})
+      throw err
+    }
+  }
+
+  /** Writes queued from now on wait for `done`; if it fails, they are dropped (the pass fails, and hands them over again). */
   holdOutputUntil (done: Promise<unknown>): void {
-    this.writing = this.writing.then(() => done.then(() => {}, () => {}))
+    this.writing = this.writing.then(() => done.then(() => {}, () => { this.dropping = true }))
+  }
+
+  /** The pass failed: what is buffered or held is dropped, not written by the next pass (which dispatches it again). */
+  async discard (): Promise<void> {
+    this.dropping = true
+    await this.writing
+    this.used = 0
+    this.dropping = false
+    this.writeError = undefined
+    const fh = this.fh
+    this.fh = undefined
+    await fh?.close().catch(() => {})
   }
 
   /**

@@ -1,0 +1,130 @@
+/**
+ * The processor with records in flight side by side: each target at `--concurrency 32` (the
+ * default) beside `--concurrency 1` in the same run, through the real CLI:
+ *   - http to a local server (in this process) that answers each POST after 5 ms;
+ *   - exec `cat > /dev/null`;
+ *   - the default file target, over the processor bench's spools (rounds alternated, median).
+ *
+ *   npm run bench -- --only processor            (after the file-target figures of bench/processor.ts)
+ *
+ * Targets: http at least 3,000 records/s and exec at least 400 records/s at 32; the file target at
+ * 32 within 10% of its figure at 1.
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import { mkdtemp, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateSpool } from './processor.js'
+
+const CLI = join(new URL('..', import.meta.url).pathname, 'bin', 'callback-spool.js')
+export const CONCURRENCY = 32
+/** Records for the slow targets: enough for a second or more at 32, without minutes at 1. */
+export const DELIVERY_RECORDS = 2000
+const FILE_ROUNDS = 3
+
+export const TARGET_HTTP = 3000
+export const TARGET_EXEC = 400
+export const FILE_TOLERANCE = 0.1
+
+export interface ConcurrencyRun {
+  target: string
+  records: number
+  /** Records/s at --concurrency 1 and at CONCURRENCY. */
+  sequential: number
+  concurrent: number
+  /** A pass that did not end with exit 0. */
+  failed: boolean
+}
+
+/** One pass of the real CLI over `dataDir` from its start; returns records/s, or NaN if it failed. */
+async function pass (dataDir: string, records: number, args: string[]): Promise<number> {
+  // From the start again: no checkpoint, no output of a previous pass.
+  for (const sub of ['state', 'out', 'dead']) await rm(join(dataDir, sub), { recursive: true, force: true })
+  const started = process.hrtime.bigint()
+  const child = spawn(process.execPath, [CLI, 'process', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const [code] = await once(child, 'close') as [number | null]
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  if (code !== 0) {
+    process.stderr.write(stderr.slice(-2000))
+    return Number.NaN
+  }
+  return records / seconds
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+async function side (target: string, dataDir: string, records: number, args: string[], rounds: number): Promise<ConcurrencyRun> {
+  const sequential: number[] = []
+  const concurrent: number[] = []
+  for (let round = 0; round < rounds; round++) {
+    concurrent.push(await pass(dataDir, records, [...args, '--concurrency', String(CONCURRENCY)]))
+    sequential.push(await pass(dataDir, records, [...args, '--concurrency', '1']))
+  }
+  const failed = [...sequential, ...concurrent].some((r) => Number.isNaN(r))
+  return { target, records, sequential: median(sequential), concurrent: median(concurrent), failed }
+}
+
+/** Runs every target at 1 and at CONCURRENCY; `fileCounts` are the spool sizes for the file target. */
+export async function runConcurrencyBench (fileCounts: number[], log: (line: string) => void): Promise<ConcurrencyRun[]> {
+  const runs: ConcurrencyRun[] = []
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => setTimeout(() => res.end(), 5))
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+  const report = (run: ConcurrencyRun): void => {
+    runs.push(run)
+    log(`  ${run.target}, ${run.records.toLocaleString('en')} records: --concurrency 1 ${Math.round(run.sequential).toLocaleString('en')} records/s, ` +
+      `${CONCURRENCY} ${Math.round(run.concurrent).toLocaleString('en')} records/s${run.failed ? ' (a pass failed)' : ''}`)
+  }
+  try {
+    const dataDir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-'))
+    try {
+      // Callbacks about many numbers, as a real backlog: records of one number are handled in turn.
+      await generateSpool(dataDir, DELIVERY_RECORDS, 1000)
+      report(await side('http (server answers in 5 ms)', dataDir, DELIVERY_RECORDS, ['--on', `*=${url}`], 1))
+      report(await side('exec:cat > /dev/null', dataDir, DELIVERY_RECORDS, ['--on', '*=exec:cat > /dev/null'], 1))
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  } finally {
+    server.close()
+  }
+  for (const count of fileCounts) {
+    const dataDir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-'))
+    try {
+      await generateSpool(dataDir, count)
+      report(await side(`file (default), median of ${FILE_ROUNDS}`, dataDir, count, [], FILE_ROUNDS))
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }
+  return runs
+}
+
+const int = (n: number): string => Number.isNaN(n) ? 'failed' : Math.round(n).toLocaleString('en-US')
+
+export function concurrencyTable (runs: ConcurrencyRun[]): string {
+  const rows = [
+    `| target | records | --concurrency 1 records/s | --concurrency ${CONCURRENCY} records/s | ratio |`,
+    '|---|---:|---:|---:|---:|',
+  ]
+  for (const r of runs) rows.push(`| ${r.target} | ${int(r.records)} | ${int(r.sequential)} | ${int(r.concurrent)} | ${(r.concurrent / r.sequential).toFixed(2)} |`)
+  return rows.join('\n')
+}
+
+export function concurrencyTargets (runs: ConcurrencyRun[]): Array<{ label: string, measured: string, pass: boolean }> {
+  return runs.map((r) => {
+    const measured = `${int(r.concurrent)} records/s (${int(r.sequential)} at 1)`
+    if (r.target.startsWith('http')) return { label: `http at --concurrency ${CONCURRENCY}: >= ${int(TARGET_HTTP)} records/s`, measured, pass: !r.failed && r.concurrent >= TARGET_HTTP }
+    if (r.target.startsWith('exec')) return { label: `exec at --concurrency ${CONCURRENCY}: >= ${int(TARGET_EXEC)} records/s`, measured, pass: !r.failed && r.concurrent >= TARGET_EXEC }
+    return { label: `file ${int(r.records)} at --concurrency ${CONCURRENCY}: within ${FILE_TOLERANCE * 100}% of --concurrency 1`, measured, pass: !r.failed && r.concurrent >= r.sequential * (1 - FILE_TOLERANCE) }
+  })
+}

@@ -1,0 +1,78 @@
+/**
+ * The commit: the handlers' output and the dead letters made durable, then the attempt counts and
+ * the checkpoint saved, never before (fluent-bit #2846). A commit takes what it saves at once, so
+ * the pass may go on while it is written.
+ */
+import { saveCheckpoint } from '../spool/checkpoint.js'
+import type { SpoolPosition } from '../spool/reader.js'
+import { saveAttemptsText, type AttemptCounts } from './attempts.js'
+import type { DeadLetterWriter } from './dead-letters.js'
+import type { Dispatcher } from './dispatch.js'
+
+export class Committer {
+  private readonly dataDir: string
+  private readonly dispatcher: Dispatcher
+  private readonly deadLetters: DeadLetterWriter
+  private readonly attempts: AttemptCounts
+  /** The checkpoint on disk. */
+  saved: SpoolPosition | undefined
+  /** A commit started by commitInBackground and not waited for yet. */
+  private inFlight: Promise<void> | undefined
+
+  constructor (dataDir: string, dispatcher: Dispatcher, deadLetters: DeadLetterWriter, attempts: AttemptCounts, saved: SpoolPosition | undefined) {
+    this.dataDir = dataDir
+    this.dispatcher = dispatcher
+    this.deadLetters = deadLetters
+    this.attempts = attempts
+    this.saved = saved
+  }
+
+  /** Flushes the handlers' output and the dead letters, then saves the attempts and (with `checkpoint`) the position. */
+  async commit (position: SpoolPosition | undefined, checkpoint: boolean): Promise<void> {
+    await this.settleInFlight()
+    await this.start(position, checkpoint)
+  }
+
+  /**
+   * A commit left to run while the next batch is dispatched, for handlers that only buffer
+   * (files): their writes are held until it is done, so the output of one batch at most is on
+   * disk past the checkpoint (redeliveries after a crash stay bounded by one batch), while the
+   * fdatasyncs and the checkpoint's fsyncs no longer stall the pass. At most one is in flight:
+   * the next commit, which every way out of a pass goes through, waits for it and throws its error.
+   */
+  async commitInBackground (position: SpoolPosition | undefined): Promise<void> {
+    await this.settleInFlight()
+    const commit = this.start(position, true)
+    commit.catch(() => {})
+    this.inFlight = commit
+    this.dispatcher.holdOutputUntil(commit)
+  }
+
+  /** A pass that fails: let a commit still in flight end (it may yet save a checkpoint), ignoring its error. */
+  async abandon (): Promise<void> {
+    await this.inFlight?.catch(() => {})
+    this.inFlight = undefined
+  }
+
+  /** Waits for the commit left in flight, if any, and throws its error. */
+  private async settleInFlight (): Promise<void> {
+    const inFlight = this.inFlight
+    this.inFlight = undefined
+    await inFlight
+  }
+
+  /** Takes the content now, synchronously, then writes it. */
+  private start (position: SpoolPosition | undefined, checkpoint: boolean): Promise<void> {
+    const attemptsText = this.attempts.takeText()
+    const flushed = Promise.all([this.dispatcher.flush(), this.deadLetters.flush()])
+    return (async () => {
+      await flushed
+      if (attemptsText !== undefined) await saveAttemptsText(this.dataDir, attemptsText)
+      const saved = this.saved
+      if (checkpoint && position !== undefined && (saved === undefined || position.segment !== saved.segment || position.offset !== saved.offset)) {
+        await saveCheckpoint(this.dataDir, position)
+        this.saved = position
+      }
+    })()
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The processor's options and their defaults, apart from the processor itself: the CLI's option
+ * definitions, `config` and the tools read them without loading the pass and its handlers.
+ */
+import { DEFAULT_DATA_DIR } from '../spool/layout.js'
+import type { Route } from './dispatch.js'
+import type { OrderKey } from './window.js'
+
+export interface ProcessorOptions {
+  dataDir: string
+  /** `--on` routes; empty: every kind to `<data-dir>/out/<kind>.ndjson`. */
+  routes: Route[]
+  /** @default 'Europe/Paris' */
+  providerTz: string
+  /** Failed passes before a record is dead-lettered. @default 5 */
+  maxAttempts: number
+  /** Tries of one record within a pass. @default 3 */
+  tries: number
+  /** First back-off between tries, doubled each time. @default 500 ms */
+  retryDelayMs: number
+  /** Timeout of one exec or http call. @default 30 s */
+  handlerTimeoutMs: number
+  /** Records handled at once (1: one after the other). @default 32 */
+  concurrency: number
+  /** Records with the same value of this field are handled one after the other, in spool order. @default 'number' */
+  orderKey: OrderKey
+  /** Records between checkpoints (redeliveries after a crash: one batch plus the in-flight window at most). @default 10000 */
+  batchSize: number
+  /** Checkpoint at least this often when handlers are slow. @default 1 s */
+  checkpointIntervalMs: number
+  /** Fully processed segments older than this are deleted after a pass. @default 7 d */
+  retainMs: number
+  metricsFile?: string
+  /** Show a progress bar on a terminal. @default true */
+  progress: boolean
+}
+
+export const PROCESS_DEFAULTS: ProcessorOptions = {
+  dataDir: DEFAULT_DATA_DIR,
+  routes: [],
+  providerTz: 'Europe/Paris',
+  maxAttempts: 5,
+  tries: 3,
+  retryDelayMs: 500,
+  handlerTimeoutMs: 30_000,
+  concurrency: 32,
+  orderKey: 'number',
+  batchSize: 10_000,
+  checkpointIntervalMs: 1000,
+  retainMs: 7 * 86_400_000,
+  progress: true,
+}
