@@ -2,6 +2,7 @@
 import { type Command, CommanderError } from 'commander'
 import { createProgram } from './cli.js'
 import { CallbackSpoolError } from './errors.js'
+import { maskUrlCredentials } from './mask.js'
 
 const program = createProgram()
 // On every command, not just the root: exitOverride() is not inherited by subcommands that exist
@@ -21,7 +22,8 @@ try {
     // already printed its message.
     process.exitCode = err.exitCode === 0 ? 0 : 64
   } else if (err instanceof CallbackSpoolError) {
-    process.stderr.write(`callback-spool: ${err.message}\n`)
+    // A message may quote an option's value: an --on URL's credentials are not printed.
+    process.stderr.write(`callback-spool: ${maskUrlCredentials(err.message)}\n`)
     if (verbose && err.stack !== undefined) process.stderr.write(`${err.stack}\n`)
     process.exitCode = err.exitCode
   } else {

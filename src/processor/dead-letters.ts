@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ensureDir, FILE_MODE, writeFully } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
+import { maskFreeText, maskUrlCredentials } from '../mask.js'
 
 export interface DeadLetter {
   record: unknown
@@ -29,7 +30,8 @@ export class DeadLetterWriter {
   }
 
   add (letter: DeadLetter): void {
-    this.pending.push(JSON.stringify(letter) + '\n')
+    const masked = { ...letter, target: letter.target === null ? null : maskUrlCredentials(letter.target), error: maskFreeText(letter.error) }
+    this.pending.push(JSON.stringify(masked) + '\n')
   }
 
   /** Appends what was added before the call (taken at once: more may be added while it runs) and fdatasyncs. */
