@@ -241,3 +241,21 @@ test('maskLogLine: every spelling of a number in a string masked; dates, segment
   assert.deepEqual(JSON.parse(masked), { ...JSON.parse(line), error: 'HTTP 400: {"to":"+336*****233"}', target: 'https://u:***@h.example/x' })
   assert.equal(maskUrlCredentials('see http://token@h/ and https://h/p@x'), 'see http://***@h/ and https://h/p@x')
 })
+
+test('an invalid spool line: neither its text nor its number in the warning or the dead letter', async (t) => {
+  const dataDir = await tempDir(t)
+  await writeSegment(dataDir, 1, '{"v":1,"text": Hello secret friend, "number": "+33 6 00 11 22 33"}\n' + lines([recordWithFields({ number: '+33700998877', status: 'DELIVERED', delivery_date: '2026-11-27 10:00:00' })]))
+  const { logger, raw, lines: logLines } = productLogger('info')
+  const program = createProgram({ logger, onSignal: () => {} })
+  program.exitOverride()
+  await program.parseAsync(['node', 'callback-spool', 'process', '--data-dir', dataDir])
+  process.exitCode = undefined
+  const warning = logLines.find((l) => l.msg === 'invalid spool line dead-lettered') as { reason: string } | undefined
+  assert.match(warning?.reason ?? '', /^invalid JSON: Unexpected token/)
+  const dead = await readFile(join(dataDir, 'dead', (await readdir(join(dataDir, 'dead')))[0]!), 'utf8')
+  const letter = JSON.parse(dead) as { error: string, record: string }
+  assert.ok(letter.record.includes('Hello secret friend'), 'the dead letter keeps the line itself')
+  for (const text of [raw(), letter.error]) {
+    for (const s of ['Hello', 'secr', '6 00 11']) assert.equal(text.includes(s), false, `${s} in ${text}`)
+  }
+})
