@@ -53,16 +53,28 @@ export function maskFreeText (text: string): string {
   return maskUrlCredentials(maskPhoneNumbers(text))
 }
 
-// A JSON string literal, escapes included: only these are masked, so numbers (offsets, sizes,
-// the pid) stay numbers and the line stays valid JSON.
-const JSON_STRING = /"(?:[^"\\]|\\.)*"/g
+/** Whether `offset` in a JSON text is inside a string literal. */
+function insideJsonString (json: string, offset: number): boolean {
+  let inside = false
+  for (let i = 0; i < offset; i++) {
+    const c = json.charCodeAt(i)
+    if (c === 0x22) inside = !inside
+    else if (c === 0x5c && inside) i++
+  }
+  return inside
+}
 
 /**
  * One serialised log line with every phone number and URL credential inside its strings masked:
- * messages, error messages and stacks, targets, paths alike.
+ * messages, error messages and stacks, targets, paths alike. JSON numbers (offsets, sizes) are
+ * not strings and stay as they are, so the line stays valid JSON. One regex over the line; the
+ * rare match pays for the check that it is inside a string.
  */
 export function maskLogLine (line: string): string {
-  return line.replace(JSON_STRING, maskFreeText)
+  const masked = line.replace(PHONE_IN_TEXT, (m: string, offset: number) =>
+    insideJsonString(line, offset) ? maskNumber(m.replace(/[^\d+]/g, '')) : m)
+  // `://` is never JSON syntax: only in a string.
+  return masked.includes('://') ? maskUrlCredentials(masked) : masked
 }
 
 const NUMBER_KEYS = new Set(['number', 'to', 'from', 'msisdn', 'recipient', 'sender', 'caller', 'called', 'phone', 'sim_card_number'])

@@ -35,7 +35,7 @@ test('normalizeNumber; textMentionsNumber finds every spelling of the number, an
   const digits = TARGET.slice(1)
   const b64 = Buffer.from('{"number":"+33 6 00 11 22 33",\xff', 'latin1').toString('base64')
   for (const text of ['+33600112233', '0033600112233', '33600112233', '+33 6 00 11 22 33', '+33-600-112-233', '+33.6.00.11.22.33',
-    '+33 (0)6 00 11 22 33', 'x=%2B33%206%2000%2011%2022%2033', 'number=%2B33+6+00+11+22+33', 'call me: 33 600 112 233!',
+    '+33 (0)6 00 11 22 33', 'x=%2B33%206%2000%2011%2022%2033', 'number=%2B33+6+00+11+22+33', 'text=call%2033600112233', 'tel%3A%2B33600112233', 'call me: 33 600 112 233!',
     '{"to":33600112233}', '"text":"a\\n+33 6 00\\n11 22 33"', `{"body_base64":"${b64}"}`, `{"record":"{\\"body_base64\\":\\"${b64.slice(0, 40)}`]) {
     assert.equal(textMentionsNumber(text, digits), true, text)
   }
