@@ -220,7 +220,7 @@ test('`callback-spool config` and the CLI\'s error line mask the credentials of 
   }
   // A route that does not parse is named in the one-line error, without its credentials.
   const cli = await promisify(execFile)(process.execPath, ['bin/callback-spool.js', 'config'], {
-    env: { ...process.env, CALLBACK_SPOOL_ON: 'reply=https://hooker:pw-On-Secret-9@[not-a-host/x' },
+    env: { ...process.env, CALLBACK_SPOOL_ON: 'reply=https://hooker:pw-On-Secret-9@[not-a-host/x', CALLBACK_SPOOL_VERBOSE: '1' },
   }).then(() => assert.fail('config accepted a bad URL'), (err: { code: number, stderr: string }) => err)
   assert.equal(cli.code, 78)
   assert.match(cli.stderr, /https:\/\/hooker:\*\*\*@\[not-a-host/)
