@@ -1,6 +1,6 @@
 /** The one pino logger: JSON lines on stdout, for journald. */
 import { pino, type DestinationStream, type Logger } from 'pino'
-import { maskLogLine } from './mask.js'
+import { maskJsonStrings } from './mask.js'
 
 /**
  * Every line is masked as it is written (phone numbers and URL credentials in its strings), so
@@ -8,6 +8,6 @@ import { maskLogLine } from './mask.js'
  * tests; the default is stdout.
  */
 export function createLogger (level: string = process.env.CALLBACK_SPOOL_LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
-  const options = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: maskLogLine } }
+  const options = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: maskJsonStrings } }
   return destination === undefined ? pino(options) : pino(options, destination)
 }

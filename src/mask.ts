@@ -1,9 +1,9 @@
 /**
- * Masking of personal data and secrets in logs. Logs at info and above never carry phone numbers
- * or message text at all; debug logs may name a number only masked, enough to tell two apart.
- * Every line the logger writes also goes through maskLogLine (src/logger.ts), and every dead
- * letter's error through maskPhoneNumbers, for the text nobody here wrote: a handler's error
- * message, an http target's answer, an exec handler's stderr.
+ * Masking of personal data and secrets. Logs never carry a phone number in clear; debug logs may
+ * name one masked, enough to tell two apart. Every line the logger writes goes through
+ * maskJsonStrings (src/logger.ts), as does the attempts file, and every dead letter's error
+ * through maskFreeText: they hold text nobody here wrote, a handler's error message, an http
+ * target's answer, an exec handler's stderr.
  */
 
 /** `+33600112233` -> `+336*****233`: the first four and last three characters kept. */
@@ -65,12 +65,12 @@ function insideJsonString (json: string, offset: number): boolean {
 }
 
 /**
- * One serialised log line with every phone number and URL credential inside its strings masked:
- * messages, error messages and stacks, targets, paths alike. JSON numbers (offsets, sizes) are
- * not strings and stay as they are, so the line stays valid JSON. One regex over the line; the
- * rare match pays for the check that it is inside a string.
+ * A JSON text (a log line, a state file) with every phone number and URL credential inside its
+ * strings masked: messages, error messages and stacks, targets, paths alike. JSON numbers
+ * (offsets, sizes) are not strings and stay as they are, so the text stays valid JSON. One regex
+ * over the line; only a match pays for the check that it is inside a string.
  */
-export function maskLogLine (line: string): string {
+export function maskJsonStrings (line: string): string {
   const masked = line.replace(PHONE_IN_TEXT, (m: string, offset: number) =>
     insideJsonString(line, offset) ? maskNumber(m.replace(/[^\d+]/g, '')) : m)
   // `://` is never JSON syntax: only in a string.

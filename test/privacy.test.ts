@@ -12,7 +12,7 @@ import { promisify } from 'node:util'
 import { pino } from 'pino'
 import { createProgram } from '../src/cli.js'
 import { createLogger } from '../src/logger.js'
-import { maskFields, maskLogLine, maskNumber, maskPhoneNumbers, maskText, maskUrlCredentials } from '../src/mask.js'
+import { maskFields, maskJsonStrings, maskNumber, maskPhoneNumbers, maskText, maskUrlCredentials } from '../src/mask.js'
 import { send } from './helpers/http.js'
 import { lines, recordWithFields } from './helpers/records.js'
 import { writeSegment } from './helpers/spool.js'
@@ -227,7 +227,7 @@ test('`callback-spool config` and the CLI\'s error line mask the credentials of 
   assert.equal(cli.stderr.includes('On-Secret'), false)
 })
 
-test('maskLogLine: every spelling of a number in a string masked; dates, segment names, addresses, ids and JSON numbers kept', () => {
+test('maskPhoneNumbers, maskJsonStrings: every spelling of a number in a string masked; dates, segment names, addresses, ids and JSON numbers kept', () => {
   for (const s of ['+33600112233', '+33 6 00 11 22 33', '+33-600-112-233', '0033600112233', '33600112233', '06.00.11.22.33', '(415) 867-5309', 'number=%2B33600112233']) {
     const masked = maskPhoneNumbers(`error: ${s}.`)
     // What is left of the digits: the first few and the last three, never the middle.
@@ -237,7 +237,7 @@ test('maskLogLine: every spelling of a number in a string masked; dates, segment
     '0190a1b2-1234-5678-9abc-123456789012', '192.168.100.200', 'SM1234567890abcdef0123456789abcdef', 'exit 65 after 1200 ms', '12345678901234567890']
   for (const s of kept) assert.equal(maskPhoneNumbers(s), s)
   const line = JSON.stringify({ level: 40, time: '2026-12-07T02:02:05.123Z', offset: 123456789012, error: 'HTTP 400: {"to":"+33 6 00 11 22 33"}', target: 'https://u:pw@h.example/x', msg: 'record dead-lettered' })
-  const masked = maskLogLine(line)
+  const masked = maskJsonStrings(line)
   assert.deepEqual(JSON.parse(masked), { ...JSON.parse(line), error: 'HTTP 400: {"to":"+336*****233"}', target: 'https://u:***@h.example/x' })
   assert.equal(maskUrlCredentials('see http://token@h/ and https://h/p@x'), 'see http://***@h/ and https://h/p@x')
 })
@@ -258,4 +258,20 @@ test('an invalid spool line: neither its text nor its number in the warning or t
   for (const text of [raw(), letter.error]) {
     for (const s of ['Hello', 'secr', '6 00 11']) assert.equal(text.includes(s), false, `${s} in ${text}`)
   }
+})
+
+test('state/attempts.json keeps a failing handler\'s last error with its numbers and URL credentials masked', async (t) => {
+  const dataDir = await tempDir(t)
+  await writeSegment(dataDir, 1, lines([recordWithFields({ number: '+33600112233', status: 'DELIVERED', delivery_date: '2026-11-27 10:00:00' })]))
+  const { logger } = productLogger('info')
+  const program = createProgram({ logger, onSignal: () => {} })
+  program.exitOverride()
+  await program.parseAsync(['node', 'callback-spool', 'process', '--data-dir', dataDir, '--tries', '1',
+    '--on', 'delivery=exec:echo "line busy for +33 6 00 11 22 33, see https://ops:pw-Attempt-5@status.example.com" >&2; exit 75'])
+  process.exitCode = undefined
+  const text = await readFile(join(dataDir, 'state', 'attempts.json'), 'utf8')
+  const [entry] = Object.values(JSON.parse(text) as Record<string, { attempts: number, last_error: string }>)
+  assert.equal(entry?.attempts, 1)
+  assert.match(entry.last_error, /line busy for \+336\*{5}233, see https:\/\/ops:\*\*\*@status/)
+  for (const s of [...SPELLINGS, 'pw-Attempt-5']) assert.equal(text.includes(s), false, `${s} in ${text}`)
 })

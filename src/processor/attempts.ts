@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ensureDir, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
+import { maskJsonStrings } from '../mask.js'
 
 export interface AttemptEntry {
   attempts: number
@@ -31,9 +32,12 @@ export async function loadAttempts (dataDir: string): Promise<Attempts> {
   return Object.create(null) as Attempts
 }
 
-/** The file's content now: a commit takes it at once, and saves it while the next batch may change the counts. */
+/**
+ * The file's content now: a commit takes it at once, and saves it while the next batch may change
+ * the counts. A last error is a handler's own text: its numbers and URL credentials are masked.
+ */
 export function attemptsFileText (attempts: Attempts): string {
-  return JSON.stringify(attempts) + '\n'
+  return maskJsonStrings(JSON.stringify(attempts)) + '\n'
 }
 
 export async function saveAttemptsText (dataDir: string, text: string): Promise<void> {
