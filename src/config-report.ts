@@ -2,6 +2,7 @@
 import type { Command } from 'commander'
 import { effectiveOptions, loadConfigFile, maskSecrets, validateEffective, type ConfigValues, type EffectiveOption } from './config.js'
 import { ConfigError } from './errors.js'
+import { maskUrlCredentials } from './mask.js'
 
 export interface CommandConfig {
   command: string
@@ -13,6 +14,14 @@ export function configurableCommands (program: Command): Command[] {
   return program.commands.filter((c) => c.name() !== 'config' && c.options.some((o) => o.long !== '--help'))
 }
 
+/** A value as `config` shows it: credentials in a URL (an http `--on` target) masked. */
+function withoutUrlCredentials (option: EffectiveOption): EffectiveOption {
+  const { value } = option
+  if (typeof value === 'string') return { ...option, value: maskUrlCredentials(value) }
+  if (Array.isArray(value)) return { ...option, value: value.map((v: unknown) => typeof v === 'string' ? maskUrlCredentials(v) : v) }
+  return option
+}
+
 /** Effective, masked options per command; throws one ConfigError naming every invalid value. */
 export function collectConfig (program: Command, values: ConfigValues, env: NodeJS.ProcessEnv = process.env): CommandConfig[] {
   const out: CommandConfig[] = []
@@ -21,7 +30,7 @@ export function collectConfig (program: Command, values: ConfigValues, env: Node
     const options = effectiveOptions(command, values, env)
     const mistake = validateEffective(command, options)
     if (mistake !== undefined) mistakes.push(`${command.name()}: ${mistake}`)
-    out.push({ command: command.name(), options: maskSecrets(options) })
+    out.push({ command: command.name(), options: maskSecrets(options).map(withoutUrlCredentials) })
   }
   if (mistakes.length > 0) throw new ConfigError(mistakes.join('; '))
   return out

@@ -2,6 +2,7 @@
 import { type Command, CommanderError } from 'commander'
 import { createProgram } from './cli.js'
 import { CallbackSpoolError } from './errors.js'
+import { maskUrlCredentials } from './mask.js'
 
 const program = createProgram()
 // On every command, not just the root: exitOverride() is not inherited by subcommands that exist
@@ -12,6 +13,8 @@ const overrideExits = (command: Command): void => {
 }
 overrideExits(program)
 const verbose = process.argv.includes('--verbose') || process.env.CALLBACK_SPOOL_VERBOSE !== undefined
+// A message may quote an option's value: an --on URL's credentials are not printed.
+const printError = (text: string): void => { process.stderr.write(`${maskUrlCredentials(text)}\n`) }
 
 try {
   await program.parseAsync(process.argv)
@@ -21,13 +24,13 @@ try {
     // already printed its message.
     process.exitCode = err.exitCode === 0 ? 0 : 64
   } else if (err instanceof CallbackSpoolError) {
-    process.stderr.write(`callback-spool: ${err.message}\n`)
-    if (verbose && err.stack !== undefined) process.stderr.write(`${err.stack}\n`)
+    printError(`callback-spool: ${err.message}`)
+    if (verbose && err.stack !== undefined) printError(err.stack)
     process.exitCode = err.exitCode
   } else {
     const e = err as NodeJS.ErrnoException
-    process.stderr.write(`callback-spool: unexpected error: ${e.message ?? String(err)}${verbose ? '' : ' (run with --verbose for details)'}\n`)
-    if (verbose && e.stack !== undefined) process.stderr.write(`${e.stack}\n`)
+    printError(`callback-spool: unexpected error: ${e.message ?? String(err)}${verbose ? '' : ' (run with --verbose for details)'}`)
+    if (verbose && e.stack !== undefined) printError(e.stack)
     process.exitCode = 1
   }
 }

@@ -131,7 +131,8 @@ export function decodeRecord (line: string): DecodeResult {
   try {
     value = JSON.parse(line)
   } catch (err) {
-    return { ok: false, reason: `invalid JSON: ${(err as Error).message}` }
+    // V8 quotes a piece of the line ("Hello secr"...): message text, logged at warn. Left out.
+    return { ok: false, reason: `invalid JSON: ${(err as Error).message.replace(/(\.\.\.)?".*"(\.\.\.)?/s, '(text left out)')}` }
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, reason: 'not a JSON object' }

@@ -9,7 +9,11 @@ import { encodeRequest } from '../src/receiver/build-record.js'
 import { startReceiver, RECEIVE_DEFAULTS } from '../src/receiver/run.js'
 import { acquireLock } from '../src/spool/lock.js'
 import { segmentName } from '../src/spool/layout.js'
-import { mentionsNumber, normalizeNumber, purgeNumber } from '../src/spool/purge.js'
+import { runProcessCommand } from '../src/processor/run.js'
+import { textMentionsNumber } from '../src/spool/number-spellings.js'
+import { normalizeNumber, purgeNumber } from '../src/spool/purge.js'
+import { processorOptions } from './helpers/processor.js'
+import { silentLogger } from './helpers/logger.js'
 import { tempDir } from './helpers/tmp.js'
 
 const TARGET = '+33600112233'
@@ -24,17 +28,20 @@ async function tempDataDir (t: TestContext): Promise<string> {
   return dir
 }
 
-test('normalizeNumber and mentionsNumber: 00 and a leading space mean +', () => {
+test('normalizeNumber; textMentionsNumber finds every spelling of the number, and only it', () => {
   assert.equal(normalizeNumber('0033600112233'), TARGET)
   assert.equal(normalizeNumber(' 33600112233'), TARGET)
   assert.equal(normalizeNumber(TARGET), TARGET)
-  assert.equal(mentionsNumber({ a: [{ b: '0033600112233' }] }, TARGET), true)
-  assert.equal(mentionsNumber({ a: 'x +33600112233' }, TARGET), false)
-  assert.equal(mentionsNumber({ a: '+336001122334' }, TARGET), false)
-  // Deep nesting does not blow the stack.
-  let deep: unknown = TARGET
-  for (let i = 0; i < 100_000; i++) deep = [deep]
-  assert.equal(mentionsNumber(deep, TARGET), true)
+  const digits = TARGET.slice(1)
+  const b64 = Buffer.from('{"number":"+33 6 00 11 22 33",\xff', 'latin1').toString('base64')
+  for (const text of ['+33600112233', '0033600112233', '33600112233', '+33 6 00 11 22 33', '+33-600-112-233', '+33.6.00.11.22.33',
+    '+33 (0)6 00 11 22 33', 'x=%2B33%206%2000%2011%2022%2033', 'number=%2B33+6+00+11+22+33', 'text=call%2033600112233', 'tel%3A%2B33600112233', 'call me: 33 600 112 233!',
+    '{"to":33600112233}', '"text":"a\\n+33 6 00\\n11 22 33"', `{"body_base64":"${b64}"}`, `{"record":"{\\"body_base64\\":\\"${b64.slice(0, 40)}`]) {
+    assert.equal(textMentionsNumber(text, digits), true, text)
+  }
+  for (const text of ['+33700998877', '+336001122334', '1233600112233', '3360011223', '+33 6 00 11 22 3', '2026-11-27 10:00:00', '']) {
+    assert.equal(textMentionsNumber(text, digits), false, text)
+  }
 })
 
 test('purge removes every record of one number from sealed segments, re-queue, dead letters, outputs and quarantine', async (t) => {
@@ -43,14 +50,15 @@ test('purge removes every record of one number from sealed segments, re-queue, d
   const seg2 = segmentName(2, new Date('2026-11-27T11:00:00Z'))
   const keepA = line(`number=${encodeURIComponent(OTHER)}&text=keep+A`)
   const dropJson = line(JSON.stringify({ number: TARGET, text: 'erase me' }))
-  const keepB = line(JSON.stringify({ number: OTHER, text: `mentions ${TARGET} in the text only` }))
+  // Another number's record that names this one in its text is about this person too.
+  const dropMention = line(JSON.stringify({ number: OTHER, text: `mentions ${TARGET} in the text only` }))
   const dropLegacy = line('number=0033600112233&text=erase+me+too')
   const dropSpace = line('text=hi', '/cb?number=+33600112233')
   const keepC = line('{"broken json but kept')
-  const seg1Text = keepA + dropJson + keepB + dropLegacy + keepC
+  const seg1Text = keepA + dropJson + dropMention + dropLegacy + keepC
   await writeFile(join(dir, 'spool', seg1), seg1Text, { mode: 0o640 })
   await writeFile(join(dir, 'spool', seg2), dropSpace + keepA + 'torn tail without newline', { mode: 0o640 })
-  // The processor has read up to the start of keepB in seg1: two lines before it, one of them erased.
+  // The processor has read up to the start of dropMention in seg1: two lines before it, one of them erased.
   const checkpointOffset = keepA.length + dropJson.length
   await writeFile(join(dir, 'state', 'checkpoint.json'), JSON.stringify({ segment: seg1, offset: checkpointOffset, updated_at: 'x' }))
   const dead = (record: string, kind: string) => JSON.stringify({ record: JSON.parse(record), kind, target: 'file', error: 'boom', attempts: 5, failed_at: '2026-11-27T12:00:00Z' }) + '\n'
@@ -62,25 +70,25 @@ test('purge removes every record of one number from sealed segments, re-queue, d
   await writeFile(join(dir, 'quarantine', `${seg1}@200.fragment`), '{"number":"+33700998877","te')
 
   const dry = await purgeNumber(dir, '0033 6 00 11 22 33', { dryRun: true })
-  assert.equal(dry.spool.removed, 3)
+  assert.equal(dry.spool.removed, 4)
   assert.equal(await readFile(join(dir, 'spool', seg1), 'utf8'), seg1Text, 'a dry run changes nothing')
 
   const report = await purgeNumber(dir, '0033600112233')
-  assert.deepEqual(report.spool, { files: 2, filesChanged: 2, removed: 3 })
+  assert.deepEqual(report.spool, { files: 2, filesChanged: 2, removed: 4 })
   assert.deepEqual(report.requeue, { files: 1, filesChanged: 1, removed: 1 })
   assert.deepEqual(report.dead, { files: 1, filesChanged: 1, removed: 1 })
   assert.deepEqual(report.out, { files: 2, filesChanged: 1, removed: 1 })
   assert.deepEqual(report.quarantine, { files: 2, filesChanged: 1, removed: 1 })
   assert.equal(report.checkpointMoved, true)
 
-  // What stays is byte for byte what was there; torn tails and unparsable lines are kept.
+  // What stays is byte for byte what was there; torn tails and unparsable lines without the number are kept.
   const newSeg1 = await readFile(join(dir, 'spool', seg1), 'utf8')
-  assert.equal(newSeg1, keepA + keepB + keepC)
+  assert.equal(newSeg1, keepA + keepC)
   assert.equal(await readFile(join(dir, 'spool', seg2), 'utf8'), keepA + 'torn tail without newline')
   assert.equal(await readFile(join(dir, 'requeue', 'r-1.ndjson'), 'utf8'), keepA)
   const checkpoint = JSON.parse(await readFile(join(dir, 'state', 'checkpoint.json'), 'utf8')) as { offset: number }
   assert.equal(checkpoint.offset, keepA.length)
-  assert.ok(newSeg1.slice(checkpoint.offset).startsWith(keepB), 'the checkpoint still points at the next unread line')
+  assert.ok(newSeg1.slice(checkpoint.offset).startsWith(keepC), 'the checkpoint points at the next unread line left')
   assert.equal(await readFile(join(dir, 'out', 'delivery.ndjson'), 'utf8'), JSON.stringify({ number: OTHER, status: 'DELIVERED' }) + '\n')
   assert.deepEqual(await readdir(join(dir, 'quarantine')), [`${seg1}@200.fragment`])
   // No trace of the number anywhere, in any form, and no temp file left.
@@ -88,7 +96,7 @@ test('purge removes every record of one number from sealed segments, re-queue, d
     for (const name of await readdir(join(dir, sub))) {
       assert.equal(name.includes('.tmp'), false)
       const text = await readFile(join(dir, sub, name), 'utf8')
-      if (name.endsWith('.ndjson')) for (const l of text.split('\n').filter((x) => x.startsWith('{"v"'))) assert.equal(mentionsNumber(JSON.parse(l).fields, TARGET), false)
+      assert.equal(textMentionsNumber(text, TARGET.slice(1)), false, `${sub}/${name}`)
       assert.equal(/"(\+|00| )33600112233"/.test(text), false, `${sub}/${name}`)
     }
   }
@@ -100,6 +108,72 @@ test('purge removes every record of one number from sealed segments, re-queue, d
   const again = await purgeNumber(dir, TARGET)
   assert.equal(again.spool.removed + again.dead.removed + again.out.removed + again.requeue.removed + again.quarantine.removed, 0)
   assert.equal(again.checkpointMoved, false)
+})
+
+test('purge erases every spelling of the number from every place: raw bodies, invalid lines, torn tails, dead letters, outputs, quarantine, re-queue', async (t) => {
+  const dir = await tempDataDir(t)
+  const spellings = ['33600112233', '+33 6 00 11 22 33', '+33-600-112-233', '0033 600 112 233']
+  const seg1 = segmentName(1, new Date('2026-11-27T10:00:00Z'))
+  const seg2 = segmentName(2, new Date('2026-11-27T11:00:00Z'))
+  const keep = [
+    line(`number=${encodeURIComponent(OTHER)}&delivery_date=2026-11-27+10:00:00&status=DELIVERED`),
+    line(JSON.stringify({ number: OTHER, ref: '1233600112233', reception_date: '2026-11-27 10:00:00', text: 'another +336001122334' })),
+  ]
+  const drop = [
+    line(JSON.stringify({ to: '33600112233', status: 'DELIVERED', delivery_date: '2026-11-27 10:00:00' })),
+    line('number=%2B33+6+00+11+22+33&stop_date=2026-11-27+10:00:00&text=STOP'),
+    line(JSON.stringify({ number: '+33-600-112-233', reception_date: '2026-11-27 10:00:00', text: 'hi' })),
+    // A JSON body that did not parse: the number is only in the raw body.
+    line('{"number":"0033 600 112 233", "text": oops'),
+    // Not UTF-8: the raw body is kept as base64 only.
+    line(Buffer.concat([Buffer.from('{"number":"+33 6 00 11 22 33",'), Buffer.from([0xff])]).toString('latin1')),
+    line('text=hi', '/cb/33600112233'),
+  ]
+  // An invalid line: the pass dead-letters it with the line as it was.
+  const invalid = '{"v":1,"fields":{"number":"+33 6 00 11 22 33"} not a record\n'
+  // A torn tail at the end of a sealed segment: a pass quarantines it (it was never acknowledged).
+  const torn = '{"v":1,"id":"x","fields":{"number":"+33-600-112-233","te'
+  await writeFile(join(dir, 'spool', seg1), keep[0] + drop.slice(0, 3).join('') + invalid + keep[1] + drop.slice(3).join('') + torn, { mode: 0o640 })
+  await writeFile(join(dir, 'spool', seg2), keep[0]!, { mode: 0o640 })
+  // A pass first, so that dead letters, outputs and the fragment are what the processor writes.
+  assert.equal(await runProcessCommand(processorOptions(dir, { maxAttempts: 1, tries: 1 }), silentLogger(), () => {}), 0)
+  assert.deepEqual((await readdir(join(dir, 'quarantine'))).length, 1, 'the pass quarantined the torn tail')
+  const deadBefore = (await Promise.all((await readdir(join(dir, 'dead'))).map((n) => readFile(join(dir, 'dead', n), 'utf8')))).join('')
+  assert.ok(deadBefore.includes('not a record'), 'the pass dead-lettered the invalid line')
+  // Written by hand: the dead letter of a record whose JSON body did not parse, a line in an output
+  // naming the number in its text, a re-queued record, another fragment.
+  await writeFile(join(dir, 'dead', '2026-11-26.ndjson'), JSON.stringify({ record: JSON.parse(drop[3]!), kind: 'unknown', target: 'exec:x', error: 'exit 65', attempts: 1, failed_at: '2026-11-26T10:00:00Z' }) + '\n' +
+    JSON.stringify({ record: JSON.parse(keep[1]!), kind: 'reply', target: 'exec:x', error: 'exit 65', attempts: 1, failed_at: '2026-11-26T10:00:00Z' }) + '\n')
+  await writeFile(join(dir, 'out', 'notes.ndjson'), JSON.stringify({ text: 'call +33 6 00 11 22 33 back' }) + '\n' + JSON.stringify({ text: 'call +33 7 00 99 88 77 back' }) + '\n')
+  await writeFile(join(dir, 'requeue', 'r-1.ndjson'), drop[1]! + keep[0]!)
+  await writeFile(join(dir, 'quarantine', `${seg1}@1.fragment`), '{"number":"+33-600-112-233","te')
+
+  const report = await purgeNumber(dir, '+33 6 00 11 22 33')
+  assert.equal(report.spool.removed, drop.length + 2, 'every record, the invalid line and the torn tail')
+  assert.equal(report.requeue.removed, 1)
+  assert.equal(report.dead.removed, 2, "the invalid line's and the unparsed body's")
+  assert.equal(report.quarantine.removed, 2)
+  assert.equal(await readFile(join(dir, 'spool', seg1), 'utf8'), keep[0]! + keep[1]!)
+  assert.equal(await readFile(join(dir, 'requeue', 'r-1.ndjson'), 'utf8'), keep[0])
+  // No spelling left anywhere, by a check that does not use purge's own matching.
+  for (const sub of ['spool', 'dead', 'out', 'requeue', 'quarantine', 'state']) {
+    for (const name of await readdir(join(dir, sub))) {
+      const bytes = await readFile(join(dir, sub, name))
+      const texts = [bytes.toString('latin1'), decodeURIComponent(bytes.toString('latin1').replace(/%(?![0-9A-F]{2})/gi, '%25')).replace(/\+/g, ' ')]
+      for (const m of bytes.toString('latin1').matchAll(/"body_base64\\?":\\?"([A-Za-z0-9+/=]+)/g)) texts.push(Buffer.from(m[1]!, 'base64').toString('latin1'))
+      for (const text of texts) {
+        // Not part of a longer run of digits: the other number's `1233600112233` is not this one.
+        for (const s of spellings) assert.equal(new RegExp(`(?<!\\d)${s.replace(/[+]/g, '\\+')}(?!\\d)`).test(text), false, `${s} in ${sub}/${name}`)
+      }
+    }
+  }
+  const dead = (await Promise.all((await readdir(join(dir, 'dead'))).map((n) => readFile(join(dir, 'dead', n), 'utf8')))).join('')
+  assert.ok(dead.includes('1233600112233'), "the other number's dead letter is kept")
+  assert.deepEqual((await readFile(join(dir, 'out', 'notes.ndjson'), 'utf8')).trim().split('\n').length, 1)
+
+  // The next pass finds no torn tail to quarantine again, and goes on from the moved checkpoint.
+  assert.equal(await runProcessCommand(processorOptions(dir), silentLogger(), () => {}), 0)
+  assert.deepEqual(await readdir(join(dir, 'quarantine')), [])
 })
 
 test('purge never rewrites the segment a running receiver writes to, and refuses while a processor runs', async (t) => {

@@ -6,6 +6,7 @@
 import { join } from 'node:path'
 import { ensureDir, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
+import { maskJsonStrings } from '../mask.js'
 
 export interface AttemptEntry {
   attempts: number
@@ -71,11 +72,15 @@ export class AttemptCounts {
     }
   }
 
-  /** The file's content now, if it changed since the last call: a commit takes it at once, and saves it while the counts may change. */
+  /**
+   * The file's content now, if it changed since the last call: a commit takes it at once, and saves
+   * it while the counts may change. A last error is a handler's own text: its numbers and URL
+   * credentials are masked.
+   */
   takeText (): string | undefined {
     if (!this.dirty) return undefined
     this.dirty = false
-    return JSON.stringify(this.counts) + '\n'
+    return maskJsonStrings(JSON.stringify(this.counts)) + '\n'
   }
 }
 

@@ -7,6 +7,7 @@
 import { join } from 'node:path'
 import { ensureDir, openForAppend, writeFully } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
+import { maskFreeText, maskUrlCredentials } from '../mask.js'
 
 export interface DeadLetter {
   record: unknown
@@ -28,7 +29,8 @@ export class DeadLetterWriter {
   }
 
   add (letter: DeadLetter): void {
-    this.pending.push(JSON.stringify(letter) + '\n')
+    const masked = { ...letter, target: letter.target === null ? null : maskUrlCredentials(letter.target), error: maskFreeText(letter.error) }
+    this.pending.push(JSON.stringify(masked) + '\n')
   }
 
   /** Appends what was added before the call (taken at once: more may be added while it runs) and fdatasyncs. */

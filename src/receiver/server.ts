@@ -185,7 +185,7 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     stats.recordsSpooled++
     answer(res, 200)
     // Parsed again only at debug level, so the hot path pays nothing; numbers are masked.
-    if (logger.isLevelEnabled('debug')) logger.debug({ path: splitTarget(url).path, ...debugSummary(body) }, 'callback spooled')
+    if (logger.isLevelEnabled('debug')) logger.debug(debugSummary(splitTarget(url).path, body), 'callback spooled')
   }
 
   const server = createServer({

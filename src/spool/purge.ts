@@ -1,7 +1,8 @@
 /**
- * `callback-spool purge --number +33...`: a data-subject erasure. Removes every record that
- * mentions one phone number from the sealed spool segments, the re-queue, the dead letters and
- * the handlers' outputs, and deletes quarantined fragments that contain it.
+ * `callback-spool purge --number +33...`: a data-subject erasure. Removes every line that
+ * spells one phone number anywhere (src/spool/number-spellings.ts: any spelling, raw and base64
+ * bodies, invalid lines and torn tails included) from the sealed spool segments, the re-queue,
+ * the dead letters and the handlers' outputs, and deletes quarantined fragments that spell it.
  *
  * Each file is rewritten safely: the kept lines go to a new file, which is fsync'ed and renamed
  * over the old one, then the directory is fsync'ed; a file with nothing to remove is not touched.
@@ -15,28 +16,15 @@ import { readdir, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { NoInputError, UsageError } from '../errors.js'
 import { normaliseNumber } from '../number.js'
+import { textMentionsNumber } from './number-spellings.js'
 import { createTempBeside, existingDataDir, FILE_MODE, fsyncDir, listNdjsonFiles, listSegments, openNoFollow, readFileNoFollow, writeFully } from './fsutil.js'
 import { readCheckpoint, saveCheckpoint } from './checkpoint.js'
 import { dataLayout } from './layout.js'
 import { acquireLock, isLockHeld } from './lock.js'
 
-/** The processor's rule (src/number.ts), so purge erases exactly what handlers were given as that number. */
+/** The processor's rule (src/number.ts), for the number given on the command line. */
 export function normalizeNumber (value: string): string {
   return normaliseNumber(value) ?? value
-}
-
-/** Whether any string anywhere in `value` is the number, once normalised. Iterative: no stack to blow. */
-export function mentionsNumber (value: unknown, number: string): boolean {
-  const stack: unknown[] = [value]
-  while (stack.length > 0) {
-    const v = stack.pop()
-    if (typeof v === 'string') {
-      if (v.length >= number.length - 2 && v.length <= number.length + 8 && normalizeNumber(v) === number) return true
-    } else if (v !== null && typeof v === 'object') {
-      for (const child of Object.values(v)) stack.push(child)
-    }
-  }
-  return false
 }
 
 export interface FilePurge {
@@ -63,10 +51,10 @@ async function * linesOf (path: string): AsyncGenerator<{ line: Buffer, terminat
 }
 
 /**
- * Rewrites an NDJSON file without the lines `drop` selects (lines that are not JSON are kept:
- * they cannot be judged). With `dryRun` only counts.
+ * Rewrites an NDJSON file without the lines `drop` selects, judged on their text: a line that is
+ * not JSON, or a torn tail, goes too when it names the number. With `dryRun` only counts.
  */
-export async function purgeNdjsonFile (path: string, drop: (value: unknown) => boolean, dryRun = false): Promise<FilePurge> {
+export async function purgeNdjsonFile (path: string, drop: (text: string) => boolean, dryRun = false): Promise<FilePurge> {
   const removedRanges: Array<[number, number]> = []
   let removed = 0
   let kept = 0
@@ -86,15 +74,8 @@ export async function purgeNdjsonFile (path: string, drop: (value: unknown) => b
     }
     for await (const { line, terminated } of linesOf(path)) {
       const length = line.length + (terminated ? 1 : 0)
-      let value: unknown
-      let parsed = false
-      if (terminated) {
-        try {
-          value = JSON.parse(line.toString('utf8'))
-          parsed = true
-        } catch {}
-      }
-      if (parsed && drop(value)) {
+      // latin1: one character per byte, so a digit is found whatever the bytes around it.
+      if (drop(line.toString('latin1'))) {
         removed++
         removedRanges.push([offset, offset + length])
       } else {
@@ -170,7 +151,10 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
   }
   const dryRun = options.dryRun ?? false
   const layout = dataLayout(dataDir)
-  const drop = (value: unknown): boolean => mentionsNumber(value, number)
+  // Every spelling of the number anywhere in a line: fields, query, path, raw body (one that did
+  // not parse too), a dead letter's quoted invalid line, a torn tail.
+  const digits = number.slice(1)
+  const drop = (text: string): boolean => textMentionsNumber(text, digits)
   // A mistyped --data-dir must not "purge" an empty directory it just created and report zeros.
   await existingDataDir(dataDir)
   if (!(await stat(layout.spool).then((st) => st.isDirectory(), () => false))) {
@@ -197,12 +181,9 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
     // Offsets in a rewritten segment move, and the checkpoint with them: a checkpoint that cannot
     // be read stops the purge before anything changes (CheckpointError says how to repair it).
     const checkpoint = await readCheckpoint(dataDir)
-    const spoolDrop = (value: unknown): boolean => {
-      const r = value as { fields?: unknown, query?: unknown } | null
-      return r !== null && typeof r === 'object' && (mentionsNumber(r.fields, number) || mentionsNumber(r.query, number))
-    }
     for (const seg of segments) {
-      const result = await purgeNdjsonFile(join(layout.spool, seg.name), spoolDrop, dryRun)
+      // A torn tail goes too: otherwise the next pass would quarantine it again.
+      const result = await purgeNdjsonFile(join(layout.spool, seg.name), drop, dryRun)
       report.spool.files++
       if (result.removed === 0) continue
       report.spool.filesChanged++
@@ -212,22 +193,21 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
         report.checkpointMoved = true
       }
     }
-    const areas: Array<[keyof Pick<PurgeReport, 'requeue' | 'dead' | 'out'>, string, (v: unknown) => boolean]> = [
-      ['requeue', layout.requeue, spoolDrop],
-      ['dead', layout.dead, drop],
-      ['out', layout.out, drop],
+    const areas: Array<[keyof Pick<PurgeReport, 'requeue' | 'dead' | 'out'>, string]> = [
+      ['requeue', layout.requeue],
+      ['dead', layout.dead],
+      ['out', layout.out],
     ]
-    for (const [area, dir, predicate] of areas) {
+    for (const [area, dir] of areas) {
       for (const path of await listNdjsonFiles(dir)) {
-        const result = await purgeNdjsonFile(path, predicate, dryRun)
+        const result = await purgeNdjsonFile(path, drop, dryRun)
         report[area].files++
         if (result.removed === 0) continue
         report[area].filesChanged++
         report[area].removed += result.removed
       }
     }
-    // Quarantined fragments are torn lines, not JSON: any that contains the number goes.
-    const digits = number.slice(1)
+    // Quarantined fragments are torn lines, not JSON: any that spells the number goes.
     let fragments: string[] = []
     try {
       fragments = await readdir(layout.quarantine)
@@ -236,7 +216,7 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
       const path = join(layout.quarantine, name)
       const text = await readFileNoFollow(path, 'latin1')
       report.quarantine.files++
-      if (!text.includes(digits)) continue
+      if (!drop(text)) continue
       report.quarantine.filesChanged++
       report.quarantine.removed++
       if (!dryRun) await unlink(path)
