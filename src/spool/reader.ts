@@ -6,12 +6,15 @@
  * time so it does not pay an `await` per record. Memory stays bounded by the chunk size (plus the
  * longest single line): two reusable buffers per reader.
  *
- * - In the newest segment, a last line without its `\n` is still being written: it is not read.
+ * - In the newest segment, only what the receiver acknowledged is read: what its writer published
+ *   as durable while it lives, everything on disk once it is gone (see durable-length.ts). A
+ *   last line without its `\n` is still being written: it is not read.
  * - In a sealed segment (any segment with a newer one after it), an unterminated tail is a torn
  *   write: it is reported through `onTorn` (the caller quarantines it) and reading moves on.
  */
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { acknowledgedLength } from './durable-length.js'
 import { listSegments } from './fsutil.js'
 import { parseSegmentName, type SegmentName } from './layout.js'
 
@@ -119,13 +122,24 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
       continue
     }
     let sealed = index < segments.length - 1
+    // Where reading this segment stops for now: its end once sealed, else what is acknowledged.
+    let limit: number
+    try {
+      limit = sealed ? Infinity : await acknowledgedLength(spoolDir, seg.name, fh)
+    } catch (err) {
+      await fh.close()
+      throw err
+    }
     // The next chunk is read while the lines of this one are handled (the read goes to the
     // thread pool): reading and parsing overlap. Two buffers take turns, so reading allocates
     // nothing per chunk: the bytes of a line not yet complete (the carry) are copied to the
     // front of the other buffer, and the next chunk is read in after them.
     let readPos = offset
     let carryLen = 0
-    const readInto = (buffer: Buffer, at: number, pos: number): Promise<{ bytesRead: number }> => fh.read(buffer, at, chunkBytes, pos)
+    const readInto = (buffer: Buffer, at: number, pos: number): Promise<{ bytesRead: number }> => {
+      const length = Math.min(chunkBytes, limit - pos)
+      return length > 0 ? fh.read(buffer, at, length, pos) : Promise.resolve({ bytesRead: 0 })
+    }
     let inFlight: Promise<{ bytesRead: number }> | undefined = readInto(current, 0, readPos)
     try {
       for (;;) {
@@ -139,7 +153,15 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
               segments = mergeListing(segments, fresh)
               index = segments.findIndex((s) => s.name === seg.name)
               sealed = true
+              limit = Infinity
               // The writer seals a segment before creating the next: read again to its true end.
+              inFlight = readInto(current, carryLen, readPos)
+              continue
+            }
+            // More acknowledged since? (Only a limit that moves on: a file shorter than its limit ends here.)
+            const acknowledged = await acknowledgedLength(spoolDir, seg.name, fh)
+            if (acknowledged > limit) {
+              limit = acknowledged
               inFlight = readInto(current, carryLen, readPos)
               continue
             }

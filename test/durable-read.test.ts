@@ -1,0 +1,146 @@
+/**
+ * The processor reads only what the receiver acknowledged: nothing written but not yet synced,
+ * nothing whose sync failed (answered 503), and, once the receiver is gone, what survived it.
+ */
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { appendFile, readdir, readFile, stat } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { tempDir } from './helpers/tmp.js'
+import { killHard, runCli, startCliReceiver, startWrappedReceiver, type CliReceiver } from './helpers/cli.js'
+import { send } from './helpers/http.js'
+import { readSpool } from './helpers/spool.js'
+import { skipWithoutStrace } from './helpers/strace.js'
+import { waitFor } from './helpers/wait.js'
+import { readLines } from '../src/spool/reader.js'
+import { loadCheckpoint } from '../src/spool/checkpoint.js'
+import { dataLayout } from '../src/spool/layout.js'
+
+/** Every handled or dead-lettered line, as text. */
+async function dispatched (dataDir: string): Promise<string> {
+  let text = ''
+  for (const sub of ['out', 'dead']) {
+    const dir = join(dataDir, sub)
+    const names = await readdir(dir).catch(() => [] as string[])
+    for (const name of names) text += await readFile(join(dir, name), 'utf8')
+  }
+  return text
+}
+
+async function processOnce (dataDir: string): Promise<void> {
+  const pass = runCli(['process', '--data-dir', dataDir])
+  assert.equal((await pass.exited).code, 0, pass.stderr())
+}
+
+async function spoolBytes (dataDir: string): Promise<number> {
+  const { spool } = dataLayout(dataDir)
+  let total = 0
+  for (const name of (await readSpool(dataDir)).segments) total += (await stat(join(spool, name))).size
+  return total
+}
+
+/**
+ * A second, idle connection keeps the receiver on its group-commit path: with one connection open
+ * it would sync on the main thread (see SpoolWriter.append), and strace counts calls per thread.
+ */
+async function holdIdleConnection (t: TestContext, cli: CliReceiver): Promise<void> {
+  const idle = connect(cli.port, '127.0.0.1')
+  await once(idle, 'connect')
+  t.after(() => { idle.destroy() })
+}
+
+test('a pass running while a line is written but not yet synced does not dispatch it', async (t) => {
+  if (skipWithoutStrace(t, 'to delay the fdatasync')) return
+  const dir = await tempDir(t)
+  const dataDir = join(dir, 'data')
+  // The first fdatasync runs at once; each later one waits 30 s before it starts: the line it
+  // covers is in the segment (the page cache) meanwhile, neither durable nor answered.
+  // One libuv worker thread makes strace's per-thread count the process's.
+  const cli = await startWrappedReceiver(t,
+    ['strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:delay_enter=30000000:when=2+'],
+    ['--data-dir', dataDir], { UV_THREADPOOL_SIZE: '1' })
+  await holdIdleConnection(t, cli)
+
+  assert.equal((await send(cli.port, { body: 'id=acknowledged-1' })).status, 200)
+  const durable = await spoolBytes(dataDir)
+  let answered = false
+  const pending = send(cli.port, { body: 'id=unsynced-2', timeoutMs: 120_000 })
+  pending.then(() => { answered = true }, () => {})
+  await waitFor('the second line written', async () => await spoolBytes(dataDir) > durable, 20_000)
+
+  await processOnce(dataDir)
+  assert.equal(answered, false, 'the delayed sync ended before the pass did: nothing was shown')
+  const first = await dispatched(dataDir)
+  assert.match(first, /acknowledged-1/)
+  assert.doesNotMatch(first, /unsynced-2/, 'a line that was not durable, nor answered, was dispatched')
+  const checkpoint = await loadCheckpoint(dataDir)
+  assert.ok(checkpoint !== undefined && checkpoint.offset <= durable, `the checkpoint ${JSON.stringify(checkpoint)} is past the ${durable} synced bytes`)
+
+  // Once synced and answered, the next pass takes it.
+  assert.equal((await pending).status, 200)
+  await processOnce(dataDir)
+  assert.match(await dispatched(dataDir), /unsynced-2/)
+})
+
+/** A receiver whose first fdatasync succeeds and every later one fails with EIO; returns the statuses of `count` callbacks. */
+async function underPersistentEio (t: TestContext, dataDir: string, count: number): Promise<number[]> {
+  const cli = await startWrappedReceiver(t,
+    ['strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO:when=2+'],
+    ['--data-dir', dataDir], { UV_THREADPOOL_SIZE: '1' })
+  await holdIdleConnection(t, cli)
+  const statuses: number[] = []
+  for (let i = 0; i < count; i++) statuses.push((await send(cli.port, { body: `id=callback-${i}-end` })).status)
+  assert.equal((await send(cli.port, { method: 'HEAD' })).status, 200, 'the receiver stays up')
+  return statuses
+}
+
+test('lines answered 503 because their sync failed are never dispatched', async (t) => {
+  if (skipWithoutStrace(t, 'to inject the fdatasync error')) return
+  const dataDir = join(await tempDir(t), 'data')
+  const statuses = await underPersistentEio(t, dataDir, 12)
+  assert.deepEqual(statuses, [200, ...Array<number>(11).fill(503)])
+
+  await processOnce(dataDir)
+  const out = await dispatched(dataDir)
+  assert.match(out, /callback-0-end/)
+  for (let i = 1; i < statuses.length; i++) assert.doesNotMatch(out, new RegExp(`callback-${i}-end`), `callback ${i} was answered 503 and dispatched`)
+})
+
+test('a disk whose syncs keep failing does not get a new segment per refused batch', async (t) => {
+  if (skipWithoutStrace(t, 'to inject the fdatasync error')) return
+  const dataDir = join(await tempDir(t), 'data')
+  const statuses = await underPersistentEio(t, dataDir, 30)
+  assert.equal(statuses.filter((s) => s === 503).length, 29)
+  const { segments } = await readSpool(dataDir)
+  // The first segment (abandoned after the first failure) and one more for the whole spell.
+  assert.ok(segments.length <= 2, `${segments.length} segments for 29 refused callbacks`)
+})
+
+test('past what the receiver published, the newest segment is read only once the receiver is gone', async (t) => {
+  const dataDir = join(await tempDir(t), 'data')
+  const cli = await startCliReceiver(dataDir)
+  t.after(() => killHard(cli))
+  assert.equal((await send(cli.port, { body: 'id=acknowledged-1' })).status, 200)
+  const { spool } = dataLayout(dataDir)
+  const newest = (await readSpool(dataDir)).segments.at(-1)!
+  // A line written but never acknowledged (as when the receiver dies before its sync returns).
+  const unacknowledged = (await readFile(join(spool, newest), 'utf8')).replace('acknowledged-1', 'written-2')
+  await appendFile(join(spool, newest), unacknowledged)
+
+  const read = async (): Promise<string[]> => {
+    const lines: string[] = []
+    for await (const l of readLines(spool, undefined)) lines.push(l.line)
+    return lines
+  }
+  const live = await read()
+  assert.equal(live.length, 1, 'read past the acknowledged length while the receiver runs')
+  assert.match(live[0]!, /acknowledged-1/)
+
+  await killHard(cli)
+  // Gone: what is on disk is what survived, and no receiver appends to that segment again.
+  const gone = await read()
+  assert.equal(gone.length, 2)
+  assert.match(gone[1]!, /written-2/)
+})
