@@ -84,10 +84,14 @@ test('a pass running while a line is written but not yet synced does not dispatc
   assert.match(await dispatched(dataDir), /unsynced-2/)
 })
 
-/** A receiver whose first fdatasync succeeds and every later one fails with EIO; returns the statuses of `count` callbacks. */
-async function underPersistentEio (t: TestContext, dataDir: string, count: number): Promise<number[]> {
+/**
+ * A receiver whose first fdatasync succeeds and every later one fails with EIO (and, with
+ * `failCuts`, every ftruncate too); returns the statuses of `count` callbacks.
+ */
+async function underPersistentEio (t: TestContext, dataDir: string, count: number, failCuts = false): Promise<number[]> {
+  const inject = ['-e', 'inject=fdatasync:error=EIO:when=2+', ...(failCuts ? ['-e', 'inject=ftruncate:error=EIO'] : [])]
   const cli = await startWrappedReceiver(t,
-    ['strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO:when=2+'],
+    ['strace', '-f', '-qq', '-o', '/dev/null', '-e', `trace=fdatasync${failCuts ? ',ftruncate' : ''}`, ...inject],
     ['--data-dir', dataDir], { UV_THREADPOOL_SIZE: '1' })
   await holdIdleConnection(t, cli)
   const statuses: number[] = []
@@ -116,6 +120,25 @@ test('a disk whose syncs keep failing does not get a new segment per refused bat
   const { segments } = await readSpool(dataDir)
   // The first segment (abandoned after the first failure) and one more for the whole spell.
   assert.ok(segments.length <= 2, `${segments.length} segments for 29 refused callbacks`)
+})
+
+test('refused lines that cannot be cut off are recorded and never dispatched; the failing disk gets few segments', async (t) => {
+  if (skipWithoutStrace(t, 'to inject the fdatasync and ftruncate errors')) return
+  const dataDir = join(await tempDir(t), 'data')
+  const started = Date.now()
+  const statuses = await underPersistentEio(t, dataDir, 30, true)
+  const elapsedMs = Date.now() - started
+  assert.deepEqual(statuses, [200, ...Array<number>(29).fill(503)])
+  const { segments, lines } = await readSpool(dataDir)
+  assert.ok(lines.length > 1, 'the refused lines stayed in the spool (the cut failed)')
+  // Two at once, then one after 0.1 s, 0.2 s, 0.4 s...: at most a few more than log2 of the time.
+  const bound = 3 + Math.ceil(Math.log2(1 + elapsedMs / 100))
+  assert.ok(segments.length <= bound, `${segments.length} segments in ${elapsedMs} ms for 29 refused callbacks`)
+
+  await processOnce(dataDir)
+  const out = await dispatched(dataDir)
+  assert.match(out, /callback-0-end/)
+  for (let i = 1; i < statuses.length; i++) assert.doesNotMatch(out, new RegExp(`callback-${i}-end`), `callback ${i} was answered 503 and dispatched`)
 })
 
 test('past what the receiver published, the newest segment is read only once the receiver is gone', async (t) => {

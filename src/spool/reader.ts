@@ -9,6 +9,8 @@
  * - In the newest segment, only what the receiver acknowledged is read: what its writer published
  *   as durable while it lives, everything on disk once it is gone (see durable-length.ts). A
  *   last line without its `\n` is still being written: it is not read.
+ * - No segment is read past the offset where refused lines the writer could not cut off begin
+ *   (see refused.ts).
  * - In a sealed segment (any segment with a newer one after it), an unterminated tail is a torn
  *   write: it is reported through `onTorn` (the caller quarantines it) and reading moves on.
  */
@@ -16,6 +18,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { acknowledgedLength } from './durable-length.js'
 import { listSegments } from './fsutil.js'
+import { readRefused } from './refused.js'
 import { parseSegmentName, type SegmentName } from './layout.js'
 
 export interface SpoolPosition {
@@ -122,10 +125,15 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
       continue
     }
     let sealed = index < segments.length - 1
-    // Where reading this segment stops for now: its end once sealed, else what is acknowledged.
+    // Where reading this segment stops for now: its end once sealed, else what is acknowledged;
+    // never past refused lines.
+    const readableEnd = async (): Promise<number> => {
+      const refusedAt = (await readRefused(spoolDir)).get(seg.name) ?? Infinity
+      return sealed ? refusedAt : Math.min(refusedAt, await acknowledgedLength(spoolDir, seg.name, fh))
+    }
     let limit: number
     try {
-      limit = sealed ? Infinity : await acknowledgedLength(spoolDir, seg.name, fh)
+      limit = await readableEnd()
     } catch (err) {
       await fh.close()
       throw err
@@ -153,13 +161,13 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
               segments = mergeListing(segments, fresh)
               index = segments.findIndex((s) => s.name === seg.name)
               sealed = true
-              limit = Infinity
+              limit = await readableEnd()
               // The writer seals a segment before creating the next: read again to its true end.
               inFlight = readInto(current, carryLen, readPos)
               continue
             }
             // More acknowledged since? (Only a limit that moves on: a file shorter than its limit ends here.)
-            const acknowledged = await acknowledgedLength(spoolDir, seg.name, fh)
+            const acknowledged = await readableEnd()
             if (acknowledged > limit) {
               limit = acknowledged
               inFlight = readInto(current, carryLen, readPos)

@@ -31,6 +31,7 @@ import { SpoolClosedError, SpoolWriteError } from '../errors.js'
 import { dataLayout, segmentName, type DataLayout } from './layout.js'
 import { ensureDir, FILE_MODE, fsyncDir, listSegments } from './fsutil.js'
 import { DurableLengthPublisher } from './durable-length.js'
+import { recordRefused } from './refused.js'
 import { findTornTail, quarantineFragment } from './quarantine.js'
 import { DEFAULT_DURABILITY, DEFAULT_ROTATE_AGE_MS, DEFAULT_ROTATE_BYTES, type Durability } from './writer-defaults.js'
 
@@ -129,6 +130,10 @@ export class SpoolWriter {
   private publisher: DurableLengthPublisher | undefined
   /** Whether the last publication failed (logged once per spell). */
   private publishFailing = false
+  /** Segments abandoned since the last commit that succeeded (see `abandonSegment`). */
+  private abandonedInARow = 0
+  /** No new segment before this time (ms since the epoch). */
+  private reopenAt = 0
 
   private constructor (options: SpoolWriterOptions, lastSeq: number) {
     this.layout = dataLayout(options.dataDir)
@@ -283,6 +288,10 @@ export class SpoolWriter {
       await this.sealSegment()
     }
     if (this.segment === undefined) {
+      if (Date.now() < this.reopenAt) {
+        this.stats.writeErrors++
+        throw new SpoolWriteError('the spool keeps failing: no new segment before the back-off ends')
+      }
       try {
         await this.openSegment()
       } catch (err) {
@@ -354,6 +363,7 @@ export class SpoolWriter {
     this.stats.batches++
     this.stats.records += records
     this.stats.bytes += bytes
+    this.abandonedInARow = 0
     this.publish(seg)
     this.stats.onBatch?.(records, bytes, seconds)
   }
@@ -401,8 +411,15 @@ export class SpoolWriter {
    */
   private async refuseBatch (seg: OpenSegment, err: unknown): Promise<void> {
     const cut = await seg.fh.truncate(seg.size).then(() => true, () => false)
-    if (cut) await seg.fh.sync().catch(() => {})
-    else this.logger.error({ segment: seg.name, offset: seg.size }, 'cannot cut a refused batch off its segment: its lines stay after this offset')
+    if (cut) {
+      await seg.fh.sync().catch(() => {})
+    } else {
+      // The segment is abandoned below, so its refused lines are all after this offset.
+      await recordRefused(this.layout.spool, seg.name, seg.size).then(
+        () => this.logger.error({ segment: seg.name, offset: seg.size }, 'cannot cut a refused batch off its segment: recorded as refused from this offset'),
+        (recordErr: unknown) => this.logger.error({ err: recordErr, segment: seg.name, offset: seg.size },
+          'cannot cut a refused batch off its segment nor record it: the processor may dispatch its lines'))
+    }
     if (!(cut && seg.size === 0)) await this.abandonSegment(err)
   }
 
@@ -437,10 +454,18 @@ export class SpoolWriter {
     this.logger.info({ segment: seg.name, bytes: seg.size }, 'segment sealed')
   }
 
+  /**
+   * Closes a segment that failed. The next batch opens a new one at once; if that one fails too
+   * (and could not be cut back to empty), the next waits 0.1 s, then twice as long each time up to
+   * 5 s (its batches are refused meanwhile): a disk that keeps failing gets a few segments, not one
+   * per refused batch.
+   */
   private async abandonSegment (cause: unknown): Promise<void> {
     const seg = this.segment
     if (seg === undefined) return
     this.segment = undefined
+    this.abandonedInARow++
+    if (this.abandonedInARow >= 2) this.reopenAt = Date.now() + Math.min(5000, 100 * 2 ** (this.abandonedInARow - 2))
     await seg.fh.close().catch(() => {})
     this.logger.error({ err: cause, segment: seg.name }, 'spool write failed: segment abandoned, the next batch opens a new one')
   }
