@@ -11,10 +11,12 @@ import { join } from 'node:path'
 import { tempDir } from './helpers/tmp.js'
 import { killHard, runCli, startCliReceiver, startWrappedReceiver, type CliReceiver } from './helpers/cli.js'
 import { send } from './helpers/http.js'
-import { readSpool } from './helpers/spool.js'
+import { readSpool, writeSegment } from './helpers/spool.js'
 import { skipWithoutStrace } from './helpers/strace.js'
 import { waitFor } from './helpers/wait.js'
 import { readLines } from '../src/spool/reader.js'
+import { DurableLengthPublisher } from '../src/spool/durable-length.js'
+import { recordRefused } from '../src/spool/refused.js'
 import { loadCheckpoint } from '../src/spool/checkpoint.js'
 import { dataLayout } from '../src/spool/layout.js'
 
@@ -166,4 +168,32 @@ test('past what the receiver published, the newest segment is read only once the
   const gone = await read()
   assert.equal(gone.length, 2)
   assert.match(gone[1]!, /written-2/)
+})
+
+test('the reader stops the newest segment at the published length and any segment at its refused offset', async (t) => {
+  const dataDir = await tempDir(t)
+  const { spool } = dataLayout(dataDir)
+  const line = (id: string): string => JSON.stringify({ id }) + '\n'
+  const first = await writeSegment(dataDir, 1, line('a1') + line('a2-refused'))
+  const newest = await writeSegment(dataDir, 2, line('b1') + line('b2') + line('b3-unsynced'))
+  await recordRefused(spool, first, Buffer.byteLength(line('a1')))
+  // A live writer (this process) published two lines of the newest segment.
+  const publisher = DurableLengthPublisher.open(spool)
+  t.after(() => publisher.close())
+  publisher.publish(newest, Buffer.byteLength(line('b1') + line('b2')))
+
+  const read = async (onLine: (ids: string[]) => void = () => {}): Promise<string[]> => {
+    const ids: string[] = []
+    for await (const l of readLines(spool, undefined)) {
+      ids.push((JSON.parse(l.line) as { id: string }).id)
+      onLine(ids)
+    }
+    return ids
+  }
+  assert.deepEqual(await read(), ['a1', 'b1', 'b2'])
+  // Published further while a reader stands at the limit: it reads on.
+  const further = await read((ids) => {
+    if (ids.length === 3) publisher.publish(newest, Buffer.byteLength(line('b1') + line('b2') + line('b3-unsynced')))
+  })
+  assert.deepEqual(further, ['a1', 'b1', 'b2', 'b3-unsynced'])
 })
