@@ -83,6 +83,8 @@ export async function readDurableLength (spoolDir: string): Promise<DurableLengt
 
 /** Whether process `pid` exists (EPERM: it does, under another user). */
 export function processExists (pid: number): boolean {
+  // 0 and negative numbers name process groups, not a process.
+  if (!Number.isInteger(pid) || pid <= 0) return false
   try {
     process.kill(pid, 0)
     return true

@@ -333,18 +333,30 @@ export class SpoolWriter {
     try {
       writeAll(seg.fh.fd, data)
     } catch (err) {
-      return this.writeFailed(seg, err)
+      return this.asFlush(this.writeFailed(seg, err))
     }
     if (this.durability === 'fsync') {
       try {
         fdatasyncSync(seg.fh.fd)
       } catch (err) {
-        return this.syncFailed(seg, err)
+        return this.asFlush(this.syncFailed(seg, err))
       }
     }
     this.stats.inlineCommits++
     this.committed(seg, 1, data.length, started)
     return Promise.resolve()
+  }
+
+  /**
+   * Runs an inline commit's failure handling as a flush: no other commit may write to the segment
+   * while the refused line is cut off it (the cut would take the other line with it).
+   */
+  private asFlush (failure: Promise<never>): Promise<never> {
+    this.flushing = failure.then(() => {}, () => {}).finally(() => {
+      this.flushing = undefined
+      if (this.pending.length > 0) this.flushing = this.flushLoop()
+    })
+    return failure
   }
 
   /** Whether `bytes` more must go to a new segment. An empty segment takes any batch, however large. */
