@@ -65,20 +65,25 @@ export class DurableLengthPublisher {
   }
 }
 
-/** The published record, or undefined when there is none (or none whole: try again later). */
-export async function readDurableLength (spoolDir: string): Promise<DurableLength | undefined> {
+/**
+ * The published record; 'none' when nothing was ever published (no file, or an empty one: a
+ * receiver that does not publish, or one that has not yet opened a segment); 'unreadable' when
+ * no whole record could be read.
+ */
+export async function readDurableLength (spoolDir: string): Promise<DurableLength | 'none' | 'unreadable'> {
   for (let attempt = 0; attempt < 3; attempt++) {
     let text: string
     try {
       text = await readFile(join(spoolDir, DURABLE_LENGTH_FILE), 'latin1')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none'
       throw err
     }
+    if (text === '') return 'none'
     const record = decode(text)
-    if (record !== undefined || text === '') return record
+    if (record !== undefined) return record
   }
-  return undefined
+  return 'unreadable'
 }
 
 /** Whether process `pid` exists (EPERM: it does, under another user). */
@@ -101,14 +106,19 @@ export function processExists (pid: number): boolean {
  * The writer counts as alive while the pid it published exists (a pid reused after it died only
  * delays: the segment is read whole once a receiver starts again and seals it), and otherwise
  * while any receiver holds the data dir's lock.
+ * With nothing ever published, no writer says how far: the whole file, after an fdatasync, as
+ * before writers published (a receiver publishes before its first segment exists).
  */
 export async function acknowledgedLength (spoolDir: string, segment: string, fh: FileHandle): Promise<number> {
   const published = await readDurableLength(spoolDir)
-  const known = published?.segment === segment ? published.length : 0
+  const record = typeof published === 'object' ? published : undefined
+  const known = record?.segment === segment ? record.length : 0
   const { size } = await fh.stat()
   if (size <= known) return known
-  if (published !== undefined && processExists(published.pid)) return known
-  if (await isLockHeld(dirname(spoolDir), 'receiver')) return known
+  if (published !== 'none') {
+    if (record !== undefined && processExists(record.pid)) return known
+    if (await isLockHeld(dirname(spoolDir), 'receiver')) return known
+  }
   try {
     await fh.datasync()
   } catch {
