@@ -5,7 +5,7 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { appendFile, readdir, readFile, stat } from 'node:fs/promises'
+import { appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { tempDir } from './helpers/tmp.js'
@@ -17,6 +17,7 @@ import { waitFor } from './helpers/wait.js'
 import { readLines } from '../src/spool/reader.js'
 import { DurableLengthPublisher } from '../src/spool/durable-length.js'
 import { recordRefused } from '../src/spool/refused.js'
+import { purgeNumber } from '../src/spool/purge.js'
 import { loadCheckpoint } from '../src/spool/checkpoint.js'
 import { dataLayout } from '../src/spool/layout.js'
 
@@ -204,4 +205,22 @@ test('the reader stops the newest segment at the published length and any segmen
     if (ids.length === 3) publisher.publish(newest, Buffer.byteLength(line('b1') + line('b2') + line('b3-unsynced')))
   })
   assert.deepEqual(further, ['a1', 'b1', 'b2', 'b3-unsynced'])
+})
+
+test('purge moves where refused lines begin along with the offsets', async (t) => {
+  const dataDir = await tempDir(t)
+  for (const sub of ['spool', 'state', 'dead', 'out', 'quarantine', 'requeue']) await mkdir(join(dataDir, sub), { recursive: true })
+  const { spool } = dataLayout(dataDir)
+  const record = (id: string, number: string): string => JSON.stringify({ v: 1, id, fields: { number } }) + '\n'
+  const erased = record('a-erased, and longer than the refused line', '+33600112233')
+  const kept = record('b-kept', '+33700998877')
+  const sealed = await writeSegment(dataDir, 1, erased + kept + record('c-refused', '+33700998877'))
+  await writeSegment(dataDir, 2, record('d-newest', '+33700998877'))
+  await recordRefused(spool, sealed, Buffer.byteLength(erased + kept))
+
+  const report = await purgeNumber(dataDir, '+33600112233')
+  assert.equal(report.spool.removed, 1)
+  const ids: string[] = []
+  for await (const l of readLines(spool, undefined)) ids.push((JSON.parse(l.line) as { id: string }).id)
+  assert.deepEqual(ids, ['b-kept', 'd-newest'])
 })
