@@ -99,6 +99,13 @@ export function processExists (pid: number): boolean {
 }
 
 /**
+ * Newest segments (by path) whose writer was found gone: gone for good, since no receiver appends
+ * to a segment again, so the lock is not probed for them again. A few at most: one per receiver
+ * death seen by this process.
+ */
+const orphaned = new Set<string>()
+
+/**
  * How far the reader may read `segment`, the newest segment (open as `fh`):
  * - while its writer lives, what the writer published for it (0 before its first publication);
  * - once its writer is gone (killed, crashed, the machine restarted), the whole file, after an
@@ -115,9 +122,12 @@ export async function acknowledgedLength (spoolDir: string, segment: string, fh:
   const known = record?.segment === segment ? record.length : 0
   const { size } = await fh.stat()
   if (size <= known) return known
-  if (published !== 'none') {
+  const path = join(spoolDir, segment)
+  if (published !== 'none' && !orphaned.has(path)) {
     if (record !== undefined && processExists(record.pid)) return known
     if (await isLockHeld(dirname(spoolDir), 'receiver')) return known
+    if (orphaned.size >= 64) orphaned.clear()
+    orphaned.add(path)
   }
   try {
     await fh.datasync()
