@@ -16,10 +16,10 @@
  */
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { acknowledgedLength } from './durable-length.js'
 import { listSegments } from './fsutil.js'
-import { readRefused } from './refused.js'
 import { parseSegmentName, type SegmentName } from './layout.js'
+import { acknowledgedLength } from './durable-length.js'
+import { readRefused } from './refused.js'
 
 export interface SpoolPosition {
   segment: string
