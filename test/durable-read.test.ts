@@ -45,13 +45,22 @@ async function spoolBytes (dataDir: string): Promise<number> {
 }
 
 /**
- * A second, idle connection keeps the receiver on its group-commit path: with one connection open
- * it would sync on the main thread (see SpoolWriter.append), and strace counts calls per thread.
+ * A second connection keeps the receiver on its group-commit path: with one connection open it
+ * would sync on the main thread (see SpoolWriter.append), and strace counts calls per thread. It
+ * sends a HEAD now and then, so that no timeout for idle connections closes it.
  */
-async function holdIdleConnection (t: TestContext, cli: CliReceiver): Promise<void> {
-  const idle = connect(cli.port, '127.0.0.1')
-  await once(idle, 'connect')
-  t.after(() => { idle.destroy() })
+async function holdSecondConnection (t: TestContext, cli: CliReceiver): Promise<void> {
+  const second = connect(cli.port, '127.0.0.1')
+  second.on('error', () => {})
+  await once(second, 'connect')
+  second.resume()
+  const ping = (): void => { second.write('HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n') }
+  ping()
+  const timer = setInterval(ping, 500)
+  t.after(() => {
+    clearInterval(timer)
+    second.destroy()
+  })
 }
 
 test('a pass running while a line is written but not yet synced does not dispatch it', async (t) => {
@@ -64,7 +73,7 @@ test('a pass running while a line is written but not yet synced does not dispatc
   const cli = await startWrappedReceiver(t,
     ['strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:delay_enter=30000000:when=2+'],
     ['--data-dir', dataDir], { UV_THREADPOOL_SIZE: '1' })
-  await holdIdleConnection(t, cli)
+  await holdSecondConnection(t, cli)
 
   assert.equal((await send(cli.port, { body: 'id=acknowledged-1' })).status, 200)
   const durable = await spoolBytes(dataDir)
@@ -97,7 +106,7 @@ async function underPersistentEio (t: TestContext, dataDir: string, count: numbe
   const cli = await startWrappedReceiver(t,
     ['strace', '-f', '-qq', '-o', '/dev/null', '-e', `trace=fdatasync${failCuts ? ',ftruncate' : ''}`, ...inject],
     ['--data-dir', dataDir], { UV_THREADPOOL_SIZE: '1' })
-  if (!inline) await holdIdleConnection(t, cli)
+  if (!inline) await holdSecondConnection(t, cli)
   const statuses: number[] = []
   for (let i = 0; i < count; i++) statuses.push((await send(cli.port, { body: `id=callback-${i}-end` })).status)
   assert.equal((await send(cli.port, { method: 'HEAD' })).status, 200, 'the receiver stays up')
