@@ -18,8 +18,8 @@ import { normaliseNumber } from '../number.js'
 import { existingDataDir, FILE_MODE, fsyncDir, listNdjsonFiles, listSegments, writeFully } from './fsutil.js'
 import { readCheckpoint, saveCheckpoint } from './checkpoint.js'
 import { dataLayout } from './layout.js'
-import { acquireLock, isLockHeld } from './lock.js'
 import { readRefused, recordRefused } from './refused.js'
+import { acquireLock, isLockHeld } from './lock.js'
 
 /** The processor's rule (src/number.ts), so purge erases exactly what handlers were given as that number. */
 export function normalizeNumber (value: string): string {
@@ -201,20 +201,19 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
       const r = value as { fields?: unknown, query?: unknown } | null
       return r !== null && typeof r === 'object' && (mentionsNumber(r.fields, number) || mentionsNumber(r.query, number))
     }
-    const refused = await readRefused(layout.spool)
     for (const seg of segments) {
       const result = await purgeNdjsonFile(join(layout.spool, seg.name), spoolDrop, dryRun)
       report.spool.files++
       if (result.removed === 0) continue
       report.spool.filesChanged++
       report.spool.removed += result.removed
-      // Where refused lines begin moves with the offsets (the reader takes the lowest recorded).
-      const refusedAt = refused.get(seg.name)
-      if (!dryRun && refusedAt !== undefined) await recordRefused(layout.spool, seg.name, result.mapOffset(refusedAt))
       if (!dryRun && checkpoint?.segment === seg.name) {
         await saveCheckpoint(dataDir, { segment: seg.name, offset: result.mapOffset(checkpoint.offset) })
         report.checkpointMoved = true
       }
+      // Where refused lines begin moves with the offsets too (the reader takes the lowest recorded).
+      const refusedAt = (await readRefused(layout.spool)).get(seg.name)
+      if (!dryRun && refusedAt !== undefined) await recordRefused(layout.spool, seg.name, result.mapOffset(refusedAt))
     }
     const areas: Array<[keyof Pick<PurgeReport, 'requeue' | 'dead' | 'out'>, string, (v: unknown) => boolean]> = [
       ['requeue', layout.requeue, spoolDrop],
