@@ -23,7 +23,7 @@ for (const durability of ['fsync', 'os'] as const) {
     await writer.append('{"n":11}\n')
     assert.deepEqual(sizes, [1, 10, 1])
     await writer.close()
-    const [segment] = await readdir(join(dataDir, 'spool'))
+    const [segment] = (await readdir(join(dataDir, 'spool'))).filter((n) => n.endsWith('.ndjson'))
     const lines = (await readFile(join(dataDir, 'spool', segment!), 'utf8')).split('\n')
     assert.deepEqual(lines, [...Array.from({ length: 12 }, (_, n) => `{"n":${n}}`), ''])
   })

@@ -23,7 +23,7 @@ async function openWriter (dataDir: string, commitDelay: Partial<CommitDelay>, d
 }
 
 async function spooledLines (dataDir: string): Promise<string[]> {
-  const [segment] = await readdir(join(dataDir, 'spool'))
+  const [segment] = (await readdir(join(dataDir, 'spool'))).filter((n) => n.endsWith('.ndjson'))
   return (await readFile(join(dataDir, 'spool', segment!), 'utf8')).split('\n').filter((l) => l !== '')
 }
 

@@ -107,7 +107,7 @@ test('cat --follow: new records in the segment and in a new one, until the signa
   }
   await waitLines(1)
   const second = deliveryRecord(2)
-  await writeFile(join(dir, 'spool', (await readdir(join(dir, 'spool')))[0]!), lines([first, second]))
+  await writeFile(join(dir, 'spool', (await readdir(join(dir, 'spool'))).filter((n) => n.endsWith('.ndjson'))[0]!), lines([first, second]))
   await waitLines(2)
   const third = deliveryRecord(3)
   await writeSegment(dir, 2, lines([third]))

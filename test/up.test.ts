@@ -149,7 +149,7 @@ test('`up`: a receiver that dies is restarted; SIGTERM stops both children and e
   assert.deepEqual((processStart?.args as string[]).slice(1), ['process', '--follow', '--data-dir', dir], 'the processor follows the same data dir')
 
   const spool = join(dir, 'spool')
-  const text = (await Promise.all((await readdir(spool)).sort().map((f) => readFile(join(spool, f), 'utf8')))).join('')
+  const text = (await Promise.all((await readdir(spool)).filter((f) => f.endsWith('.ndjson')).sort().map((f) => readFile(join(spool, f), 'utf8')))).join('')
   const ids = text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { fields: { message_id: string } }).fields.message_id)
   assert.deepEqual(ids, ['one', 'two'])
 })

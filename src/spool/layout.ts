@@ -1,7 +1,8 @@
 /**
  * The data directory's layout, and the names of spool segments.
  *
- *   <data-dir>/spool/        segments, `<seq>-<created>.ndjson`, names sort in write order
+ *   <data-dir>/spool/        segments, `<seq>-<created>.ndjson`, names sort in write order;
+ *                            `.durable-length` (durable-length.ts) and `.refused` (refused.ts)
  *   <data-dir>/state/        the processor's checkpoint and attempt counts
  *   <data-dir>/quarantine/   torn fragments, `<segment>@<offset>.fragment`
  *   <data-dir>/dead/         dead letters, NDJSON

@@ -20,6 +20,7 @@ import { textMentionsNumber } from './number-spellings.js'
 import { createTempBeside, existingDataDir, FILE_MODE, fsyncDir, listNdjsonFiles, listSegments, openNoFollow, readFileNoFollow, writeFully } from './fsutil.js'
 import { readCheckpoint, saveCheckpoint } from './checkpoint.js'
 import { dataLayout } from './layout.js'
+import { readRefused, recordRefused } from './refused.js'
 import { acquireLock, isLockHeld } from './lock.js'
 
 /** The processor's rule (src/number.ts), for the number given on the command line. */
@@ -192,6 +193,9 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
         await saveCheckpoint(dataDir, { segment: seg.name, offset: result.mapOffset(checkpoint.offset) })
         report.checkpointMoved = true
       }
+      // Where refused lines begin moves with the offsets too (the reader takes the lowest recorded).
+      const refusedAt = (await readRefused(layout.spool)).get(seg.name)
+      if (!dryRun && refusedAt !== undefined) await recordRefused(layout.spool, seg.name, result.mapOffset(refusedAt))
     }
     const areas: Array<[keyof Pick<PurgeReport, 'requeue' | 'dead' | 'out'>, string]> = [
       ['requeue', layout.requeue],

@@ -6,7 +6,11 @@
  * time so it does not pay an `await` per record. Memory stays bounded by the chunk size (plus the
  * longest single line): two reusable buffers per reader.
  *
- * - In the newest segment, a last line without its `\n` is still being written: it is not read.
+ * - In the newest segment, only what the receiver acknowledged is read: what its writer published
+ *   as durable while it lives, everything on disk once it is gone (see durable-length.ts). A
+ *   last line without its `\n` is still being written: it is not read.
+ * - No segment is read past the offset where refused lines the writer could not cut off begin
+ *   (see refused.ts).
  * - In a sealed segment (any segment with a newer one after it), an unterminated tail is a torn
  *   write: it is reported through `onTorn` (the caller quarantines it) and reading moves on.
  */
@@ -14,6 +18,8 @@ import { type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { listSegments, openNoFollow } from './fsutil.js'
 import { parseSegmentName, type SegmentName } from './layout.js'
+import { acknowledgedLength } from './durable-length.js'
+import { readRefused } from './refused.js'
 
 export interface SpoolPosition {
   segment: string
@@ -119,13 +125,29 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
       continue
     }
     let sealed = index < segments.length - 1
+    // Where reading this segment stops for now: its end once sealed, else what is acknowledged;
+    // never past refused lines.
+    const readableEnd = async (): Promise<number> => {
+      const refusedAt = (await readRefused(spoolDir)).get(seg.name) ?? Infinity
+      return sealed ? refusedAt : Math.min(refusedAt, await acknowledgedLength(spoolDir, seg.name, fh))
+    }
+    let limit: number
+    try {
+      limit = await readableEnd()
+    } catch (err) {
+      await fh.close()
+      throw err
+    }
     // The next chunk is read while the lines of this one are handled (the read goes to the
     // thread pool): reading and parsing overlap. Two buffers take turns, so reading allocates
     // nothing per chunk: the bytes of a line not yet complete (the carry) are copied to the
     // front of the other buffer, and the next chunk is read in after them.
     let readPos = offset
     let carryLen = 0
-    const readInto = (buffer: Buffer, at: number, pos: number): Promise<{ bytesRead: number }> => fh.read(buffer, at, chunkBytes, pos)
+    const readInto = (buffer: Buffer, at: number, pos: number): Promise<{ bytesRead: number }> => {
+      const length = Math.min(chunkBytes, limit - pos)
+      return length > 0 ? fh.read(buffer, at, length, pos) : Promise.resolve({ bytesRead: 0 })
+    }
     let inFlight: Promise<{ bytesRead: number }> | undefined = readInto(current, 0, readPos)
     try {
       for (;;) {
@@ -139,7 +161,15 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
               segments = mergeListing(segments, fresh)
               index = segments.findIndex((s) => s.name === seg.name)
               sealed = true
+              limit = await readableEnd()
               // The writer seals a segment before creating the next: read again to its true end.
+              inFlight = readInto(current, carryLen, readPos)
+              continue
+            }
+            // More acknowledged since? (Only a limit that moves on: a file shorter than its limit ends here.)
+            const acknowledged = await readableEnd()
+            if (acknowledged > limit) {
+              limit = acknowledged
               inFlight = readInto(current, carryLen, readPos)
               continue
             }

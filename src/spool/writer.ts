@@ -13,10 +13,15 @@
  * clients (one half syncs while the other waits); with it they take nearly all of them, for one
  * sync instead of two. A lone client, or any client on a fast disk, still never waits.
  *
- * After a failed write or sync the segment is abandoned, never retried (PostgreSQL's
- * "fsyncgate"): a new one is opened for the next batch, so the writer recovers by itself once
- * the disk has room again. The one exception is an empty segment whose first write found the
- * disk full: it holds nothing and no sync failed on it, so it is kept for the next batch.
+ * After each commit, before answering, the writer publishes the segment's durable length (see
+ * durable-length.ts): the reader hands the processor nothing past it, so nothing unacknowledged.
+ *
+ * After a failed write or sync the batch is cut off the segment (its lines are answered 503 and
+ * must not reach the processor), and the segment is abandoned, never synced again (PostgreSQL's
+ * "fsyncgate"): a new one is opened for the next batch, so the writer recovers by itself once the
+ * disk is sound again. The one exception is a segment left empty by the cut: it holds nothing that
+ * a failed sync could have lost, so it is kept for the next batch, and a disk that keeps failing
+ * does not leave a new segment per refused batch.
  */
 import { fdatasyncSync, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
@@ -25,6 +30,8 @@ import type { Logger } from 'pino'
 import { SpoolClosedError, SpoolWriteError } from '../errors.js'
 import { dataLayout, segmentName, type DataLayout } from './layout.js'
 import { ensureDir, FILE_MODE, fsyncDir, listSegments } from './fsutil.js'
+import { DurableLengthPublisher } from './durable-length.js'
+import { recordRefused } from './refused.js'
 import { findTornTail, quarantineFragment } from './quarantine.js'
 import { DEFAULT_DURABILITY, DEFAULT_ROTATE_AGE_MS, DEFAULT_ROTATE_BYTES, type Durability } from './writer-defaults.js'
 
@@ -103,11 +110,6 @@ function writeAll (fd: number, data: Buffer): void {
   while (written < data.length) written += writeSync(fd, data, written, data.length - written)
 }
 
-function isOutOfSpace (err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code
-  return code === 'ENOSPC' || code === 'EDQUOT'
-}
-
 export class SpoolWriter {
   readonly layout: DataLayout
   readonly stats: SpoolWriterStats = { batches: 0, records: 0, bytes: 0, writeErrors: 0, segmentsOpened: 0, inlineCommits: 0 }
@@ -125,6 +127,13 @@ export class SpoolWriter {
   private lastSyncMs = 0
   /** While the next batch waits: the number of pending lines that ends the wait, and how to end it. */
   private gathering: { target: number, done: () => void } | undefined
+  private publisher: DurableLengthPublisher | undefined
+  /** Whether the last publication failed (logged once per spell). */
+  private publishFailing = false
+  /** Segments abandoned since the last commit that succeeded (see `abandonSegment`). */
+  private abandonedInARow = 0
+  /** No new segment before this time (ms since the epoch). */
+  private reopenAt = 0
 
   private constructor (options: SpoolWriterOptions, lastSeq: number) {
     this.layout = dataLayout(options.dataDir)
@@ -163,7 +172,11 @@ export class SpoolWriter {
           'torn last line found at start: segment sealed, fragment quarantined (it was never acknowledged)')
       }
     }
-    const writer = new SpoolWriter(options, segments.at(-1)?.seq ?? 0)
+    const last = segments.at(-1)
+    // What the last run wrote and never synced is read once this segment is sealed: make it
+    // durable first, so that nothing is handed over that a power cut could still take back.
+    if (last !== undefined) await syncSegment(join(layout.spool, last.name), options.logger)
+    const writer = new SpoolWriter(options, last?.seq ?? 0)
     try {
       await writer.openSegment()
     } catch (err) {
@@ -209,6 +222,8 @@ export class SpoolWriter {
     if (this.ageTimer !== undefined) clearInterval(this.ageTimer)
     while (this.flushing !== undefined) await this.flushing
     await this.sealSegment()
+    this.publisher?.close()
+    this.publisher = undefined
   }
 
   private async flushLoop (): Promise<void> {
@@ -273,6 +288,10 @@ export class SpoolWriter {
       await this.sealSegment()
     }
     if (this.segment === undefined) {
+      if (Date.now() < this.reopenAt) {
+        this.stats.writeErrors++
+        throw new SpoolWriteError('the spool keeps failing: no new segment before the back-off ends')
+      }
       try {
         await this.openSegment()
       } catch (err) {
@@ -294,7 +313,7 @@ export class SpoolWriter {
       try {
         await seg.fh.datasync()
       } catch (err) {
-        return await this.syncFailed(err)
+        return await this.syncFailed(seg, err)
       }
     }
     this.committed(seg, batch.length, data.length, started)
@@ -314,18 +333,30 @@ export class SpoolWriter {
     try {
       writeAll(seg.fh.fd, data)
     } catch (err) {
-      return this.writeFailed(seg, err)
+      return this.asFlush(this.writeFailed(seg, err))
     }
     if (this.durability === 'fsync') {
       try {
         fdatasyncSync(seg.fh.fd)
       } catch (err) {
-        return this.syncFailed(err)
+        return this.asFlush(this.syncFailed(seg, err))
       }
     }
     this.stats.inlineCommits++
     this.committed(seg, 1, data.length, started)
     return Promise.resolve()
+  }
+
+  /**
+   * Runs an inline commit's failure handling as a flush: no other commit may write to the segment
+   * while the refused line is cut off it (the cut would take the other line with it).
+   */
+  private asFlush (failure: Promise<never>): Promise<never> {
+    this.flushing = failure.then(() => {}, () => {}).finally(() => {
+      this.flushing = undefined
+      if (this.pending.length > 0) this.flushing = this.flushLoop()
+    })
+    return failure
   }
 
   /** Whether `bytes` more must go to a new segment. An empty segment takes any batch, however large. */
@@ -344,27 +375,70 @@ export class SpoolWriter {
     this.stats.batches++
     this.stats.records += records
     this.stats.bytes += bytes
+    this.abandonedInARow = 0
+    this.publish(seg)
     this.stats.onBatch?.(records, bytes, seconds)
+  }
+
+  /**
+   * Tells readers how far `seg` is durable. A failure does not refuse the batch (its lines are
+   * durable): the processor only sees them later, after a later publication or once the segment
+   * is sealed.
+   */
+  private publish (seg: OpenSegment): void {
+    try {
+      if (this.publisher === undefined) this.publisher = DurableLengthPublisher.open(this.layout.spool)
+      this.publisher.publish(seg.name, seg.size)
+      if (this.publishFailing) this.logger.info({ segment: seg.name }, 'durable length published again')
+      this.publishFailing = false
+    } catch (err) {
+      if (!this.publishFailing) {
+        this.logger.error({ err, segment: seg.name }, 'cannot publish the durable length: the processor sees the new lines only later')
+      }
+      this.publishFailing = true
+    }
   }
 
   private async writeFailed (seg: OpenSegment, err: unknown): Promise<never> {
     this.stats.writeErrors++
-    // Best effort: cut the partial batch off so no line of a refused request stays behind.
-    const cut = await seg.fh.truncate(seg.size).then(() => true, () => false)
-    // A segment whose first write found the disk full holds nothing, and no sync failed on it:
-    // it is kept for the next batch, or a long full-disk spell would leave one empty segment
-    // per refused request. Any other failure abandons the segment.
-    if (!(cut && seg.size === 0 && isOutOfSpace(err))) await this.abandonSegment(err)
+    await this.refuseBatch(seg, err)
     throw new SpoolWriteError(`cannot write to the spool: ${(err as Error).message}`, { cause: err })
   }
 
-  private async syncFailed (err: unknown): Promise<never> {
+  private async syncFailed (seg: OpenSegment, err: unknown): Promise<never> {
     this.stats.writeErrors++
-    await this.abandonSegment(err)
+    await this.refuseBatch(seg, err)
     throw new SpoolWriteError(`cannot sync the spool: ${(err as Error).message}`, { cause: err })
   }
 
+  /**
+   * Cuts a refused batch off the segment: its lines are answered 503, the provider sends them
+   * again, and they must not reach the processor meanwhile. The cut is synced (metadata only;
+   * best effort) so that a power cut does not bring them back.
+   *
+   * A segment left empty holds nothing a failed sync could have lost (its pages are gone with the
+   * cut): it is kept for the next batch, or a disk that keeps failing would leave one segment per
+   * refused batch. Any other segment is abandoned: the durable lines before the batch may share a
+   * page with it, and after a failed sync nothing says what of that page reached the disk.
+   */
+  private async refuseBatch (seg: OpenSegment, err: unknown): Promise<void> {
+    const cut = await seg.fh.truncate(seg.size).then(() => true, () => false)
+    if (cut) {
+      await seg.fh.sync().catch(() => {})
+    } else {
+      // The segment is abandoned below, so its refused lines are all after this offset.
+      await recordRefused(this.layout.spool, seg.name, seg.size).then(
+        () => this.logger.error({ segment: seg.name, offset: seg.size }, 'cannot cut a refused batch off its segment: recorded as refused from this offset'),
+        (recordErr: unknown) => this.logger.error({ err: recordErr, segment: seg.name, offset: seg.size },
+          'cannot cut a refused batch off its segment nor record it: the processor may dispatch its lines'))
+    }
+    if (!(cut && seg.size === 0)) await this.abandonSegment(err)
+  }
+
   private async openSegment (): Promise<void> {
+    // Opened before the first segment, so that a reader never finds a live writer's segment
+    // without a record to go by (the file is created once; later opens only truncate it).
+    if (this.publisher === undefined) this.publisher = DurableLengthPublisher.open(this.layout.spool)
     const now = new Date()
     const name = segmentName(this.lastSeq + 1, now)
     const path = join(this.layout.spool, name)
@@ -379,6 +453,7 @@ export class SpoolWriter {
       throw err
     }
     this.segment = { name, fh, size: 0, openedAt: now.getTime() }
+    this.publish(this.segment)
     this.stats.segmentsOpened++
     this.logger.debug({ segment: name }, 'segment opened')
   }
@@ -391,10 +466,18 @@ export class SpoolWriter {
     this.logger.info({ segment: seg.name, bytes: seg.size }, 'segment sealed')
   }
 
+  /**
+   * Closes a segment that failed. The next batch opens a new one at once; if that one fails too
+   * (and could not be cut back to empty), the next waits 0.1 s, then twice as long each time up to
+   * 5 s (its batches are refused meanwhile): a disk that keeps failing gets a few segments, not one
+   * per refused batch.
+   */
   private async abandonSegment (cause: unknown): Promise<void> {
     const seg = this.segment
     if (seg === undefined) return
     this.segment = undefined
+    this.abandonedInARow++
+    if (this.abandonedInARow >= 2) this.reopenAt = Date.now() + Math.min(5000, 100 * 2 ** (this.abandonedInARow - 2))
     await seg.fh.close().catch(() => {})
     this.logger.error({ err: cause, segment: seg.name }, 'spool write failed: segment abandoned, the next batch opens a new one')
   }
@@ -409,5 +492,18 @@ export class SpoolWriter {
         this.flushing = undefined
         if (this.pending.length > 0) this.flushing = this.flushLoop()
       })
+  }
+}
+
+/** fdatasync of a segment a previous run left, best effort (logged). */
+async function syncSegment (path: string, logger: Logger): Promise<void> {
+  let fh: FileHandle | undefined
+  try {
+    fh = await open(path, 'r')
+    await fh.datasync()
+  } catch (err) {
+    logger.error({ err, segment: path }, 'cannot sync the segment a previous run left')
+  } finally {
+    await fh?.close().catch(() => {})
   }
 }
