@@ -11,6 +11,9 @@ import { ExecHandler } from './handlers/exec.js'
 import { FileHandler } from './handlers/file.js'
 import { HttpHandler } from './handlers/http.js'
 import { ModuleHandler } from './handlers/module.js'
+import { MysqlHandler } from './handlers/mysql.js'
+import { PostgresHandler } from './handlers/postgres.js'
+import { isSqlTarget, parseSqlTarget } from './sql/target-url.js'
 import type { NormalisedCallback } from './normalise.js'
 
 export interface Route {
@@ -26,8 +29,12 @@ export function parseRoute (spec: string): Route {
   if (kind !== '*' && !(KINDS as readonly string[]).includes(kind)) {
     throw new ConfigError(`Expected \`--on\` to be KIND=TARGET with KIND one of ${KINDS.join(', ')} or *, got \`${spec}\``)
   }
+  if (isSqlTarget(target)) {
+    parseSqlTarget(target)
+    return { kind: kind as Route['kind'], target }
+  }
   if (!/^(file:.+|exec:.+|module:.+|https?:\/\/.+)$/s.test(target)) {
-    throw new ConfigError(`Expected the target of \`--on ${spec}\` to be file:PATH, exec:COMMAND, module:PATH or an http(s):// URL`)
+    throw new ConfigError(`Expected the target of \`--on ${spec}\` to be file:PATH, exec:COMMAND, module:PATH, an http(s):// URL, or a postgres:// or mysql:// URL`)
   }
   if (/^https?:/.test(target)) {
     try {
@@ -49,6 +56,10 @@ async function createHandler (target: string, options: DispatcherOptions): Promi
   if (target.startsWith('file:')) return new FileHandler(target, target.slice(5))
   if (target.startsWith('exec:')) return new ExecHandler(target, target.slice(5), options.timeoutMs)
   if (target.startsWith('module:')) return await ModuleHandler.load(target, target.slice(7))
+  if (isSqlTarget(target)) {
+    const { dialect } = parseSqlTarget(target)
+    return dialect === 'postgres' ? await PostgresHandler.create(target, options.timeoutMs) : await MysqlHandler.create(target, options.timeoutMs)
+  }
   return new HttpHandler(target, options.timeoutMs)
 }
 
