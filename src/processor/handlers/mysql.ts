@@ -137,11 +137,37 @@ export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
   }
 
   private query<T = unknown> (conn: mysql.PoolConnection, sql: string, values?: unknown[]): Promise<T> {
-    return conn.query({ sql, values, timeout: this.timeoutMs }).then(([rows]) => rows as T)
+    return conn.query(sql, values).then(([rows]) => rows as T)
   }
 
+  /**
+   * One batch, within the handler timeout. The driver's own query timeout is not used: its timer
+   * outlives a connection killed mid-query and keeps the process alive that long after the pass.
+   */
   async write (rows: MysqlRow[]): Promise<void> {
-    const conn = await this.pool.getConnection()
+    let conn: mysql.PoolConnection | undefined
+    let timer: NodeJS.Timeout | undefined
+    let timedOut = false
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true
+        conn?.destroy()
+        reject(new Error(`timed out after ${this.timeoutMs} ms`))
+      }, this.timeoutMs)
+    })
+    const work = (async () => {
+      conn = await this.pool.getConnection()
+      await this.writeOn(conn, rows, () => timedOut)
+    })()
+    try {
+      await Promise.race([work, timeout])
+    } finally {
+      clearTimeout(timer)
+      work.catch(() => {})
+    }
+  }
+
+  private async writeOn (conn: mysql.PoolConnection, rows: MysqlRow[], timedOut: () => boolean): Promise<void> {
     let fatal = false
     try {
       if (!this.schemaChecked) await this.ensureSchema(conn)
@@ -169,7 +195,7 @@ export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
       if ((err as { errno?: unknown }).errno === 1146) this.schemaChecked = false
       throw err
     } finally {
-      if (fatal) conn.destroy()
+      if (fatal || timedOut()) conn.destroy()
       else conn.release()
     }
   }
