@@ -2,6 +2,7 @@
 import type { Command } from 'commander'
 import { effectiveOptions, loadConfigFile, maskSecrets, validateEffective, type ConfigValues, type EffectiveOption } from './config.js'
 import { ConfigError } from './errors.js'
+import { maskUrlPassword } from './mask.js'
 
 export interface CommandConfig {
   command: string
@@ -21,10 +22,18 @@ export function collectConfig (program: Command, values: ConfigValues, env: Node
     const options = effectiveOptions(command, values, env)
     const mistake = validateEffective(command, options)
     if (mistake !== undefined) mistakes.push(`${command.name()}: ${mistake}`)
-    out.push({ command: command.name(), options: maskSecrets(options) })
+    out.push({ command: command.name(), options: maskSecrets(options).map(maskUrlPasswords) })
   }
   if (mistakes.length > 0) throw new ConfigError(mistakes.join('; '))
   return out
+}
+
+/** A password inside a URL (`--on '*=postgres://app:secret@db/app'`) is masked wherever it is given. */
+function maskUrlPasswords (option: EffectiveOption): EffectiveOption {
+  const { value } = option
+  if (typeof value === 'string') return { ...option, value: maskUrlPassword(value) }
+  if (Array.isArray(value)) return { ...option, value: value.map((v: unknown) => typeof v === 'string' ? maskUrlPassword(v) : v) }
+  return option
 }
 
 /** `{ "receive": { "port": "8080", ... } }`: the shape a config file takes, per command. */

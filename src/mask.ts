@@ -42,3 +42,8 @@ export function maskFields (fields: Record<string, unknown>): Record<string, str
   }
   return out
 }
+
+/** `postgres://user:secret@host/db` -> `postgres://user:****@host/db`, for every URL in the text. */
+export function maskUrlPassword (text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@/?#\s]*@/gi, '$1:****@')
+}

@@ -15,7 +15,7 @@ import { MysqlHandler } from '../src/processor/handlers/mysql.js'
 import type { Handler } from '../src/processor/handler.js'
 import { runReplay } from '../src/tools/replay.js'
 import { newRecordId, type SpoolRecord } from '../src/record.js'
-import { schemaStatements } from '../src/processor/sql/schema.js'
+import { schemaScript, schemaStatements } from '../src/processor/sql/schema.js'
 import { loadFixtures } from './helpers/fixtures.js'
 import { fixtureRecord, lines, recordWithFields } from './helpers/records.js'
 import { writeSegment } from './helpers/spool.js'
@@ -127,6 +127,28 @@ for (const dialect of ['postgres', 'mysql'] as const) {
         const { callbacks } = await tables(db)
         assert.equal(new Set(callbacks.map((r) => r.xmin)).size, 1, 'one transaction')
       }
+    })
+
+    test('the tables: created once by two processors starting together, with a prefix; or beforehand from `db schema`', async (t) => {
+      const db = await fresh(t)
+      const url = `${db.url}?prefix=sms_`
+      const make = (): Promise<Handler> => dialect === 'postgres' ? PostgresHandler.create(url, 10_000) : MysqlHandler.create(url, 10_000)
+      const handlers = [await make(), await make()]
+      t.after(async () => { for (const h of handlers) await h.close?.() })
+      const outcomes = await Promise.all(handlers.map((h, i) => h.handle(normaliseCallback(delivery(`m${i}`, 'SENT', undefined), time))))
+      assert.deepEqual(outcomes.map((o) => o.outcome), ['done', 'done'])
+      assert.equal((await db.query('SELECT id FROM sms_callbacks')).length, 2)
+      assert.deepEqual((await db.query('SELECT version FROM sms_callback_schema')).map((r) => Number(r.version)), [1])
+      await assert.rejects(db.query('SELECT 1 FROM callbacks'))
+
+      const byHand = await fresh(t)
+      const script = schemaScript(dialect, '')
+      // The mysql client runs a script statement by statement; so does this test.
+      for (const statement of dialect === 'postgres' ? [script] : script.split(/;\n\n?/).filter((s) => s.trim() !== '')) await byHand.query(statement)
+      const handler = await createHandler(byHand)
+      t.after(() => handler.close?.())
+      assert.equal((await handler.handle(normaliseCallback(delivery('m', 'SENT', undefined), time))).outcome, 'done')
+      assert.deepEqual((await byHand.query('SELECT version FROM callback_schema')).map((r) => Number(r.version)), [1])
     })
 
     test('replay --all, then a pass: no row changes', async (t) => {

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
+import { maskUrlPassword } from '../mask.js'
 import { dataLayout } from '../spool/layout.js'
 import { KINDS, type CallbackKind } from './classify.js'
 import { DONE, type Handler, type HandlerOutcome } from './handler.js'
@@ -27,7 +28,7 @@ export function parseRoute (spec: string): Route {
   const kind = eq === -1 ? '' : spec.slice(0, eq).trim()
   const target = eq === -1 ? '' : spec.slice(eq + 1).trim()
   if (kind !== '*' && !(KINDS as readonly string[]).includes(kind)) {
-    throw new ConfigError(`Expected \`--on\` to be KIND=TARGET with KIND one of ${KINDS.join(', ')} or *, got \`${spec}\``)
+    throw new ConfigError(`Expected \`--on\` to be KIND=TARGET with KIND one of ${KINDS.join(', ')} or *, got \`${maskUrlPassword(spec)}\``)
   }
   if (isSqlTarget(target)) {
     parseSqlTarget(target)

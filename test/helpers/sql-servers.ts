@@ -62,7 +62,11 @@ async function connect (dialect: Dialect, url: string): Promise<Connection> {
     client.on('error', () => {})
     await client.connect()
     return {
-      query: async (sql, values) => (await client.query(sql, values)).rows.map(plain),
+      query: async (sql, values) => {
+        const result = await client.query(sql, values)
+        // A script of several statements answers with one result each.
+        return (Array.isArray(result) ? [] : result.rows).map(plain)
+      },
       close: () => client.end(),
     }
   }

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { ConfigError } from '../../errors.js'
+import { maskUrlPassword } from '../../mask.js'
 
 export type SqlDialect = 'postgres' | 'mysql'
 
@@ -35,11 +36,6 @@ export interface SqlTarget {
   passwordFile?: string
   /** The URL as it may be logged: the password replaced by `****`. */
   display: string
-}
-
-/** `scheme://user:secret@host/` -> `scheme://user:****@host/`, for any URL in a string. */
-export function maskUrlPassword (text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@/?#\s]*@/gi, '$1:****@')
 }
 
 export function isSqlTarget (target: string): boolean {
