@@ -26,7 +26,7 @@ interface MysqlRow {
   receivedAt: string
   eventTime: string | null
   /** The `callbacks` row, in column order. */
-  values: unknown[]
+  values: Array<string | null>
   size: number
 }
 
@@ -116,6 +116,8 @@ export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
       charset: 'utf8mb4',
       // One batch is in flight at a time; a second connection only covers a reconnect.
       connectionLimit: 2,
+      // A batch's writes and its COMMIT go in one round trip; every value is escaped by the driver.
+      multipleStatements: true,
       maxIdle: 1,
       connectTimeout: timeoutMs,
     })
@@ -171,20 +173,24 @@ export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
     let fatal = false
     try {
       if (!this.schemaChecked) await this.ensureSchema(conn)
-      await conn.beginTransaction()
+      // Two round trips per batch: the ids already there, then every write and the commit in one
+      // go (a statement that fails stops the rest, and the transaction is rolled back).
       try {
-        const existing = await this.query<Array<{ id: string }>>(conn, this.sql.existing, [rows.map((r) => r.id)])
+        const [results] = await conn.query(`START TRANSACTION; ${this.sql.existing}`, [rows.map((r) => r.id)])
+        const existing = (results as unknown[])[1] as Array<{ id: string }>
         const known = new Set(existing.map((r) => r.id))
         const fresh = known.size === 0 ? rows : rows.filter((r) => !known.has(r.id))
+        const writes: string[] = []
         if (fresh.length > 0) {
-          await this.query(conn, this.sql.callbacks, [fresh.map((r) => r.values)])
+          writes.push(mysql.format(this.sql.callbacks, [fresh.map((r) => r.values)]))
           const optouts = latestBy(fresh.filter((r) => r.kind === 'optout'), (r) => r.number, (a, b) => optedOutAt(b) >= optedOutAt(a))
-          if (optouts.length > 0) await this.query(conn, this.sql.optouts, [optouts.map((r) => [r.number, optedOutAt(r), r.id])])
+          if (optouts.length > 0) writes.push(mysql.format(this.sql.optouts, [optouts.map((r) => [r.number, optedOutAt(r), r.id])]))
           const deliveries = latestBy(fresh.filter((r) => r.kind === 'delivery' && r.number !== null),
             (r) => r.messageId === null ? null : JSON.stringify([r.messageId, r.number]), newerDelivery)
-          if (deliveries.length > 0) await this.query(conn, this.sql.deliveries, [deliveries.map((r) => [r.messageId, r.number, r.status, r.eventTime, r.id])])
+          if (deliveries.length > 0) writes.push(mysql.format(this.sql.deliveries, [deliveries.map((r) => [r.messageId, r.number, r.status, r.eventTime, r.id])]))
         }
-        await conn.commit()
+        writes.push('COMMIT')
+        await conn.query(writes.join(';\n'))
       } catch (err) {
         await conn.rollback().catch(() => {})
         throw err

@@ -109,7 +109,8 @@ export class PostgresHandler implements Handler, BatchWriter<string> {
   async write (rows: string[]): Promise<void> {
     if (!this.schemaChecked) await this.ensureSchema()
     try {
-      await this.pool.query(this.insertSql, [rows.length === 1 ? `[${rows[0]!}]` : `[${rows.join(',')}]`])
+      // Named: parsed and planned once per connection, not once per batch.
+      await this.pool.query({ name: 'callback-spool-batch', text: this.insertSql, values: [`[${rows.join(',')}]`] })
     } catch (err) {
       // A table dropped under us: create it again before the next try.
       if ((err as { code?: unknown }).code === '42P01') this.schemaChecked = false
