@@ -16,6 +16,7 @@ import { registerUpCommand } from './up/command.js'
 import { addCatCommand } from './tools/cat.js'
 import { processIO, type ToolIO } from './tools/common.js'
 import { addDeadCommand } from './tools/dead.js'
+import { addDbCommand } from './tools/db-schema.js'
 import { addReplayCommand } from './tools/replay.js'
 import { addStatusCommand } from './tools/status.js'
 import { addVerifyCommand } from './tools/verify.js'
@@ -121,6 +122,7 @@ export function createProgram (context: ProgramContext = {}): Command {
   addReplayCommand(program, toolIO)
   addDeadCommand(program, toolIO)
   addPurgeCommand(program, toolIO)
+  addDbCommand(program, toolIO)
   setOptionsValidator(receive, receiveOptionsFrom)
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
   installConfig(program)

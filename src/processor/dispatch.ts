@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
+import { maskUrlCredentials } from '../mask.js'
 import { dataLayout } from '../spool/layout.js'
 import { KINDS, type CallbackKind } from './classify.js'
 import { DONE, type Handler, type HandlerOutcome } from './handler.js'
@@ -22,14 +23,14 @@ export function parseRoute (spec: string): Route {
   const kind = eq === -1 ? '' : spec.slice(0, eq).trim()
   const target = eq === -1 ? '' : spec.slice(eq + 1).trim()
   if (kind !== '*' && !(KINDS as readonly string[]).includes(kind)) {
-    throw new ConfigError(`Expected \`--on\` to be KIND=TARGET with KIND one of ${KINDS.join(', ')} or *, got \`${spec}\``)
+    throw new ConfigError(`Expected \`--on\` to be KIND=TARGET with KIND one of ${KINDS.join(', ')} or *, got \`${maskUrlCredentials(spec)}\``)
   }
   const type = targetTypeOf(target)
   if (type === undefined) {
-    throw new ConfigError(`Expected the target of \`--on ${spec}\` to be ${targetUsages()}`)
+    throw new ConfigError(`Expected the target of \`--on ${maskUrlCredentials(spec)}\` to be ${targetUsages()}`)
   }
   const wrong = type.check?.(target)
-  if (wrong !== undefined) throw new ConfigError(`Expected the target of \`--on ${spec}\` to be ${wrong}`)
+  if (wrong !== undefined) throw new ConfigError(`Expected the target of \`--on ${maskUrlCredentials(spec)}\` to be ${wrong}`)
   return { kind: kind as Route['kind'], target }
 }
 

@@ -5,6 +5,7 @@
  * commands that only check options (`config`, `--help`) and the tools do not load it.
  */
 import type { Handler } from './handler.js'
+import { parseSqlTarget } from './sql/target-url.js'
 
 /** What every factory receives besides the target. */
 export interface HandlerOptions {
@@ -65,11 +66,30 @@ const httpTarget: TargetType = {
   create: async (target, options) => new (await import('./handlers/http.js')).HttpHandler(target, options.timeoutMs),
 }
 
+const postgresTarget: TargetType = {
+  schemes: ['postgres', 'postgresql'],
+  usage: 'postgres://URL',
+  help: 'insert into the callbacks tables, in batches; a record already there is left as it is',
+  // Throws a ConfigError of its own, which never shows the password.
+  check: (target) => { parseSqlTarget(target); return undefined },
+  create: async (target, options) => await (await import('./handlers/postgres.js')).PostgresHandler.create(target, options.timeoutMs),
+}
+
+const mysqlTarget: TargetType = {
+  schemes: ['mysql', 'mariadb'],
+  usage: 'mysql://URL',
+  help: 'the same into MariaDB or MySQL',
+  check: (target) => { parseSqlTarget(target); return undefined },
+  create: async (target, options) => await (await import('./handlers/mysql.js')).MysqlHandler.create(target, options.timeoutMs),
+}
+
 export const TARGETS: readonly TargetType[] = [
   fileTarget,
   execTarget,
   moduleTarget,
   httpTarget,
+  postgresTarget,
+  mysqlTarget,
 ]
 
 /** The target type of `target` by its scheme, or undefined (no scheme, an unknown one, or nothing after it). */

@@ -1,0 +1,252 @@
+/**
+ * `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `mariadb://`): each batch is one transaction of
+ * a few multi-row statements. The ids already in `callbacks` are looked up first and left as they
+ * are; only the new records are inserted and update `callback_optouts` and `callback_deliveries`.
+ * No INSERT IGNORE: it would turn a refused value into a warning and store it truncated.
+ */
+import { createHash } from 'node:crypto'
+import mysql from 'mysql2/promise'
+import type { Handler, HandlerOutcome } from '../handler.js'
+import type { NormalisedCallback } from '../normalise.js'
+import { BatchQueue, withoutQuotedValues, type BatchWriter } from '../sql/batch-queue.js'
+import { checkSchemaVersion, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
+import { parseSqlTarget, resolvePassword, type SqlTarget } from '../sql/target-url.js'
+
+/** Server errors that blame a value: too long, bad string, bad date, out of range, NULL, invalid JSON, CHECK. */
+const DATA_ERRNOS = new Set([1048, 1264, 1265, 1292, 1300, 1366, 1367, 1406, 3140, 4025])
+/** Strict: a value that does not fit is an error, never a silent truncation. */
+const SESSION_SETUP = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'"
+
+interface MysqlRow {
+  id: string
+  kind: string
+  messageId: string | null
+  number: string | null
+  status: string | null
+  receivedAt: string
+  eventTime: string | null
+  /** The `callbacks` row, in column order. */
+  values: Array<string | null>
+  size: number
+}
+
+/** ISO 8601 UTC -> `YYYY-MM-DD HH:MM:SS.mmm` (the session is in UTC); unreadable: as it is, for the server to refuse. */
+function toDatetime (iso: string): string {
+  const ms = Date.parse(iso)
+  return Number.isNaN(ms) ? iso : new Date(ms).toISOString().slice(0, 23).replace('T', ' ')
+}
+
+function rowOf (record: NormalisedCallback): MysqlRow {
+  const fields = JSON.stringify(record.fields)
+  const receivedAt = toDatetime(record.received_at)
+  const eventTime = record.event_time === null ? null : toDatetime(record.event_time)
+  const status = record.status ?? null
+  const text = record.text ?? null
+  return {
+    id: record.id,
+    kind: record.kind,
+    messageId: record.message_id,
+    number: record.number,
+    status,
+    receivedAt,
+    eventTime,
+    values: [record.id, record.kind, receivedAt, eventTime, record.message_id, record.number, status, text, fields],
+    size: fields.length + (text?.length ?? 0) + 200,
+  }
+}
+
+/** Whether `b`, later in the spool, replaces `a` as the latest delivery status: by time, undated ones oldest. */
+function newerDelivery (a: MysqlRow, b: MysqlRow): boolean {
+  if (b.eventTime === null) return a.eventTime === null
+  return a.eventTime === null || b.eventTime >= a.eventTime
+}
+
+function latestBy (rows: MysqlRow[], key: (r: MysqlRow) => string | null, newer: (a: MysqlRow, b: MysqlRow) => boolean): MysqlRow[] {
+  const out = new Map<string, MysqlRow>()
+  for (const row of rows) {
+    const k = key(row)
+    if (k === null) continue
+    const current = out.get(k)
+    if (current === undefined || newer(current, row)) out.set(k, row)
+  }
+  return [...out.values()]
+}
+
+const optedOutAt = (r: MysqlRow): string => r.eventTime ?? r.receivedAt
+
+function statements (t: TableNames): { existing: string, callbacks: string, optouts: string, deliveries: string } {
+  const newer = '`event_time` IS NULL OR VALUES(`event_time`) >= `event_time`'
+  return {
+    existing: `SELECT \`id\` FROM \`${t.callbacks}\` WHERE \`id\` IN (?)`,
+    callbacks: `INSERT INTO \`${t.callbacks}\` (\`id\`, \`kind\`, \`received_at\`, \`event_time\`, \`message_id\`, \`number\`, \`status\`, \`text\`, \`fields\`) VALUES ?
+      ON DUPLICATE KEY UPDATE \`id\` = \`id\``,
+    // Assignments run left to right on the updated row: the column compared is assigned last.
+    optouts: `INSERT INTO \`${t.optouts}\` (\`number\`, \`opted_out_at\`, \`record_id\`) VALUES ?
+      ON DUPLICATE KEY UPDATE \`record_id\` = IF(VALUES(\`opted_out_at\`) >= \`opted_out_at\`, VALUES(\`record_id\`), \`record_id\`),
+      \`opted_out_at\` = GREATEST(\`opted_out_at\`, VALUES(\`opted_out_at\`))`,
+    deliveries: `INSERT INTO \`${t.deliveries}\` (\`message_id\`, \`number\`, \`status\`, \`event_time\`, \`record_id\`) VALUES ?
+      ON DUPLICATE KEY UPDATE \`status\` = IF(${newer}, VALUES(\`status\`), \`status\`),
+      \`record_id\` = IF(${newer}, VALUES(\`record_id\`), \`record_id\`),
+      \`event_time\` = IF(${newer}, VALUES(\`event_time\`), \`event_time\`)`,
+  }
+}
+
+export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
+  readonly target: string
+  private readonly sqlTarget: SqlTarget
+  private readonly pool: mysql.Pool
+  private readonly queue: BatchQueue<MysqlRow>
+  private readonly tables: TableNames
+  private readonly sql: ReturnType<typeof statements>
+  private readonly timeoutMs: number
+  private schemaChecked = false
+
+  private constructor (sqlTarget: SqlTarget, password: string | undefined, timeoutMs: number) {
+    this.target = sqlTarget.display
+    this.sqlTarget = sqlTarget
+    this.tables = tableNames(sqlTarget.prefix)
+    this.sql = statements(this.tables)
+    this.timeoutMs = timeoutMs
+    this.pool = mysql.createPool({
+      host: sqlTarget.host,
+      port: sqlTarget.port,
+      user: sqlTarget.user,
+      password,
+      database: sqlTarget.database,
+      charset: 'utf8mb4',
+      // One batch is in flight at a time; a second connection only covers a reconnect.
+      connectionLimit: 2,
+      // A batch's writes and its COMMIT go in one round trip; every value is escaped by the driver.
+      multipleStatements: true,
+      maxIdle: 1,
+      connectTimeout: timeoutMs,
+    })
+    // Runs before any other query on the new connection: a connection queues its commands. The
+    // event hands over the driver's callback connection, whatever the promise wrapper's types say.
+    this.pool.on('connection', (conn) => {
+      (conn as unknown as { query: (sql: string, done: () => void) => void }).query(SESSION_SETUP, () => {})
+    })
+    this.queue = new BatchQueue(this)
+  }
+
+  static async create (target: string, timeoutMs: number): Promise<MysqlHandler> {
+    const sqlTarget = parseSqlTarget(target)
+    return new MysqlHandler(sqlTarget, await resolvePassword(sqlTarget), timeoutMs)
+  }
+
+  handle (record: NormalisedCallback): Promise<HandlerOutcome> {
+    return this.queue.add(rowOf(record))
+  }
+
+  private query<T = unknown> (conn: mysql.PoolConnection, sql: string, values?: unknown[]): Promise<T> {
+    return conn.query(sql, values).then(([rows]) => rows as T)
+  }
+
+  /**
+   * One batch, within the handler timeout. The driver's own query timeout is not used: its timer
+   * outlives a connection killed mid-query and keeps the process alive that long after the pass.
+   */
+  async write (rows: MysqlRow[]): Promise<void> {
+    let conn: mysql.PoolConnection | undefined
+    let timer: NodeJS.Timeout | undefined
+    let timedOut = false
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true
+        conn?.destroy()
+        reject(new Error(`timed out after ${this.timeoutMs} ms`))
+      }, this.timeoutMs)
+    })
+    const work = (async () => {
+      conn = await this.pool.getConnection()
+      await this.writeOn(conn, rows, () => timedOut)
+    })()
+    try {
+      await Promise.race([work, timeout])
+    } finally {
+      clearTimeout(timer)
+      work.catch(() => {})
+    }
+  }
+
+  private async writeOn (conn: mysql.PoolConnection, rows: MysqlRow[], timedOut: () => boolean): Promise<void> {
+    let fatal = false
+    try {
+      if (!this.schemaChecked) await this.ensureSchema(conn)
+      // Two round trips per batch: the ids already there, then every write and the commit in one
+      // go (a statement that fails stops the rest, and the transaction is rolled back).
+      try {
+        const [results] = await conn.query(`START TRANSACTION; ${this.sql.existing}`, [rows.map((r) => r.id)])
+        const existing = (results as unknown[])[1] as Array<{ id: string }>
+        const known = new Set(existing.map((r) => r.id))
+        const fresh = known.size === 0 ? rows : rows.filter((r) => !known.has(r.id))
+        const writes: string[] = []
+        if (fresh.length > 0) {
+          writes.push(mysql.format(this.sql.callbacks, [fresh.map((r) => r.values)]))
+          const optouts = latestBy(fresh.filter((r) => r.kind === 'optout'), (r) => r.number, (a, b) => optedOutAt(b) >= optedOutAt(a))
+          if (optouts.length > 0) writes.push(mysql.format(this.sql.optouts, [optouts.map((r) => [r.number, optedOutAt(r), r.id])]))
+          const deliveries = latestBy(fresh.filter((r) => r.kind === 'delivery' && r.number !== null),
+            (r) => r.messageId === null ? null : JSON.stringify([r.messageId, r.number]), newerDelivery)
+          if (deliveries.length > 0) writes.push(mysql.format(this.sql.deliveries, [deliveries.map((r) => [r.messageId, r.number, r.status, r.eventTime, r.id])]))
+        }
+        writes.push('COMMIT')
+        await conn.query(writes.join(';\n'))
+      } catch (err) {
+        await conn.rollback().catch(() => {})
+        throw err
+      }
+    } catch (err) {
+      fatal = (err as { fatal?: unknown }).fatal === true
+      // A table dropped under us: create it again before the next try.
+      if ((err as { errno?: unknown }).errno === 1146) this.schemaChecked = false
+      throw err
+    } finally {
+      if (fatal || timedOut()) conn.destroy()
+      else conn.release()
+    }
+  }
+
+  isDataError (err: unknown): boolean {
+    const errno = (err as { errno?: unknown }).errno
+    return typeof errno === 'number' && DATA_ERRNOS.has(errno)
+  }
+
+  describe (err: unknown): string {
+    const e = err as { code?: unknown, message?: unknown }
+    const message = withoutQuotedValues(String(e.message ?? err))
+    return typeof e.code === 'string' && !message.includes(e.code) ? `${e.code}: ${message}` : message
+  }
+
+  sizeOf (row: MysqlRow): number {
+    return row.size
+  }
+
+  /**
+   * Creates the missing tables under a named lock (GET_LOCK), so that two processors starting
+   * together do not race. MySQL commits each CREATE TABLE at once: no transaction can hold them.
+   */
+  private async ensureSchema (conn: mysql.PoolConnection): Promise<void> {
+    const names = [this.tables.callbacks, this.tables.optouts, this.tables.deliveries, this.tables.schema]
+    const present = await this.query<Array<{ n: number }>>(conn,
+      'SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?)', [names])
+    if (Number(present[0]!.n) !== names.length) {
+      // Lock names are at most 64 characters.
+      const lock = 'callback-spool:' + createHash('sha256').update(`${this.sqlTarget.database}\0${this.sqlTarget.prefix}`).digest('hex').slice(0, 40)
+      const got = await this.query<Array<{ got: number | null }>>(conn, 'SELECT GET_LOCK(?, ?) AS got', [lock, Math.ceil(this.timeoutMs / 1000)])
+      if (got[0]!.got !== 1) throw new Error(`timed out waiting for the lock that guards the creation of the tables at ${this.target}`)
+      try {
+        for (const statement of schemaStatements('mysql', this.sqlTarget.prefix)) await this.query(conn, statement)
+      } finally {
+        await this.query(conn, 'SELECT RELEASE_LOCK(?)', [lock]).catch(() => {})
+      }
+    }
+    const version = await this.query<Array<{ v: number | null }>>(conn, `SELECT MAX(\`version\`) AS v FROM \`${this.tables.schema}\``)
+    checkSchemaVersion(version[0]!.v, this.target)
+    this.schemaChecked = true
+  }
+
+  async close (): Promise<void> {
+    await this.queue.idle()
+    await this.pool.end()
+  }
+}

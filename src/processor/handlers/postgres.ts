@@ -1,0 +1,166 @@
+/**
+ * `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (also `postgresql://`): each batch is one
+ * statement, so one transaction and one round trip: the records go in as one JSON array, new
+ * ids are inserted into `callbacks` (an id already there is left as it is), and only those new
+ * rows update `callback_optouts` and `callback_deliveries`.
+ */
+import pg from 'pg'
+import type { Handler, HandlerOutcome } from '../handler.js'
+import type { NormalisedCallback } from '../normalise.js'
+import { BatchQueue, withoutQuotedValues, type BatchWriter } from '../sql/batch-queue.js'
+import { checkSchemaVersion, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
+import { parseSqlTarget, resolvePassword, type SqlTarget } from '../sql/target-url.js'
+
+/** SQLSTATE classes and codes that blame a value: data exception (22), NOT NULL and CHECK violations. */
+function isPostgresDataError (err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && (code.startsWith('22') || code === '23502' || code === '23514')
+}
+
+function describe (err: unknown): string {
+  const e = err as { code?: unknown, message?: unknown }
+  const message = withoutQuotedValues(String(e.message ?? err))
+  return typeof e.code === 'string' && !message.includes(e.code) ? `${e.code}: ${message}` : message
+}
+
+/** Newest record wins within a batch (`s`, its order of arrival); the database's rows by time. */
+function batchSql (t: TableNames): string {
+  return `WITH input AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(s bigint, id uuid, kind text, received_at timestamptz,
+    event_time timestamptz, message_id text, number text, status text, text text, fields jsonb)
+), inserted AS (
+  INSERT INTO ${t.callbacks} (id, kind, received_at, event_time, message_id, number, status, text, fields)
+  SELECT id, kind, received_at, event_time, message_id, number, status, text, fields FROM input ORDER BY s
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id
+), fresh AS (
+  SELECT input.* FROM input JOIN inserted USING (id)
+), optouts AS (
+  INSERT INTO ${t.optouts} AS cur (number, opted_out_at, record_id)
+  SELECT DISTINCT ON (number) number, coalesce(event_time, received_at), id FROM fresh
+  WHERE kind = 'optout' AND number IS NOT NULL
+  ORDER BY number, coalesce(event_time, received_at) DESC, s DESC
+  ON CONFLICT (number) DO UPDATE SET opted_out_at = EXCLUDED.opted_out_at, record_id = EXCLUDED.record_id
+  WHERE EXCLUDED.opted_out_at >= cur.opted_out_at
+)
+INSERT INTO ${t.deliveries} AS cur (message_id, number, status, event_time, record_id)
+SELECT DISTINCT ON (message_id, number) message_id, number, status, event_time, id FROM fresh
+WHERE kind = 'delivery' AND message_id IS NOT NULL AND number IS NOT NULL
+ORDER BY message_id, number, event_time DESC NULLS LAST, s DESC
+ON CONFLICT (message_id, number) DO UPDATE
+  SET status = EXCLUDED.status, event_time = EXCLUDED.event_time, record_id = EXCLUDED.record_id
+  WHERE cur.event_time IS NULL OR EXCLUDED.event_time >= cur.event_time`
+}
+
+export class PostgresHandler implements Handler, BatchWriter<string> {
+  readonly target: string
+  private readonly sqlTarget: SqlTarget
+  private readonly pool: pg.Pool
+  private readonly queue: BatchQueue<string>
+  private readonly tables: TableNames
+  private readonly insertSql: string
+  private schemaChecked = false
+  private seq = 0
+
+  private constructor (sqlTarget: SqlTarget, password: string | undefined, timeoutMs: number) {
+    this.target = sqlTarget.display
+    this.sqlTarget = sqlTarget
+    this.tables = tableNames(sqlTarget.prefix)
+    this.insertSql = batchSql(this.tables)
+    this.pool = new pg.Pool({
+      host: sqlTarget.host,
+      port: sqlTarget.port,
+      user: sqlTarget.user,
+      password,
+      database: sqlTarget.database,
+      // One batch is in flight at a time; a second connection only covers a reconnect.
+      max: 2,
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs,
+      idleTimeoutMillis: 30_000,
+      application_name: 'callback-spool',
+    })
+    // An idle connection the server closed (restart, pg_terminate_backend): the pool drops it and
+    // the next batch connects again. Without a listener the error would end the process.
+    this.pool.on('error', () => {})
+    this.queue = new BatchQueue(this)
+  }
+
+  static async create (target: string, timeoutMs: number): Promise<PostgresHandler> {
+    const sqlTarget = parseSqlTarget(target)
+    return new PostgresHandler(sqlTarget, await resolvePassword(sqlTarget), timeoutMs)
+  }
+
+  handle (record: NormalisedCallback): Promise<HandlerOutcome> {
+    return this.queue.add(JSON.stringify({
+      s: this.seq++,
+      id: record.id,
+      kind: record.kind,
+      received_at: record.received_at,
+      event_time: record.event_time,
+      message_id: record.message_id,
+      number: record.number,
+      status: record.status ?? null,
+      text: record.text ?? null,
+      fields: record.fields,
+    }))
+  }
+
+  async write (rows: string[]): Promise<void> {
+    if (!this.schemaChecked) await this.ensureSchema()
+    try {
+      // Named: parsed and planned once per connection, not once per batch.
+      await this.pool.query({ name: 'callback-spool-batch', text: this.insertSql, values: [`[${rows.join(',')}]`] })
+    } catch (err) {
+      // A table dropped under us: create it again before the next try.
+      if ((err as { code?: unknown }).code === '42P01') this.schemaChecked = false
+      throw err
+    }
+  }
+
+  isDataError (err: unknown): boolean {
+    return isPostgresDataError(err)
+  }
+
+  describe (err: unknown): string {
+    return describe(err)
+  }
+
+  sizeOf (row: string): number {
+    return row.length
+  }
+
+  /** Creates the missing tables in one transaction, under an advisory lock so that two processors starting together do not race. */
+  private async ensureSchema (): Promise<void> {
+    const client = await this.pool.connect()
+    let broken: Error | undefined
+    try {
+      const names = [this.tables.callbacks, this.tables.optouts, this.tables.deliveries, this.tables.schema]
+      const present = await client.query<{ n: string }>('SELECT count(to_regclass(name)) AS n FROM unnest($1::text[]) AS name', [names])
+      if (Number(present.rows[0]!.n) !== names.length) {
+        await client.query('BEGIN')
+        try {
+          await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`callback-spool schema ${this.sqlTarget.prefix}`])
+          for (const statement of schemaStatements('postgres', this.sqlTarget.prefix)) await client.query(statement)
+          await client.query('COMMIT')
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {})
+          throw err
+        }
+      }
+      const version = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${this.tables.schema}`)
+      checkSchemaVersion(version.rows[0]!.v, this.target)
+      this.schemaChecked = true
+    } catch (err) {
+      broken = err as Error
+      throw err
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.queue.idle()
+    await this.pool.end()
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The SQL targets' tables, per dialect: what `db schema URL` prints and what a handler creates
+ * when they are missing. The version recorded in `<prefix>callback_schema` lets a later release
+ * migrate.
+ */
+import type { SqlDialect } from './target-url.js'
+
+/** Bumped with each change to the tables below; a later release migrates from the recorded one. */
+export const SCHEMA_VERSION = 1
+
+export interface TableNames {
+  callbacks: string
+  optouts: string
+  deliveries: string
+  schema: string
+}
+
+export function tableNames (prefix: string): TableNames {
+  return {
+    callbacks: `${prefix}callbacks`,
+    optouts: `${prefix}callback_optouts`,
+    deliveries: `${prefix}callback_deliveries`,
+    schema: `${prefix}callback_schema`,
+  }
+}
+
+// Column sizes: a value longer than these is refused by the database, and that record alone is
+// dead-lettered (a provider's message ids and statuses are short; numbers are at most 15 digits).
+function postgresTables (t: TableNames): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${t.callbacks} (
+  id uuid PRIMARY KEY,
+  kind varchar(16) NOT NULL,
+  received_at timestamptz NOT NULL,
+  event_time timestamptz,
+  message_id varchar(255),
+  number varchar(64),
+  status varchar(64),
+  text text,
+  fields jsonb NOT NULL
+)`,
+    `CREATE TABLE IF NOT EXISTS ${t.optouts} (
+  number varchar(64) PRIMARY KEY,
+  opted_out_at timestamptz NOT NULL,
+  record_id uuid NOT NULL
+)`,
+    `CREATE TABLE IF NOT EXISTS ${t.deliveries} (
+  message_id varchar(255) NOT NULL,
+  number varchar(64) NOT NULL,
+  status varchar(64),
+  event_time timestamptz,
+  record_id uuid NOT NULL,
+  PRIMARY KEY (message_id, number)
+)`,
+    `CREATE TABLE IF NOT EXISTS ${t.schema} (
+  version integer PRIMARY KEY,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`,
+    `INSERT INTO ${t.schema} (version) VALUES (${SCHEMA_VERSION}) ON CONFLICT (version) DO NOTHING`,
+  ]
+}
+
+// utf8mb4_bin: ids and numbers compare byte for byte, as in PostgreSQL (the default collations
+// would make `sms_A` and `sms_a` the same key).
+const MYSQL_TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin'
+
+function mysqlTables (t: TableNames): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS \`${t.callbacks}\` (
+  \`id\` char(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+  \`kind\` varchar(16) NOT NULL,
+  \`received_at\` datetime(3) NOT NULL,
+  \`event_time\` datetime(3) NULL,
+  \`message_id\` varchar(255) NULL,
+  \`number\` varchar(64) NULL,
+  \`status\` varchar(64) NULL,
+  \`text\` mediumtext NULL,
+  \`fields\` json NOT NULL
+) ${MYSQL_TABLE_OPTIONS}`,
+    `CREATE TABLE IF NOT EXISTS \`${t.optouts}\` (
+  \`number\` varchar(64) NOT NULL PRIMARY KEY,
+  \`opted_out_at\` datetime(3) NOT NULL,
+  \`record_id\` char(36) CHARACTER SET ascii NOT NULL
+) ${MYSQL_TABLE_OPTIONS}`,
+    `CREATE TABLE IF NOT EXISTS \`${t.deliveries}\` (
+  \`message_id\` varchar(255) NOT NULL,
+  \`number\` varchar(64) NOT NULL,
+  \`status\` varchar(64) NULL,
+  \`event_time\` datetime(3) NULL,
+  \`record_id\` char(36) CHARACTER SET ascii NOT NULL,
+  PRIMARY KEY (\`message_id\`, \`number\`)
+) ${MYSQL_TABLE_OPTIONS}`,
+    `CREATE TABLE IF NOT EXISTS \`${t.schema}\` (
+  \`version\` int NOT NULL PRIMARY KEY,
+  \`applied_at\` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
+) ${MYSQL_TABLE_OPTIONS}`,
+    `INSERT INTO \`${t.schema}\` (\`version\`) VALUES (${SCHEMA_VERSION}) ON DUPLICATE KEY UPDATE \`version\` = \`version\``,
+  ]
+}
+
+/** The statements that create the tables when missing, in order; each runs on its own. */
+export function schemaStatements (dialect: SqlDialect, prefix: string): string[] {
+  const names = tableNames(prefix)
+  return dialect === 'postgres' ? postgresTables(names) : mysqlTables(names)
+}
+
+/** The SQL script a DBA runs by hand (`db schema URL`). */
+export function schemaScript (dialect: SqlDialect, prefix: string): string {
+  const statements = schemaStatements(dialect, prefix)
+  const body = statements.map((s) => `${s};\n`).join('\n')
+  // MySQL and MariaDB commit each CREATE TABLE at once: a transaction would not hold them.
+  return dialect === 'postgres' ? `BEGIN;\n\n${body}\nCOMMIT;\n` : body
+}
+
+/** Tables of a later release: this one must not write into them (the batch is retried, with this error). */
+export function checkSchemaVersion (version: number | null, target: string): void {
+  if (version !== null && version > SCHEMA_VERSION) {
+    throw new Error(`the tables at ${target} are at schema version ${version}, newer than this release's ${SCHEMA_VERSION}: upgrade callback-spool`)
+  }
+}
