@@ -16,7 +16,7 @@ import { captureIO } from './helpers/tool-io.js'
 
 test('postgres://, postgresql://, mysql:// and mariadb:// URLs: dialect, default port, database, prefix', () => {
   assert.deepEqual(parseSqlTarget('postgres://app@db.example.com/callbacks'),
-    { dialect: 'postgres', host: 'db.example.com', port: 5432, user: 'app', database: 'callbacks', prefix: '', display: 'postgres://app@db.example.com/callbacks' })
+    { dialect: 'postgres', host: 'db.example.com', port: 5432, user: 'app', database: 'callbacks', prefix: '', display: 'postgres://***@db.example.com/callbacks' })
   assert.equal(parseSqlTarget('postgresql://app@db/x').dialect, 'postgres')
   const my = parseSqlTarget('mariadb://app:p%40ss@10.0.0.5:3307/sms?prefix=cs_')
   assert.deepEqual([my.dialect, my.port, my.password, my.prefix, my.display], ['mysql', 3307, 'p@ss', 'cs_', 'mariadb://app:***@10.0.0.5:3307/sms?prefix=cs_'])
@@ -77,14 +77,14 @@ test('`callback-spool config` masks the password of a SQL target in --on', async
   t.after(() => { if (saved === undefined) delete process.env.CALLBACK_SPOOL_ON; else process.env.CALLBACK_SPOOL_ON = saved })
   let out = ''
   await createProgram({ stdout: (text) => { out += text } }).exitOverride().parseAsync(['config'], { from: 'user' })
-  assert.match(out, /postgres:\/\/app:\*\*\*\*@db\/x/)
+  assert.match(out, /postgres:\/\/app:\*\*\*@db\/x/)
   assert.doesNotMatch(out, /pw-secret/)
 })
 
 test('`db schema URL` prints the tables of the dialect, with the prefix; no password shown', async () => {
   const io = captureIO()
   await createProgram({ toolIO: io }).exitOverride().parseAsync(['db', 'schema', 'postgres://app:pw-secret@db/x?prefix=sms_'], { from: 'user' })
-  assert.match(io.out(), /^-- callback-spool tables for postgres:\/\/app:\*\*\*\*@db\/x\?prefix=sms_\nBEGIN;/)
+  assert.match(io.out(), /^-- callback-spool tables for postgres:\/\/app:\*\*\*@db\/x\?prefix=sms_\nBEGIN;/)
   assert.equal(io.out().slice(io.out().indexOf('\n') + 1), schemaScript('postgres', 'sms_'))
   for (const table of ['sms_callbacks', 'sms_callback_optouts', 'sms_callback_deliveries', 'sms_callback_schema']) assert.match(io.out(), new RegExp(`CREATE TABLE IF NOT EXISTS ${table} `))
   assert.doesNotMatch(io.out(), /pw-secret/)
