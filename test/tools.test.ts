@@ -251,9 +251,9 @@ test('dead list, retry (records re-queued, invalid lines kept), purge; status co
   assert.deepEqual((await readNdjson(join(dir, 'o.ndjson'))).map((r) => r.id), [refused.id])
   assert.deepEqual(await readdir(join(dir, 'requeue')), [])
 
-  const notYet = await runTool(['dead', 'purge', '--data-dir', dir, '--before', '1h'])
+  const notYet = await runTool(['dead', 'purge', '--data-dir', dir, '--before', '1h', '--yes'])
   assert.match(notYet.out, /^0 dead letter\(s\) purged/)
-  const purged = await runTool(['dead', 'purge', '--data-dir', dir, '--before', new Date(Date.now() + 1000).toISOString()])
+  const purged = await runTool(['dead', 'purge', '--data-dir', dir, '--before', new Date(Date.now() + 1000).toISOString(), '--yes'])
   assert.match(purged.out, /^1 dead letter\(s\) purged/)
   assert.deepEqual(await readdir(join(dir, 'dead')), [], 'an emptied file is removed')
   assert.equal((await runTool(['dead', 'list', '--data-dir', dir])).out, 'no dead letters\n')
@@ -338,7 +338,7 @@ test('replay counts records and invalid lines apart; tools that take the lock re
   const replay = await runTool(['replay', '--data-dir', dir, '--all', '--yes'])
   assert.match(replay.out, /: 2 record\(s\) will be dispatched again by the next pass \(and 1 invalid line\(s\), dead-lettered again\)/)
   const missing = join(dir, 'nowhere')
-  for (const argv of [['replay', '--all', '--yes'], ['dead', 'retry'], ['dead', 'purge', '--before', '1d']]) {
+  for (const argv of [['replay', '--all', '--yes'], ['dead', 'retry'], ['dead', 'purge', '--before', '1d', '--yes']]) {
     await assert.rejects(runTool([...argv, '--data-dir', missing]), { code: 'SPOOL_ERR_NO_DATA_DIR', exitCode: 66 }, argv.join(' '))
   }
   await assert.rejects(readdir(missing), { code: 'ENOENT' })

@@ -7,7 +7,7 @@
 import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.js'
-import { ensureDir } from '../spool/fsutil.js'
+import { ensureDir, existingDataDir } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { tryAcquireLock } from '../spool/lock.js'
 import type { PassFigures } from './metrics.js'
@@ -44,9 +44,10 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   if (options.schedule !== undefined && !cron!.validate(options.schedule)) {
     throw new ConfigError(`Expected \`--schedule\` to be a cron expression like "* * * * *" or "*/10 * * * * *", got \`${options.schedule}\``)
   }
-  const processor = await Processor.create(options, log)
+  // Only the receiver creates a data dir: a mistyped --data-dir is refused (66), not made empty.
   const layout = dataLayout(options.dataDir)
-  await ensureDir(layout.root)
+  await existingDataDir(layout.root)
+  const processor = await Processor.create(options, log)
   const lock = await tryAcquireLock(layout.root, 'processor')
   if (lock === undefined) {
     await processor.close()
