@@ -2,6 +2,7 @@
 import { type Command, CommanderError } from 'commander'
 import { createProgram } from './cli.js'
 import { CallbackSpoolError } from './errors.js'
+import { isPermissionDenied, permissionError } from './permission.js'
 
 const program = createProgram()
 // On every command, not just the root: exitOverride() is not inherited by subcommands that exist
@@ -20,10 +21,12 @@ try {
     // Help and version are successes; any other usage mistake is EX_USAGE (64). Commander has
     // already printed its message.
     process.exitCode = err.exitCode === 0 ? 0 : 64
-  } else if (err instanceof CallbackSpoolError) {
-    process.stderr.write(`callback-spool: ${err.message}\n`)
-    if (verbose && err.stack !== undefined) process.stderr.write(`${err.stack}\n`)
-    process.exitCode = err.exitCode
+  } else if (err instanceof CallbackSpoolError || isPermissionDenied(err)) {
+    // A file this user may not read or write, wherever it was met: 77 with the path and who may.
+    const known = err instanceof CallbackSpoolError ? err : permissionError(err)
+    process.stderr.write(`callback-spool: ${known.message}\n`)
+    if (verbose && known.stack !== undefined) process.stderr.write(`${known.stack}\n`)
+    process.exitCode = known.exitCode
   } else {
     const e = err as NodeJS.ErrnoException
     process.stderr.write(`callback-spool: unexpected error: ${e.message ?? String(err)}${verbose ? '' : ' (run with --verbose for details)'}\n`)
