@@ -3,6 +3,7 @@ import { type Command, CommanderError } from 'commander'
 import { createProgram } from './cli.js'
 import { CallbackSpoolError } from './errors.js'
 import { isPermissionDenied, permissionError } from './permission.js'
+import { reportFatal } from './fatal.js'
 
 const program = createProgram()
 // On every command, not just the root: exitOverride() is not inherited by subcommands that exist
@@ -12,6 +13,8 @@ const overrideExits = (command: Command): void => {
   command.commands.forEach(overrideExits)
 }
 overrideExits(program)
+/** --log-level as parsed (flag, environment or config file), when parsing got that far. */
+const logLevel = (): string | undefined => program.opts().logLevel as string | undefined
 const verbose = process.argv.includes('--verbose') || process.env.CALLBACK_SPOOL_VERBOSE !== undefined
 
 try {
@@ -24,12 +27,13 @@ try {
   } else if (err instanceof CallbackSpoolError || isPermissionDenied(err)) {
     // A file this user may not read or write, wherever it was met: 77 with the path and who may.
     const known = err instanceof CallbackSpoolError ? err : permissionError(err)
-    process.stderr.write(`callback-spool: ${known.message}\n`)
+    reportFatal({ message: known.message, code: known.code, exitCode: known.exitCode }, program.args[0], logLevel())
     if (verbose && known.stack !== undefined) process.stderr.write(`${known.stack}\n`)
     process.exitCode = known.exitCode
   } else {
     const e = err as NodeJS.ErrnoException
-    process.stderr.write(`callback-spool: unexpected error: ${e.message ?? String(err)}${verbose ? '' : ' (run with --verbose for details)'}\n`)
+    const message = `unexpected error: ${e.message ?? String(err)}${verbose ? '' : ' (run with --verbose for details)'}`
+    reportFatal({ message, code: undefined, exitCode: 1, err }, program.args[0], logLevel())
     if (verbose && e.stack !== undefined) process.stderr.write(`${e.stack}\n`)
     process.exitCode = 1
   }

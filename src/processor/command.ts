@@ -45,7 +45,7 @@ Examples:
   callback-spool process --follow --on delivery=https://app.example.com/hooks/delivery
 `)
     .action(async (opts: Record<string, unknown>) => {
-      const logger = context.logger ?? createLogger()
+      const logger = context.logger ?? createLogger(program.opts().logLevel as string | undefined)
       process.exitCode = await runProcessCommand(processOptionsFrom(opts), logger, context.onSignal)
     })
   // `callback-spool config` checks these options with the same code as the action.

@@ -7,6 +7,7 @@
 import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.js'
+import { RateLimitedLog } from '../rate-limited-log.js'
 import { ensureDir, existingDataDir } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { tryAcquireLock } from '../spool/lock.js'
@@ -71,12 +72,25 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   }
 }
 
+/** A pass stuck on the same record logs one line a minute, not one per retry pause. */
+const stuckPasses = new WeakMap<Logger, RateLimitedLog>()
+
 async function onePass (processor: Processor, log: Logger, alwaysLog: boolean): Promise<PassFigures> {
   const figures = await processor.runPass()
   const busy = figures.records_read > 0 || figures.requeued_read > 0 || figures.outcome !== 'done' || figures.quarantined > 0 || figures.segments_deleted > 0
   if (alwaysLog || busy) {
     await processor.recordPass(figures)
-    log.info(passSummary(figures), `pass ${figures.outcome}: ${figures.records_read} records in ${figures.duration_ms} ms, ${figures.lag_records} left`)
+    const msg = `pass ${figures.outcome}: ${figures.records_read} records in ${figures.duration_ms} ms, ${figures.lag_records} left`
+    if (!busy) {
+      // An idle pass (nothing read, nothing changed) is not news: cron would log one a minute.
+      log.debug(passSummary(figures), msg)
+    } else if (figures.outcome === 'retry_later' && figures.records_read === 0 && figures.requeued_read === 0) {
+      let limited = stuckPasses.get(log)
+      if (limited === undefined) stuckPasses.set(log, limited = new RateLimitedLog(log, 60_000))
+      limited.log('info', `retry_later ${JSON.stringify(figures.checkpoint)}`, passSummary(figures), msg)
+    } else {
+      log.info(passSummary(figures), msg)
+    }
   }
   return figures
 }
