@@ -16,7 +16,7 @@ export class RateLimitedLog {
   constructor (
     private readonly logger: Logger,
     private readonly intervalMs = DEFAULT_LOG_INTERVAL_MS,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = Date.now
   ) {}
 
   /** Logs `msg` with `fields` unless a line of the same key was written less than the interval ago. */
