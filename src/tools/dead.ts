@@ -20,6 +20,8 @@ import { requeueDir } from '../processor/requeue.js'
 import { encodeRecord, type SpoolRecord } from '../record.js'
 import { ensureDir, existingDataDir, fsyncDir, listNdjsonFiles, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
+import { maskNumber } from '../mask.js'
+import { normaliseNumber } from '../number.js'
 import { dataDirOption } from '../config.js'
 import { confirmIrreversible, flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
 
@@ -59,10 +61,18 @@ export function deadLetterId (letter: DeadLetter): string | undefined {
   return r !== null && typeof r === 'object' && typeof (r as { id?: unknown }).id === 'string' ? (r as { id: string }).id : undefined
 }
 
+/** The record's phone number, masked (`+336*****233`): enough to tell whose it is, and to find it with `cat --number`. */
+export function deadLetterNumber (letter: DeadLetter): string {
+  const fields = (letter.record as { fields?: Record<string, unknown> } | null)?.fields
+  if (fields === null || typeof fields !== 'object') return '-'
+  const raw = [fields.number, fields.from, fields.msisdn].find((v): v is string => typeof v === 'string' && v.trim() !== '')
+  return raw === undefined ? '-' : maskNumber(normaliseNumber(raw) ?? raw)
+}
+
 export function formatDeadLetter (letter: DeadLetter): string {
   const id = deadLetterId(letter) ?? (letter.segment === undefined ? '-' : `${letter.segment}:${letter.offset ?? 0}`)
   const error = JSON.stringify(letter.error).slice(1, -1)
-  return `${letter.failed_at}  ${(letter.kind ?? 'invalid').padEnd(8)}  ${id}  ${letter.target ?? '-'}  ${error}  attempts=${letter.attempts}\n`
+  return `${letter.failed_at}  ${(letter.kind ?? 'invalid').padEnd(8)}  ${deadLetterNumber(letter).padEnd(16)}  ${id}  ${letter.target ?? '-'}  ${error}  attempts=${letter.attempts}\n`
 }
 
 /** Rewrites each touched file with the letters it keeps (atomically); removes a file left empty. */
@@ -142,7 +152,7 @@ Examples:
   callback-spool dead purge --before 30d --yes
 `)
   dead.command('list')
-    .description('one line per dead letter: failed_at, kind, id, target, error, attempts')
+    .description('one line per dead letter: failed_at, kind, number (masked), id, target, error, attempts')
     .addOption(dataDirOption())
     .addOption(flag('--json', 'one JSON object per line: the dead letter as stored, plus its file'))
     .addHelpText('after', '\nExample:\n  callback-spool dead list --json | jq -r \'select(.kind == "optout") | .record.id\'\n')
