@@ -164,7 +164,8 @@ test('with the real processor: after a pass, purge cleans spool and outputs, and
     assert.equal((await readFile(join(dir, 'out', name), 'utf8')).includes('33600112233'), false, name)
   }
   // The processor validates the moved checkpoint (newline before it, within the file) and goes on.
-  const again = await cli('process', '--data-dir', dir)
+  // An idle pass logs at debug only.
+  const again = await cli('process', '--data-dir', dir, '--log-level', 'debug')
   assert.match(again.stdout, /"records_read":0/)
 })
 

@@ -24,6 +24,8 @@ export function registerUpCommand (program: Command, deps: UpCommandDeps): Comma
       // `up` runs the receiver, which alone creates a data dir: create it before the processor
       // starts beside it, or the processor would refuse it (66) until the receiver had made it.
       await ensureDir(opts.dataDir)
+      // The children read --log-level from their environment, as they read every other option.
+      if (program.getOptionValueSource('logLevel') !== 'default') process.env.CALLBACK_SPOOL_LOG_LEVEL = program.opts().logLevel as string
       const { startUp } = await import('./run.js')
       const running = startUp({ ...opts, configPath: program.opts().config as string | undefined }, logger)
       await new Promise<void>((resolve) => {
