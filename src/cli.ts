@@ -2,9 +2,10 @@
  * The commander program: one subcommand per verb, each a thin call into a module.
  * createProgram() builds it without parsing, so tests can drive it with an explicit argv.
  */
-import { Command } from 'commander'
+import { readFileSync } from 'node:fs'
+import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
-import { createLogger } from './logger.js'
+import { createLogger, LOG_LEVELS } from './logger.js'
 import { checkAll, dataDirOption, envOption, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
@@ -55,6 +56,26 @@ function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
   })
 }
 
+/** The receiver's options by theme in its --help, as `journalctl --help` groups its own. */
+const RECEIVE_HELP_GROUPS: Record<string, string[]> = {
+  'Listening:': ['--host', '--port', '--max-body', '--request-timeout', '--max-connections', '--max-connections-per-address', '--first-byte-timeout'],
+  'Durability:': ['--data-dir', '--durability'],
+  'Rotation:': ['--rotate-bytes', '--rotate-age'],
+  'Admin port (health and metrics):': ['--admin-port', '--admin-host', '--min-free'],
+  'Access control:': ['--token', '--basic-auth', '--basic-auth-file', '--allow', '--trust-proxy', '--twilio-auth-token', '--public-url'],
+}
+
+function groupOptionsInHelp (command: Command, groups: Record<string, string[]>): void {
+  for (const [heading, flags] of Object.entries(groups)) {
+    for (const option of command.options) if (option.long !== undefined && flags.includes(option.long)) option.helpGroup(heading)
+  }
+}
+
+/** This package's version, from its package.json (one level above src/ and dist/ alike). */
+function packageVersion (): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+}
+
 function defaultOnSignal (handler: (signal: NodeJS.Signals) => void): void {
   process.once('SIGTERM', handler)
   process.once('SIGINT', handler)
@@ -63,9 +84,22 @@ function defaultOnSignal (handler: (signal: NodeJS.Signals) => void): void {
 export function createProgram (context: ProgramContext = {}): Command {
   const program = new Command('callback-spool')
     .description('Receive SMS provider callbacks durably into an NDJSON spool, and process them later.')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .option('--verbose', 'print stack traces with errors')
+    .addOption(new Option('--log-level <level>', 'log lines at this level and above (receive, process, up)').choices(LOG_LEVELS).default('info'))
     .showHelpAfterError('(run with --help for usage)')
+    // Every command's --help lists --log-level, --config and --verbose too.
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', `
+Examples:
+  callback-spool up --data-dir data                    # try it: receiver and processor together
+  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool
+  callback-spool process --follow --data-dir /var/lib/callback-spool --log-level debug
+  callback-spool status --data-dir /var/lib/callback-spool
+  callback-spool <command> --help                      # each command's options and examples
+`)
   const onSignal = context.onSignal ?? defaultOnSignal
+  const logLevel = (): string => program.opts().logLevel as string
 
   const receive = program.command('receive')
     .description('run the HTTP receiver: append each callback to the spool, answer an empty 200 once it is durable')
@@ -96,7 +130,7 @@ export function createProgram (context: ProgramContext = {}): Command {
     .addOption(envOption('--public-url <url>', 'scheme and host the provider calls (https://sms.example.com), for signatures'))
     .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
-      const logger = context.logger ?? createLogger()
+      const logger = context.logger ?? createLogger(logLevel())
       const options = receiveOptionsFrom(opts)
       // Listen for signals before listening for requests: a SIGTERM that comes as soon as the
       // "listening" line is out (systemd, `up`, a test) must stop it cleanly, not kill it.
@@ -113,7 +147,7 @@ export function createProgram (context: ProgramContext = {}): Command {
     })
 
   addProcessCommand(program, { logger: context.logger, onSignal })
-  registerUpCommand(program, { makeLogger: () => context.logger ?? createLogger(), onSignal, defaults: RECEIVE_DEFAULTS })
+  registerUpCommand(program, { makeLogger: () => context.logger ?? createLogger(logLevel()), onSignal, defaults: RECEIVE_DEFAULTS })
   registerConfigCommand(program, context.stdout)
   const toolIO = (): ToolIO => context.toolIO ?? processIO(onSignal)
   addStatusCommand(program, toolIO)
@@ -124,6 +158,7 @@ export function createProgram (context: ProgramContext = {}): Command {
   addPurgeCommand(program, toolIO)
   addDbCommand(program, toolIO)
   setOptionsValidator(receive, receiveOptionsFrom)
+  groupOptionsInHelp(receive, RECEIVE_HELP_GROUPS)
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
   installConfig(program)
   return program

@@ -31,7 +31,7 @@ export class ConfigError extends CallbackSpoolError {
 
 /** EX_NOINPUT (66): the data dir (or the spool in it) is not there; nothing is created in its place. */
 export class NoInputError extends CallbackSpoolError {
-  constructor (code: 'SPOOL_ERR_NO_DATA_DIR' | 'SPOOL_ERR_NO_SPOOL', message: string) {
+  constructor (code: 'SPOOL_ERR_NO_DATA_DIR' | 'SPOOL_ERR_NOT_DATA_DIR' | 'SPOOL_ERR_NO_SPOOL', message: string) {
     super(code, message, { exitCode: 66 })
   }
 }
@@ -86,5 +86,17 @@ export class LinkRefusedError extends CallbackSpoolError {
   constructor (path: string, target: string | undefined, options: { cause?: unknown } = {}) {
     super('SPOOL_ERR_LINK', `${path} is a symbolic link${target === undefined ? '' : ` (to ${target})`}; links in the data dir are never followed: replace it with the real file or directory`, { ...options, exitCode: 78 })
     this.path = path
+  }
+}
+
+/**
+ * EX_NOPERM (77): this user may not read or write a file of the data dir. Never reported as a
+ * corrupt file: the file is fine, the user is not the right one.
+ */
+export class PermissionError extends CallbackSpoolError {
+  readonly path: string | undefined
+  constructor (message: string, options: { cause?: unknown, path?: string } = {}) {
+    super('SPOOL_ERR_PERMISSION', message, { cause: options.cause, exitCode: 77 })
+    this.path = options.path
   }
 }

@@ -1,13 +1,26 @@
 /** The one pino logger: JSON lines on stdout, for journald. */
 import { pino, type DestinationStream, type Logger } from 'pino'
+import { isJournalStream, journalDestination } from './log-journal.js'
 import { maskJsonStrings } from './mask.js'
+
+/** pino's levels, and `silent`: what --log-level takes. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /**
  * Every line is masked as it is written (phone numbers and URL credentials in its strings), so
- * that no message, error or stack can carry them, whoever wrote the text. `destination` is for
- * tests; the default is stdout.
+ * that no message, error or stack can carry them, whoever wrote the text. Levels as words:
+ * journald, jq and people read "warn", not 40. `destination` is for tests; the default is stdout
+ * (with a journald priority prefix when stdout is the journal's stream).
  */
 export function createLogger (level: string = process.env.CALLBACK_SPOOL_LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
-  const options = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: maskJsonStrings } }
-  return destination === undefined ? pino(options) : pino(options, destination)
+  const options = {
+    level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
+    hooks: { streamWrite: maskJsonStrings },
+  }
+  if (destination !== undefined) return pino(options, destination)
+  if (!isJournalStream(1)) return pino(options)
+  return pino(options, journalDestination(pino.destination({ dest: 1, sync: true })))
 }

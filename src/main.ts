@@ -2,6 +2,8 @@
 import { type Command, CommanderError } from 'commander'
 import { createProgram } from './cli.js'
 import { CallbackSpoolError } from './errors.js'
+import { isPermissionDenied, permissionError } from './permission.js'
+import { reportFatal } from './fatal.js'
 import { maskUrlCredentials } from './mask.js'
 
 const program = createProgram()
@@ -12,9 +14,9 @@ const overrideExits = (command: Command): void => {
   command.commands.forEach(overrideExits)
 }
 overrideExits(program)
+/** --log-level as parsed (flag, environment or config file), when parsing got that far. */
+const logLevel = (): string | undefined => program.opts().logLevel as string | undefined
 const verbose = process.argv.includes('--verbose') || process.env.CALLBACK_SPOOL_VERBOSE !== undefined
-// A message may quote an option's value: an --on URL's credentials are not printed.
-const printError = (text: string): void => { process.stderr.write(`${maskUrlCredentials(text)}\n`) }
 
 try {
   await program.parseAsync(process.argv)
@@ -23,14 +25,17 @@ try {
     // Help and version are successes; any other usage mistake is EX_USAGE (64). Commander has
     // already printed its message.
     process.exitCode = err.exitCode === 0 ? 0 : 64
-  } else if (err instanceof CallbackSpoolError) {
-    printError(`callback-spool: ${err.message}`)
-    if (verbose && err.stack !== undefined) printError(err.stack)
-    process.exitCode = err.exitCode
+  } else if (err instanceof CallbackSpoolError || isPermissionDenied(err)) {
+    // A file this user may not read or write, wherever it was met: 77 with the path and who may.
+    const known = err instanceof CallbackSpoolError ? err : permissionError(err)
+    reportFatal({ message: known.message, code: known.code, exitCode: known.exitCode }, program.args[0], logLevel())
+    if (verbose && known.stack !== undefined) process.stderr.write(`${maskUrlCredentials(known.stack)}\n`)
+    process.exitCode = known.exitCode
   } else {
     const e = err as NodeJS.ErrnoException
-    printError(`callback-spool: unexpected error: ${e.message ?? String(err)}${verbose ? '' : ' (run with --verbose for details)'}`)
-    if (verbose && e.stack !== undefined) printError(e.stack)
+    const message = `unexpected error: ${e.message ?? String(err)}${verbose ? '' : ' (run with --verbose for details)'}`
+    reportFatal({ message, code: undefined, exitCode: 1, err }, program.args[0], logLevel())
+    if (verbose && e.stack !== undefined) process.stderr.write(`${maskUrlCredentials(e.stack)}\n`)
     process.exitCode = 1
   }
 }

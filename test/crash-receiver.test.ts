@@ -176,7 +176,7 @@ test('a line torn by a power cut: the restarted receiver quarantines it, warns, 
   const quarantined = join(dataLayout(dir).quarantine, `${last}@${offset}.fragment`)
   assert.equal(await readFile(quarantined, 'utf8'), fragment)
   const warning = second.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
-    .find((l) => l.level === 40 && l.segment === last)
+    .find((l) => l.level === 'warn' && l.segment === last)
   assert.ok(warning !== undefined, 'the quarantine is logged as a warning')
   assert.equal(warning.offset, offset)
 

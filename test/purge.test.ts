@@ -209,7 +209,7 @@ test('purge never rewrites the segment a running receiver writes to, and refuses
 test('the real CLI: purge prints counts with the number masked', async (t) => {
   const dir = await tempDataDir(t)
   await writeFile(join(dir, 'spool', segmentName(1, new Date())), line(`number=${encodeURIComponent(TARGET)}`) + line('number=%2B33700998877'))
-  const { stdout } = await promisify(execFile)(process.execPath, ['bin/callback-spool.js', 'purge', '--number', '0033600112233', '--data-dir', dir])
+  const { stdout } = await promisify(execFile)(process.execPath, ['bin/callback-spool.js', 'purge', '--number', '0033600112233', '--yes', '--data-dir', dir])
   assert.match(stdout, /^purge of \+336\*{5}233\n/)
   assert.match(stdout, /spool +removed 1 records from 1 of 1 files/)
   assert.equal(stdout.includes('33600112233'), false)
@@ -228,7 +228,7 @@ test('with the real processor: after a pass, purge cleans spool and outputs, and
   const outBefore = await Promise.all((await readdir(join(dir, 'out'))).map((n) => readFile(join(dir, 'out', n), 'utf8')))
   assert.ok(outBefore.join('').includes(TARGET), 'the pass wrote the number to the outputs')
 
-  const { stdout } = await cli('purge', '--number', TARGET, '--data-dir', dir)
+  const { stdout } = await cli('purge', '--number', TARGET, '--yes', '--data-dir', dir)
   assert.match(stdout, /spool +removed 2 records/)
   assert.match(stdout, /out +removed 2 lines from 2 of 3 files/)
   assert.equal(await readFile(join(dir, 'spool', seg), 'utf8'), keep)
@@ -238,7 +238,8 @@ test('with the real processor: after a pass, purge cleans spool and outputs, and
     assert.equal((await readFile(join(dir, 'out', name), 'utf8')).includes('33600112233'), false, name)
   }
   // The processor validates the moved checkpoint (newline before it, within the file) and goes on.
-  const again = await cli('process', '--data-dir', dir)
+  // An idle pass logs at debug only.
+  const again = await cli('process', '--data-dir', dir, '--log-level', 'debug')
   assert.match(again.stdout, /"records_read":0/)
 })
 

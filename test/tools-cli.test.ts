@@ -83,7 +83,7 @@ test('dead retry through the CLI: dead-lettered by an exec handler exiting 65, r
   const refused = await run(['process', '--data-dir', dir, '--on', 'optout=exec:cat > /dev/null; exit 65'])
   assert.equal(refused.code, 0, refused.stderr)
   const list = await run(['dead', 'list', '--data-dir', dir])
-  assert.match(list.stdout, new RegExp(`optout\\s+${record.id}\\s+exec:cat > /dev/null; exit 65\\s+exit 65`))
+  assert.match(list.stdout, new RegExp(`optout\\s+\\+336\\*{5}\\d{3}\\s+${record.id}\\s+exec:cat > /dev/null; exit 65\\s+exit 65`))
   assert.equal(list.stdout.trim().split('\n').length, 1)
 
   const retry = await run(['dead', 'retry', '--id', record.id, '--data-dir', dir])

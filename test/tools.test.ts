@@ -228,8 +228,8 @@ test('dead list, retry (records re-queued, invalid lines kept), purge; status co
   const list = await runTool(['dead', 'list', '--data-dir', dir])
   const rows = list.out.split('\n').filter(Boolean)
   assert.equal(rows.length, 2)
-  assert.match(rows[0]!, new RegExp(`optout\\s+${refused.id}\\s+exec:exit 65\\s+exit 65.*attempts=1$`))
-  assert.match(rows[1]!, /invalid\s+000000000001-.*\.ndjson:\d+\s+-\s+invalid JSON/)
+  assert.match(rows[0]!, new RegExp(`optout\\s+\\+336\\*{5}009\\s+${refused.id}\\s+exec:exit 65\\s+exit 65.*attempts=1$`))
+  assert.match(rows[1]!, /invalid\s+-\s+000000000001-.*\.ndjson:\d+\s+-\s+invalid JSON/)
   const json = (await runTool(['dead', 'list', '--data-dir', dir, '--json'])).out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
   assert.deepEqual(json.map((l) => l.kind), ['optout', null])
   assert.equal(typeof json[0]!.file, 'string')
@@ -252,9 +252,9 @@ test('dead list, retry (records re-queued, invalid lines kept), purge; status co
   assert.deepEqual((await readNdjson(join(dir, 'o.ndjson'))).map((r) => r.id), [refused.id])
   assert.deepEqual(await readdir(join(dir, 'requeue')), [])
 
-  const notYet = await runTool(['dead', 'purge', '--data-dir', dir, '--before', '1h'])
+  const notYet = await runTool(['dead', 'purge', '--data-dir', dir, '--before', '1h', '--yes'])
   assert.match(notYet.out, /^0 dead letter\(s\) purged/)
-  const purged = await runTool(['dead', 'purge', '--data-dir', dir, '--before', new Date(Date.now() + 1000).toISOString()])
+  const purged = await runTool(['dead', 'purge', '--data-dir', dir, '--before', new Date(Date.now() + 1000).toISOString(), '--yes'])
   assert.match(purged.out, /^1 dead letter\(s\) purged/)
   assert.deepEqual(await readdir(join(dir, 'dead')), [], 'an emptied file is removed')
   assert.equal((await runTool(['dead', 'list', '--data-dir', dir])).out, 'no dead letters\n')
@@ -339,7 +339,7 @@ test('replay counts records and invalid lines apart; tools that take the lock re
   const replay = await runTool(['replay', '--data-dir', dir, '--all', '--yes'])
   assert.match(replay.out, /: 2 record\(s\) will be dispatched again by the next pass \(and 1 invalid line\(s\), dead-lettered again\)/)
   const missing = join(dir, 'nowhere')
-  for (const argv of [['replay', '--all', '--yes'], ['dead', 'retry'], ['dead', 'purge', '--before', '1d']]) {
+  for (const argv of [['replay', '--all', '--yes'], ['dead', 'retry'], ['dead', 'purge', '--before', '1d', '--yes']]) {
     await assert.rejects(runTool([...argv, '--data-dir', missing]), { code: 'SPOOL_ERR_NO_DATA_DIR', exitCode: 66 }, argv.join(' '))
   }
   await assert.rejects(readdir(missing), { code: 'ENOENT' })

@@ -59,7 +59,7 @@ Examples:
   callback-spool process --follow --on delivery=https://app.example.com/hooks/delivery
 `)
     .action(async (opts: Record<string, unknown>) => {
-      const logger = context.logger ?? createLogger()
+      const logger = context.logger ?? createLogger(program.opts().logLevel as string | undefined)
       // The processor's implementation is loaded only by the command that runs it.
       const { runProcessCommand } = await import('./run.js')
       process.exitCode = await runProcessCommand(processOptionsFrom(opts), logger, context.onSignal)

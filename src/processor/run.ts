@@ -7,7 +7,8 @@
 import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.js'
-import { ensureDir } from '../spool/fsutil.js'
+import { RateLimitedLog } from '../rate-limited-log.js'
+import { ensureDir, existingDataDir } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { tryAcquireLock } from '../spool/lock.js'
 import type { PassFigures } from './metrics.js'
@@ -45,9 +46,10 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   if (options.schedule !== undefined && !cron!.validate(options.schedule)) {
     throw new ConfigError(`Expected \`--schedule\` to be a cron expression like "* * * * *" or "*/10 * * * * *", got \`${options.schedule}\``)
   }
-  const processor = await Processor.create(options, log)
+  // Only the receiver creates a data dir: a mistyped --data-dir is refused (66), not made empty.
   const layout = dataLayout(options.dataDir)
-  await ensureDir(layout.root)
+  await existingDataDir(layout.root)
+  const processor = await Processor.create(options, log)
   const lock = await tryAcquireLock(layout.root, 'processor')
   if (lock === undefined) {
     await processor.close()
@@ -71,13 +73,26 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   }
 }
 
+/** A pass stuck on the same record logs one line a minute, not one per retry pause. */
+const stuckPasses = new WeakMap<Logger, RateLimitedLog>()
+
 async function onePass (processor: Processor, log: Logger, alwaysLog: boolean): Promise<PassFigures> {
   const figures = await processor.runPass()
   const busy = figures.records_read > 0 || figures.requeued_read > 0 || figures.outcome !== 'done' || figures.quarantined > 0 || figures.segments_deleted > 0
   if (alwaysLog || busy) {
     // Figures that cannot be saved (a full disk) do not change what the pass did, nor its exit code.
     await processor.recordPass(figures).catch((err: unknown) => log.error({ err }, 'cannot save the figures of the pass (state/last-pass.json, --metrics-file)'))
-    log.info(passSummary(figures), `pass ${figures.outcome}: ${figures.records_read} records in ${figures.duration_ms} ms, ${figures.lag_records} left`)
+    const msg = `pass ${figures.outcome}: ${figures.records_read} records in ${figures.duration_ms} ms, ${figures.lag_records} left`
+    if (!busy) {
+      // An idle pass (nothing read, nothing changed) is not news: cron would log one a minute.
+      log.debug(passSummary(figures), msg)
+    } else if (figures.outcome === 'retry_later' && figures.records_read === 0 && figures.requeued_read === 0) {
+      let limited = stuckPasses.get(log)
+      if (limited === undefined) stuckPasses.set(log, limited = new RateLimitedLog(log, 60_000))
+      limited.log('info', `retry_later ${JSON.stringify(figures.checkpoint)}`, passSummary(figures), msg)
+    } else {
+      log.info(passSummary(figures), msg)
+    }
   }
   return figures
 }

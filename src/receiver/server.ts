@@ -17,6 +17,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
+import { RateLimitedLog } from '../rate-limited-log.js'
 import { OPEN_ACCESS, type AccessControl } from './access.js'
 import { BodyTooLargeError, declaredOverLimit, readBody } from './body.js'
 import { answerClientError } from './client-error.js'
@@ -98,6 +99,14 @@ export function createReceiver (options: ReceiverOptions): Receiver {
   const closingAt = new WeakMap<Socket, number>()
   const behindClose = (req: IncomingMessage): boolean => (closingAt.get(req.socket) ?? Infinity) < requestNumber.get(req)!
 
+  // Refused requests at warn, with the reason and the client (never the path: it may hold a
+  // token), at most one line per reason every 10 s, with the count of the others.
+  const refusals = new RateLimitedLog(logger)
+  const errors = new RateLimitedLog(logger)
+  const refused = (status: number, reason: string, remoteAddr: string | undefined): void => {
+    refusals.log('warn', `${status} ${reason}`, { status, reason, remote_addr: remoteAddr }, `request refused: ${status} ${reason}`)
+  }
+
   const answer = (res: ServerResponse, status: number, headers?: Record<string, string>): void => {
     if (headers?.Connection === 'close') {
       const n = requestNumber.get(res.req)!
@@ -114,12 +123,13 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     if (behindClose(req)) return
     // Node stops counting at server.maxHeadersCount, so reaching it means "too many".
     if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) {
+      refused(431, 'too many headers', req.socket.remoteAddress)
       answer(res, 431, { Connection: 'close' })
       return
     }
     const admission = access.admit(req)
     if (!admission.admitted) {
-      logger.debug({ status: admission.status, reason: admission.reason, remote_addr: req.socket.remoteAddress }, 'request refused')
+      refused(admission.status, admission.reason, req.socket.remoteAddress)
       answer(res, admission.status, admission.headers)
       return
     }
@@ -133,12 +143,14 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       return
     }
     if (method !== 'POST' && method !== 'GET') {
+      refused(405, 'method not allowed', admission.remoteAddr)
       req.resume()
       answer(res, 405, { Allow: ALLOW })
       return
     }
     if (declaredOverLimit(req, maxBodyBytes)) {
       // The body is not wanted, so the connection cannot be reused.
+      refused(413, 'declared body over --max-body', admission.remoteAddr)
       answer(res, 413, { Connection: 'close' })
       return
     }
@@ -149,6 +161,7 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         // Stop reading: the rest of the body is not wanted, so the connection cannot be reused.
+        refused(413, 'body over --max-body', admission.remoteAddr)
         answer(res, 413, { Connection: 'close' })
       } else {
         res.destroy()
@@ -158,10 +171,10 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     stats.bytesReceived += body.length
     // Read once: the signature check and the record see the same fields.
     const parsed = parseBody(body)
-    const refused = access.verifyBody(req, admission, parsed)
-    if (refused !== undefined) {
-      logger.debug({ status: refused.status, reason: refused.reason, remote_addr: admission.remoteAddr }, 'request refused')
-      answer(res, refused.status, refused.headers)
+    const denied = access.verifyBody(req, admission, parsed)
+    if (denied !== undefined) {
+      refused(denied.status, denied.reason, admission.remoteAddr)
+      answer(res, denied.status, denied.headers)
       return
     }
     const line = encodeRequest({
@@ -178,7 +191,8 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       // With one connection open, nobody else can send a callback until this one is answered.
       await spool.append(line, openConnections === 1)
     } catch (err) {
-      logger.error({ err }, 'callback not spooled: answered 503')
+      // A full disk fails every request: one line per interval, with the count of the others.
+      errors.log('error', `spool:${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { err }, 'callback not spooled: answered 503')
       answer(res, 503, { 'Retry-After': retryAfter })
       return
     }

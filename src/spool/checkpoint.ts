@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path'
 import { CheckpointError } from '../errors.js'
+import { isPermissionDenied, permissionError } from '../permission.js'
 import { ensureDir, listSegments, openNoFollow, readFileNoFollow, writeFileDurably } from './fsutil.js'
 import { dataLayout, parseSegmentName } from './layout.js'
 import { segmentBefore, type SpoolPosition } from './reader.js'
@@ -33,6 +34,8 @@ export async function readCheckpoint (dataDir: string): Promise<Checkpoint | und
     text = await readFileNoFollow(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    // The file is not bad, the user is: no replay (that would hand every record over again).
+    if (isPermissionDenied(err)) throw permissionError(err, path)
     throw new CheckpointError(`cannot read the checkpoint ${path}: ${(err as Error).message}; ${repairHint(dataDir)}`, { cause: err })
   }
   let value: unknown

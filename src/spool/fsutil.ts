@@ -4,6 +4,7 @@ import { mkdir, open, readdir, readlink, rename, chmod, stat, unlink, type FileH
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
 import { LinkRefusedError, NoInputError } from '../errors.js'
+import { isPermissionDenied, permissionError } from '../permission.js'
 import { dataLayout, parseSegmentName, type SegmentName } from './layout.js'
 
 export const FILE_MODE = 0o640
@@ -155,14 +156,21 @@ export async function listSegments (spoolDir: string): Promise<SegmentName[]> {
   return segments.sort((a, b) => a.seq - b.seq)
 }
 
-/** The data dir's absolute path; NoInputError (exit 66) when it does not exist, rather than creating it. */
+/**
+ * The data dir's absolute path. It must exist and be a directory (empty is fine: the receiver
+ * fills it); NoInputError (exit 66) otherwise, rather than creating it: a mistyped --data-dir
+ * must not look like an empty spool. Only the receiver creates a data dir.
+ */
 export async function existingDataDir (dataDir: string): Promise<string> {
   const root = dataLayout(dataDir).root
+  let isDir: boolean
   try {
-    await stat(root)
-  } catch {
-    throw new NoInputError('SPOOL_ERR_NO_DATA_DIR', `no data directory at ${root} (give --data-dir, or set CALLBACK_SPOOL_DATA_DIR)`)
+    isDir = (await stat(root)).isDirectory()
+  } catch (err) {
+    if (isPermissionDenied(err)) throw permissionError(err, root)
+    throw new NoInputError('SPOOL_ERR_NO_DATA_DIR', `no data directory at ${root}: check --data-dir (or CALLBACK_SPOOL_DATA_DIR); \`callback-spool receive\` creates it`)
   }
+  if (!isDir) throw new NoInputError('SPOOL_ERR_NOT_DATA_DIR', `${root} is not a directory, so not a data directory: check --data-dir (or CALLBACK_SPOOL_DATA_DIR)`)
   return root
 }
 

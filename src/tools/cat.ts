@@ -12,6 +12,7 @@ import { decodeRecord } from '../record.js'
 import { dataLayout } from '../spool/layout.js'
 import { readLineBatches, type SpoolPosition } from '../spool/reader.js'
 import { parseDuration } from '../units.js'
+import { e164Digits, parseCountryCode } from '../number.js'
 import { dataDirOption } from '../config.js'
 import { existingDataDir } from '../spool/fsutil.js'
 import { flag, parseTimeArg, type ToolIO } from './common.js'
@@ -58,11 +59,34 @@ export function catOptionsFrom (opts: Record<string, unknown>, now = Date.now())
         }
       },
       messageId: () => str('messageId'),
+      ...numberFilter(str('number'), str('country')),
     }),
     pretty: () => opts.pretty === true,
     follow: () => opts.follow === true,
     pollIntervalMs: () => parseDuration('--poll-interval', String(opts.pollInterval ?? '250ms')),
   })
+}
+
+/** --number (any spelling) and --country (the calling code of national forms), checked together. */
+function numberFilter (number: string | undefined, country: string | undefined): { numberDigits: () => string | undefined, countryCode: () => string | undefined } {
+  const countryCode = country === undefined ? undefined : parseCountryCode(country)
+  return {
+    countryCode: () => {
+      if (country !== undefined && countryCode === undefined) throw new ConfigError(`Expected \`--country\` to be a country calling code like 33 or +44, got \`${country}\``)
+      return countryCode
+    },
+    numberDigits: () => {
+      if (number === undefined) return undefined
+      const digits = e164Digits(number, countryCode)
+      if (digits === undefined || digits.length < 6 || /[^\d\s.()/+-]/.test(number)) {
+        throw new ConfigError(`Expected \`--number\` to be a phone number like +33600112233, 0033600112233, or 0600112233 with --country 33, got \`${number}\``)
+      }
+      if (number.trim().startsWith('0') && !number.trim().startsWith('00') && countryCode === undefined) {
+        throw new ConfigError(`\`--number ${number}\` is a national form: give its country calling code too (--country 33), or the number as +33...`)
+      }
+      return digits
+    },
+  }
 }
 
 export interface CatResult {
@@ -142,6 +166,8 @@ export function addCatCommand (program: Command, makeIO: () => ToolIO): Command 
     .addOption(flag('--grep <regexp>', 'only records with a field matching this regular expression, tested on each field as name=value'))
     .addOption(flag('-i, --ignore-case', '--grep ignores case'))
     .addOption(flag('--message-id <id>', 'only records of this message_id'))
+    .addOption(flag('--number <number>', 'only records of this phone number, in any spelling (+33600112233, 0033600112233, 33600112233)'))
+    .addOption(flag('--country <code>', 'the country calling code (33) of national forms (0600112233), in --number and in the records'))
     .addOption(flag('-f, --follow', 'keep printing new records, across rotations, until Ctrl-C or SIGTERM'))
     .addOption(flag('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
     .addHelpText('after', `
@@ -150,7 +176,9 @@ Invalid lines are skipped (their count goes to stderr); \`callback-spool verify\
 Examples:
   callback-spool cat --pretty --since 2h
   callback-spool cat --message-id sms_5fa275dbf21dc | jq .fields
-  callback-spool cat --grep 'number=\\+33600000000' --kind optout,reply --pretty
+  callback-spool cat --number +33600000000 --kind optout,reply --pretty    # "my STOP was ignored"
+  callback-spool cat --number '06 00 00 00 00' --country 33 --pretty
+  callback-spool cat --grep 'status=NOT_DELIVERED' --pretty
   callback-spool cat --follow --pretty
 `)
     .action(async (opts: Record<string, unknown>) => {

@@ -4,7 +4,7 @@
  */
 import { Option } from 'commander'
 import { createInterface } from 'node:readline/promises'
-import { CallbackSpoolError, ConfigError } from '../errors.js'
+import { CallbackSpoolError, ConfigError, UsageError } from '../errors.js'
 import { flagOnlyOption } from '../config.js'
 import { parseDuration } from '../units.js'
 import { describeHolder, findHolder, lockPath, tryAcquireLock, type SpoolLock } from '../spool/lock.js'
@@ -101,4 +101,17 @@ export async function takeProcessorLock (dataDir: string, doing: string): Promis
   if (lock !== undefined) return lock
   const holder = describeHolder(await findHolder(root, 'processor'), lockPath(root, 'processor'))
   throw new CallbackSpoolError('SPOOL_ERR_LOCKED', `a processor is running on ${root} (${holder}); stop it before you ${doing} (e.g. systemctl stop callback-spool-follow), then start it again`, { exitCode: 75 })
+}
+
+/**
+ * What an irreversible command (`purge`, `dead purge`) needs before it deletes: `--yes`, or a yes
+ * typed at the terminal. Off a terminal without `--yes` it refuses (exit 64), as replay does, so
+ * that a script or a cron line never deletes by accident. `what` completes "this will ...".
+ */
+export async function confirmIrreversible (io: ToolIO, yes: boolean, what: string, command: string): Promise<void> {
+  if (yes) return
+  if (!io.stdinIsTTY) throw new UsageError(`${command} would ${what}, which cannot be undone; pass --yes to confirm (stdin is not a terminal)`)
+  if (!await io.confirm(`This will ${what}; it cannot be undone. Go ahead? [y/N] `)) {
+    throw new CallbackSpoolError('SPOOL_ERR_CANCELLED', `${command} cancelled; nothing was deleted`, { exitCode: 1 })
+  }
 }

@@ -18,10 +18,12 @@ import { CallbackSpoolError } from '../errors.js'
 import type { DeadLetter } from '../processor/dead-letters.js'
 import { requeueDir } from '../processor/requeue.js'
 import { encodeRecord, type SpoolRecord } from '../record.js'
-import { ensureDir, fsyncDir, listNdjsonFiles, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, existingDataDir, fsyncDir, listNdjsonFiles, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
+import { maskNumber } from '../mask.js'
+import { normaliseNumber } from '../number.js'
 import { dataDirOption } from '../config.js'
-import { flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
+import { confirmIrreversible, flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
 
 export interface StoredDeadLetter {
   file: string
@@ -59,10 +61,18 @@ export function deadLetterId (letter: DeadLetter): string | undefined {
   return r !== null && typeof r === 'object' && typeof (r as { id?: unknown }).id === 'string' ? (r as { id: string }).id : undefined
 }
 
+/** The record's phone number, masked (`+336*****233`): enough to tell whose it is, and to find it with `cat --number`. */
+export function deadLetterNumber (letter: DeadLetter): string {
+  const fields = (letter.record as { fields?: Record<string, unknown> } | null)?.fields
+  if (fields === null || typeof fields !== 'object') return '-'
+  const raw = [fields.number, fields.from, fields.msisdn].find((v): v is string => typeof v === 'string' && v.trim() !== '')
+  return raw === undefined ? '-' : maskNumber(normaliseNumber(raw) ?? raw)
+}
+
 export function formatDeadLetter (letter: DeadLetter): string {
   const id = deadLetterId(letter) ?? (letter.segment === undefined ? '-' : `${letter.segment}:${letter.offset ?? 0}`)
   const error = JSON.stringify(letter.error).slice(1, -1)
-  return `${letter.failed_at}  ${(letter.kind ?? 'invalid').padEnd(8)}  ${id}  ${letter.target ?? '-'}  ${error}  attempts=${letter.attempts}\n`
+  return `${letter.failed_at}  ${(letter.kind ?? 'invalid').padEnd(8)}  ${deadLetterNumber(letter).padEnd(16)}  ${id}  ${letter.target ?? '-'}  ${error}  attempts=${letter.attempts}\n`
 }
 
 /** Rewrites each touched file with the letters it keeps (atomically); removes a file left empty. */
@@ -109,14 +119,22 @@ export async function retryDeadLetters (dataDir: string, id: string | undefined,
   }
 }
 
-export async function purgeDeadLetters (dataDir: string, beforeMs: number): Promise<number> {
+/** The dead letters that failed before `beforeMs`. */
+function failedBefore (letters: StoredDeadLetter[], beforeMs: number): StoredDeadLetter[] {
+  return letters.filter((l) => {
+    const t = Date.parse(l.letter.failed_at)
+    return !Number.isNaN(t) && t < beforeMs
+  })
+}
+
+/** Removes the dead letters that failed before `beforeMs`; `confirm` is asked with their count first. */
+export async function purgeDeadLetters (dataDir: string, beforeMs: number, confirm: (count: number) => Promise<void> = async () => {}): Promise<number> {
   const lock = await takeProcessorLock(dataDir, 'purge dead letters')
   try {
     const letters = await readDeadLetters(dataDir)
-    const old = letters.filter((l) => {
-      const t = Date.parse(l.letter.failed_at)
-      return !Number.isNaN(t) && t < beforeMs
-    })
+    const old = failedBefore(letters, beforeMs)
+    if (old.length === 0) return 0
+    await confirm(old.length)
     await rewrite(letters, new Set(old))
     return old.length
   } finally {
@@ -131,15 +149,17 @@ export function addDeadCommand (program: Command, makeIO: () => ToolIO): Command
 Examples:
   callback-spool dead list
   callback-spool dead retry --id 019abcde-...   # or every dead letter: callback-spool dead retry
-  callback-spool dead purge --before 30d
+  callback-spool dead purge --before 30d --yes
 `)
   dead.command('list')
-    .description('one line per dead letter: failed_at, kind, id, target, error, attempts')
+    .description('one line per dead letter: failed_at, kind, number (masked), id, target, error, attempts')
     .addOption(dataDirOption())
     .addOption(flag('--json', 'one JSON object per line: the dead letter as stored, plus its file'))
     .addHelpText('after', '\nExample:\n  callback-spool dead list --json | jq -r \'select(.kind == "optout") | .record.id\'\n')
     .action(async (opts: { dataDir: string, json?: boolean }) => {
       const io = makeIO()
+      // A mistyped --data-dir is not "no dead letters".
+      await existingDataDir(opts.dataDir)
       const letters = await readDeadLetters(opts.dataDir)
       let out = ''
       for (const l of letters) out += opts.json === true ? JSON.stringify({ ...l.letter, file: l.file }) + '\n' : formatDeadLetter(l.letter)
@@ -168,10 +188,14 @@ Example:
     .description('remove the dead letters that failed before a time')
     .addOption(dataDirOption())
     .addOption(flag('--before <time>', 'ISO 8601, or a duration ago (30d)').makeOptionMandatory())
-    .addHelpText('after', '\nExample:\n  callback-spool dead purge --before 30d\n')
-    .action(async (opts: { dataDir: string, before: string }) => {
+    .addOption(flag('-y, --yes', 'do not ask (required when stdin is not a terminal)'))
+    .addHelpText('after', '\nIt cannot be undone: it asks on a terminal, and needs --yes otherwise (exit 64 without).\n\nExample:\n  callback-spool dead purge --before 30d --yes\n')
+    .action(async (opts: { dataDir: string, before: string, yes?: boolean }) => {
       const io = makeIO()
-      const n = await purgeDeadLetters(opts.dataDir, parseTimeArg('--before', opts.before))
+      const beforeMs = parseTimeArg('--before', opts.before)
+      const n = await purgeDeadLetters(opts.dataDir, beforeMs, async (count) => {
+        await confirmIrreversible(io, opts.yes === true, `delete ${count} dead letter(s) that failed before ${new Date(beforeMs).toISOString()}`, 'dead purge')
+      })
       await io.write(`${n} dead letter(s) purged\n`)
     })
   return dead

@@ -6,7 +6,8 @@ import type { Command } from 'commander'
 import { maskNumber } from '../mask.js'
 import { purgeNumber, type PurgeReport } from '../spool/purge.js'
 import { dataDirOption } from '../config.js'
-import { flag, type ToolIO } from './common.js'
+import { existingDataDir } from '../spool/fsutil.js'
+import { confirmIrreversible, flag, type ToolIO } from './common.js'
 
 export function formatPurgeReport (report: PurgeReport): string {
   const verb = report.dryRun ? 'would remove' : 'removed'
@@ -33,9 +34,26 @@ export function addPurgeCommand (program: Command, io: () => ToolIO): void {
     .addOption(flag('--number <number>', 'the number, e.g. +33600112233 or 0033600112233').makeOptionMandatory())
     .addOption(dataDirOption())
     .addOption(flag('--dry-run', 'count what would be removed, change nothing'))
-    .addHelpText('after', '\nExample:\n  callback-spool purge --number +33600112233 --dry-run --data-dir /var/lib/callback-spool\n')
-    .action(async (opts: { number: string, dataDir: string, dryRun?: boolean }) => {
-      const report = await purgeNumber(opts.dataDir, opts.number, { dryRun: opts.dryRun === true })
-      await io().write(formatPurgeReport(report))
+    .addOption(flag('-y, --yes', 'do not ask (required when stdin is not a terminal)'))
+    .addHelpText('after', `
+It cannot be undone: it asks on a terminal (after counting), and needs --yes otherwise (exit 64 without).
+
+Examples:
+  callback-spool purge --number +33600112233 --dry-run --data-dir /var/lib/callback-spool
+  callback-spool purge --number +33600112233 --yes --data-dir /var/lib/callback-spool
+`)
+    .action(async (opts: { number: string, dataDir: string, dryRun?: boolean, yes?: boolean }) => {
+      const tool = io()
+      const dryRun = opts.dryRun === true
+      if (!dryRun && opts.yes !== true) {
+        // Refuse before anything is read off a terminal; on one, count first, then ask.
+        await existingDataDir(opts.dataDir)
+        if (!tool.stdinIsTTY) await confirmIrreversible(tool, false, `erase every record of ${maskNumber(opts.number)}`, 'purge')
+        const counted = await purgeNumber(opts.dataDir, opts.number, { dryRun: true })
+        await tool.write(formatPurgeReport(counted))
+        await confirmIrreversible(tool, false, `erase these records of ${maskNumber(counted.number)}`, 'purge')
+      }
+      const report = await purgeNumber(opts.dataDir, opts.number, { dryRun })
+      await tool.write(formatPurgeReport(report))
     })
 }

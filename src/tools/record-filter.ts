@@ -2,6 +2,7 @@
 import type { SpoolRecord } from '../record.js'
 import { classifyCallback, type CallbackKind } from '../processor/classify.js'
 import { fieldString, normaliseNumber } from '../processor/normalise.js'
+import { e164Digits } from '../number.js'
 
 export interface RecordFilter {
   kinds?: CallbackKind[]
@@ -12,6 +13,23 @@ export interface RecordFilter {
   /** Tested against each field as `name=value`. */
   grep?: RegExp
   messageId?: string
+  /** E.164 digits (see e164Digits): a record matches when one of its number fields spells them. */
+  numberDigits?: string
+  /** The country calling code for the records' national forms (`0600112233`). */
+  countryCode?: string
+}
+
+/** The fields that carry a phone number, in the providers' spellings (compared case-insensitively). */
+const NUMBER_FIELDS = new Set(['number', 'from', 'to', 'msisdn', 'sender', 'recipient', 'phone', 'phone_number'])
+
+function mentionsNumber (fields: Record<string, unknown>, digits: string, countryCode: string | undefined): boolean {
+  for (const [name, value] of Object.entries(fields)) {
+    if (!NUMBER_FIELDS.has(name.toLowerCase())) continue
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v === 'string' && e164Digits(v, countryCode) === digits) return true
+    }
+  }
+  return false
 }
 
 /** `name=value` for each field; a repeated field gives one string per value. */
@@ -31,6 +49,7 @@ export function matchesFilter (record: SpoolRecord, filter: RecordFilter): boole
     if (filter.untilMs !== undefined && t >= filter.untilMs) return false
   }
   if (filter.messageId !== undefined && fieldString(record.fields.message_id) !== filter.messageId) return false
+  if (filter.numberDigits !== undefined && !mentionsNumber(record.fields, filter.numberDigits, filter.countryCode)) return false
   if (filter.kinds !== undefined && !filter.kinds.includes(classifyCallback(record.fields).kind)) return false
   if (filter.grep !== undefined) {
     const re = filter.grep

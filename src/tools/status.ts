@@ -16,6 +16,8 @@ import { describeHolder, findHolder, lockPath, type LockRole } from '../spool/lo
 import { formatBytes } from '../units.js'
 import { dataDirOption } from '../config.js'
 import { existingDataDir } from '../spool/fsutil.js'
+import { PermissionError } from '../errors.js'
+import { isPermissionDenied, permissionError } from '../permission.js'
 import { flag, formatAge, type ToolIO } from './common.js'
 
 export interface SegmentInfo {
@@ -119,6 +121,9 @@ export async function collectStatus (dataDir: string, now = Date.now()): Promise
     const b = await computeBacklog(dataDir, cp, now)
     backlog = { records: b.records, bytes: b.bytes, oldest_received_at: b.oldestReceivedAt ?? null, oldest_age_seconds: b.oldestAgeMs === undefined ? null : Math.round(b.oldestAgeMs / 1000) }
   } catch (err) {
+    // A checkpoint this user may not read is not a bad one: say so (77), never "replay".
+    if (err instanceof PermissionError) throw err
+    if (isPermissionDenied(err)) throw permissionError(err)
     checkpoint = { segment: checkpoint?.segment ?? '', offset: checkpoint?.offset ?? 0, updated_at: checkpoint?.updated_at ?? '', valid: false, error: (err as Error).message }
   }
   let lastPass: StatusReport['last_pass'] = null

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { dataDirOption, envOption } from '../config.js'
 import type { Logger } from 'pino'
 import { parsePort } from '../units.js'
+import { ensureDir } from '../spool/fsutil.js'
 
 export interface UpCommandDeps {
   makeLogger: () => Logger
@@ -20,6 +21,11 @@ export function registerUpCommand (program: Command, deps: UpCommandDeps): Comma
     .action(async (opts: { host?: string, port: string, dataDir: string }) => {
       const logger = deps.makeLogger()
       parsePort('--port', opts.port)
+      // `up` runs the receiver, which alone creates a data dir: create it before the processor
+      // starts beside it, or the processor would refuse it (66) until the receiver had made it.
+      await ensureDir(opts.dataDir)
+      // The children read --log-level from their environment, as they read every other option.
+      if (program.getOptionValueSource('logLevel') !== 'default') process.env.CALLBACK_SPOOL_LOG_LEVEL = program.opts().logLevel as string
       const { startUp } = await import('./run.js')
       const running = startUp({ ...opts, configPath: program.opts().config as string | undefined }, logger)
       await new Promise<void>((resolve) => {
