@@ -11,6 +11,7 @@
  * 32 within 10% of its figure at 1.
  */
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -35,38 +36,63 @@ export interface ConcurrencyRun {
   /** Records/s at --concurrency 1 and at CONCURRENCY. */
   sequential: number
   concurrent: number
+  /** CPU µs per record at 1 and at CONCURRENCY (NaN without /usr/bin/time). */
+  sequentialCpuUs: number
+  concurrentCpuUs: number
   /** A pass that did not end with exit 0. */
   failed: boolean
 }
 
-/** One pass of the real CLI over `dataDir` from its start; returns records/s, or NaN if it failed. */
-async function pass (dataDir: string, records: number, args: string[]): Promise<number> {
+interface Pass {
+  /** Records/s by the wall clock; NaN when the pass failed. */
+  rate: number
+  /** User + system CPU µs per record (from /usr/bin/time); NaN without it. */
+  cpuUs: number
+}
+
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined
+
+/** One pass of the real CLI over `dataDir` from its start. */
+async function pass (dataDir: string, records: number, args: string[]): Promise<Pass> {
   // From the start again: no checkpoint, no output of a previous pass.
   for (const sub of ['state', 'out', 'dead']) await rm(join(dataDir, sub), { recursive: true, force: true })
+  const argv = [CLI, 'process', '--data-dir', dataDir, ...args]
   const started = process.hrtime.bigint()
-  const child = spawn(process.execPath, [CLI, 'process', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = TIME === undefined
+    ? spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(TIME, ['-f', 'cpu %U %S', process.execPath, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const [code] = await once(child, 'close') as [number | null]
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   if (code !== 0) {
     process.stderr.write(stderr.slice(-2000))
-    return Number.NaN
+    return { rate: Number.NaN, cpuUs: Number.NaN }
   }
-  return records / seconds
+  // CPU time says more than wall time on a machine shared with other work.
+  const cpu = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr)
+  return { rate: records / seconds, cpuUs: cpu === null ? Number.NaN : (Number(cpu[1]) + Number(cpu[2])) * 1e6 / records }
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 async function side (target: string, dataDir: string, records: number, args: string[], rounds: number): Promise<ConcurrencyRun> {
-  const sequential: number[] = []
-  const concurrent: number[] = []
+  const sequential: Pass[] = []
+  const concurrent: Pass[] = []
   for (let round = 0; round < rounds; round++) {
     concurrent.push(await pass(dataDir, records, [...args, '--concurrency', String(CONCURRENCY)]))
     sequential.push(await pass(dataDir, records, [...args, '--concurrency', '1']))
   }
-  const failed = [...sequential, ...concurrent].some((r) => Number.isNaN(r))
-  return { target, records, sequential: median(sequential), concurrent: median(concurrent), failed }
+  const failed = [...sequential, ...concurrent].some((p) => Number.isNaN(p.rate))
+  return {
+    target,
+    records,
+    sequential: median(sequential.map((p) => p.rate)),
+    concurrent: median(concurrent.map((p) => p.rate)),
+    sequentialCpuUs: median(sequential.map((p) => p.cpuUs)),
+    concurrentCpuUs: median(concurrent.map((p) => p.cpuUs)),
+    failed,
+  }
 }
 
 /** Runs every target at 1 and at CONCURRENCY; `fileCounts` are the spool sizes for the file target. */
@@ -82,7 +108,8 @@ export async function runConcurrencyBench (fileCounts: number[], log: (line: str
   const report = (run: ConcurrencyRun): void => {
     runs.push(run)
     log(`  ${run.target}, ${run.records.toLocaleString('en')} records: --concurrency 1 ${Math.round(run.sequential).toLocaleString('en')} records/s, ` +
-      `${CONCURRENCY} ${Math.round(run.concurrent).toLocaleString('en')} records/s${run.failed ? ' (a pass failed)' : ''}`)
+      `${CONCURRENCY} ${Math.round(run.concurrent).toLocaleString('en')} records/s; CPU µs/record ${us(run.sequentialCpuUs)} and ${us(run.concurrentCpuUs)}` +
+      `${run.failed ? ' (a pass failed)' : ''}`)
   }
   try {
     const dataDir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-'))
@@ -110,13 +137,17 @@ export async function runConcurrencyBench (fileCounts: number[], log: (line: str
 }
 
 const int = (n: number): string => Number.isNaN(n) ? 'failed' : Math.round(n).toLocaleString('en-US')
+const us = (n: number): string => Number.isNaN(n) ? '–' : n.toFixed(1)
 
 export function concurrencyTable (runs: ConcurrencyRun[]): string {
   const rows = [
-    `| target | records | --concurrency 1 records/s | --concurrency ${CONCURRENCY} records/s | ratio |`,
-    '|---|---:|---:|---:|---:|',
+    `| target | records | --concurrency 1 records/s | --concurrency ${CONCURRENCY} records/s | ratio | CPU µs/record at 1 | at ${CONCURRENCY} |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
   ]
-  for (const r of runs) rows.push(`| ${r.target} | ${int(r.records)} | ${int(r.sequential)} | ${int(r.concurrent)} | ${(r.concurrent / r.sequential).toFixed(2)} |`)
+  for (const r of runs) {
+    rows.push(`| ${r.target} | ${int(r.records)} | ${int(r.sequential)} | ${int(r.concurrent)} | ${(r.concurrent / r.sequential).toFixed(2)} | ` +
+      `${us(r.sequentialCpuUs)} | ${us(r.concurrentCpuUs)} |`)
+  }
   return rows.join('\n')
 }
 

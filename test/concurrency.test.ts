@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runProcessCommand, EXIT_TEMPFAIL } from '../src/processor/run.js'
+import { processOptionsFrom } from '../src/processor/command.js'
 import { parseRoute } from '../src/processor/dispatch.js'
 import { loadCheckpoint } from '../src/spool/checkpoint.js'
 import type { SpoolRecord } from '../src/record.js'
@@ -171,4 +172,12 @@ test('tries exhausted while others are in flight: those finish, no new record st
   assert.equal(await runProcessCommand(options, silentLogger(), noSignals), 0)
   assert.deepEqual([...received].sort(), recs.slice(2).map((r) => r.id).sort(), 'the failed record and all after it, once')
   assert.deepEqual(JSON.parse(await readFile(join(dir, 'state', 'attempts.json'), 'utf8')), {})
+})
+
+test('--concurrency and --order-key are checked like the other options', () => {
+  const raw = { dataDir: '/tmp/x', providerTz: 'Europe/Paris', maxAttempts: '5', tries: '1', retryDelay: '1ms', handlerTimeout: '10s', batchSize: '100', retain: '7d', pollInterval: '250ms', retryPause: '5s' }
+  assert.deepEqual([processOptionsFrom(raw).concurrency, processOptionsFrom(raw).orderKey], [32, 'number'])
+  assert.deepEqual([processOptionsFrom({ ...raw, concurrency: '4', orderKey: 'message_id' }).concurrency, processOptionsFrom({ ...raw, orderKey: 'none' }).orderKey], [4, 'none'])
+  assert.throws(() => processOptionsFrom({ ...raw, concurrency: '0' }), { code: 'SPOOL_ERR_CONFIG' })
+  assert.throws(() => processOptionsFrom({ ...raw, orderKey: 'text' }), { code: 'SPOOL_ERR_CONFIG' })
 })

@@ -193,9 +193,9 @@ export class Processor {
     let committedAt = 0
     let lastCommit = Date.now()
     let readBytes = 0
+    let halted = false
     try {
       const batches = readLineBatches(this.layout.spool, this.position, { onTorn: (torn) => this.quarantine(torn) })
-      let halted = false
       for await (const batch of batches) {
         const lines = batch.lines
         for (let i = 0; i < lines.length; i++) {
@@ -238,8 +238,9 @@ export class Processor {
     this.position = window.position()
     figures.records_read = window.settledCount
     await committer.commit(this.position, true)
-    if (this.stopRequested) return 'stopped'
-    return window.idle ? 'done' : 'retry_later'
+    // A stop that comes once everything is read and settled does not undo a pass that is done.
+    if (!halted && window.idle) return 'done'
+    return this.stopRequested ? 'stopped' : 'retry_later'
   }
 
   private async quarantine (torn: TornFragment): Promise<void> {
