@@ -65,3 +65,25 @@ export class CheckpointError extends CallbackSpoolError {
     super('SPOOL_ERR_CHECKPOINT_CORRUPT', message, { ...options, exitCode: 78 })
   }
 }
+
+/**
+ * The receiver cannot listen on its address. EX_UNAVAILABLE (69) for a port taken or an address
+ * not (yet) on this machine: the settings may be right and the fault outside, so a supervisor's
+ * restart may succeed later (unlike 78, which stops `up` and the units). EX_NOPERM (77) for a port
+ * this user may not bind.
+ */
+export class ListenError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown, exitCode: 69 | 77 }) {
+    super('SPOOL_ERR_LISTEN', message, options)
+  }
+}
+
+/**
+ * The receiver cannot write its data dir at start: EX_NOPERM (77) for permissions, EX_CANTCREAT
+ * (73) otherwise (read-only file system, a file where a directory should be).
+ */
+export class DataDirNotWritableError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown, exitCode: 73 | 77 }) {
+    super('SPOOL_ERR_DATA_DIR_NOT_WRITABLE', message, options)
+  }
+}
