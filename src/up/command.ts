@@ -1,6 +1,6 @@
 /** The `up` subcommand: its options, and the wiring of signals to stopping both children. */
 import { Option, type Command } from 'commander'
-import { dataDirOption, envOption } from '../config.js'
+import { dataDirOption, envOption, setOptionsValidator } from '../config.js'
 import type { Logger } from 'pino'
 import { parsePort } from '../units.js'
 
@@ -68,13 +68,15 @@ export function registerUpCommand (program: Command, deps: UpCommandDeps): Comma
     .addOption(dataDirOption('data directory of both'))
     .addHelpText('after', `
 Both children log JSON lines to this stdout; SIGTERM or Ctrl-C stops both. A child that dies is
-restarted with a back-off; one that exits 64 or 78 (bad usage or configuration), or that was
-started 5 times within 10 s, is not: \`up\` then stops the other one and exits with that child's code.
+restarted with a back-off; one that exits 64 or 78 (bad usage or configuration), or that failed
+within 10 s of its start 5 times in a row, is not: \`up\` then stops the other one and exits with
+that child's code.
 
 Example:
   callback-spool up --port 8080 --data-dir data --on 'optout=exec:./add-to-blocklist.sh'
 `)
   const passed = addPassedOptions(program, up)
+  setOptionsValidator(up, (opts: { port: string }) => parsePort('--port', opts.port))
   return up.action(async (opts: { host?: string, port: string, dataDir: string }) => {
     const logger = deps.makeLogger()
     parsePort('--port', opts.port)
