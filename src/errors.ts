@@ -87,3 +87,12 @@ export class DataDirNotWritableError extends CallbackSpoolError {
     super('SPOOL_ERR_DATA_DIR_NOT_WRITABLE', message, options)
   }
 }
+
+/** Several bad option values found at once (checkAll): each kept, so the CLI can say where each came from. */
+export class ConfigMistakesError extends ConfigError {
+  readonly mistakes: ConfigError[]
+  constructor (mistakes: ConfigError[]) {
+    super(mistakes.map((m) => m.message).join('; '))
+    this.mistakes = mistakes
+  }
+}

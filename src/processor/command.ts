@@ -7,7 +7,7 @@ import type { Command } from 'commander'
 import type { Logger } from 'pino'
 import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../config.js'
 import { createLogger } from '../logger.js'
-import { parseDuration, parsePositiveInt } from '../units.js'
+import { HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
 import { PROCESS_DEFAULTS } from './pass.js'
 import { runProcessCommand, type OnSignal, type ProcessCommandOptions } from './run.js'
@@ -24,12 +24,12 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--on <kind=target>', 'route a kind (delivery, reply, optout, unknown or *) to file:PATH, exec:COMMAND, module:PATH or an http(s):// URL; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)')
       .argParser(collectRoutes))
     .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
-    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes').default(String(PROCESS_DEFAULTS.maxAttempts)))
-    .addOption(envOption('--tries <n>', 'tries of a record within one pass').default(String(PROCESS_DEFAULTS.tries)))
-    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time').default('500ms'))
-    .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call').default('30s'))
+    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes (at most 1000)').default(String(PROCESS_DEFAULTS.maxAttempts)))
+    .addOption(envOption('--tries <n>', 'tries of a record within one pass (at most 10)').default(String(PROCESS_DEFAULTS.tries)))
+    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time (0: none; at most 1m)').default('500ms'))
+    .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call (above 0, at most 1h)').default('30s'))
     .addOption(envOption('--batch-size <n>', 'records between checkpoints').default(String(PROCESS_DEFAULTS.batchSize)))
-    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass').default('7d'))
+    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass (0: keep them for ever)').default('7d'))
     .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
     .addOption(envOption('--schedule <cron>', 'stay running; a pass on this cron expression (seconds allowed: "*/10 * * * * *")'))
     .addOption(envOption('--follow', 'stay running; dispatch each new record as soon as it is written'))
@@ -61,18 +61,18 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     dataDir: () => str('dataDir'),
     routes: () => on.map(parseRoute),
     providerTz: () => str('providerTz'),
-    maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts')),
-    tries: () => parsePositiveInt('--tries', str('tries')),
-    retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay')),
-    handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout')),
-    batchSize: () => parsePositiveInt('--batch-size', str('batchSize')),
+    maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts'), { max: 1000 }),
+    tries: () => parsePositiveInt('--tries', str('tries'), { max: 10 }),
+    retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay'), { zero: 'no back-off', max: 60_000 }),
+    handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout'), { max: HOUR_MS }),
+    batchSize: () => parsePositiveInt('--batch-size', str('batchSize'), { max: 1_000_000 }),
     checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
-    retainMs: () => parseDuration('--retain', str('retain')),
+    retainMs: () => parseDuration('--retain', str('retain'), { zero: 'keep for ever' }),
     metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
     progress: () => true,
     schedule: () => opts.schedule === undefined ? undefined : str('schedule'),
     follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
-    pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval')),
-    retryPauseMs: () => parseDuration('--retry-pause', str('retryPause')),
+    pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval'), { max: HOUR_MS }),
+    retryPauseMs: () => parseDuration('--retry-pause', str('retryPause'), { max: HOUR_MS }),
   })
 }
