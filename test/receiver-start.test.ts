@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
+import { pino } from 'pino'
+import { SpoolWriter } from '../src/spool/writer.js'
 import { BIN, REPO, runCli, withoutSpoolEnv } from './helpers/cli.js'
 import { makeTempDir, tempDir } from './helpers/tmp.js'
 
@@ -124,4 +126,31 @@ test('a normal start listens and leaves no write-check file behind', async (t) =
   for (const d of [dir, join(dir, 'spool')]) {
     assert.deepEqual((await readdir(d)).filter((f) => f.startsWith('.write-check')), [], `no probe file left in ${d}`)
   }
+})
+
+test('restarts that spool nothing leave one empty segment, not one each; a record then goes into it', async (t) => {
+  const dir = await tempDir(t)
+  for (let i = 0; i < 3; i++) {
+    const cli = runCli(['receive', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir])
+    while (!cli.stdout().includes('"msg":"listening')) {
+      if (cli.child.exitCode !== null) assert.fail(cli.stderr())
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    cli.child.kill('SIGTERM')
+    assert.equal((await cli.exited).code, 0, cli.stderr())
+  }
+  const segments = await readdir(join(dir, 'spool'))
+  assert.equal(segments.length, 1, segments.join(', '))
+  const mtime = (await stat(join(dir, 'spool', segments[0]!))).mtimeMs
+
+  const writer = await SpoolWriter.open({ dataDir: dir, logger: pino({ level: 'silent' }) })
+  assert.equal(writer.currentSegment, segments[0])
+  assert.equal((await stat(join(dir, 'spool', segments[0]!))).mtimeMs, mtime, 'a restart does not touch it')
+  await writer.append('{"n":1}\n')
+  await writer.close()
+  assert.equal(await readFile(join(dir, 'spool', segments[0]!), 'utf8'), '{"n":1}\n')
+  // Not empty any more: the next start opens a new segment after it.
+  const next = await SpoolWriter.open({ dataDir: dir, logger: pino({ level: 'silent' }) })
+  t.after(() => next.close())
+  assert.ok(next.currentSegment !== undefined && next.currentSegment > segments[0]!)
 })
