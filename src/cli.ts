@@ -21,7 +21,7 @@ import { addDbCommand } from './tools/db-schema.js'
 import { addReplayCommand } from './tools/replay.js'
 import { addStatusCommand } from './tools/status.js'
 import { addVerifyCommand } from './tools/verify.js'
-import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
+import { HOUR_MS, parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
   logger?: Logger
@@ -39,16 +39,16 @@ function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
     host: () => opts.host,
     port: () => parsePort('--port', opts.port!),
     dataDir: () => opts.dataDir!,
-    maxBodyBytes: () => parseBytes('--max-body', opts.maxBody!),
+    maxBodyBytes: () => parseBytes('--max-body', opts.maxBody!, { max: 64 * 1024 ** 2 }),
     durability: () => opts.durability as 'fsync' | 'os',
     rotateBytes: () => parseBytes('--rotate-bytes', opts.rotateBytes!),
     rotateAgeMs: () => parseDuration('--rotate-age', opts.rotateAge!),
-    requestTimeoutMs: () => parseDuration('--request-timeout', opts.requestTimeout!),
-    maxConnections: () => parsePositiveInt('--max-connections', opts.maxConnections!),
+    requestTimeoutMs: () => parseDuration('--request-timeout', opts.requestTimeout!, { max: HOUR_MS }),
+    maxConnections: () => parsePositiveInt('--max-connections', opts.maxConnections!, { max: 1_000_000 }),
     maxConnectionsPerAddress: () => opts.maxConnectionsPerAddress === undefined
       ? undefined
-      : parsePositiveInt('--max-connections-per-address', opts.maxConnectionsPerAddress),
-    firstByteTimeoutMs: () => parseDuration('--first-byte-timeout', opts.firstByteTimeout!),
+      : parsePositiveInt('--max-connections-per-address', opts.maxConnectionsPerAddress, { max: 1_000_000 }),
+    firstByteTimeoutMs: () => parseDuration('--first-byte-timeout', opts.firstByteTimeout!, { max: HOUR_MS }),
     adminPort: () => opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
     adminHost: () => opts.adminHost,
     minFreeBytes: () => parseBytes('--min-free', opts.minFree!),
@@ -104,14 +104,14 @@ Examples:
   const receive = program.command('receive')
     .description('run the HTTP receiver: append each callback to the spool, answer an empty 200 once it is durable')
     .addOption(envOption('--host <host>', 'address to listen on (default: all)'))
-    .addOption(envOption('--port <port>', 'port to listen on').default(String(RECEIVE_DEFAULTS.port)))
+    .addOption(envOption('--port <port>', 'port to listen on (0: any free port, logged)').default(String(RECEIVE_DEFAULTS.port)))
     .addOption(dataDirOption())
-    .addOption(envOption('--max-body <size>', 'largest body accepted (65536, 64KiB, 1MiB)').default('64KiB'))
+    .addOption(envOption('--max-body <size>', 'largest body accepted (65536, 64KiB, 1MiB; at most 64MiB)').default('64KiB'))
     .addOption(envOption('--durability <mode>', 'fsync: answer once the line is on disk; os: once the OS has it')
       .choices(['fsync', 'os']).default('fsync'))
     .addOption(envOption('--rotate-bytes <size>', 'seal a segment at this size').default('64MiB'))
     .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age').default('1h'))
-    .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer').default('10s'))
+    .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer (at most 1h)').default('10s'))
     .addOption(envOption('--max-connections <n>', 'connections open at once; beyond, close the longest-idle one (or refuse if none is idle)')
       .default(String(RECEIVE_DEFAULTS.maxConnections)))
     .addOption(envOption('--max-connections-per-address <n>', 'the same, per peer address (default: as --max-connections)'))

@@ -8,9 +8,10 @@
  * environment has set. The file's keys are the flags' names, camelCase (`maxBody`) or kebab-case
  * (`max-body`); a key no command knows is a mistake, as is a value of the wrong type.
  */
+import type { EventEmitter } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { Option, type Command } from 'commander'
-import { ConfigError } from './errors.js'
+import { ConfigError, ConfigMistakesError, UsageError } from './errors.js'
 import { DEFAULT_DATA_DIR } from './spool/layout.js'
 
 export const ENV_PREFIX = 'CALLBACK_SPOOL_'
@@ -96,19 +97,27 @@ export function installConfig (program: Command): void {
       if (option.envVar === undefined) {
         // Set for --help's sake ("env: CALLBACK_SPOOL_..."); the value is read by the hook below.
         option.env(envNameOf(option))
-        lateEnv.add(option)
       }
+      // Every variable is read by the hook, not by commander, whose mistakes would exit 64 (bad
+      // usage) for what is a bad environment (78).
+      ;(command as unknown as EventEmitter).removeAllListeners(`optionEnv:${option.name()}`)
+      lateEnv.add(option)
     }
   })
   program.addOption(new Option('--config <file>', 'JSON file of options (keys as the flags: "max-body" or "maxBody"); flags and CALLBACK_SPOOL_* env win over it')
     .env(`${ENV_PREFIX}CONFIG`))
   program.hook('preAction', async (root, actionCommand) => {
-    applyLateEnv(root)
-    if (actionCommand !== root) applyLateEnv(actionCommand)
+    for (let c: Command | null = actionCommand; c !== null; c = c.parent) applyLateEnv(c)
     const path = root.opts().config as string | undefined
-    if (path === undefined) return
-    const values = await loadConfigFile(path, root)
-    applyConfigValues(actionCommand, values, path)
+    if (path !== undefined) applyConfigValues(actionCommand, await loadConfigFile(path, root), path)
+    // The action checks its options again; checked here, each mistake can name its source.
+    const validate = validators.get(actionCommand)
+    try {
+      validate?.(actionCommand.opts())
+    } catch (err) {
+      if (err instanceof ConfigError) throw attributeMistakes(actionCommand, err, path)
+      throw err
+    }
   })
 }
 
@@ -197,6 +206,28 @@ function applyLateEnv (command: Command, env: NodeJS.ProcessEnv = process.env): 
     }
     command.setOptionValueWithSource(name, value, 'env')
   }
+}
+
+/**
+ * Says where each bad value came from: a mistake's message names the flag (`--port`), which becomes
+ * the environment variable or the config file's key when the value came from there. Bad usage
+ * (64) when every mistake is on the command line, bad configuration (78) otherwise.
+ */
+export function attributeMistakes (command: Command, err: ConfigError, configPath: string | undefined): ConfigError | UsageError {
+  let fromCommandLine = true
+  const messages = (err instanceof ConfigMistakesError ? err.mistakes : [err]).map(({ message }) => {
+    const flag = /`(--[a-z0-9-]+)/.exec(message)?.[1]
+    const option = flag === undefined ? undefined : command.options.find((o) => o.long === flag)
+    const source = option === undefined ? undefined : command.getOptionValueSource(option.attributeName())
+    if (source === 'cli') return message
+    fromCommandLine = false
+    if (option === undefined || flag === undefined) return message
+    if (source === 'env') return `${message.replaceAll(flag, envNameOf(option))} (from the environment: fix or unset it)`
+    if (source === 'config') return `${message.replaceAll(flag, kebab(option.attributeName()))} (key in config file ${configPath})`
+    return message
+  })
+  const message = messages.join('; ')
+  return fromCommandLine ? new UsageError(message, { cause: err }) : new ConfigError(message, { cause: err })
 }
 
 /** Sets, from the file, each option of `command` that no flag and no environment variable has set. */
@@ -289,15 +320,15 @@ export function validateEffective (command: Command, options: EffectiveOption[])
  */
 export function checkAll<T extends object> (checks: { [K in keyof T]-?: () => T[K] }): T {
   const out: Partial<T> = {}
-  const mistakes: string[] = []
+  const mistakes: ConfigError[] = []
   for (const key of Object.keys(checks) as Array<keyof T>) {
     try {
       out[key] = checks[key]()
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
-      mistakes.push(err.message)
+      mistakes.push(...err instanceof ConfigMistakesError ? err.mistakes : [err])
     }
   }
-  if (mistakes.length > 0) throw new ConfigError(mistakes.join('; '))
+  if (mistakes.length > 0) throw new ConfigMistakesError(mistakes)
   return out as T
 }

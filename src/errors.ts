@@ -78,6 +78,18 @@ export class LockFileError extends CallbackSpoolError {
 }
 
 /**
+ * The receiver cannot listen on its address. EX_UNAVAILABLE (69) for a port taken or an address
+ * not (yet) on this machine: the settings may be right and the fault outside, so a supervisor's
+ * restart may succeed later (unlike 78, which stops `up` and the units). EX_NOPERM (77) for a port
+ * this user may not bind.
+ */
+export class ListenError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown, exitCode: 69 | 77 }) {
+    super('SPOOL_ERR_LISTEN', message, options)
+  }
+}
+
+/**
  * An entry of the data dir (or the metrics file's temp name) is a symbolic link: it is never
  * followed, since whoever planted it would choose what the service writes or reads (EX_CONFIG, 78).
  */
@@ -98,5 +110,24 @@ export class PermissionError extends CallbackSpoolError {
   constructor (message: string, options: { cause?: unknown, path?: string } = {}) {
     super('SPOOL_ERR_PERMISSION', message, { cause: options.cause, exitCode: 77 })
     this.path = options.path
+  }
+}
+
+/**
+ * The receiver cannot write its data dir at start: EX_NOPERM (77) for permissions, EX_CANTCREAT
+ * (73) otherwise (read-only file system, a file where a directory should be).
+ */
+export class DataDirNotWritableError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown, exitCode: 73 | 77 }) {
+    super('SPOOL_ERR_DATA_DIR_NOT_WRITABLE', message, options)
+  }
+}
+
+/** Several bad option values found at once (checkAll): each kept, so the CLI can say where each came from. */
+export class ConfigMistakesError extends ConfigError {
+  readonly mistakes: ConfigError[]
+  constructor (mistakes: ConfigError[]) {
+    super(mistakes.map((m) => m.message).join('; '))
+    this.mistakes = mistakes
   }
 }

@@ -18,8 +18,13 @@ const BYTE_UNITS: Record<string, number> = {
   tib: 1024 ** 4,
 }
 
-/** `65536`, `64KiB`, `1MiB`, `1.5GB` -> bytes. */
-export function parseBytes (name: string, value: string | number): number {
+/** An upper bound, where a larger value could only be a mistake. */
+export interface Limits {
+  max?: number
+}
+
+/** `65536`, `64KiB`, `1MiB`, `1.5GB` -> bytes; 0 is refused. */
+export function parseBytes (name: string, value: string | number, limits: Limits = {}): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(String(value))
   const factor = m === null ? undefined : BYTE_UNITS[m[2]!.toLowerCase()]
@@ -30,8 +35,13 @@ export function parseBytes (name: string, value: string | number): number {
   if (!Number.isSafeInteger(bytes) || bytes <= 0) {
     throw new ConfigError(`Expected \`${name}\` to be a positive size, got \`${value}\``)
   }
+  if (limits.max !== undefined && bytes > limits.max) {
+    throw new ConfigError(`Expected \`${name}\` to be at most ${formatBytes(limits.max)}, got \`${value}\``)
+  }
   return bytes
 }
+
+export const HOUR_MS = 3_600_000
 
 const DURATION_UNITS: Record<string, number> = {
   ms: 1,
@@ -42,9 +52,23 @@ const DURATION_UNITS: Record<string, number> = {
   w: 604_800_000,
 }
 
-/** `500ms`, `10s`, `1h`, `7d`, `1h30m` -> milliseconds; a bare number is seconds. */
-export function parseDuration (name: string, value: string | number): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value * 1000
+/**
+ * `500ms`, `10s`, `1h`, `7d`, `1h30m` -> milliseconds; a bare number is seconds. 0, however
+ * written (`0`, `0s`), is refused unless `zero` says what it means for this option.
+ */
+export function parseDuration (name: string, value: string | number, limits: Limits & { zero?: string } = {}): number {
+  const ms = durationMs(name, value)
+  if (ms === 0 && limits.zero === undefined) {
+    throw new ConfigError(`Expected \`${name}\` to be a duration above 0 like 10s, 1h or 7d, got \`${value}\``)
+  }
+  if (limits.max !== undefined && ms > limits.max) {
+    throw new ConfigError(`Expected \`${name}\` to be at most ${formatDuration(limits.max)}, got \`${value}\``)
+  }
+  return ms
+}
+
+function durationMs (name: string, value: string | number): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value * 1000
   const text = String(value).trim()
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy
@@ -55,7 +79,7 @@ export function parseDuration (name: string, value: string | number): number {
     total += Number(m[1]) * DURATION_UNITS[m[2]!]!
     consumed = re.lastIndex
   }
-  if (text === '' || consumed !== text.length || total <= 0) {
+  if (text === '' || consumed !== text.length) {
     throw new ConfigError(`Expected \`${name}\` to be a duration like 10s, 1h or 7d, got \`${value}\``)
   }
   return total
@@ -69,12 +93,23 @@ export function parsePort (name: string, value: string | number): number {
   return n
 }
 
-export function parsePositiveInt (name: string, value: string | number): number {
+export function parsePositiveInt (name: string, value: string | number, limits: Limits = {}): number {
   const n = Number(value)
-  if (!Number.isSafeInteger(n) || n <= 0) {
+  if (!Number.isSafeInteger(n) || n <= 0 || String(value).trim() === '') {
     throw new ConfigError(`Expected \`${name}\` to be a positive integer, got \`${value}\` (${typeof value})`)
   }
+  if (limits.max !== undefined && n > limits.max) {
+    throw new ConfigError(`Expected \`${name}\` to be at most ${limits.max}, got \`${value}\``)
+  }
   return n
+}
+
+/** 3600000 -> `1h`, 90000 -> `90s`: the largest unit that divides it. */
+export function formatDuration (ms: number): string {
+  for (const [unit, size] of Object.entries(DURATION_UNITS).reverse()) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+  }
+  return `${ms}ms`
 }
 
 /** 1073741824 -> `1 GiB`, 1536 -> `1.5 KiB`: for messages people read. */

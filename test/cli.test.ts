@@ -4,7 +4,7 @@ import { realpath } from 'node:fs/promises'
 import { type Command, CommanderError } from 'commander'
 import { pino } from 'pino'
 import { createProgram } from '../src/cli.js'
-import { ConfigError } from '../src/errors.js'
+import { UsageError } from '../src/errors.js'
 import { tempDir } from './helpers/tmp.js'
 import { killHard, runCli, startCliReceiver, waitListening } from './helpers/cli.js'
 import { readRecords, readSpool } from './helpers/spool.js'
@@ -50,9 +50,10 @@ test('in process: a bad option value is a coded error', async () => {
   for (const [flag, value] of [['--max-body', 'nonsense'], ['--port', '70000'], ['--rotate-age', 'soon'], ['--request-timeout', '-1s'], ['--max-connections', '0'], ['--max-connections-per-address', '0'], ['--first-byte-timeout', 'soon']]) {
     const { program } = inProcess()
     await assert.rejects(program.parseAsync(['receive', flag!, value!, '--data-dir', '/nonexistent/never-created'], { from: 'user' }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError, `${flag} ${value}`)
-      assert.equal(err.code, 'SPOOL_ERR_CONFIG')
-      assert.equal(err.exitCode, 78)
+      // On the command line: bad usage (64); the same value from the environment or a file is 78.
+      assert.ok(err instanceof UsageError, `${flag} ${value}`)
+      assert.equal(err.code, 'SPOOL_ERR_USAGE')
+      assert.equal(err.exitCode, 64)
       return true
     })
   }
@@ -71,16 +72,16 @@ test('every receive option also reads CALLBACK_SPOOL_<NAME>', () => {
   }
 })
 
-test('spawned: a bad value exits 78 with one line and no stack; --verbose shows the stack', async () => {
+test('spawned: a bad value exits 64 with one line and no stack; --verbose shows the stack', async () => {
   const bad = runCli(['receive', '--max-body', 'nonsense', '--data-dir', '/nonexistent/never-created'])
-  assert.equal((await bad.exited).code, 78)
+  assert.equal((await bad.exited).code, 64)
   const lines = bad.stderr().trimEnd().split('\n')
   assert.equal(lines.length, 1, bad.stderr())
   assert.match(lines[0]!, /^callback-spool: .*--max-body/)
   assert.doesNotMatch(bad.stderr(), /\n\s+at /)
 
   const verbose = runCli(['--verbose', 'receive', '--max-body', 'nonsense', '--data-dir', '/nonexistent/never-created'])
-  assert.equal((await verbose.exited).code, 78)
+  assert.equal((await verbose.exited).code, 64)
   assert.match(verbose.stderr(), /\n\s+at /)
 
   const usage = runCli(['receive', '--durability', 'sometimes'])

@@ -153,9 +153,9 @@ test('the real CLI: text report with sources; bad value and unknown key exit 78 
   assert.match(ok.stdout, /--port +8080 +default/)
 
   for (const [content, message] of [
-    [{ port: 'eighty' }, /^callback-spool: .*`--port`.*eighty/],
+    [{ port: 'eighty' }, /^callback-spool: .*`port`.*eighty.*key in config file/],
     [{ prot: 8080 }, /^callback-spool: config file .*unknown key `prot`/],
-    [{ port: 'eighty', 'max-body': 'big' }, /`--port`.*eighty.*; .*`--max-body`.*big/],
+    [{ port: 'eighty', 'max-body': 'big' }, /`port`.*eighty.*; .*`max-body`.*big/],
   ] as const) {
     const path = join(dir, 'bad.json')
     await writeFile(path, JSON.stringify(content))
@@ -168,7 +168,7 @@ test('the real CLI: text report with sources; bad value and unknown key exit 78 
   const envBad = spawnSync(process.execPath, [BIN, 'receive', '--data-dir', join(dir, 'data')],
     { env: { ...process.env, CALLBACK_SPOOL_MAX_BODY: 'lots' }, encoding: 'utf8', timeout: 10_000 })
   assert.equal(envBad.status, 78, envBad.stderr)
-  assert.match(envBad.stderr, /`--max-body`.*lots/)
+  assert.match(envBad.stderr, /`CALLBACK_SPOOL_MAX_BODY`.*lots.*from the environment/)
 })
 
 test('the real CLI: a flag beats the env, which beats the file (bad values in the losers are never read)', async (t) => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
@@ -117,4 +118,88 @@ test('the nginx example terminates TLS and passes the client address to a receiv
   assert.match(text, /--trust-proxy/)
   assert.match(text, /server 127\.0\.0\.1:8080;/)
   assert.match(await read('callback-spool-receiver.service'), /--host 127\.0\.0\.1 --port 8080/)
+})
+
+function which (command: string): string | undefined {
+  const found = spawnSync('sh', ['-c', `command -v ${command} || PATH="$PATH:/usr/sbin:/sbin" command -v ${command}`], { encoding: 'utf8' })
+  return found.status === 0 ? found.stdout.trim() : undefined
+}
+
+test('nginx -t accepts the nginx example as written (nginx 1.22, Debian 12, and later)', async (t) => {
+  const nginx = which('nginx')
+  const openssl = which('openssl')
+  if (nginx === undefined || openssl === undefined) {
+    const reason = `${nginx === undefined ? 'nginx' : 'openssl'} not found (.ci/run installs nginx with apt-get when it can)`
+    console.log(`# skipped: ${reason}`)
+    t.skip(reason)
+    return
+  }
+  const dir = await tempDir(t)
+  // The certificate paths are Let's Encrypt's; nginx -t loads them, so give it a throwaway pair.
+  const cert = spawnSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=callbacks.example.com',
+    '-keyout', join(dir, 'privkey.pem'), '-out', join(dir, 'fullchain.pem')], { encoding: 'utf8', timeout: 60_000 })
+  assert.equal(cert.status, 0, cert.stderr)
+  const site = (await read('nginx-callback-spool.conf')).replaceAll('/etc/letsencrypt/live/callbacks.example.com', dir)
+  const check = async (text: string): Promise<ReturnType<typeof spawnSync>> => {
+    await writeFile(join(dir, 'site.conf'), text)
+    // A minimal nginx.conf around it, as Debian's includes sites-enabled/ inside http {}.
+    await writeFile(join(dir, 'nginx.conf'), `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\n` +
+      `http {\n  client_body_temp_path ${dir}/body;\n  include ${dir}/site.conf;\n}\n`)
+    return spawnSync(nginx, ['-t', '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { encoding: 'utf8', timeout: 30_000 })
+  }
+  const run = await check(site)
+  assert.equal(run.status, 0, String(run.stderr))
+  assert.match(String(run.stderr), /test is successful/)
+  // A directive this nginx does not know fails the same check: it can fail.
+  const broken = await check(site.replace('listen 443 ssl;', 'listen 443 ssl;\n    no_such_directive on;'))
+  assert.notEqual(broken.status, 0)
+  assert.match(String(broken.stderr), /no_such_directive/)
+})
+
+test('systemd-analyze security --offline=true: every service 3.x or better, as hardened as the receiver', async (t) => {
+  const analyze = systemdAnalyze()
+  if (analyze === undefined) {
+    t.skip('systemd-analyze not found (.ci/run installs it with apt-get when it can)')
+    return
+  }
+  const scores: Record<string, number> = {}
+  for (const name of UNITS.filter((u) => u.endsWith('.service'))) {
+    const run = spawnSync(analyze, ['security', '--offline=true', '--no-pager', join(CONTRIB, name)], { encoding: 'utf8', timeout: 30_000 })
+    const score = /Overall exposure level for \S+: (\d+\.\d+)/.exec(run.stdout)?.[1]
+    assert.ok(score !== undefined, `${name}: ${run.stdout.slice(-300)}${run.stderr}`)
+    scores[name] = Number(score)
+    assert.ok(scores[name]! < 4, `${name} scores ${score}: 3.x or better expected`)
+  }
+  t.diagnostic(`exposure: ${JSON.stringify(scores)}`)
+})
+
+test('no service restarts after exit 64 or 78: a restart would fail the same way', async () => {
+  for (const name of UNITS.filter((u) => u.endsWith('.service'))) {
+    assert.equal(get(await read(name), 'RestartPreventExitStatus'), '64 78', name)
+  }
+})
+
+test('the crontab\'s log directory is created by the tmpfiles file and rotated by the logrotate file', async (t) => {
+  const job = (await read('crontab.example')).split('\n').find((l) => /^\* \* \* \* \* /.test(l))!
+  const log = />> (\S+)/.exec(job)![1]!
+  const logDir = log.slice(0, log.lastIndexOf('/'))
+  const tmpfiles = await read('callback-spool.tmpfiles')
+  assert.match(tmpfiles, new RegExp(`^d ${logDir} 0750 callback-spool callback-spool -$`, 'm'))
+  assert.match(tmpfiles, /^d \/var\/lib\/callback-spool 0750 callback-spool callback-spool -$/m)
+  assert.match(await read('callback-spool.logrotate'), new RegExp(`^${logDir}/\\*\\.log \\{`, 'm'))
+  const sysusers = await read('callback-spool.sysusers')
+  assert.match(sysusers, /^u callback-spool /m)
+
+  const tool = which('systemd-tmpfiles')
+  if (tool === undefined) {
+    t.skip('systemd-tmpfiles not found')
+    return
+  }
+  // Create them under a temp root (as root: the user of sysusers may not exist here, so root owns them).
+  const root = await tempDir(t)
+  const conf = join(root, 'callback-spool.conf')
+  await writeFile(conf, tmpfiles.replaceAll('callback-spool callback-spool', 'root root'))
+  const run = spawnSync(tool, ['--create', `--root=${root}`, conf], { encoding: 'utf8', timeout: 30_000 })
+  assert.equal(run.status, 0, run.stderr)
+  assert.ok(existsSync(join(root, logDir)), `${logDir} created`)
 })

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { test, type TestContext } from 'node:test'
 import { pino } from 'pino'
@@ -152,4 +153,87 @@ test('`up`: a receiver that dies is restarted; SIGTERM stops both children and e
   const text = (await Promise.all((await readdir(spool)).filter((f) => f.endsWith('.ndjson')).sort().map((f) => readFile(join(spool, f), 'utf8')))).join('')
   const ids = text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { fields: { message_id: string } }).fields.message_id)
   assert.deepEqual(ids, ['one', 'two'])
+})
+
+test('a child that exits 64 or 78 is not restarted: restarting cannot mend bad usage or configuration', { timeout: 30_000 }, async () => {
+  const { logger, lines } = logCollector()
+  for (const code of [64, 78]) {
+    const gaveUp = new Promise<{ code: number | null, reason: string }>((resolve) => {
+      supervise({ name: 'misconfigured', command: process.execPath, args: ['-e', `process.exit(${code})`] },
+        { logger, minBackoffMs: 10, onGiveUp: resolve })
+    })
+    assert.deepEqual(await gaveUp, { code, signal: null, reason: 'exit code' })
+  }
+  assert.equal(lines.filter((l) => l.restart_in_ms !== undefined).length, 0, 'no restart was scheduled')
+})
+
+test('a child that fails 5 times in a row, each soon after its start, is given up on, as systemd\'s start limit does', { timeout: 60_000 }, async (t) => {
+  const { logger, lines } = logCollector()
+  let child: ReturnType<typeof supervise> | undefined
+  const gaveUp = new Promise<{ code: number | null, reason: string }>((resolve) => {
+    child = supervise({ name: 'crasher', command: process.execPath, args: ['-e', 'process.exit(3)'] },
+      { logger, minBackoffMs: 10, maxBackoffMs: 40, onGiveUp: resolve })
+  })
+  t.after(() => child?.stop())
+  assert.deepEqual(await gaveUp, { code: 3, signal: null, reason: 'start limit' })
+  assert.equal(child!.starts, 5)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  assert.equal(child!.starts, 5, 'not started again')
+  assert.match(lines.at(-1)!.msg, /within 10 s of its start 5 times in a row/)
+
+  // Slow failures stay under the limit: each run lasts 0.6 s, against 3 failures within 0.3 s.
+  const slowState = { gaveUp: false }
+  const slow = supervise({ name: 'slow', command: process.execPath, args: ['-e', 'setTimeout(() => process.exit(3), 600)'] },
+    { logger, minBackoffMs: 10, maxBackoffMs: 10, startLimitBurst: 3, startLimitIntervalMs: 300, onGiveUp: () => { slowState.gaveUp = true } })
+  t.after(() => slow.stop())
+  while (slow.starts < 4 && !slowState.gaveUp) await new Promise((resolve) => setTimeout(resolve, 20))
+  assert.equal(slowState.gaveUp, false, 'restarted past the burst, as the starts were spread out')
+})
+
+function spawnSyncCli (args: string[]): number | null {
+  return spawnSync(process.execPath, [BIN, ...args], { stdio: 'ignore', timeout: 30_000 }).status
+}
+
+/** Runs `up` until it exits (within 60 s), its JSON log lines parsed. */
+async function upUntilExit (t: TestContext, args: string[]): Promise<{ code: number | null, lines: LogLine[], stderr: string }> {
+  const dir = await tempDir(t)
+  const up = spawn(process.execPath, [BIN, 'up', '--host', '127.0.0.1', '--data-dir', dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const logs = watchLogs(up.stdout!)
+  let stderr = ''
+  up.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c })
+  const timer = setTimeout(() => up.kill('SIGKILL'), 60_000)
+  t.after(() => {
+    clearTimeout(timer)
+    for (const l of logs.lines) {
+      if (typeof l.child_pid === 'number' && alive(l.child_pid)) process.kill(l.child_pid, 'SIGKILL')
+    }
+  })
+  const [code] = await once(up, 'exit') as [number | null]
+  return { code, lines: logs.lines, stderr }
+}
+
+test('`up` passes the processor\'s flags on; a processor that exits for a bad value stops `up` with its code', { timeout: 90_000 }, async (t) => {
+  const alone = spawnSyncCli(['process', '--data-dir', await tempDir(t), '--max-attempts', '0'])
+  assert.ok(alone === 64 || alone === 78, `process exits ${alone}`)
+  const run = await upUntilExit(t, ['--port', '0', '--max-attempts', '0', '--on', 'reply=file:/dev/null', '--on', 'delivery=file:/dev/null'])
+  assert.equal(run.code, alone, run.stderr)
+  const processStarts = run.lines.filter((l) => l.child === 'process' && typeof l.child_pid === 'number')
+  assert.equal(processStarts.length, 1, 'started once, not restarted')
+  assert.deepEqual((processStarts[0]!.args as string[]).slice(-6), ['--on', 'reply=file:/dev/null', '--on', 'delivery=file:/dev/null', '--max-attempts', '0'])
+  const receiverPids = run.lines.filter((l) => l.child === 'receive' && typeof l.child_pid === 'number').map((l) => l.child_pid as number)
+  for (const pid of receiverPids) assert.equal(alive(pid), false, 'the receiver was stopped too')
+  assert.match(run.stderr, /max-attempts/)
+})
+
+test('`up` on a port another program holds gives up after 5 fast failures and exits 69, the receiver\'s code', { timeout: 90_000 }, async (t) => {
+  const squatter = createServer()
+  squatter.listen(0, '127.0.0.1')
+  await once(squatter, 'listening')
+  t.after(() => squatter.close())
+  const port = (squatter.address() as { port: number }).port
+  const run = await upUntilExit(t, ['--port', String(port)])
+  assert.equal(run.code, 69, run.stderr)
+  assert.equal(run.lines.filter((l) => l.child === 'receive' && typeof l.child_pid === 'number').length, 5)
+  assert.match(run.stderr, /EADDRINUSE/)
+  assert.ok(run.lines.some((l) => l.reason === 'start limit'))
 })

@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { createLogger } from '../logger.js'
-import { parseDuration, parsePositiveInt } from '../units.js'
+import { HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
 import { PROCESS_DEFAULTS } from './defaults.js'
 import { targetsHelp, targetUsages } from './targets.js'
@@ -32,15 +32,15 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--on <kind=target>', `route a kind (delivery, reply, optout, unknown or *) to ${targetUsages()}; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)`)
       .argParser(collectRoutes))
     .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
-    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes').default(String(PROCESS_DEFAULTS.maxAttempts)))
-    .addOption(envOption('--tries <n>', 'tries of a record within one pass').default(String(PROCESS_DEFAULTS.tries)))
-    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time').default('500ms'))
-    .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call').default('30s'))
-    .addOption(envOption('--concurrency <n>', 'records handled at once (1: one after the other)').default(String(PROCESS_DEFAULTS.concurrency)))
+    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes (at most 1000)').default(String(PROCESS_DEFAULTS.maxAttempts)))
+    .addOption(envOption('--tries <n>', 'tries of a record within one pass (at most 10)').default(String(PROCESS_DEFAULTS.tries)))
+    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time (0: none; at most 1m)').default('500ms'))
+    .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call (above 0, at most 1h)').default('30s'))
+    .addOption(envOption('--concurrency <n>', 'records handled at once (1: one after the other; at most 10000)').default(String(PROCESS_DEFAULTS.concurrency)))
     .addOption(envOption('--order-key <field>', `records with the same ${ORDER_KEYS.slice(0, -1).join(' or ')} are handled one after the other, in spool order (none: no order)`)
       .default(PROCESS_DEFAULTS.orderKey))
     .addOption(envOption('--batch-size <n>', 'records between checkpoints').default(String(PROCESS_DEFAULTS.batchSize)))
-    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass').default('7d'))
+    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass (0: keep them for ever)').default('7d'))
     .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
     .addOption(envOption('--schedule <cron>', 'stay running; a pass on this cron expression (seconds allowed: "*/10 * * * * *")'))
     .addOption(envOption('--follow', 'stay running; dispatch each new record as soon as it is written'))
@@ -77,20 +77,20 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     dataDir: () => str('dataDir'),
     routes: () => on.map(parseRoute),
     providerTz: () => str('providerTz'),
-    maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts')),
-    tries: () => parsePositiveInt('--tries', str('tries')),
-    retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay')),
-    handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout')),
-    concurrency: () => opts.concurrency === undefined ? PROCESS_DEFAULTS.concurrency : parsePositiveInt('--concurrency', str('concurrency')),
+    maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts'), { max: 1000 }),
+    tries: () => parsePositiveInt('--tries', str('tries'), { max: 10 }),
+    retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay'), { zero: 'no back-off', max: 60_000 }),
+    handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout'), { max: HOUR_MS }),
+    concurrency: () => opts.concurrency === undefined ? PROCESS_DEFAULTS.concurrency : parsePositiveInt('--concurrency', str('concurrency'), { max: 10_000 }),
     orderKey: () => opts.orderKey === undefined ? PROCESS_DEFAULTS.orderKey : parseOrderKey(str('orderKey')),
-    batchSize: () => parsePositiveInt('--batch-size', str('batchSize')),
+    batchSize: () => parsePositiveInt('--batch-size', str('batchSize'), { max: 1_000_000 }),
     checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
-    retainMs: () => parseDuration('--retain', str('retain')),
+    retainMs: () => parseDuration('--retain', str('retain'), { zero: 'keep for ever' }),
     metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
     progress: () => true,
     schedule: () => opts.schedule === undefined ? undefined : str('schedule'),
     follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
-    pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval')),
-    retryPauseMs: () => parseDuration('--retry-pause', str('retryPause')),
+    pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval'), { max: HOUR_MS }),
+    retryPauseMs: () => parseDuration('--retry-pause', str('retryPause'), { max: HOUR_MS }),
   })
 }

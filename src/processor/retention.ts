@@ -3,6 +3,7 @@
  * `--retain`. A segment's age is taken from its mtime (its last write, so every record in it
  * is at least that old), not from the creation time in its name. Never the newest segment, never
  * the checkpoint's segment or any after it (they hold, or may hold, unprocessed records).
+ * `--retain 0` keeps every segment for ever.
  */
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -10,7 +11,7 @@ import { fsyncDir, listSegments, unlinkIfExists } from '../spool/fsutil.js'
 import { segmentBefore, type SpoolPosition } from '../spool/reader.js'
 
 export async function deleteOldSegments (spoolDir: string, checkpoint: SpoolPosition | undefined, retainMs: number, now = Date.now()): Promise<string[]> {
-  if (checkpoint === undefined) return []
+  if (checkpoint === undefined || retainMs === 0) return []
   const segments = await listSegments(spoolDir)
   const deleted: string[] = []
   for (const seg of segments.slice(0, -1)) {

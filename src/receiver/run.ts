@@ -10,6 +10,8 @@ import { createReceiverMetrics } from './metrics.js'
 import { createReceiver, type Receiver } from './server.js'
 import { createAccessControl, type AccessOptions } from './access.js'
 import { describeAccess } from './access-config.js'
+import { checkDataDirWritable, listenError } from './start-checks.js'
+import { dataLayout } from '../spool/layout.js'
 
 export interface ReceiveOptions {
   host?: string
@@ -51,6 +53,7 @@ export interface RunningReceiver {
 
 export async function startReceiver (options: ReceiveOptions, logger: Logger): Promise<RunningReceiver> {
   const log = logger.child({ component: 'receiver' })
+  await checkDataDirWritable(dataLayout(options.dataDir))
   const lock = await acquireLock(options.dataDir, 'receiver')
   let writer: SpoolWriter
   try {
@@ -78,6 +81,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
   let admin: RunningReceiver['admin']
   try {
     await listen(server, options.port, options.host)
+      .catch((err: unknown) => { throw listenError(err, options.host, options.port, { host: '--host', port: '--port' }) })
     if (options.adminPort !== undefined) {
       const metrics = createReceiverMetrics({ server: server.stats, writer: writer.stats, spoolDir: writer.layout.spool, logger: log })
       const adminServer = createAdminServer({
@@ -86,7 +90,9 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
         renderMetrics: metrics.render,
         logger: log,
       })
-      await listen(adminServer, options.adminPort, options.adminHost ?? RECEIVE_DEFAULTS.adminHost)
+      const adminHost = options.adminHost ?? RECEIVE_DEFAULTS.adminHost
+      await listen(adminServer, options.adminPort, adminHost)
+        .catch((err: unknown) => { throw listenError(err, adminHost, options.adminPort!, { host: '--admin-host', port: '--admin-port' }) })
       admin = { server: adminServer, address: adminServer.address() as AddressInfo }
       log.info({ address: admin.address.address, port: admin.address.port },
         `admin endpoint on http://${hostPort(admin.address)}: /healthz, /readyz, /metrics`)

@@ -178,7 +178,7 @@ export class SpoolWriter {
     if (last !== undefined) await syncSegment(join(layout.spool, last.name), options.logger)
     const writer = new SpoolWriter(options, last?.seq ?? 0)
     try {
-      await writer.openSegment()
+      if (!await writer.resumeEmptySegment(segments.at(-1)?.name)) await writer.openSegment()
     } catch (err) {
       // A full disk at start must not keep the receiver down: it answers 503 until there is room.
       writer.logger.error({ err }, 'cannot open a new spool segment; will retry on the next request')
@@ -186,6 +186,30 @@ export class SpoolWriter {
     const interval = Math.max(50, Math.min(writer.rotateAgeMs / 4, 60_000))
     writer.ageTimer = setInterval(() => writer.sealIfOld(), interval).unref()
     return writer
+  }
+
+  /**
+   * Appends to the last segment when it is empty (a previous start that spooled nothing), so
+   * that restarts in a row leave one empty file, not one each, and its mtime stays that of its
+   * creation rather than of the last restart.
+   */
+  private async resumeEmptySegment (name: string | undefined): Promise<boolean> {
+    if (name === undefined) return false
+    const fh = await open(join(this.layout.spool, name), 'a')
+    try {
+      if ((await fh.stat()).size !== 0) {
+        await fh.close()
+        return false
+      }
+      // The run that created it may have died before its directory entry was synced.
+      await fsyncDir(this.layout.spool)
+    } catch (err) {
+      await fh.close().catch(() => {})
+      throw err
+    }
+    this.segment = { name, fh, size: 0, openedAt: Date.now() }
+    this.logger.debug({ segment: name }, 'empty segment resumed')
+    return true
   }
 
   /** Name of the segment being appended to, if one is open. */

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import { supervise, type SuperviseOptions, type SupervisedChild } from './supervise.js'
+import { supervise, type ChildExit, type SuperviseOptions, type SupervisedChild } from './supervise.js'
 
 export interface UpOptions {
   dataDir: string
@@ -13,13 +13,21 @@ export interface UpOptions {
   host?: string
   /** Passed on to both children, so they read the same file. */
   configPath?: string
+  /** More arguments for each child: the flags of `receive` and `process` given to `up`. */
+  receiveArgs?: string[]
+  processArgs?: string[]
   /** The CLI the children run. @default this package's bin/callback-spool.js */
   cliPath?: string
-  supervise?: Omit<SuperviseOptions, 'logger'>
+  supervise?: Omit<SuperviseOptions, 'logger' | 'onGiveUp'>
 }
 
 export interface RunningUp {
   children: SupervisedChild[]
+  /**
+   * Resolves, with the exit code `up` should end with, once a child was given up on (it exited 64
+   * or 78, or hit the start limit) and the other one was stopped.
+   */
+  gaveUp: Promise<number>
   /** SIGTERM to both, wait; resolves true when both exited by themselves. */
   stop (): Promise<boolean>
 }
@@ -33,24 +41,31 @@ export function upChildArgs (options: UpOptions): { receive: string[], process: 
   const receive = [...common, 'receive', '--data-dir', options.dataDir]
   if (options.port !== undefined) receive.push('--port', options.port)
   if (options.host !== undefined) receive.push('--host', options.host)
-  return { receive, process: [...common, 'process', '--follow', '--data-dir', options.dataDir] }
+  receive.push(...options.receiveArgs ?? [])
+  return { receive, process: [...common, 'process', '--follow', '--data-dir', options.dataDir, ...options.processArgs ?? []] }
 }
 
 export function startUp (options: UpOptions, logger: Logger): RunningUp {
   const log = logger.child({ component: 'up' })
   const cli = options.cliPath ?? DEFAULT_CLI
   const args = upChildArgs(options)
+  let onGiveUp: (exit: ChildExit) => void = () => {}
+  const gaveUpOn = new Promise<ChildExit>((resolve) => { onGiveUp = resolve })
   const children = (['receive', 'process'] as const).map((name) => supervise({
     name,
     command: process.execPath,
     args: [cli, ...args[name]],
-  }, { ...options.supervise, logger: log }))
-  return {
-    children,
-    async stop () {
-      log.info('stopping the receiver and the processor')
-      const clean = await Promise.all(children.map((c) => c.stop()))
-      return clean.every(Boolean)
-    },
+  }, { ...options.supervise, logger: log, onGiveUp: (exit) => onGiveUp(exit) }))
+  const stop = async (): Promise<boolean> => {
+    log.info('stopping the receiver and the processor')
+    const clean = await Promise.all(children.map((c) => c.stop()))
+    return clean.every(Boolean)
   }
+  const gaveUp = gaveUpOn.then(async (exit) => {
+    log.error('a child cannot run: stopping the other one and exiting')
+    await stop()
+    // The child's own code says why (69 port taken, 78 bad configuration); a signal or a 0 is a failure all the same.
+    return exit.code === null || exit.code === 0 ? 1 : exit.code
+  })
+  return { children, gaveUp, stop }
 }

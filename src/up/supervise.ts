@@ -2,6 +2,10 @@
  * Keeps one child process running: restarts it with exponential back-off when it dies, and stops
  * it on request (SIGTERM, then SIGKILL after a grace period). The back-off starts again from the
  * bottom once a child has stayed up for a while, so a crash loop is slowed and a rare crash is not.
+ * As systemd does, it gives up on a child that exits with a code restarting cannot help
+ * (RestartPreventExitStatus=) or that keeps failing fast (after StartLimitBurst= and
+ * StartLimitIntervalSec=: 5 runs in a row that each ended within 10 s of their start; the
+ * back-off between them is not counted, so a loaded machine reaches the limit as an idle one does).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import type { Logger } from 'pino'
@@ -26,6 +30,21 @@ export interface SuperviseOptions {
   stableAfterMs?: number
   /** SIGKILL a child that has not exited this long after SIGTERM. @default 10000 */
   stopTimeoutMs?: number
+  /** Exit codes after which the child is not restarted: bad usage, bad configuration. @default [64, 78] */
+  preventRestartExitCodes?: number[]
+  /** Give up after this many runs in a row that each ended within startLimitIntervalMs of their start. @default 5 */
+  startLimitBurst?: number
+  /** @default 10000 */
+  startLimitIntervalMs?: number
+  /** Called once when the supervisor gives up on the child, with its last exit. */
+  onGiveUp?: (exit: ChildExit) => void
+}
+
+export interface ChildExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** Why it is not restarted. */
+  reason: 'exit code' | 'start limit'
 }
 
 export interface SupervisedChild {
@@ -44,6 +63,10 @@ export function supervise (spec: ChildSpec, options: SuperviseOptions): Supervis
   const maxBackoff = options.maxBackoffMs ?? 30_000
   const stableAfter = options.stableAfterMs ?? 10_000
   const stopTimeout = options.stopTimeoutMs ?? 10_000
+  const preventRestart = new Set(options.preventRestartExitCodes ?? [64, 78])
+  const burst = options.startLimitBurst ?? 5
+  const interval = options.startLimitIntervalMs ?? 10_000
+  let fastFailures = 0
   let child: ChildProcess | undefined
   let exited: Promise<void> = Promise.resolve()
   let stopping = false
@@ -68,7 +91,21 @@ export function supervise (spec: ChildSpec, options: SuperviseOptions): Supervis
           log.info({ code, signal }, `${spec.name} stopped`)
           return
         }
-        failures = Date.now() - startedAt >= stableAfter ? 1 : failures + 1
+        const now = Date.now()
+        const giveUp = (reason: ChildExit['reason'], msg: string): void => {
+          log.error({ code, signal, starts, reason }, msg)
+          options.onGiveUp?.({ code, signal, reason })
+        }
+        if (code !== null && preventRestart.has(code)) {
+          giveUp('exit code', `${spec.name} exited with code ${code} (bad usage or configuration): not restarted, restarting cannot help`)
+          return
+        }
+        fastFailures = now - startedAt < interval ? fastFailures + 1 : 0
+        if (fastFailures >= burst) {
+          giveUp('start limit', `${spec.name} exited (${signal ?? `code ${code}`}) within ${interval / 1000} s of its start ${burst} times in a row: not restarted any more`)
+          return
+        }
+        failures = now - startedAt >= stableAfter ? 1 : failures + 1
         const delay = Math.min(maxBackoff, minBackoff * 2 ** (failures - 1))
         log.error({ code, signal, restart_in_ms: delay, starts },
           `${spec.name} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`)
