@@ -27,7 +27,7 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes').default(String(PROCESS_DEFAULTS.maxAttempts)))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass').default(String(PROCESS_DEFAULTS.tries)))
     .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time').default('500ms'))
-    .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call').default('30s'))
+    .addOption(envOption('--handler-timeout <duration>', 'timeout of one handler call').default('30s'))
     .addOption(envOption('--batch-size <n>', 'records between checkpoints').default(String(PROCESS_DEFAULTS.batchSize)))
     .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass').default('7d'))
     .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
