@@ -44,8 +44,6 @@ class ModuleThread {
 
   constructor (href: string) {
     this.worker = startWorker({ href })
-    // An idle thread does not keep the processor alive; a call in flight has its timer for that.
-    this.worker.unref()
     this.ready = new Promise((resolve, reject) => {
       const loadTimer = setTimeout(() => {
         reject(new Error(`it did not load within ${LOAD_TIMEOUT_MS} ms`))
@@ -75,6 +73,9 @@ class ModuleThread {
     })
     // Observed here; the callers that await it see the reason too.
     this.ready.catch(() => {})
+    // An idle thread does not keep the processor alive; a call in flight has its timer for that.
+    // After the listeners: adding a 'message' listener refs the port again.
+    this.worker.unref()
   }
 
   get alive (): boolean {
