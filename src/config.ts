@@ -19,6 +19,11 @@ export const ENV_PREFIX = 'CALLBACK_SPOOL_'
 const SECRET_RE = /token|password|secret|auth/i
 const MASK = '****'
 
+/** Whether an environment variable holds one of our secrets (`CALLBACK_SPOOL_TOKEN`, ...): kept from handlers. */
+export function isSecretEnvName (name: string): boolean {
+  return name.startsWith(ENV_PREFIX) && SECRET_RE.test(name.slice(ENV_PREFIX.length))
+}
+
 export type ConfigValues = Record<string, unknown>
 
 /** Where an option's effective value came from. */

@@ -158,7 +158,7 @@ export default async function (record) {
   const named = join(dir, 'named.mjs')
   await writeFile(named, 'export function handle (record) { return record.id }\n')
   const rec = await sample()
-  assert.deepEqual(await (await ModuleHandler.load('module:', named)).handle(rec), { outcome: 'done' })
+  assert.deepEqual(await (await ModuleHandler.load('module:', named, 5000)).handle(rec), { outcome: 'done' })
   const recs = [deliveryRecord(1), deliveryRecord(2), deliveryRecord(3), deliveryRecord(4)]
   await writeSegment(dir, 1, lines(recs))
   const options = processorOptions(dir, { routes: [parseRoute(`*=module:${mod}`)], tries: 2 })
@@ -174,7 +174,7 @@ export default async function (record) {
   assert.deepEqual((await readFile(join(dir, 'seen'), 'utf8')).trim().split('\n'), [recs[0]!.id, recs[2]!.id, recs[3]!.id])
   const noExport = join(dir, 'none.mjs')
   await writeFile(noExport, 'export const x = 1\n')
-  await assert.rejects(ModuleHandler.load('module:', noExport), { code: 'SPOOL_ERR_CONFIG' })
+  await assert.rejects(ModuleHandler.load('module:', noExport, 5000), { code: 'SPOOL_ERR_CONFIG' })
 })
 
 test('several targets for one kind must all succeed; a retry repeats them', async (t) => {

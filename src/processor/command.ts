@@ -35,7 +35,7 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes (at most 1000)').default(String(PROCESS_DEFAULTS.maxAttempts)))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass (at most 10)').default(String(PROCESS_DEFAULTS.tries)))
     .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time (0: none; at most 1m)').default('500ms'))
-    .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call (above 0, at most 1h)').default('30s'))
+    .addOption(envOption('--handler-timeout <duration>', 'timeout of one handler call (above 0, at most 1h)').default('30s'))
     .addOption(envOption('--concurrency <n>', 'records handled at once (1: one after the other; at most 10000)').default(String(PROCESS_DEFAULTS.concurrency)))
     .addOption(envOption('--order-key <field>', `records with the same ${ORDER_KEYS.slice(0, -1).join(' or ')} are handled one after the other, in spool order (none: no order)`)
       .default(PROCESS_DEFAULTS.orderKey))

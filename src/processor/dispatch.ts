@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { maskUrlCredentials } from '../mask.js'
 import { dataLayout } from '../spool/layout.js'
+import { callBounded } from './bounded-call.js'
 import { KINDS, type CallbackKind } from './classify.js'
 import { DONE, type Handler, type HandlerOutcome } from './handler.js'
 import type { NormalisedCallback } from './normalise.js'
@@ -40,10 +41,12 @@ export type DispatchResult = HandlerOutcome & { target?: string }
 export class Dispatcher {
   readonly handlers: Handler[]
   private readonly byKind: Map<CallbackKind, Handler[]>
+  private readonly timeoutMs: number
 
-  private constructor (handlers: Handler[], byKind: Map<CallbackKind, Handler[]>) {
+  private constructor (handlers: Handler[], byKind: Map<CallbackKind, Handler[]>, timeoutMs: number) {
     this.handlers = handlers
     this.byKind = byKind
+    this.timeoutMs = timeoutMs
   }
 
   /** Builds the handlers. With no route at all, every kind goes to `<data-dir>/out/<kind>.ndjson`. */
@@ -67,7 +70,7 @@ export class Dispatcher {
         if (!list.includes(handler)) list.push(handler)
       }
     }
-    return new Dispatcher([...instances.values()], byKind)
+    return new Dispatcher([...instances.values()], byKind, options.timeoutMs)
   }
 
   /** Whether every handler can hold its output back while a commit is in flight (all files). */
@@ -89,7 +92,7 @@ export class Dispatcher {
    * costs no await per record.
    */
   dispatch (record: NormalisedCallback): DispatchResult | Promise<DispatchResult> {
-    return runFrom(this.targetsFor(record.kind), 0, record)
+    return runFrom(this.targetsFor(record.kind), 0, record, this.timeoutMs)
   }
 
   /** Makes the output of every handler durable; throws if one cannot. */
@@ -109,19 +112,12 @@ export class Dispatcher {
   }
 }
 
-function runFrom (handlers: Handler[], start: number, record: NormalisedCallback): DispatchResult | Promise<DispatchResult> {
+function runFrom (handlers: Handler[], start: number, record: NormalisedCallback, timeoutMs: number): DispatchResult | Promise<DispatchResult> {
   for (let i = start; i < handlers.length; i++) {
     const handler = handlers[i]!
-    let outcome: HandlerOutcome | Promise<HandlerOutcome>
-    try {
-      outcome = handler.handle(record)
-    } catch (err) {
-      outcome = { outcome: 'retry', error: (err as Error).message }
-    }
+    const outcome = callBounded(handler, record, timeoutMs)
     if (outcome instanceof Promise) {
-      return outcome.then(
-        (o) => o.outcome === 'done' ? runFrom(handlers, i + 1, record) : { ...o, target: handler.target },
-        (err: unknown) => ({ outcome: 'retry', error: (err as Error).message, target: handler.target }))
+      return outcome.then((o) => o.outcome === 'done' ? runFrom(handlers, i + 1, record, timeoutMs) : { ...o, target: handler.target })
     }
     if (outcome.outcome !== 'done') return { ...outcome, target: handler.target }
   }

@@ -47,7 +47,7 @@ const moduleTarget: TargetType = {
   schemes: ['module'],
   usage: 'module:PATH',
   help: 'call its default (or `handle`) export with the record; a throw retries',
-  create: async (target) => await (await import('./handlers/module.js')).ModuleHandler.load(target, rest(target)),
+  create: async (target, options) => await (await import('./handlers/module.js')).ModuleHandler.load(target, rest(target), options.timeoutMs),
 }
 
 const httpTarget: TargetType = {

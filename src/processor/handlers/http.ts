@@ -1,42 +1,123 @@
 /**
  * `http://` / `https://URL`: POSTs the normalised record as JSON. 2xx: done; 4xx other than
  * 408 and 429: dead-letter; anything else (5xx, 408, 429, network error, timeout): retry.
+ *
+ * The answer's status decides: at most BODY_KEEP bytes of its body are read (for the error
+ * message), and the whole exchange is bounded by the timeout. `user:password@` in the URL is
+ * sent as Basic authentication and shown masked wherever the target is named.
  */
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { maskUrlCredentials } from '../../mask.js'
 import type { Handler, HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 
+/** Bytes of an answer's body that are read; past them the connection is closed, not drained. */
+const BODY_KEEP = 4096
+/** Characters of the answer's body quoted in the error. */
+const ERROR_BODY_CHARS = 200
+/** Connections kept open to one target: as many as the records the processor may have in flight. */
+const MAX_SOCKETS = 32
+
+/** The kept-alive connection was closed by the server as we reused it: the request never reached it. */
+const STALE_CONNECTION = Symbol('stale connection')
+
 export class HttpHandler implements Handler {
+  /** The URL with its password masked: this is what logs and dead letters show. */
   readonly target: string
-  readonly url: string
+  /** The URL without credentials. */
+  private readonly url: URL
+  private readonly authorization: string | undefined
   private readonly timeoutMs: number
+  private readonly agent: HttpAgent
+  private readonly request: (url: URL, options: RequestOptions) => ClientRequest
 
   constructor (url: string, timeoutMs: number) {
-    this.target = url
-    this.url = url
+    const parsed = new URL(url)
+    this.target = maskUrlCredentials(parsed.href)
+    if (parsed.username !== '' || parsed.password !== '') {
+      const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`
+      this.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
+      parsed.username = ''
+      parsed.password = ''
+    }
+    this.url = parsed
     this.timeoutMs = timeoutMs
+    const https = parsed.protocol === 'https:'
+    const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS }
+    this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions)
+    this.request = https ? httpsRequest : httpRequest
   }
 
   async handle (record: NormalisedCallback): Promise<HandlerOutcome> {
-    let response: Response
-    try {
-      response = await fetch(this.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': record.id, 'x-callback-kind': record.kind },
-        body: JSON.stringify(record),
-        signal: AbortSignal.timeout(this.timeoutMs),
-        redirect: 'manual',
-      })
-    } catch (err) {
-      const e = err as Error
-      const reason = e.name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}`
-      return { outcome: 'retry', error: reason }
-    }
-    // Read the body to the end so the connection can be reused.
-    const body = await response.text().catch(() => '')
-    const status = response.status
-    if (status >= 200 && status < 300) return { outcome: 'done' }
-    const error = `HTTP ${status}${body === '' ? '' : `: ${body.slice(0, 200)}`}`
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { outcome: 'dead', error }
-    return { outcome: 'retry', error }
+    const body = Buffer.from(JSON.stringify(record))
+    const deadline = Date.now() + this.timeoutMs
+    const first = await this.exchange(record, body, deadline)
+    if (first !== STALE_CONNECTION) return first
+    // Safe to send again: nothing was answered, and the record's id is its idempotency key.
+    const second = await this.exchange(record, body, deadline)
+    return second === STALE_CONNECTION ? { outcome: 'retry', error: 'the connection was reset' } : second
   }
+
+  private exchange (record: NormalisedCallback, body: Buffer, deadline: number): Promise<HandlerOutcome | typeof STALE_CONNECTION> {
+    return new Promise((resolve) => {
+      let settled = false
+      let response: IncomingMessage | undefined
+      const kept: Buffer[] = []
+      let bytes = 0
+      const finish = (outcome: HandlerOutcome | typeof STALE_CONNECTION): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resolve(outcome)
+      }
+      const answered = (): void => finish(outcomeOf(response!.statusCode ?? 0, Buffer.concat(kept).toString('utf8')))
+      const headers: Record<string, string | number> = {
+        'content-type': 'application/json',
+        'content-length': body.length,
+        'idempotency-key': record.id,
+        'x-callback-kind': record.kind,
+      }
+      if (this.authorization !== undefined) headers.authorization = this.authorization
+      const req = this.request(this.url, { method: 'POST', headers, agent: this.agent })
+      const timer = setTimeout(() => {
+        req.destroy()
+        // Cut short in the body: the status has been given, and decides.
+        if (response !== undefined) answered()
+        else finish({ outcome: 'retry', error: `timed out after ${this.timeoutMs} ms` })
+      }, Math.max(0, deadline - Date.now()))
+      req.on('response', (res) => {
+        response = res
+        res.on('data', (chunk: Buffer) => {
+          if (bytes < BODY_KEEP) kept.push(chunk.subarray(0, BODY_KEEP - bytes))
+          bytes += chunk.length
+          if (bytes > BODY_KEEP) {
+            // The rest is not read (it may never end): the connection goes, with what it holds.
+            res.destroy()
+            answered()
+          }
+        })
+        res.on('end', answered)
+        res.on('error', answered)
+        res.on('close', answered)
+      })
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (response !== undefined) return answered()
+        if (req.reusedSocket && err.code === 'ECONNRESET') return finish(STALE_CONNECTION)
+        finish({ outcome: 'retry', error: err.message })
+      })
+      req.end(body)
+    })
+  }
+
+  async close (): Promise<void> {
+    this.agent.destroy()
+  }
+}
+
+function outcomeOf (status: number, body: string): HandlerOutcome {
+  if (status >= 200 && status < 300) return { outcome: 'done' }
+  const error = `HTTP ${status}${body === '' ? '' : `: ${body.slice(0, ERROR_BODY_CHARS)}`}`
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { outcome: 'dead', error }
+  return { outcome: 'retry', error }
 }
