@@ -32,7 +32,8 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--on <kind=target>', `route a kind (delivery, reply, optout, unknown or *) to ${targetUsages()}; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)`)
       .argParser(collectRoutes))
     .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
-    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes').default(String(PROCESS_DEFAULTS.maxAttempts)))
+    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes (and for --dead-after)').default(String(PROCESS_DEFAULTS.maxAttempts)))
+    .addOption(envOption('--dead-after <duration>', 'dead-letter a record that fails (network error, 5xx, ...) only after it has failed this long').default('1h'))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass').default(String(PROCESS_DEFAULTS.tries)))
     .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time').default('500ms'))
     .addOption(envOption('--handler-timeout <duration>', 'timeout of one exec or http call').default('30s'))
@@ -78,6 +79,7 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     routes: () => on.map(parseRoute),
     providerTz: () => str('providerTz'),
     maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts')),
+    deadAfterMs: () => opts.deadAfter === undefined ? PROCESS_DEFAULTS.deadAfterMs : parseDuration('--dead-after', str('deadAfter')),
     tries: () => parsePositiveInt('--tries', str('tries')),
     retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay')),
     handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout')),

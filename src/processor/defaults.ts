@@ -12,8 +12,10 @@ export interface ProcessorOptions {
   routes: Route[]
   /** @default 'Europe/Paris' */
   providerTz: string
-  /** Failed passes before a record is dead-lettered. @default 5 */
+  /** Failed passes before a record may be dead-lettered. @default 5 */
   maxAttempts: number
+  /** How long a record keeps being retried after its first failure before it may be dead-lettered. @default 1 h */
+  deadAfterMs: number
   /** Tries of one record within a pass. @default 3 */
   tries: number
   /** First back-off between tries, doubled each time. @default 500 ms */
@@ -40,6 +42,7 @@ export const PROCESS_DEFAULTS: ProcessorOptions = {
   routes: [],
   providerTz: 'Europe/Paris',
   maxAttempts: 5,
+  deadAfterMs: 3_600_000,
   tries: 3,
   retryDelayMs: 500,
   handlerTimeoutMs: 30_000,

@@ -23,6 +23,7 @@ import { emptyFigures, writeMetricsFile, type PassFigures } from './metrics.js'
 import { ProgressBar } from './progress.js'
 import { ZonedTimeReader } from './provider-time.js'
 import { listRequeueFiles } from './requeue.js'
+import { carryOutRetryRequests } from './retry-dead.js'
 import { RecordSettler } from './settle.js'
 import { WakeableSleep } from './wakeable-sleep.js'
 import { deleteOldSegments } from './retention.js'
@@ -84,16 +85,18 @@ export class Processor {
 
   /** One pass. The caller holds the processor lock. Throws CheckpointError on a bad checkpoint. */
   async runPass (): Promise<PassFigures> {
-    const { dataDir, tries, retryDelayMs, maxAttempts } = this.options
+    const { dataDir, tries, retryDelayMs, maxAttempts, deadAfterMs } = this.options
     const started = new Date()
     const figures = this.figures = emptyFigures(started)
+    // Before this pass writes any dead letter: `dead retry` rewrites their files.
+    await carryOutRetryRequests(dataDir, this.logger)
     const deadLetters = new DeadLetterWriter(dataDir)
     const attempts = await AttemptCounts.load(dataDir)
     const checkpoint = await loadCheckpoint(dataDir)
     this.position = checkpoint === undefined ? undefined : { segment: checkpoint.segment, offset: checkpoint.offset }
     this.committer = new Committer(dataDir, this.dispatcher, deadLetters, attempts, this.position)
     this.settler = new RecordSettler({
-      options: { tries, retryDelayMs, maxAttempts },
+      options: { tries, retryDelayMs, maxAttempts, deadAfterMs },
       logger: this.logger,
       dispatcher: this.dispatcher,
       time: this.time,

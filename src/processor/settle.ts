@@ -1,8 +1,9 @@
 /**
  * One record from its spool line to its end in this pass: decoded, normalised, dispatched, and
  * settled: done, dead-lettered, or retried `--tries` times with a doubling back-off, after which one
- * failed attempt is counted for it (dead-lettered at `--max-attempts`) and the pass must stop
- * before it.
+ * failed attempt is counted for it and the pass must stop before it. It is dead-lettered once it
+ * has failed in `--max-attempts` passes and for `--dead-after` since its first failure: a time
+ * budget, which passes run more often (new records waking `--follow`) do not shorten.
  */
 import type { Logger } from 'pino'
 import { decodeRecord } from '../record.js'
@@ -19,7 +20,7 @@ import type { WakeableSleep } from './wakeable-sleep.js'
 export type LineResult = 'next' | 'stop'
 
 export interface SettlerContext {
-  options: { tries: number, retryDelayMs: number, maxAttempts: number }
+  options: { tries: number, retryDelayMs: number, maxAttempts: number, deadAfterMs: number }
   logger: Logger
   dispatcher: Dispatcher
   time: ZonedTimeReader
@@ -100,12 +101,14 @@ export class RecordSettler {
       result = await this.c.dispatcher.dispatch(normalised)
     }
     if (result.outcome !== 'retry') return await this.settle(line, result, normalised)
-    const attempts = this.c.attempts.countFailure(normalised.id, `${result.target ?? ''}: ${result.error}`)
-    if (attempts >= options.maxAttempts) {
-      this.deadLetter(line, normalised, result.target ?? null, result.error, attempts)
+    const now = new Date()
+    const entry = this.c.attempts.countFailure(normalised.id, `${result.target ?? ''}: ${result.error}`, now)
+    const failingSince = entry.first_failed_at ?? entry.last_failed_at
+    if (entry.attempts >= options.maxAttempts && now.getTime() - Date.parse(failingSince) >= options.deadAfterMs) {
+      this.deadLetter(line, normalised, result.target ?? null, result.error, entry.attempts)
       return 'next'
     }
-    logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: result.error, attempts, max_attempts: options.maxAttempts, segment: line.segment, offset: line.offset },
+    logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: result.error, attempts: entry.attempts, max_attempts: options.maxAttempts, failing_since: failingSince, dead_after_ms: options.deadAfterMs, segment: line.segment, offset: line.offset },
       'handler still failing: pass stopped before this record; retry later')
     return 'stop'
   }
