@@ -87,6 +87,7 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     orderKey: () => opts.orderKey === undefined ? PROCESS_DEFAULTS.orderKey : parseOrderKey(str('orderKey')),
     batchSize: () => parsePositiveInt('--batch-size', str('batchSize')),
     checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
+    watchIntervalMs: () => PROCESS_DEFAULTS.watchIntervalMs,
     retainMs: () => parseDuration('--retain', str('retain')),
     metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
     progress: () => true,

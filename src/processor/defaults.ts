@@ -32,6 +32,8 @@ export interface ProcessorOptions {
   checkpointIntervalMs: number
   /** Fully processed segments older than this are deleted after a pass. @default 7 d */
   retainMs: number
+  /** While a pass runs: a line for each handler call waiting longer than this, and state/pass-progress.json rewritten. @default 5 s */
+  watchIntervalMs: number
   metricsFile?: string
   /** Show a progress bar on a terminal. @default true */
   progress: boolean
@@ -51,5 +53,6 @@ export const PROCESS_DEFAULTS: ProcessorOptions = {
   batchSize: 10_000,
   checkpointIntervalMs: 1000,
   retainMs: 7 * 86_400_000,
+  watchIntervalMs: 5000,
   progress: true,
 }

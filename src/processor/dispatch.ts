@@ -9,6 +9,7 @@ import { dataLayout } from '../spool/layout.js'
 import { KINDS, type CallbackKind } from './classify.js'
 import { DONE, type Handler, type HandlerOutcome } from './handler.js'
 import type { NormalisedCallback } from './normalise.js'
+import { PassActivity } from './pass-activity.js'
 import { targetTypeOf, targetUsages, type HandlerOptions } from './targets.js'
 
 export interface Route {
@@ -38,6 +39,8 @@ export type DispatchResult = HandlerOutcome & { target?: string }
 
 export class Dispatcher {
   readonly handlers: Handler[]
+  /** The handler calls in progress (those that answer asynchronously). */
+  readonly activity = new PassActivity()
   private readonly byKind: Map<CallbackKind, Handler[]>
 
   private constructor (handlers: Handler[], byKind: Map<CallbackKind, Handler[]>) {
@@ -88,7 +91,7 @@ export class Dispatcher {
    * costs no await per record.
    */
   dispatch (record: NormalisedCallback): DispatchResult | Promise<DispatchResult> {
-    return runFrom(this.targetsFor(record.kind), 0, record)
+    return runFrom(this.targetsFor(record.kind), 0, record, this.activity)
   }
 
   /** Makes the output of every handler durable; throws if one cannot. */
@@ -108,7 +111,7 @@ export class Dispatcher {
   }
 }
 
-function runFrom (handlers: Handler[], start: number, record: NormalisedCallback): DispatchResult | Promise<DispatchResult> {
+function runFrom (handlers: Handler[], start: number, record: NormalisedCallback, activity: PassActivity): DispatchResult | Promise<DispatchResult> {
   for (let i = start; i < handlers.length; i++) {
     const handler = handlers[i]!
     let outcome: HandlerOutcome | Promise<HandlerOutcome>
@@ -118,9 +121,10 @@ function runFrom (handlers: Handler[], start: number, record: NormalisedCallback
       outcome = { outcome: 'retry', error: (err as Error).message }
     }
     if (outcome instanceof Promise) {
+      const call = activity.begin(record.id, record.kind, handler.target)
       return outcome.then(
-        (o) => o.outcome === 'done' ? runFrom(handlers, i + 1, record) : { ...o, target: handler.target },
-        (err: unknown) => ({ outcome: 'retry', error: (err as Error).message, target: handler.target }))
+        (o) => { activity.end(call); return o.outcome === 'done' ? runFrom(handlers, i + 1, record, activity) : { ...o, target: handler.target } },
+        (err: unknown) => { activity.end(call); return { outcome: 'retry', error: (err as Error).message, target: handler.target } })
     }
     if (outcome.outcome !== 'done') return { ...outcome, target: handler.target }
   }

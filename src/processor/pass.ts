@@ -20,6 +20,7 @@ import { DeadLetterWriter } from './dead-letters.js'
 import type { ProcessorOptions } from './defaults.js'
 import { Dispatcher } from './dispatch.js'
 import { emptyFigures, writeMetricsFile, type PassFigures } from './metrics.js'
+import { PassWatch } from './pass-watch.js'
 import { ProgressBar } from './progress.js'
 import { ZonedTimeReader } from './provider-time.js'
 import { listRequeueFiles } from './requeue.js'
@@ -85,9 +86,19 @@ export class Processor {
 
   /** One pass. The caller holds the processor lock. Throws CheckpointError on a bad checkpoint. */
   async runPass (): Promise<PassFigures> {
-    const { dataDir, tries, retryDelayMs, maxAttempts, deadAfterMs } = this.options
     const started = new Date()
     const figures = this.figures = emptyFigures(started)
+    this.dispatcher.activity.stuck = undefined
+    const watch = new PassWatch(this.options.dataDir, this.dispatcher.activity, figures, this.logger, this.options.watchIntervalMs)
+    try {
+      return await this.runPassWatched(started, figures)
+    } finally {
+      await watch.stop()
+    }
+  }
+
+  private async runPassWatched (started: Date, figures: PassFigures): Promise<PassFigures> {
+    const { dataDir, tries, retryDelayMs, maxAttempts, deadAfterMs } = this.options
     // Before this pass writes any dead letter: `dead retry` rewrites their files.
     await carryOutRetryRequests(dataDir, this.logger)
     const deadLetters = new DeadLetterWriter(dataDir)
@@ -143,7 +154,7 @@ export class Processor {
   async recordPass (figures: PassFigures): Promise<void> {
     await ensureDir(this.layout.state)
     await writeFileDurably(this.layout.lastPass,
-      JSON.stringify({ when: figures.finished_at, outcome: figures.outcome, figures }) + '\n')
+      JSON.stringify({ when: figures.finished_at, outcome: figures.outcome, figures, stuck: this.dispatcher.activity.stuck ?? null }) + '\n')
     if (this.options.metricsFile !== undefined) await writeMetricsFile(this.options.metricsFile, figures)
   }
 

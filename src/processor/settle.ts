@@ -13,6 +13,7 @@ import type { DeadLetterWriter } from './dead-letters.js'
 import type { Dispatcher, DispatchResult } from './dispatch.js'
 import type { PassFigures } from './metrics.js'
 import { normaliseCallback, type NormalisedCallback } from './normalise.js'
+import { maskErrorText } from './pass-activity.js'
 import type { ZonedTimeReader } from './provider-time.js'
 import type { WakeableSleep } from './wakeable-sleep.js'
 
@@ -94,8 +95,11 @@ export class RecordSettler {
     const { options, logger } = this.c
     let result = first
     for (let attempt = 2; attempt <= options.tries && result.outcome === 'retry'; attempt++) {
-      logger.debug({ id: normalised.id, target: result.target, error: result.error, attempt }, 'handler failed; retrying')
-      await this.c.backOff.sleep(options.retryDelayMs * 2 ** (attempt - 2))
+      const delayMs = options.retryDelayMs * 2 ** (attempt - 2)
+      // Every failed try is said (a timeout included), not only the last: a hung target is seen as it happens.
+      logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: maskErrorText(result.error), try: attempt - 1, tries: options.tries, retry_in_ms: delayMs },
+        `handler failed (try ${attempt - 1} of ${options.tries}); retrying`)
+      await this.c.backOff.sleep(delayMs)
       // Stopping: leave the record for the next run, without counting an attempt.
       if (this.c.stopping()) return 'stop'
       result = await this.c.dispatcher.dispatch(normalised)
@@ -104,11 +108,21 @@ export class RecordSettler {
     const now = new Date()
     const entry = this.c.attempts.countFailure(normalised.id, `${result.target ?? ''}: ${result.error}`, now)
     const failingSince = entry.first_failed_at ?? entry.last_failed_at
+    this.c.dispatcher.activity.stuck = {
+      id: normalised.id,
+      kind: normalised.kind,
+      target: result.target ?? null,
+      error: maskErrorText(result.error),
+      attempts: entry.attempts,
+      max_attempts: options.maxAttempts,
+      failing_since: failingSince,
+      dead_after: new Date(Date.parse(failingSince) + options.deadAfterMs).toISOString(),
+    }
     if (entry.attempts >= options.maxAttempts && now.getTime() - Date.parse(failingSince) >= options.deadAfterMs) {
       this.deadLetter(line, normalised, result.target ?? null, result.error, entry.attempts)
       return 'next'
     }
-    logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: result.error, attempts: entry.attempts, max_attempts: options.maxAttempts, failing_since: failingSince, dead_after_ms: options.deadAfterMs, segment: line.segment, offset: line.offset },
+    logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: maskErrorText(result.error), attempts: entry.attempts, max_attempts: options.maxAttempts, failing_since: failingSince, dead_after_ms: options.deadAfterMs, segment: line.segment, offset: line.offset },
       'handler still failing: pass stopped before this record; retry later')
     return 'stop'
   }
@@ -121,6 +135,7 @@ export class RecordSettler {
     const record = decoded.ok ? decoded.record : line.line
     this.c.deadLetters.add({ record, kind, target, error, attempts, failed_at: new Date().toISOString() })
     this.c.attempts.forget(id)
-    this.c.logger.warn({ id, kind, target, error, attempts }, 'record dead-lettered')
+    if (this.c.dispatcher.activity.stuck?.id === id) this.c.dispatcher.activity.stuck = undefined
+    this.c.logger.warn({ id, kind, target, error: maskErrorText(error), attempts }, 'record dead-lettered')
   }
 }
