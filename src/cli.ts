@@ -17,6 +17,7 @@ import { addCatCommand } from './tools/cat.js'
 import { processIO, type ToolIO } from './tools/common.js'
 import { addDeadCommand } from './tools/dead.js'
 import { addReplayCommand } from './tools/replay.js'
+import { addTraceCommand } from './tools/trace.js'
 import { addStatusCommand } from './tools/status.js'
 import { addVerifyCommand } from './tools/verify.js'
 import { parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
@@ -121,6 +122,7 @@ export function createProgram (context: ProgramContext = {}): Command {
   addReplayCommand(program, toolIO)
   addDeadCommand(program, toolIO)
   addPurgeCommand(program, toolIO)
+  addTraceCommand(program, toolIO)
   setOptionsValidator(receive, receiveOptionsFrom)
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
   installConfig(program)

@@ -11,6 +11,7 @@ import { BacklogCounter } from '../spool/backlog.js'
 import { segmentSizes } from '../spool/disk.js'
 import { loadCheckpoint } from '../spool/checkpoint.js'
 import { ensureDir, unlinkIfExists, writeFileDurably } from '../spool/fsutil.js'
+import { deleteOldDeliveryLogs, DeliveryLogWriter } from '../spool/delivery-log.js'
 import { dataLayout, type DataLayout } from '../spool/layout.js'
 import { quarantineFragment } from '../spool/quarantine.js'
 import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolPosition, type TornFragment } from '../spool/reader.js'
@@ -105,7 +106,8 @@ export class Processor {
     const attempts = await AttemptCounts.load(dataDir)
     const checkpoint = await loadCheckpoint(dataDir)
     this.position = checkpoint === undefined ? undefined : { segment: checkpoint.segment, offset: checkpoint.offset }
-    this.committer = new Committer(dataDir, this.dispatcher, deadLetters, attempts, this.position)
+    const deliveries = new DeliveryLogWriter(dataDir)
+    this.committer = new Committer(dataDir, this.dispatcher, deadLetters, attempts, this.position, deliveries)
     this.settler = new RecordSettler({
       options: { tries, retryDelayMs, maxAttempts, deadAfterMs },
       logger: this.logger,
@@ -114,6 +116,7 @@ export class Processor {
       figures,
       attempts,
       deadLetters,
+      deliveries,
       backOff: this.backOff,
       stopping: () => this.stopRequested,
     })
@@ -136,6 +139,7 @@ export class Processor {
 
     try {
       figures.segments_deleted = (await deleteOldSegments(this.layout.spool, this.position, this.options.retainMs)).length
+      await deleteOldDeliveryLogs(dataDir, this.options.retainMs)
     } catch (err) {
       this.logger.error({ err }, 'retention failed')
     }

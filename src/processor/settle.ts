@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino'
 import { decodeRecord } from '../record.js'
+import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { SpoolLine } from '../spool/reader.js'
 import type { AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
@@ -28,6 +29,8 @@ export interface SettlerContext {
   figures: PassFigures
   attempts: AttemptCounts
   deadLetters: DeadLetterWriter
+  /** Where each settled record went, for `trace`. */
+  deliveries: DeliveryLogWriter
   /** The back-off between tries, cut short when the pass is asked to stop. */
   backOff: WakeableSleep
   stopping: () => boolean
@@ -82,6 +85,8 @@ export class RecordSettler {
     if (result.outcome === 'done') {
       this.c.figures.by_kind[normalised.kind].done++
       this.c.attempts.forget(normalised.id)
+      const { id, kind, message_id: messageId, number } = normalised
+      this.c.deliveries.add({ id, kind, outcome: 'done', targets: this.c.dispatcher.targetsFor(kind).map((h) => h.target), message_id: messageId, number })
       return 'next'
     }
     if (result.outcome === 'dead') {
@@ -127,7 +132,8 @@ export class RecordSettler {
     return 'stop'
   }
 
-  private deadLetter (line: SpoolLine, { id, kind }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
+  private deadLetter (line: SpoolLine, { id, kind, message_id: messageId, number }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
+    this.c.deliveries.add({ id, kind, outcome: 'dead', targets: target === null ? [] : [target], message_id: messageId, number })
     this.c.figures.by_kind[kind].dead++
     this.c.figures.dead_lettered++
     // Decoded again rather than kept beside every record in flight: dead letters are rare.
