@@ -38,6 +38,7 @@ export interface SettlerContext {
 
 export class RecordSettler {
   private readonly c: SettlerContext
+  private readonly names = new Map<NormalisedCallback['kind'], string[]>()
 
   constructor (context: SettlerContext) {
     this.c = context
@@ -86,7 +87,7 @@ export class RecordSettler {
       this.c.figures.by_kind[normalised.kind].done++
       this.c.attempts.forget(normalised.id)
       const { id, kind, message_id: messageId, number } = normalised
-      this.c.deliveries.add({ id, kind, outcome: 'done', targets: this.c.dispatcher.targetsFor(kind).map((h) => h.target), message_id: messageId, number })
+      this.c.deliveries.add({ id, kind, outcome: 'done', targets: this.targetNames(kind), message_id: messageId, number })
       return 'next'
     }
     if (result.outcome === 'dead') {
@@ -94,6 +95,13 @@ export class RecordSettler {
       return 'next'
     }
     return this.retry(line, result, normalised)
+  }
+
+  /** The targets of a kind, by name: the same array for every record of the kind (the delivery log only serialises it). */
+  private targetNames (kind: NormalisedCallback['kind']): string[] {
+    let names = this.names.get(kind)
+    if (names === undefined) this.names.set(kind, names = this.c.dispatcher.targetsFor(kind).map((h) => h.target))
+    return names
   }
 
   private async retry (line: SpoolLine, first: DispatchResult, normalised: NormalisedCallback): Promise<LineResult> {
