@@ -75,3 +75,25 @@ test('--follow pauses after passes to retry: doubled each time, at most 2 min', 
   assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 30].map((n) => retryPause(5000, n)), [5000, 10_000, 20_000, 40_000, 80_000, 120_000, 120_000, 120_000])
   assert.equal(retryPause(300_000, 3), 300_000, 'a first pause longer than 2 min is kept')
 })
+
+test('--follow with a refusing http target and records arriving all the time: no dead letter within --dead-after', async (t) => {
+  const dir = await tempDir(t)
+  await writeSegment(dir, 1, lines([deliveryRecord(1)]))
+  const port = await refusingPort()
+  let stop: ((signal: NodeJS.Signals) => void) | undefined
+  const options = { ...processorOptions(dir, { routes: [parseRoute(`delivery=http://127.0.0.1:${port}/hook`)], tries: 1, maxAttempts: 3, deadAfterMs: PROCESS_DEFAULTS.deadAfterMs }), follow: true, retryPauseMs: 100, pollIntervalMs: 50 }
+  const run = runProcessCommand(options, silentLogger(), (handler) => { stop = handler })
+  // New records every 50 ms for a while: each would wake the retry loop.
+  let attempts = 0
+  for (let seq = 2; seq < 80; seq++) {
+    await writeSegment(dir, seq, lines([deliveryRecord(seq)]))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    try {
+      attempts = Object.values(JSON.parse(await readFile(join(dir, 'state', 'attempts.json'), 'utf8')) as Record<string, { attempts: number }>)[0]?.attempts ?? 0
+    } catch {}
+    if (attempts >= options.maxAttempts && seq > 40) break
+  }
+  stop!('SIGTERM')
+  assert.equal(await run, 0)
+  assert.deepEqual(await readDeadLetters(dir), [], 'a brief outage makes no dead letter')
+})
