@@ -1,10 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile, utimes } from 'node:fs/promises'
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runProcessCommand } from '../src/processor/run.js'
 import { parseRoute } from '../src/processor/dispatch.js'
 import { purgeNumber } from '../src/spool/purge.js'
+import { deleteOldDeliveryLogs } from '../src/spool/delivery-log.js'
 import { tempDir } from './helpers/tmp.js'
 import { silentLogger } from './helpers/logger.js'
 import { lines, recordWithFields } from './helpers/records.js'
@@ -62,4 +63,17 @@ test('trace: a number\'s delivered reply, pending receipt, dead-lettered opt-out
   await purgeNumber(dir, '+33600112233')
   const after = JSON.parse((await runTool(['trace', '+33600112233', '--data-dir', dir, '--json'])).out) as { records: Traced[] }
   assert.deepEqual(after.records, [])
+})
+
+test('the delivery log: a day\'s file goes once the whole day is older than --retain; --retain 0 keeps it', async (t) => {
+  const dir = await tempDir(t)
+  const logs = join(dir, 'state', 'deliveries')
+  await mkdir(logs, { recursive: true })
+  await writeFile(join(logs, '2026-01-01.ndjson'), '{}\n')
+  await writeFile(join(logs, '2026-01-05.ndjson'), '{}\n')
+  const now = Date.parse('2026-01-07T12:00:00Z')
+  await deleteOldDeliveryLogs(dir, 0, now)
+  assert.deepEqual(await readdir(logs), ['2026-01-01.ndjson', '2026-01-05.ndjson'])
+  await deleteOldDeliveryLogs(dir, 3 * 86_400_000, now)
+  assert.deepEqual(await readdir(logs), ['2026-01-05.ndjson'])
 })

@@ -100,8 +100,9 @@ export async function readDeliveryLog (dataDir: string): Promise<DeliveryEntry[]
   return out
 }
 
-/** Retention: the files of days wholly older than `retainMs`. */
+/** Retention: the files of days wholly older than `retainMs`; 0 keeps them for ever, as `--retain 0` keeps the segments. */
 export async function deleteOldDeliveryLogs (dataDir: string, retainMs: number, now = Date.now()): Promise<void> {
+  if (retainMs === 0) return
   for (const name of await logFiles(dataDir)) {
     const dayEnd = Date.parse(name.slice(0, 10) + 'T00:00:00Z') + 86_400_000
     if (now - dayEnd >= retainMs) await unlink(join(deliveriesDir(dataDir), name)).catch(() => {})
