@@ -31,9 +31,13 @@ export class PassWatch {
   private readonly path: string
   private readonly timer: NodeJS.Timeout
   private writing: Promise<void> = Promise.resolve()
+  /** Most passes end before the first tick: nothing to remove then. */
+  private wrote: boolean
 
-  constructor (dataDir: string, private readonly activity: PassActivity, private readonly figures: PassFigures, private readonly logger: Logger, intervalMs: number) {
+  /** `firstPass`: a file a killed processor left is removed at the end of this pass even if it writes none. */
+  constructor (dataDir: string, private readonly activity: PassActivity, private readonly figures: PassFigures, private readonly logger: Logger, intervalMs: number, firstPass: boolean) {
     this.path = passProgressPath(dataDir)
+    this.wrote = firstPass
     this.timer = setInterval(() => this.tick(intervalMs), intervalMs)
     this.timer.unref()
   }
@@ -56,6 +60,7 @@ export class PassWatch {
       waiting: waiting.map((c) => ({ id: c.id, kind: c.kind, target: c.target, since: new Date(c.since).toISOString(), seconds: Math.round((now - c.since) / 1000) })),
       stuck: this.activity.stuck ?? null,
     }
+    this.wrote = true
     this.writing = this.writing.then(() => this.write(progress))
   }
 
@@ -74,6 +79,6 @@ export class PassWatch {
   async stop (): Promise<void> {
     clearInterval(this.timer)
     await this.writing
-    await unlinkIfExists(this.path).catch(() => {})
+    if (this.wrote) await unlinkIfExists(this.path).catch(() => {})
   }
 }

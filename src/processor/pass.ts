@@ -43,6 +43,9 @@ export class Processor {
   private stopRequested = false
   /** The back-off between tries, cut short by requestStop. */
   private readonly backOff = new WakeableSleep()
+  private passesStarted = 0
+  /** When the delivery log's old files were last looked for (its files are per day: once an hour is enough). */
+  private deliveryLogRetentionAt = -Infinity
   /** Counts the lag after each pass; remembers what it read, for the passes that follow. */
   private readonly backlog: BacklogCounter
 
@@ -90,7 +93,7 @@ export class Processor {
     const started = new Date()
     const figures = this.figures = emptyFigures(started)
     this.dispatcher.activity.stuck = undefined
-    const watch = new PassWatch(this.options.dataDir, this.dispatcher.activity, figures, this.logger, this.options.watchIntervalMs)
+    const watch = new PassWatch(this.options.dataDir, this.dispatcher.activity, figures, this.logger, this.options.watchIntervalMs, this.passesStarted++ === 0)
     try {
       return await this.runPassWatched(started, figures)
     } finally {
@@ -139,7 +142,10 @@ export class Processor {
 
     try {
       figures.segments_deleted = (await deleteOldSegments(this.layout.spool, this.position, this.options.retainMs)).length
-      await deleteOldDeliveryLogs(dataDir, this.options.retainMs)
+      if (Date.now() - this.deliveryLogRetentionAt >= 3_600_000) {
+        this.deliveryLogRetentionAt = Date.now()
+        await deleteOldDeliveryLogs(dataDir, this.options.retainMs)
+      }
     } catch (err) {
       this.logger.error({ err }, 'retention failed')
     }
