@@ -19,6 +19,7 @@ import { processIO, type ToolIO } from './tools/common.js'
 import { addDeadCommand } from './tools/dead.js'
 import { addDbCommand } from './tools/db-schema.js'
 import { addReplayCommand } from './tools/replay.js'
+import { addTraceCommand } from './tools/trace.js'
 import { addStatusCommand } from './tools/status.js'
 import { addVerifyCommand } from './tools/verify.js'
 import { HOUR_MS, parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
@@ -157,6 +158,7 @@ Examples:
   addDeadCommand(program, toolIO)
   addPurgeCommand(program, toolIO)
   addDbCommand(program, toolIO)
+  addTraceCommand(program, toolIO)
   setOptionsValidator(receive, receiveOptionsFrom)
   groupOptionsInHelp(receive, RECEIVE_HELP_GROUPS)
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.

@@ -1,7 +1,8 @@
 /**
  * Failed passes per record id, kept across passes in `<data-dir>/state/attempts.json`
- * (`{"<id>": {"attempts": n, "last_error": "...", "last_failed_at": "<iso>"}}`), so that a record
- * that keeps failing is dead-lettered after `--max-attempts` passes instead of blocking for ever.
+ * (`{"<id>": {"attempts": n, "last_error": "...", "first_failed_at": "<iso>", "last_failed_at": "<iso>"}}`),
+ * so that a record that keeps failing is dead-lettered once it has failed in `--max-attempts` passes
+ * and for `--dead-after` since its first failure, instead of blocking for ever.
  */
 import { join } from 'node:path'
 import { ensureDir, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
@@ -11,6 +12,8 @@ import { maskJsonStrings } from '../mask.js'
 export interface AttemptEntry {
   attempts: number
   last_error: string
+  /** Absent in files written before it was kept: last_failed_at stands in. */
+  first_failed_at?: string
   last_failed_at: string
 }
 
@@ -52,16 +55,17 @@ export class AttemptCounts {
     return this.any ? this.counts[id]?.attempts ?? 0 : 0
   }
 
-  /** One more failed pass for `id`; returns the count. */
-  countFailure (id: string, error: string): number {
-    const entry = this.counts[id] ?? { attempts: 0, last_error: '', last_failed_at: '' }
+  /** One more failed pass for `id`; returns its entry. */
+  countFailure (id: string, error: string, now = new Date()): Readonly<AttemptEntry> {
+    const entry = this.counts[id] ?? { attempts: 0, last_error: '', first_failed_at: now.toISOString(), last_failed_at: '' }
     entry.attempts++
     entry.last_error = error
-    entry.last_failed_at = new Date().toISOString()
+    entry.first_failed_at ??= entry.last_failed_at === '' ? now.toISOString() : entry.last_failed_at
+    entry.last_failed_at = now.toISOString()
     this.counts[id] = entry
     this.dirty = true
     this.any = true
-    return entry.attempts
+    return entry
   }
 
   /** A record that is done or dead-lettered has no more attempts to count. */

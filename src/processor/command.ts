@@ -32,7 +32,8 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--on <kind=target>', `route a kind (delivery, reply, optout, unknown or *) to ${targetUsages()}; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)`)
       .argParser(collectRoutes))
     .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
-    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes (at most 1000)').default(String(PROCESS_DEFAULTS.maxAttempts)))
+    .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes, and for --dead-after (at most 1000)').default(String(PROCESS_DEFAULTS.maxAttempts)))
+    .addOption(envOption('--dead-after <duration>', 'dead-letter a record that fails (network error, 5xx, ...) only after it has failed this long (at most 30d)').default('1h'))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass (at most 10)').default(String(PROCESS_DEFAULTS.tries)))
     .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time (0: none; at most 1m)').default('500ms'))
     .addOption(envOption('--handler-timeout <duration>', 'timeout of one handler call (above 0, at most 1h)').default('30s'))
@@ -78,6 +79,7 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     routes: () => on.map(parseRoute),
     providerTz: () => str('providerTz'),
     maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts'), { max: 1000 }),
+    deadAfterMs: () => opts.deadAfter === undefined ? PROCESS_DEFAULTS.deadAfterMs : parseDuration('--dead-after', str('deadAfter'), { max: 30 * 24 * HOUR_MS }),
     tries: () => parsePositiveInt('--tries', str('tries'), { max: 10 }),
     retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay'), { zero: 'no back-off', max: 60_000 }),
     handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout'), { max: HOUR_MS }),
@@ -85,6 +87,7 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     orderKey: () => opts.orderKey === undefined ? PROCESS_DEFAULTS.orderKey : parseOrderKey(str('orderKey')),
     batchSize: () => parsePositiveInt('--batch-size', str('batchSize'), { max: 1_000_000 }),
     checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
+    watchIntervalMs: () => PROCESS_DEFAULTS.watchIntervalMs,
     retainMs: () => parseDuration('--retain', str('retain'), { zero: 'keep for ever' }),
     metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
     progress: () => true,

@@ -4,6 +4,7 @@
  * the pass may go on while it is written.
  */
 import { saveCheckpoint } from '../spool/checkpoint.js'
+import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { SpoolPosition } from '../spool/reader.js'
 import { saveAttemptsText, type AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
@@ -18,8 +19,10 @@ export class Committer {
   saved: SpoolPosition | undefined
   /** A commit started by commitInBackground and not waited for yet. */
   private inFlight: Promise<void> | undefined
+  private readonly deliveries: DeliveryLogWriter | undefined
 
-  constructor (dataDir: string, dispatcher: Dispatcher, deadLetters: DeadLetterWriter, attempts: AttemptCounts, saved: SpoolPosition | undefined) {
+  constructor (dataDir: string, dispatcher: Dispatcher, deadLetters: DeadLetterWriter, attempts: AttemptCounts, saved: SpoolPosition | undefined, deliveries?: DeliveryLogWriter) {
+    this.deliveries = deliveries
     this.dataDir = dataDir
     this.dispatcher = dispatcher
     this.deadLetters = deadLetters
@@ -64,7 +67,7 @@ export class Committer {
   /** Takes the content now, synchronously, then writes it. */
   private start (position: SpoolPosition | undefined, checkpoint: boolean): Promise<void> {
     const attemptsText = this.attempts.takeText()
-    const flushed = Promise.all([this.dispatcher.flush(), this.deadLetters.flush()])
+    const flushed = Promise.all([this.dispatcher.flush(), this.deadLetters.flush(), this.deliveries?.flush()])
     return (async () => {
       await flushed
       if (attemptsText !== undefined) await saveAttemptsText(this.dataDir, attemptsText)

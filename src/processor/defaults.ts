@@ -12,8 +12,10 @@ export interface ProcessorOptions {
   routes: Route[]
   /** @default 'Europe/Paris' */
   providerTz: string
-  /** Failed passes before a record is dead-lettered. @default 5 */
+  /** Failed passes before a record may be dead-lettered. @default 5 */
   maxAttempts: number
+  /** How long a record keeps being retried after its first failure before it may be dead-lettered. @default 1 h */
+  deadAfterMs: number
   /** Tries of one record within a pass. @default 3 */
   tries: number
   /** First back-off between tries, doubled each time. @default 500 ms */
@@ -30,6 +32,8 @@ export interface ProcessorOptions {
   checkpointIntervalMs: number
   /** Fully processed segments older than this are deleted after a pass. @default 7 d */
   retainMs: number
+  /** While a pass runs: a line for each handler call waiting longer than this, and state/pass-progress.json rewritten. @default 5 s */
+  watchIntervalMs: number
   metricsFile?: string
   /** Show a progress bar on a terminal. @default true */
   progress: boolean
@@ -40,6 +44,7 @@ export const PROCESS_DEFAULTS: ProcessorOptions = {
   routes: [],
   providerTz: 'Europe/Paris',
   maxAttempts: 5,
+  deadAfterMs: 3_600_000,
   tries: 3,
   retryDelayMs: 500,
   handlerTimeoutMs: 30_000,
@@ -48,5 +53,6 @@ export const PROCESS_DEFAULTS: ProcessorOptions = {
   batchSize: 10_000,
   checkpointIntervalMs: 1000,
   retainMs: 7 * 86_400_000,
+  watchIntervalMs: 5000,
   progress: true,
 }

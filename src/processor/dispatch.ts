@@ -11,6 +11,7 @@ import { callBounded } from './bounded-call.js'
 import { KINDS, type CallbackKind } from './classify.js'
 import { DONE, type Handler, type HandlerOutcome } from './handler.js'
 import type { NormalisedCallback } from './normalise.js'
+import { PassActivity } from './pass-activity.js'
 import { targetTypeOf, targetUsages, type HandlerOptions } from './targets.js'
 
 export interface Route {
@@ -40,6 +41,8 @@ export type DispatchResult = HandlerOutcome & { target?: string }
 
 export class Dispatcher {
   readonly handlers: Handler[]
+  /** The handler calls in progress (those that answer asynchronously). */
+  readonly activity = new PassActivity()
   private readonly byKind: Map<CallbackKind, Handler[]>
   private readonly timeoutMs: number
 
@@ -92,7 +95,7 @@ export class Dispatcher {
    * costs no await per record.
    */
   dispatch (record: NormalisedCallback): DispatchResult | Promise<DispatchResult> {
-    return runFrom(this.targetsFor(record.kind), 0, record, this.timeoutMs)
+    return runFrom(this.targetsFor(record.kind), 0, record, this.timeoutMs, this.activity)
   }
 
   /** Makes the output of every handler durable; throws if one cannot. */
@@ -112,12 +115,15 @@ export class Dispatcher {
   }
 }
 
-function runFrom (handlers: Handler[], start: number, record: NormalisedCallback, timeoutMs: number): DispatchResult | Promise<DispatchResult> {
+function runFrom (handlers: Handler[], start: number, record: NormalisedCallback, timeoutMs: number, activity: PassActivity): DispatchResult | Promise<DispatchResult> {
   for (let i = start; i < handlers.length; i++) {
     const handler = handlers[i]!
     const outcome = callBounded(handler, record, timeoutMs)
     if (outcome instanceof Promise) {
-      return outcome.then((o) => o.outcome === 'done' ? runFrom(handlers, i + 1, record, timeoutMs) : { ...o, target: handler.target })
+      const call = activity.begin(record.id, record.kind, handler.target)
+      return outcome.then(
+        (o) => { activity.end(call); return o.outcome === 'done' ? runFrom(handlers, i + 1, record, timeoutMs, activity) : { ...o, target: handler.target } },
+        (err: unknown) => { activity.end(call); return { outcome: 'retry', error: (err as Error).message, target: handler.target } })
     }
     if (outcome.outcome !== 'done') return { ...outcome, target: handler.target }
   }

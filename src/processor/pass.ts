@@ -11,6 +11,7 @@ import { BacklogCounter } from '../spool/backlog.js'
 import { segmentSizes } from '../spool/disk.js'
 import { loadCheckpoint } from '../spool/checkpoint.js'
 import { ensureDir, unlinkIfExists, writeFileDurably } from '../spool/fsutil.js'
+import { deleteOldDeliveryLogs, DeliveryLogWriter } from '../spool/delivery-log.js'
 import { dataLayout, type DataLayout } from '../spool/layout.js'
 import { quarantineFragment } from '../spool/quarantine.js'
 import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolPosition, type TornFragment } from '../spool/reader.js'
@@ -20,9 +21,11 @@ import { DeadLetterWriter } from './dead-letters.js'
 import type { ProcessorOptions } from './defaults.js'
 import { Dispatcher } from './dispatch.js'
 import { emptyFigures, writeMetricsFile, type PassFigures } from './metrics.js'
+import { PassWatch } from './pass-watch.js'
 import { ProgressBar } from './progress.js'
 import { ZonedTimeReader } from './provider-time.js'
 import { listRequeueFiles } from './requeue.js'
+import { carryOutRetryRequests } from './retry-dead.js'
 import { RecordSettler } from './settle.js'
 import { WakeableSleep } from './wakeable-sleep.js'
 import { deleteOldSegments } from './retention.js'
@@ -40,6 +43,9 @@ export class Processor {
   private stopRequested = false
   /** The back-off between tries, cut short by requestStop. */
   private readonly backOff = new WakeableSleep()
+  private passesStarted = 0
+  /** When the delivery log's old files were last looked for (its files are per day: once an hour is enough). */
+  private deliveryLogRetentionAt = -Infinity
   /** Counts the lag after each pass; remembers what it read, for the passes that follow. */
   private readonly backlog: BacklogCounter
 
@@ -84,22 +90,36 @@ export class Processor {
 
   /** One pass. The caller holds the processor lock. Throws CheckpointError on a bad checkpoint. */
   async runPass (): Promise<PassFigures> {
-    const { dataDir, tries, retryDelayMs, maxAttempts } = this.options
     const started = new Date()
     const figures = this.figures = emptyFigures(started)
+    this.dispatcher.activity.stuck = undefined
+    const watch = new PassWatch(this.options.dataDir, this.dispatcher.activity, figures, this.logger, this.options.watchIntervalMs, this.passesStarted++ === 0)
+    try {
+      return await this.runPassWatched(started, figures)
+    } finally {
+      await watch.stop()
+    }
+  }
+
+  private async runPassWatched (started: Date, figures: PassFigures): Promise<PassFigures> {
+    const { dataDir, tries, retryDelayMs, maxAttempts, deadAfterMs } = this.options
+    // Before this pass writes any dead letter: `dead retry` rewrites their files.
+    await carryOutRetryRequests(dataDir, this.logger)
     const deadLetters = new DeadLetterWriter(dataDir)
     const attempts = await AttemptCounts.load(dataDir)
     const checkpoint = await loadCheckpoint(dataDir)
     this.position = checkpoint === undefined ? undefined : { segment: checkpoint.segment, offset: checkpoint.offset }
-    this.committer = new Committer(dataDir, this.dispatcher, deadLetters, attempts, this.position)
+    const deliveries = new DeliveryLogWriter(dataDir)
+    this.committer = new Committer(dataDir, this.dispatcher, deadLetters, attempts, this.position, deliveries)
     this.settler = new RecordSettler({
-      options: { tries, retryDelayMs, maxAttempts },
+      options: { tries, retryDelayMs, maxAttempts, deadAfterMs },
       logger: this.logger,
       dispatcher: this.dispatcher,
       time: this.time,
       figures,
       attempts,
       deadLetters,
+      deliveries,
       backOff: this.backOff,
       stopping: () => this.stopRequested,
     })
@@ -122,6 +142,10 @@ export class Processor {
 
     try {
       figures.segments_deleted = (await deleteOldSegments(this.layout.spool, this.position, this.options.retainMs)).length
+      if (Date.now() - this.deliveryLogRetentionAt >= 3_600_000) {
+        this.deliveryLogRetentionAt = Date.now()
+        await deleteOldDeliveryLogs(dataDir, this.options.retainMs)
+      }
     } catch (err) {
       this.logger.error({ err }, 'retention failed')
     }
@@ -140,7 +164,7 @@ export class Processor {
   async recordPass (figures: PassFigures): Promise<void> {
     await ensureDir(this.layout.state)
     await writeFileDurably(this.layout.lastPass,
-      JSON.stringify({ when: figures.finished_at, outcome: figures.outcome, figures }) + '\n')
+      JSON.stringify({ when: figures.finished_at, outcome: figures.outcome, figures, stuck: this.dispatcher.activity.stuck ?? null }) + '\n')
     if (this.options.metricsFile !== undefined) await writeMetricsFile(this.options.metricsFile, figures)
   }
 

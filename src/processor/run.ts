@@ -29,7 +29,7 @@ export interface ProcessCommandOptions extends ProcessorOptions {
   follow?: boolean
   /** --follow: poll this often too, in case file-system events are missed. @default 250 ms */
   pollIntervalMs?: number
-  /** --follow and --schedule: wait this long after a pass that must be retried. @default 5 s */
+  /** --follow: wait this long after a pass that must be retried, doubled after each one in a row (up to 2 min). @default 5 s */
   retryPauseMs?: number
 }
 
@@ -116,6 +116,11 @@ function passSummary (f: PassFigures): Record<string, unknown> {
   }
 }
 
+/** The pause after the n-th pass in a row that must be retried: doubled each time, at most 2 min (or the first pause, if longer). */
+export function retryPause (firstMs: number, n: number): number {
+  return Math.min(firstMs * 2 ** Math.min(n - 1, 20), Math.max(firstMs, 120_000))
+}
+
 function sleeper (setWake: (wake: () => void) => void): WakeableSleep {
   const sleep = new WakeableSleep()
   setWake(() => sleep.wake())
@@ -131,9 +136,12 @@ async function follow (processor: Processor, options: ProcessCommandOptions, log
   await ensureDir(spoolDir)
   const sleep = sleeper(setWake)
   let changed = false
+  // A record to retry holds back every record after it: new records do not cut its back-off short.
+  let pausing = false
+  let failedPasses = 0
   let watcher: FSWatcher | undefined
   try {
-    watcher = watch(spoolDir, { persistent: false }, () => { changed = true; sleep.wake() })
+    watcher = watch(spoolDir, { persistent: false }, () => { changed = true; if (!pausing) sleep.wake() })
     watcher.on('error', (err) => { log.warn({ err }, 'watching the spool failed; polling only'); watcher?.close() })
   } catch (err) {
     log.warn({ err }, 'cannot watch the spool; polling only')
@@ -144,8 +152,12 @@ async function follow (processor: Processor, options: ProcessCommandOptions, log
       changed = false
       const figures = await onePass(processor, log, false)
       if (processor.stopping) break
-      if (figures.outcome === 'retry_later') await sleep.sleep(options.retryPauseMs ?? 5000)
-      else if (!changed) await sleep.sleep(options.pollIntervalMs ?? 250)
+      failedPasses = figures.outcome === 'retry_later' ? failedPasses + 1 : 0
+      if (failedPasses > 0) {
+        pausing = true
+        await sleep.sleep(retryPause(options.retryPauseMs ?? 5000, failedPasses))
+        pausing = false
+      } else if (!changed) await sleep.sleep(options.pollIntervalMs ?? 250)
     }
   } finally {
     watcher?.close()

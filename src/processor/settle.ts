@@ -1,17 +1,20 @@
 /**
  * One record from its spool line to its end in this pass: decoded, normalised, dispatched, and
  * settled: done, dead-lettered, or retried `--tries` times with a doubling back-off, after which one
- * failed attempt is counted for it (dead-lettered at `--max-attempts`) and the pass must stop
- * before it.
+ * failed attempt is counted for it and the pass must stop before it. It is dead-lettered once it
+ * has failed in `--max-attempts` passes and for `--dead-after` since its first failure: a time
+ * budget, which passes run more often (new records waking `--follow`) do not shorten.
  */
 import type { Logger } from 'pino'
 import { decodeRecord } from '../record.js'
+import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { SpoolLine } from '../spool/reader.js'
 import type { AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
 import type { Dispatcher, DispatchResult } from './dispatch.js'
 import type { PassFigures } from './metrics.js'
 import { normaliseCallback, type NormalisedCallback } from './normalise.js'
+import { maskErrorText } from './pass-activity.js'
 import type { ZonedTimeReader } from './provider-time.js'
 import type { WakeableSleep } from './wakeable-sleep.js'
 
@@ -19,13 +22,15 @@ import type { WakeableSleep } from './wakeable-sleep.js'
 export type LineResult = 'next' | 'stop'
 
 export interface SettlerContext {
-  options: { tries: number, retryDelayMs: number, maxAttempts: number }
+  options: { tries: number, retryDelayMs: number, maxAttempts: number, deadAfterMs: number }
   logger: Logger
   dispatcher: Dispatcher
   time: ZonedTimeReader
   figures: PassFigures
   attempts: AttemptCounts
   deadLetters: DeadLetterWriter
+  /** Where each settled record went, for `trace`. */
+  deliveries: DeliveryLogWriter
   /** The back-off between tries, cut short when the pass is asked to stop. */
   backOff: WakeableSleep
   stopping: () => boolean
@@ -33,6 +38,7 @@ export interface SettlerContext {
 
 export class RecordSettler {
   private readonly c: SettlerContext
+  private readonly names = new Map<NormalisedCallback['kind'], string[]>()
 
   constructor (context: SettlerContext) {
     this.c = context
@@ -80,6 +86,8 @@ export class RecordSettler {
     if (result.outcome === 'done') {
       this.c.figures.by_kind[normalised.kind].done++
       this.c.attempts.forget(normalised.id)
+      const { id, kind, message_id: messageId, number } = normalised
+      this.c.deliveries.add({ id, kind, outcome: 'done', targets: this.targetNames(kind), message_id: messageId, number })
       return 'next'
     }
     if (result.outcome === 'dead') {
@@ -89,28 +97,51 @@ export class RecordSettler {
     return this.retry(line, result, normalised)
   }
 
+  /** The targets of a kind, by name: the same array for every record of the kind (the delivery log only serialises it). */
+  private targetNames (kind: NormalisedCallback['kind']): string[] {
+    let names = this.names.get(kind)
+    if (names === undefined) this.names.set(kind, names = this.c.dispatcher.targetsFor(kind).map((h) => h.target))
+    return names
+  }
+
   private async retry (line: SpoolLine, first: DispatchResult, normalised: NormalisedCallback): Promise<LineResult> {
     const { options, logger } = this.c
     let result = first
     for (let attempt = 2; attempt <= options.tries && result.outcome === 'retry'; attempt++) {
-      logger.debug({ id: normalised.id, target: result.target, error: result.error, attempt }, 'handler failed; retrying')
-      await this.c.backOff.sleep(options.retryDelayMs * 2 ** (attempt - 2))
+      const delayMs = options.retryDelayMs * 2 ** (attempt - 2)
+      // Every failed try is said (a timeout included), not only the last: a hung target is seen as it happens.
+      logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: maskErrorText(result.error), try: attempt - 1, tries: options.tries, retry_in_ms: delayMs },
+        `handler failed (try ${attempt - 1} of ${options.tries}); retrying`)
+      await this.c.backOff.sleep(delayMs)
       // Stopping: leave the record for the next run, without counting an attempt.
       if (this.c.stopping()) return 'stop'
       result = await this.c.dispatcher.dispatch(normalised)
     }
     if (result.outcome !== 'retry') return await this.settle(line, result, normalised)
-    const attempts = this.c.attempts.countFailure(normalised.id, `${result.target ?? ''}: ${result.error}`)
-    if (attempts >= options.maxAttempts) {
-      this.deadLetter(line, normalised, result.target ?? null, result.error, attempts)
+    const now = new Date()
+    const entry = this.c.attempts.countFailure(normalised.id, `${result.target ?? ''}: ${result.error}`, now)
+    const failingSince = entry.first_failed_at ?? entry.last_failed_at
+    this.c.dispatcher.activity.stuck = {
+      id: normalised.id,
+      kind: normalised.kind,
+      target: result.target ?? null,
+      error: maskErrorText(result.error),
+      attempts: entry.attempts,
+      max_attempts: options.maxAttempts,
+      failing_since: failingSince,
+      dead_after: new Date(Date.parse(failingSince) + options.deadAfterMs).toISOString(),
+    }
+    if (entry.attempts >= options.maxAttempts && now.getTime() - Date.parse(failingSince) >= options.deadAfterMs) {
+      this.deadLetter(line, normalised, result.target ?? null, result.error, entry.attempts)
       return 'next'
     }
-    logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: result.error, attempts, max_attempts: options.maxAttempts, segment: line.segment, offset: line.offset },
+    logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: maskErrorText(result.error), attempts: entry.attempts, max_attempts: options.maxAttempts, failing_since: failingSince, dead_after_ms: options.deadAfterMs, segment: line.segment, offset: line.offset },
       'handler still failing: pass stopped before this record; retry later')
     return 'stop'
   }
 
-  private deadLetter (line: SpoolLine, { id, kind }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
+  private deadLetter (line: SpoolLine, { id, kind, message_id: messageId, number }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
+    this.c.deliveries.add({ id, kind, outcome: 'dead', targets: target === null ? [] : [target], message_id: messageId, number })
     this.c.figures.by_kind[kind].dead++
     this.c.figures.dead_lettered++
     // Decoded again rather than kept beside every record in flight: dead letters are rare.
@@ -118,6 +149,7 @@ export class RecordSettler {
     const record = decoded.ok ? decoded.record : line.line
     this.c.deadLetters.add({ record, kind, target, error, attempts, failed_at: new Date().toISOString() })
     this.c.attempts.forget(id)
-    this.c.logger.warn({ id, kind, target, error, attempts }, 'record dead-lettered')
+    if (this.c.dispatcher.activity.stuck?.id === id) this.c.dispatcher.activity.stuck = undefined
+    this.c.logger.warn({ id, kind, target, error: maskErrorText(error), attempts }, 'record dead-lettered')
   }
 }

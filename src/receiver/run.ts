@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { acquireLock } from '../spool/lock.js'
 import { SpoolWriter, type Durability } from '../spool/writer.js'
 import { createAdminServer } from './admin.js'
+import { startAnswersFile } from './answers-file.js'
 import { RECEIVE_DEFAULTS } from './defaults.js'
 import { createReceiverMetrics } from './metrics.js'
 import { createReceiver, type Receiver } from './server.js'
@@ -104,6 +105,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
     throw err
   }
   const address = server.address() as AddressInfo
+  const answers = startAnswersFile(options.dataDir, server.stats, log)
   log.info({ access: describeAccess(options.access ?? {}) }, 'access control')
   log.info({ address: address.address, port: address.port, data_dir: writer.layout.root, durability: options.durability },
     `listening on http://${hostPort(address)}, spooling to ${writer.layout.spool}`)
@@ -117,6 +119,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
       const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref())
       await Promise.race([server.drained(), grace])
       server.closeAllConnections()
+      await answers.stop()
       await writer.close()
       await lock.release()
       if (admin !== undefined) {

@@ -11,6 +11,7 @@
  * the whole purge, so no pass reads a file while it is replaced, and a checkpoint that points
  * into a rewritten segment is moved back by the bytes removed before it.
  */
+import { eraseNumberFromDeliveryLog } from './delivery-log.js'
 import { createReadStream } from 'node:fs'
 import { readdir, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -138,6 +139,8 @@ export interface PurgeReport {
   dryRun: boolean
   /** The number purged, normalised. */
   number: string
+  /** Lines of the delivery log (state/deliveries/, for `trace`) removed. */
+  deliveryLogRemoved?: number
 }
 
 const emptyArea = (): AreaCounts => ({ files: 0, filesChanged: 0, removed: 0 })
@@ -226,6 +229,8 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
       if (!dryRun) await unlink(path)
     }
     if (!dryRun && report.quarantine.removed > 0) await fsyncDir(layout.quarantine)
+    // The delivery log keeps the number only as a keyed hash, but that still links its records.
+    report.deliveryLogRemoved = await eraseNumberFromDeliveryLog(dataDir, number, dryRun)
     return report
   } finally {
     await lock.release()

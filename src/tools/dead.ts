@@ -9,7 +9,9 @@
  * `record` is the raw line, a string) are skipped with a message: there is no record to
  * dispatch, and re-queueing the same bytes would only dead-letter them again.
  *
- * retry and purge rewrite files the processor appends to, so they hold the processor lock.
+ * retry and purge rewrite files the processor appends to, so they hold the processor lock. While
+ * a processor runs, retry leaves a request that the processor carries out at its next pass
+ * (src/processor/retry-requests.ts) instead.
  */
 import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -17,6 +19,8 @@ import type { Command } from 'commander'
 import { CallbackSpoolError } from '../errors.js'
 import type { DeadLetter } from '../processor/dead-letters.js'
 import { requeueDir } from '../processor/requeue.js'
+import { writeRetryRequest } from '../processor/retry-requests.js'
+import { tryAcquireLock } from '../spool/lock.js'
 import { encodeRecord, type SpoolRecord } from '../record.js'
 import { ensureDir, existingDataDir, fsyncDir, listNdjsonFiles, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
@@ -93,27 +97,20 @@ export interface RetryResult {
   requeued: number
   skippedInvalid: number
   file?: string
+  /** A processor runs: `file` is a request it carries out at its next pass. */
+  deferred?: boolean
 }
 
+/** Re-queues now, or, while a processor runs, leaves it a request (the dead letters it names are counted, not moved). */
 export async function retryDeadLetters (dataDir: string, id: string | undefined, now = new Date()): Promise<RetryResult> {
-  const lock = await takeProcessorLock(dataDir, 'retry dead letters')
-  try {
-    const letters = await readDeadLetters(dataDir)
-    const chosen = letters.filter((l) => id === undefined || deadLetterId(l.letter) === id)
-    const retry = chosen.filter((l) => deadLetterId(l.letter) !== undefined)
-    const skippedInvalid = chosen.length - retry.length
-    if (id !== undefined && retry.length === 0) {
-      throw new CallbackSpoolError('SPOOL_ERR_NOT_FOUND', `no dead letter holds a record with id ${id} (see \`callback-spool dead list\`)`, { exitCode: 1 })
-    }
+  const lock = await tryAcquireLock(await existingDataDir(dataDir), 'processor')
+  if (lock === undefined) {
+    const { retry, skippedInvalid } = chooseForRetry(await readDeadLetters(dataDir), id)
     if (retry.length === 0) return { requeued: 0, skippedInvalid }
-    const dir = requeueDir(dataDir)
-    await ensureDir(dir)
-    // Names sort in time order: the processor takes re-queue files oldest first.
-    const file = join(dir, `${now.toISOString().replace(/[-:.]/g, '')}-dead-retry-${process.pid}.ndjson`)
-    // writeFileDurably writes a dot-file first, which the processor ignores, then renames it.
-    await writeFileDurably(file, retry.map((l) => encodeRecord(l.letter.record as SpoolRecord)).join(''))
-    await rewrite(letters, new Set(retry))
-    return { requeued: retry.length, skippedInvalid, file }
+    return { requeued: retry.length, skippedInvalid, file: await writeRetryRequest(dataDir, id, now), deferred: true }
+  }
+  try {
+    return await requeueDeadLetters(dataDir, id, now)
   } finally {
     await lock.release()
   }
@@ -125,6 +122,31 @@ function failedBefore (letters: StoredDeadLetter[], beforeMs: number): StoredDea
     const t = Date.parse(l.letter.failed_at)
     return !Number.isNaN(t) && t < beforeMs
   })
+}
+
+/** Removes the dead letters that failed before `beforeMs`; `confirm` is asked with their count first. */
+function chooseForRetry (letters: StoredDeadLetter[], id: string | undefined): { retry: StoredDeadLetter[], skippedInvalid: number } {
+  const chosen = letters.filter((l) => id === undefined || deadLetterId(l.letter) === id)
+  const retry = chosen.filter((l) => deadLetterId(l.letter) !== undefined)
+  if (id !== undefined && retry.length === 0) {
+    throw new CallbackSpoolError('SPOOL_ERR_NOT_FOUND', `no dead letter holds a record with id ${id} (see \`callback-spool dead list\`)`, { exitCode: 1 })
+  }
+  return { retry, skippedInvalid: chosen.length - retry.length }
+}
+
+/** The dead letters (all, or of `id`) moved to a re-queue file; the caller holds the processor lock. */
+export async function requeueDeadLetters (dataDir: string, id: string | undefined, now = new Date()): Promise<RetryResult> {
+  const letters = await readDeadLetters(dataDir)
+  const { retry, skippedInvalid } = chooseForRetry(letters, id)
+  if (retry.length === 0) return { requeued: 0, skippedInvalid }
+  const dir = requeueDir(dataDir)
+  await ensureDir(dir)
+  // Names sort in time order: the processor takes re-queue files oldest first.
+  const file = join(dir, `${now.toISOString().replace(/[-:.]/g, '')}-dead-retry-${process.pid}.ndjson`)
+  // writeFileDurably writes a dot-file first, which the processor ignores, then renames it.
+  await writeFileDurably(file, retry.map((l) => encodeRecord(l.letter.record as SpoolRecord)).join(''))
+  await rewrite(letters, new Set(retry))
+  return { requeued: retry.length, skippedInvalid, file }
 }
 
 /** Removes the dead letters that failed before `beforeMs`; `confirm` is asked with their count first. */
@@ -172,7 +194,7 @@ Examples:
     .addOption(flag('--id <id>', 'only the dead letter of this record id'))
     .addHelpText('after', `
 Dead letters of invalid spool lines hold no record: they are skipped (and kept) with a message.
-Refused while a processor runs (exit 75): stop it, retry, start it again.
+While a processor runs, a request is left in requeue/: it re-queues them at its next pass.
 
 Example:
   callback-spool dead retry --id 019abcde-0123-7456-89ab-0123456789ab && callback-spool process
@@ -180,7 +202,11 @@ Example:
     .action(async (opts: { dataDir: string, id?: string }) => {
       const io = makeIO()
       const r = await retryDeadLetters(opts.dataDir, opts.id)
-      let out = r.requeued === 0 ? 'no dead letter to retry\n' : `${r.requeued} record(s) re-queued in ${r.file}; the next pass dispatches them\n`
+      let out = r.requeued === 0
+        ? 'no dead letter to retry\n'
+        : r.deferred === true
+          ? `a processor is running: ${r.requeued} record(s) to be re-queued by its next pass (request ${r.file})\n`
+          : `${r.requeued} record(s) re-queued in ${r.file}; the next pass dispatches them\n`
       if (r.skippedInvalid > 0) out += `${r.skippedInvalid} dead letter(s) of invalid spool lines skipped and kept: they hold no record to dispatch (fix the line by hand if it matters, then purge them)\n`
       await io.write(out)
     })

@@ -20,6 +20,7 @@ export function formatPurgeReport (report: PurgeReport): string {
   area('dead', report.dead, 'dead letters')
   area('out', report.out, 'lines')
   area('quarantine', report.quarantine, 'fragments')
+  if (report.deliveryLogRemoved !== undefined) lines.push(`  ${'deliveries'.padEnd(11)} ${verb} ${report.deliveryLogRemoved} lines of the delivery log (state/deliveries/, for trace)`)
   if (report.checkpointMoved) lines.push('  the checkpoint was moved back by the bytes removed before it')
   if (report.spool.skippedActiveSegment !== undefined) {
     lines.push(`  not purged: ${report.spool.skippedActiveSegment}, the segment the running receiver writes to; run purge again once it is sealed (--rotate-age)`)

@@ -13,7 +13,13 @@ import { freeBytes } from '../spool/disk.js'
 import { listNdjsonFiles, listSegments, readFileNoFollow } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { describeHolder, findHolder, lockPath, type LockRole } from '../spool/lock.js'
-import { formatBytes } from '../units.js'
+import { formatBytes, parseBytes, parseDuration } from '../units.js'
+import type { PassProgress } from '../processor/pass-watch.js'
+import type { StuckRecord } from '../processor/pass-activity.js'
+import { findLastSpooled, type LastSpooled } from '../spool/last-spooled.js'
+import { readReceiverAnswers, type ReceiverAnswers } from '../spool/receiver-answers.js'
+import { assessHealth, HEALTH_EXIT, type Health, type HealthThresholds } from './health.js'
+import { readPassState } from './status-pass.js'
 import { dataDirOption } from '../config.js'
 import { existingDataDir } from '../spool/fsutil.js'
 import { PermissionError } from '../errors.js'
@@ -52,9 +58,21 @@ export interface StatusReport {
   dead_letters: number
   quarantined: number
   requeue_files: number
-  last_pass: { when: string, outcome: string, figures: Record<string, unknown> } | null
+  last_pass: { when: string, outcome: string, figures: Record<string, unknown>, stuck?: StuckRecord | null } | null
+  /** The last callback actually spooled (not the mtime of an empty segment). */
+  last_spooled: LastSpooled | null
+  /** The pass running now, when a processor runs and has written it. */
+  pass_in_progress: PassProgress | null
+  /** The record the processor is stuck on (the pass in progress, or the last pass), if any. */
+  stuck: StuckRecord | null
+  /** What the receiver answered, by status code, as it last wrote it. */
+  receiver_answers: ReceiverAnswers | null
   disk_free_bytes: number
+  min_free_bytes: number
+  health: { state: Health, reasons: string[] }
 }
+
+export const STATUS_DEFAULTS: HealthThresholds = { minFreeBytes: 1024 ** 3, maxLagMs: 10 * 60_000 }
 
 async function holder (root: string, role: LockRole): Promise<HolderInfo> {
   const h = await findHolder(root, role)
@@ -98,7 +116,7 @@ async function listNames (dir: string): Promise<string[]> {
   }
 }
 
-export async function collectStatus (dataDir: string, now = Date.now()): Promise<StatusReport> {
+export async function collectStatus (dataDir: string, now = Date.now(), thresholds: HealthThresholds = STATUS_DEFAULTS): Promise<StatusReport> {
   const layout = dataLayout(dataDir)
   await existingDataDir(dataDir)
   const segments = await listSegments(layout.spool)
@@ -130,20 +148,28 @@ export async function collectStatus (dataDir: string, now = Date.now()): Promise
   try {
     lastPass = JSON.parse(await readFileNoFollow(layout.lastPass, 'utf8')) as StatusReport['last_pass']
   } catch {}
-  return {
+  const processor = await holder(layout.root, 'processor')
+  const pass = await readPassState(dataDir, processor.running, lastPass)
+  const report: Omit<StatusReport, 'health'> = {
     data_dir: layout.root,
     generated_at: new Date(now).toISOString(),
     segments: { count: infos.length, bytes, oldest: infos[0] ?? null, newest: infos.at(-1) ?? null },
     receiver: await holder(layout.root, 'receiver'),
-    processor: await holder(layout.root, 'processor'),
+    processor,
     checkpoint,
     backlog,
     dead_letters: await countLines(layout.dead),
     quarantined: (await listNames(layout.quarantine)).filter((n) => n.endsWith('.fragment')).length,
     requeue_files: (await listRequeueFiles(dataDir)).length,
     last_pass: lastPass,
+    last_spooled: await findLastSpooled(layout.spool) ?? null,
+    pass_in_progress: pass.inProgress,
+    stuck: pass.stuck,
+    receiver_answers: await readReceiverAnswers(dataDir) ?? null,
     disk_free_bytes: await freeBytes(layout.root),
+    min_free_bytes: thresholds.minFreeBytes,
   }
+  return { ...report, health: assessHealth(report, thresholds) }
 }
 
 function since (iso: string | null, now: number): string {
@@ -164,7 +190,9 @@ export function formatStatus (r: StatusReport): string {
   const s = r.segments
   rows.push(['spool', s.count === 0
     ? 'no segments'
-    : `${s.count} segment(s), ${formatBytes(s.bytes)}; oldest created ${since(s.oldest!.created_at, now)}, newest written ${since(s.newest!.modified_at, now)} (${s.newest!.name})`])
+    : `${s.count} segment(s), ${formatBytes(s.bytes)}; oldest created ${since(s.oldest!.created_at, now)}, newest ${s.newest!.name}`])
+  rows.push(['last spooled', r.last_spooled === null ? 'no callback spooled yet' : `${since(r.last_spooled.received_at, now)}: record ${r.last_spooled.id}`])
+  rows.push(['answered', answersLine(r.receiver_answers, r.receiver.running, now)])
   const cp = r.checkpoint
   rows.push(['checkpoint', cp === null
     ? 'none yet (the next pass starts at the first segment)'
@@ -179,9 +207,31 @@ export function formatStatus (r: StatusReport): string {
     const f = lp.figures as { records_read?: number, dead_lettered?: number, quarantined?: number, duration_ms?: number, lag_records?: number }
     rows.push(['last pass', `${lp.outcome} ${since(lp.when, now)}: ${f.records_read ?? 0} read, ${f.dead_lettered ?? 0} dead-lettered, ${f.quarantined ?? 0} quarantined, ${f.duration_ms ?? 0} ms`])
   }
-  rows.push(['dead letters', String(r.dead_letters)], ['quarantined', `${r.quarantined} fragment(s)`], ['requeue', `${r.requeue_files} file(s) waiting`])
-  rows.push(['free disk', formatBytes(r.disk_free_bytes)])
+  if (r.pass_in_progress !== null) rows.push(['pass now', passLine(r.pass_in_progress, now)])
+  if (r.stuck !== null) rows.push(['stuck', stuckLine(r.stuck, now)])
+  rows.push(['set aside', `${r.dead_letters} dead letter(s), ${r.quarantined} quarantined fragment(s), ${r.requeue_files} re-queue file(s) waiting`])
+  rows.push(['free disk', `${formatBytes(r.disk_free_bytes)} (--min-free ${formatBytes(r.min_free_bytes)}${r.disk_free_bytes < r.min_free_bytes ? ': UNDER, the receiver answers 503' : ''})`])
+  rows.push(['health', r.health.reasons.length === 0 ? r.health.state : `${r.health.state}: ${r.health.reasons.join('; ')}`])
   return rows.map(([k, v]) => `${k.padEnd(13)}${v}\n`).join('')
+}
+
+/** `404 x3, 200 x120` over the last 5 min, and since the receiver started. */
+function answersLine (a: ReceiverAnswers | null, running: boolean, now: number): string {
+  if (a === null) return 'nothing recorded (no receiver has run since this was added)'
+  const list = (c: Record<string, number>): string => Object.keys(c).length === 0 ? 'nothing' : Object.entries(c).map(([status, n]) => `${status} x${n}`).join(', ')
+  const when = running ? `as of ${since(a.updated_at, now)}` : `receiver stopped; figures of ${since(a.updated_at, now)}`
+  return `last 5 min: ${list(a.last_5m)}; since start: ${list(a.since_start)} (${when})`
+}
+
+function passLine (p: PassProgress, now: number): string {
+  const call = p.waiting[0]
+  const waits = call === undefined ? 'no handler call waiting' : `waiting on record ${call.id}, target ${call.target} for ${formatAge(now - Date.parse(call.since))}${p.waiting.length > 1 ? ` (and ${p.waiting.length - 1} more call(s))` : ''}`
+  return `running since ${since(p.started_at, now)}, ${p.records_read} read; ${waits} (as of ${since(p.updated_at, now)})`
+}
+
+/** One line: record, kind, target, error, attempt n of m, since when. */
+export function stuckLine (s: StuckRecord, now: number): string {
+  return `record ${s.id} (${s.kind}) at ${s.target ?? '-'}: ${s.error}; attempt ${s.attempts} of ${s.max_attempts}, failing since ${since(s.failing_since, now)}, dead-lettered from ${s.dead_after}`
 }
 
 export function addStatusCommand (program: Command, makeIO: () => ToolIO): Command {
@@ -189,16 +239,27 @@ export function addStatusCommand (program: Command, makeIO: () => ToolIO): Comma
     .description('the state of a data dir: segments, receiver and processor, checkpoint, backlog, dead letters, last pass, free disk')
     .addOption(dataDirOption())
     .addOption(flag('--json', 'print one JSON object, for scripts'))
+    .addOption(flag('--check', 'print one line (healthy, degraded or down, and why) and exit 0, 1 or 2, for monitoring'))
+    .addOption(flag('--min-free <size>', 'the receiver\'s --min-free: down under it, degraded under twice it').default('1GiB'))
+    .addOption(flag('--max-lag <duration>', 'degraded when the oldest record not processed is older than this').default('10m'))
     .addHelpText('after', `
 Exit codes: 0 printed (whatever the state); 66 no such data directory; 64 usage.
+With --check: 0 healthy, 1 degraded, 2 down (see "When something is wrong" in the README).
 
 Examples:
   callback-spool status --data-dir /var/lib/callback-spool
   callback-spool status --json | jq .backlog.records
 `)
-    .action(async (opts: { dataDir: string, json?: boolean }) => {
+    .action(async (opts: { dataDir: string, json?: boolean, check?: boolean, minFree: string, maxLag: string }) => {
       const io = makeIO()
-      const report = await collectStatus(opts.dataDir)
+      const thresholds = { minFreeBytes: parseBytes('--min-free', opts.minFree), maxLagMs: parseDuration('--max-lag', opts.maxLag) }
+      const report = await collectStatus(opts.dataDir, Date.now(), thresholds)
+      if (opts.check === true) {
+        const { state, reasons } = report.health
+        await io.write(opts.json === true ? JSON.stringify(report.health) + '\n' : `${state}${reasons.length === 0 ? '' : ': ' + reasons.join('; ')}\n`)
+        process.exitCode = HEALTH_EXIT[state]
+        return
+      }
       await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report))
     })
 }

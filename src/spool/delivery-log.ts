@@ -1,0 +1,127 @@
+/**
+ * The delivery log, for `trace`: one line per record the processor settled, in
+ * `<data-dir>/state/deliveries/<YYYY-MM-DD>.ndjson` (UTC date of the commit):
+ * `{"id", "at", "kind", "outcome": "done" | "dead", "targets": [...], "message_id", "number_key"}`.
+ * No phone number in clear: `number_key` is an HMAC-SHA256 of the E.164 number with a secret of
+ * this data dir (`state/trace.key`), so `trace` can still find a number whose records retention
+ * deleted, and `purge --number` erases its lines. Appended with each commit (one write, no sync of
+ * its own: losing its tail in a crash loses history, not callbacks); files older than `--retain`
+ * are deleted with the segments.
+ */
+import { createHmac, randomBytes } from 'node:crypto'
+import { appendFile, readdir, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ensureDir, readFileNoFollow, writeFileDurably } from './fsutil.js'
+import { dataLayout } from './layout.js'
+
+export interface DeliveryEntry {
+  id: string
+  /** ISO 8601: when the record was settled. */
+  at: string
+  kind: string
+  outcome: 'done' | 'dead'
+  targets: string[]
+  message_id: string | null
+  number_key: string | null
+}
+
+export function deliveriesDir (dataDir: string): string {
+  return join(dataLayout(dataDir).state, 'deliveries')
+}
+
+function keyPath (dataDir: string): string {
+  return join(dataLayout(dataDir).state, 'trace.key')
+}
+
+/** The data dir's secret, created on first use when `create`. */
+export async function loadTraceKey (dataDir: string, create: boolean): Promise<Buffer | undefined> {
+  try {
+    return Buffer.from((await readFileNoFollow(keyPath(dataDir), 'utf8')).trim(), 'hex')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) return undefined
+  }
+  await ensureDir(dataLayout(dataDir).state)
+  const key = randomBytes(32)
+  await writeFileDurably(keyPath(dataDir), key.toString('hex') + '\n')
+  return key
+}
+
+export function numberKey (key: Buffer, number: string): string {
+  return createHmac('sha256', key).update(number).digest('hex').slice(0, 32)
+}
+
+/** Buffers the lines of one pass and appends them at each commit. */
+export class DeliveryLogWriter {
+  private pending: Array<Omit<DeliveryEntry, 'number_key'> & { number: string | null }> = []
+  private key: Buffer | undefined
+
+  constructor (private readonly dataDir: string) {}
+
+  add (entry: Omit<DeliveryEntry, 'number_key' | 'at'> & { number: string | null }): void {
+    this.pending.push({ ...entry, at: new Date().toISOString() })
+  }
+
+  /** Takes the lines now, then appends them (to each one's date file). */
+  async flush (): Promise<void> {
+    if (this.pending.length === 0) return
+    const taken = this.pending
+    this.pending = []
+    this.key ??= await loadTraceKey(this.dataDir, true)
+    const byDay = new Map<string, string>()
+    for (const { number, ...e } of taken) {
+      const line = JSON.stringify({ ...e, number_key: number === null ? null : numberKey(this.key!, number) }) + '\n'
+      const day = e.at.slice(0, 10)
+      byDay.set(day, (byDay.get(day) ?? '') + line)
+    }
+    await ensureDir(deliveriesDir(this.dataDir))
+    for (const [day, text] of byDay) await appendFile(join(deliveriesDir(this.dataDir), `${day}.ndjson`), text, { mode: 0o600 })
+  }
+}
+
+async function logFiles (dataDir: string): Promise<string[]> {
+  try {
+    return (await readdir(deliveriesDir(dataDir))).filter((n) => /^\d{4}-\d\d-\d\d\.ndjson$/.test(n)).sort()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}
+
+export async function readDeliveryLog (dataDir: string): Promise<DeliveryEntry[]> {
+  const out: DeliveryEntry[] = []
+  for (const name of await logFiles(dataDir)) {
+    for (const line of (await readFileNoFollow(join(deliveriesDir(dataDir), name), 'utf8')).split('\n')) {
+      if (line === '') continue
+      try {
+        out.push(JSON.parse(line) as DeliveryEntry)
+      } catch {}
+    }
+  }
+  return out
+}
+
+/** Retention: the files of days wholly older than `retainMs`; 0 keeps them for ever, as `--retain 0` keeps the segments. */
+export async function deleteOldDeliveryLogs (dataDir: string, retainMs: number, now = Date.now()): Promise<void> {
+  if (retainMs === 0) return
+  for (const name of await logFiles(dataDir)) {
+    const dayEnd = Date.parse(name.slice(0, 10) + 'T00:00:00Z') + 86_400_000
+    if (now - dayEnd >= retainMs) await unlink(join(deliveriesDir(dataDir), name)).catch(() => {})
+  }
+}
+
+/** `purge --number`: the lines of that number removed (files rewritten atomically); returns how many. */
+export async function eraseNumberFromDeliveryLog (dataDir: string, number: string, dryRun: boolean): Promise<number> {
+  const key = await loadTraceKey(dataDir, false)
+  if (key === undefined) return 0
+  const wanted = numberKey(key, number)
+  let removed = 0
+  for (const name of await logFiles(dataDir)) {
+    const path = join(deliveriesDir(dataDir), name)
+    const lines = (await readFileNoFollow(path, 'utf8')).split('\n').filter((l) => l !== '')
+    const kept = lines.filter((l) => !l.includes(`"number_key":"${wanted}"`))
+    if (kept.length === lines.length) continue
+    removed += lines.length - kept.length
+    if (!dryRun) await writeFileDurably(path, kept.map((l) => l + '\n').join(''))
+  }
+  return removed
+}

@@ -1,0 +1,16 @@
+/** For `status`: the pass in progress (state/pass-progress.json, while a processor runs) and the record it is stuck on. */
+import type { StuckRecord } from '../processor/pass-activity.js'
+import { passProgressPath, type PassProgress } from '../processor/pass-watch.js'
+import { readFileNoFollow } from '../spool/fsutil.js'
+
+export async function readPassState (dataDir: string, processorRunning: boolean, lastPass: { outcome: string, stuck?: StuckRecord | null } | null): Promise<{ inProgress: PassProgress | null, stuck: StuckRecord | null }> {
+  let inProgress: PassProgress | null = null
+  // A file left by a processor that was killed describes nothing.
+  if (processorRunning) {
+    try {
+      inProgress = JSON.parse(await readFileNoFollow(passProgressPath(dataDir), 'utf8')) as PassProgress
+    } catch {}
+  }
+  const stuck = inProgress?.stuck ?? (lastPass?.outcome === 'retry_later' ? lastPass.stuck ?? null : null)
+  return { inProgress, stuck }
+}
