@@ -157,7 +157,9 @@ test('purge erases every spelling of the number from every place: raw bodies, in
   assert.equal(await readFile(join(dir, 'requeue', 'r-1.ndjson'), 'utf8'), keep[0])
   // No spelling left anywhere, by a check that does not use purge's own matching.
   for (const sub of ['spool', 'dead', 'out', 'requeue', 'quarantine', 'state']) {
-    for (const name of await readdir(join(dir, sub))) {
+    // Recursive: state/ holds the delivery log's folder.
+    for (const name of await readdir(join(dir, sub), { recursive: true })) {
+      if ((await stat(join(dir, sub, name))).isDirectory()) continue
       const bytes = await readFile(join(dir, sub, name))
       const texts = [bytes.toString('latin1'), decodeURIComponent(bytes.toString('latin1').replace(/%(?![0-9A-F]{2})/gi, '%25')).replace(/\+/g, ' ')]
       for (const m of bytes.toString('latin1').matchAll(/"body_base64\\?":\\?"([A-Za-z0-9+/=]+)/g)) texts.push(Buffer.from(m[1]!, 'base64').toString('latin1'))
