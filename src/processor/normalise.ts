@@ -1,11 +1,14 @@
 /**
  * The normalised record that handlers receive: the kind, the id (the idempotency key), the
- * provider's fields made uniform, and every field as received.
+ * provider's fields made uniform by its profile (src/providers/), and every field as received.
  */
 import { normaliseNumber } from '../number.js'
+import { fieldString } from '../providers/fields.js'
+import { profileFor } from '../providers/index.js'
+import type { ProviderEvent } from '../providers/profile.js'
+import type { ZonedTimeReader } from '../providers/zoned-time.js'
 import type { SpoolRecord } from '../record.js'
-import { classifyCallback, type CallbackKind } from './classify.js'
-import type { ZonedTimeReader } from './provider-time.js'
+import type { CallbackKind } from './classify.js'
 
 export interface NormalisedCallback {
   kind: CallbackKind
@@ -25,31 +28,27 @@ export interface NormalisedCallback {
   fields: Record<string, unknown>
 }
 
-/** A field as one string: a repeated form field gives its first value; numbers become strings. */
-export function fieldString (value: unknown): string | null {
-  if (typeof value === 'string') return value
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
-  if (Array.isArray(value)) return fieldString(value[0])
-  return null
-}
+export { fieldString, normaliseNumber }
 
-export { normaliseNumber }
-
-export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader): NormalisedCallback {
-  const fields = record.fields
-  const { kind, dateField } = classifyCallback(fields)
-  const eventDate = dateField === undefined ? null : fieldString(fields[dateField])
+/** An event of the record as handlers see it; the key order is the output's (golden-tested). */
+function toCallback (record: SpoolRecord, event: ProviderEvent): NormalisedCallback {
   const out: NormalisedCallback = {
-    kind,
+    kind: event.kind,
     id: record.id,
     received_at: record.received_at,
-    message_id: fieldString(fields.message_id),
-    number: normaliseNumber(fieldString(fields.number)),
-    event_date: eventDate,
-    event_time: eventDate === null ? null : (time.toIsoUtc(eventDate) ?? null),
-    fields,
+    message_id: event.message_id,
+    number: event.number,
+    event_date: event.event_date,
+    event_time: event.event_time,
+    fields: record.fields,
   }
-  if (kind === 'delivery') out.status = fieldString(fields.status)
-  if (kind === 'reply' || kind === 'optout') out.text = fieldString(fields.text)
+  if (event.status !== undefined) out.status = event.status
+  if (event.text !== undefined) out.text = event.text
   return out
+}
+
+export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader): NormalisedCallback {
+  const [event] = profileFor(record).normalise(record, { time })
+  // Every profile gives at least one event; an empty batch still leaves its record to account for.
+  return toCallback(record, event ?? { kind: 'unknown', message_id: null, number: null, event_date: null, event_time: null })
 }

@@ -1,7 +1,9 @@
 /** Which records `cat` prints (--kind, --since, --until, --grep, --message-id), and its --pretty line. */
 import type { SpoolRecord } from '../record.js'
-import { classifyCallback, type CallbackKind } from '../processor/classify.js'
-import { fieldString, normaliseNumber } from '../processor/normalise.js'
+import { type CallbackKind } from '../providers/kinds.js'
+import { profileFor } from '../providers/index.js'
+import { fieldString } from '../providers/fields.js'
+import { ZonedTimeReader } from '../providers/zoned-time.js'
 
 export interface RecordFilter {
   kinds?: CallbackKind[]
@@ -30,8 +32,8 @@ export function matchesFilter (record: SpoolRecord, filter: RecordFilter): boole
     if (filter.sinceMs !== undefined && t < filter.sinceMs) return false
     if (filter.untilMs !== undefined && t >= filter.untilMs) return false
   }
-  if (filter.messageId !== undefined && fieldString(record.fields.message_id) !== filter.messageId) return false
-  if (filter.kinds !== undefined && !filter.kinds.includes(classifyCallback(record.fields).kind)) return false
+  if (filter.messageId !== undefined && profileFor(record).messageId(record.fields) !== filter.messageId) return false
+  if (filter.kinds !== undefined && !filter.kinds.includes(profileFor(record).classify(record.fields).kind)) return false
   if (filter.grep !== undefined) {
     const re = filter.grep
     if (!fieldTexts(record.fields).some((text) => re.test(text))) return false
@@ -40,17 +42,22 @@ export function matchesFilter (record: SpoolRecord, filter: RecordFilter): boole
 }
 
 const COLOURS: Record<CallbackKind, string> = { delivery: '\x1b[32m', reply: '\x1b[36m', optout: '\x1b[31m', unknown: '\x1b[33m' }
+/** The line shows no event time: any zone will do. */
+const LINE_TIME = new ZonedTimeReader('UTC')
 const DIM = '\x1b[2m'
 const RESET = '\x1b[0m'
 
 /** One line: time, kind, number, and the status (delivery) or the text (reply, opt-out). */
 export function prettyLine (record: SpoolRecord, colour: boolean): string {
-  const { kind } = classifyCallback(record.fields)
-  const number = normaliseNumber(fieldString(record.fields.number)) ?? '-'
-  const detail = kind === 'delivery' ? fieldString(record.fields.status) : fieldString(record.fields.text)
+  const profile = profileFor(record)
+  const event = profile.normalise(record, { time: LINE_TIME })[0]
+  const kind = event?.kind ?? 'unknown'
+  const number = event?.number ?? '-'
+  // An unknown record shows its `text` field, if any: it may say what the callback is.
+  const detail = kind === 'delivery' ? event?.status : (event?.text ?? fieldString(record.fields.text))
   // A text may hold a newline or a control character: one record, one line.
   const shown = JSON.stringify(detail ?? '').slice(1, -1)
-  const messageId = fieldString(record.fields.message_id) ?? '-'
+  const messageId = profile.messageId(record.fields) ?? '-'
   if (!colour) return `${record.received_at}  ${kind.padEnd(8)}  ${number.padEnd(16)}  ${shown}  ${messageId}\n`
   return `${DIM}${record.received_at}${RESET}  ${COLOURS[kind]}${kind.padEnd(8)}${RESET}  ${number.padEnd(16)}  ${shown}  ${DIM}${messageId}${RESET}\n`
 }
