@@ -4,14 +4,16 @@
  */
 import { normaliseNumber } from '../number.js'
 import { fieldString } from '../providers/fields.js'
-import { profileFor } from '../providers/index.js'
-import type { ProviderEvent } from '../providers/profile.js'
+import { FALLBACK_PROFILE, recogniseProvider } from '../providers/index.js'
+import type { ProviderEvent, ProviderProfile } from '../providers/profile.js'
 import type { ZonedTimeReader } from '../providers/zoned-time.js'
 import type { SpoolRecord } from '../record.js'
 import type { CallbackKind } from './classify.js'
 
 export interface NormalisedCallback {
   kind: CallbackKind
+  /** The profile that read it (`octopush`, `twilio`, ...); null when no profile recognised the request. */
+  provider: string | null
   id: string
   received_at: string
   message_id: string | null
@@ -31,9 +33,10 @@ export interface NormalisedCallback {
 export { fieldString, normaliseNumber }
 
 /** An event of the record as handlers see it; the key order is the output's (golden-tested). */
-function toCallback (record: SpoolRecord, event: ProviderEvent): NormalisedCallback {
+function toCallback (record: SpoolRecord, provider: ProviderProfile | undefined, event: ProviderEvent): NormalisedCallback {
   const out: NormalisedCallback = {
     kind: event.kind,
+    provider: provider?.name ?? null,
     id: record.id,
     received_at: record.received_at,
     message_id: event.message_id,
@@ -48,7 +51,8 @@ function toCallback (record: SpoolRecord, event: ProviderEvent): NormalisedCallb
 }
 
 export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader): NormalisedCallback {
-  const [event] = profileFor(record).normalise(record, { time })
+  const provider = recogniseProvider(record)
+  const [event] = (provider ?? FALLBACK_PROFILE).normalise(record, { time })
   // Every profile gives at least one event; an empty batch still leaves its record to account for.
-  return toCallback(record, event ?? { kind: 'unknown', message_id: null, number: null, event_date: null, event_time: null })
+  return toCallback(record, provider, event ?? { kind: 'unknown', message_id: null, number: null, event_date: null, event_time: null })
 }
