@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { createLogger } from '../logger.js'
+import { parseKeywordList } from '../providers/keywords.js'
 import { parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
 import { PROCESS_DEFAULTS } from './defaults.js'
@@ -29,9 +30,11 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
   const command = program.command('process')
     .description('dispatch the spooled callbacks from the checkpoint to the handlers: one pass (for cron), --schedule or --follow')
     .addOption(dataDirOption())
-    .addOption(envOption('--on <kind=target>', `route a kind (delivery, reply, optout, unknown or *) to ${targetUsages()}; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)`)
+    .addOption(envOption('--on <kind=target>', `route a kind (delivery, reply, optout, optin, unknown or *) to ${targetUsages()}; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)`)
       .argParser(collectRoutes))
     .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
+    .addOption(envOption('--optout-keywords <words>', 'a reply whose whole text is one of these (comma-separated) is an opt-out (default: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT, ARRET, ARRÊT, STOP SMS)'))
+    .addOption(envOption('--optin-keywords <words>', 'a reply whose whole text is one of these (comma-separated) is an opt-in (default: START, UNSTOP)'))
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes').default(String(PROCESS_DEFAULTS.maxAttempts)))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass').default(String(PROCESS_DEFAULTS.tries)))
     .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time').default('500ms'))
@@ -77,6 +80,8 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     dataDir: () => str('dataDir'),
     routes: () => on.map(parseRoute),
     providerTz: () => str('providerTz'),
+    optoutKeywords: () => opts.optoutKeywords === undefined ? undefined : parseKeywordList(str('optoutKeywords')),
+    optinKeywords: () => opts.optinKeywords === undefined ? undefined : parseKeywordList(str('optinKeywords')),
     maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts')),
     tries: () => parsePositiveInt('--tries', str('tries')),
     retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay')),

@@ -12,6 +12,10 @@ export interface ProcessorOptions {
   routes: Route[]
   /** @default 'Europe/Paris' */
   providerTz: string
+  /** Replies whose whole text is one of these are opt-outs. @default STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT, ARRET, ARRÊT, STOP SMS */
+  optoutKeywords?: readonly string[]
+  /** Replies whose whole text is one of these are opt-ins. @default START, UNSTOP */
+  optinKeywords?: readonly string[]
   /** Failed passes before a record is dead-lettered. @default 5 */
   maxAttempts: number
   /** Tries of one record within a pass. @default 3 */

@@ -4,8 +4,10 @@
  */
 import { normaliseNumber } from '../number.js'
 import { fieldString } from '../providers/fields.js'
-import { FALLBACK_PROFILE, recogniseProvider } from '../providers/index.js'
+import { readCallback } from '../providers/index.js'
+import { DEFAULT_KEYWORDS, type KeywordLists } from '../providers/keywords.js'
 import type { ProviderEvent, ProviderProfile } from '../providers/profile.js'
+import type { DeliveryStatus } from '../providers/status.js'
 import type { ZonedTimeReader } from '../providers/zoned-time.js'
 import type { SpoolRecord } from '../record.js'
 import type { CallbackKind } from './classify.js'
@@ -17,11 +19,17 @@ export interface NormalisedCallback {
   id: string
   received_at: string
   message_id: string | null
-  /** E.164 when the provider sent it so; bare digits are kept as they are. */
+  /** The subscriber, E.164 when the provider sent it so; bare digits are kept as they are. */
   number: string | null
-  /** Delivery receipts only. */
-  status?: string | null
-  /** Replies and opt-outs only. */
+  /** Our sender ID or number, when the provider gives it. */
+  our_number: string | null
+  /** Delivery receipts only: accepted, sent, delivered, read, failed, expired, rejected or unknown. */
+  status?: DeliveryStatus | null
+  /** Delivery receipts only: the provider's status word as sent. */
+  provider_status?: string | null
+  /** Delivery receipts only: the provider's error code, null when none. */
+  error_code?: string | null
+  /** Replies, opt-outs and opt-ins only. */
   text?: string | null
   /** The provider's date string as sent, from the field that decided the kind. */
   event_date: string | null
@@ -41,18 +49,20 @@ function toCallback (record: SpoolRecord, provider: ProviderProfile | undefined,
     received_at: record.received_at,
     message_id: event.message_id,
     number: event.number,
+    our_number: event.our_number,
     event_date: event.event_date,
     event_time: event.event_time,
     fields: record.fields,
   }
   if (event.status !== undefined) out.status = event.status
+  if (event.provider_status !== undefined) out.provider_status = event.provider_status
+  if (event.error_code !== undefined) out.error_code = event.error_code
   if (event.text !== undefined) out.text = event.text
   return out
 }
 
-export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader): NormalisedCallback {
-  const provider = recogniseProvider(record)
-  const [event] = (provider ?? FALLBACK_PROFILE).normalise(record, { time })
+export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader, keywords: KeywordLists = DEFAULT_KEYWORDS): NormalisedCallback {
+  const { provider, events: [event] } = readCallback(record, { time }, keywords)
   // Every profile gives at least one event; an empty batch still leaves its record to account for.
-  return toCallback(record, provider, event ?? { kind: 'unknown', message_id: null, number: null, event_date: null, event_time: null })
+  return toCallback(record, provider, event ?? { kind: 'unknown', message_id: null, number: null, our_number: null, event_date: null, event_time: null })
 }

@@ -22,6 +22,7 @@ import { Dispatcher } from './dispatch.js'
 import { emptyFigures, writeMetricsFile, type PassFigures } from './metrics.js'
 import { ProgressBar } from './progress.js'
 import { ZonedTimeReader } from './provider-time.js'
+import { KeywordLists } from '../providers/keywords.js'
 import { listRequeueFiles } from './requeue.js'
 import { RecordSettler } from './settle.js'
 import { WakeableSleep } from './wakeable-sleep.js'
@@ -97,6 +98,7 @@ export class Processor {
       logger: this.logger,
       dispatcher: this.dispatcher,
       time: this.time,
+      keywords: new KeywordLists(this.options.optoutKeywords, this.options.optinKeywords),
       figures,
       attempts,
       deadLetters,

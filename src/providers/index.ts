@@ -3,8 +3,9 @@
  * folder, and one line here.
  */
 import type { SpoolRecord } from '../record.js'
+import { DEFAULT_KEYWORDS, type KeywordLists } from './keywords.js'
 import { octopush } from './octopush.js'
-import type { ProviderProfile } from './profile.js'
+import type { NormaliseContext, ProviderEvent, ProviderProfile } from './profile.js'
 
 export const PROFILES: readonly ProviderProfile[] = [
   octopush,
@@ -31,4 +32,25 @@ export function recogniseProvider (record: Pick<SpoolRecord, 'fields'>): Provide
 /** The profile that reads this record: the one it is recognised by, else the fallback. */
 export function profileFor (record: Pick<SpoolRecord, 'fields'>): ProviderProfile {
   return recogniseProvider(record) ?? FALLBACK_PROFILE
+}
+
+export interface ReadCallback {
+  /** The profile that recognised the request; undefined when none did (read by the fallback). */
+  provider: ProviderProfile | undefined
+  events: ProviderEvent[]
+}
+
+/**
+ * The events of a spooled request, by its provider's profile; a reply whose whole text is an
+ * opt-out (opt-in) keyword becomes an `optout` (`optin`), whatever the provider.
+ */
+export function readCallback (record: SpoolRecord, context: NormaliseContext, keywords: KeywordLists = DEFAULT_KEYWORDS): ReadCallback {
+  const provider = recogniseProvider(record)
+  const events = (provider ?? FALLBACK_PROFILE).normalise(record, context)
+  for (const event of events) {
+    if (event.kind !== 'reply') continue
+    const byKeyword = keywords.kindOf(event.text)
+    if (byKeyword !== undefined) event.kind = byKeyword
+  }
+  return { provider, events }
 }

@@ -7,6 +7,25 @@
 import { normaliseNumber } from '../number.js'
 import { fieldString } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
+import { statusMapper } from './status.js'
+
+/** CALLBACKS.md's words: SMS, voice (NOT_DELIVERABLE, BUSY, REFUSED) and the legacy API's. */
+const toStatus = statusMapper({
+  ACK: 'sent',
+  DELIVERED: 'delivered',
+  NOT_DELIVERED: 'failed',
+  NOT_DELIVERABLE: 'failed',
+  BUSY: 'failed',
+  REFUSED: 'failed',
+  NOT_ALLOWED: 'rejected',
+  BAD_DESTINATION: 'rejected',
+  INVALID_DESTINATION_ADDRESS: 'rejected',
+  BLACKLISTED_NUMBER: 'rejected',
+  OUT_OF_DATE: 'expired',
+  EXPIRED: 'expired',
+  UNKNOWN_DELIVERY: 'unknown',
+  UNDEFINED: 'unknown',
+})
 
 function present (fields: Record<string, unknown>, key: string): boolean {
   return Object.hasOwn(fields, key) && fields[key] !== undefined && fields[key] !== null
@@ -45,10 +64,17 @@ export const octopush: ProviderProfile = {
       kind,
       message_id: fieldString(fields.message_id),
       number: normaliseNumber(fieldString(fields.number)),
+      // A reply names the SIM card (our number) it reached; receipts name no sender.
+      our_number: normaliseNumber(fieldString(fields.sim_card_number)),
       event_date: eventDate,
       event_time: eventDate === null ? null : (time.toIsoUtc(eventDate) ?? null),
     }
-    if (kind === 'delivery') event.status = fieldString(fields.status)
+    if (kind === 'delivery') {
+      const word = fieldString(fields.status)
+      event.status = toStatus(word)
+      event.provider_status = word
+      event.error_code = null
+    }
     if (kind === 'reply' || kind === 'optout') event.text = fieldString(fields.text)
     return [event]
   },

@@ -5,6 +5,7 @@
  */
 import type { SpoolRecord } from '../record.js'
 import type { CallbackKind } from './kinds.js'
+import type { DeliveryStatus } from './status.js'
 import type { ZonedTimeReader } from './zoned-time.js'
 
 export interface Classification {
@@ -23,11 +24,17 @@ export interface NormaliseContext {
 export interface ProviderEvent {
   kind: CallbackKind
   message_id: string | null
-  /** The subscriber, E.164 when the provider sent it so. */
+  /** The subscriber (a receipt's recipient, a reply's sender), E.164 when the provider sent it so. */
   number: string | null
-  /** Delivery receipts only. */
-  status?: string | null
-  /** Replies and opt-outs only. */
+  /** Our side: the sender ID of a receipt, the number a reply was sent to; null when not given. */
+  our_number: string | null
+  /** Delivery receipts only: the provider's word in one vocabulary. */
+  status?: DeliveryStatus | null
+  /** Delivery receipts only: the provider's word as sent. */
+  provider_status?: string | null
+  /** Delivery receipts only: the provider's error code, null when it gave none. */
+  error_code?: string | null
+  /** Replies, opt-outs and opt-ins only. */
   text?: string | null
   /** The provider's date string as sent. */
   event_date: string | null

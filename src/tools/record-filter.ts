@@ -1,9 +1,12 @@
 /** Which records `cat` prints (--kind, --since, --until, --grep, --message-id), and its --pretty line. */
 import type { SpoolRecord } from '../record.js'
 import { type CallbackKind } from '../providers/kinds.js'
-import { profileFor } from '../providers/index.js'
+import { profileFor, readCallback } from '../providers/index.js'
 import { fieldString } from '../providers/fields.js'
 import { ZonedTimeReader } from '../providers/zoned-time.js'
+
+/** Neither the filter nor the line uses the event time: any zone will do. */
+const LINE_TIME = new ZonedTimeReader('UTC')
 
 export interface RecordFilter {
   kinds?: CallbackKind[]
@@ -33,7 +36,7 @@ export function matchesFilter (record: SpoolRecord, filter: RecordFilter): boole
     if (filter.untilMs !== undefined && t >= filter.untilMs) return false
   }
   if (filter.messageId !== undefined && profileFor(record).messageId(record.fields) !== filter.messageId) return false
-  if (filter.kinds !== undefined && !filter.kinds.includes(profileFor(record).classify(record.fields).kind)) return false
+  if (filter.kinds !== undefined && !filter.kinds.includes(readCallback(record, { time: LINE_TIME }).events[0]?.kind ?? 'unknown')) return false
   if (filter.grep !== undefined) {
     const re = filter.grep
     if (!fieldTexts(record.fields).some((text) => re.test(text))) return false
@@ -41,20 +44,18 @@ export function matchesFilter (record: SpoolRecord, filter: RecordFilter): boole
   return true
 }
 
-const COLOURS: Record<CallbackKind, string> = { delivery: '\x1b[32m', reply: '\x1b[36m', optout: '\x1b[31m', unknown: '\x1b[33m' }
-/** The line shows no event time: any zone will do. */
-const LINE_TIME = new ZonedTimeReader('UTC')
+const COLOURS: Record<CallbackKind, string> = { delivery: '\x1b[32m', reply: '\x1b[36m', optout: '\x1b[31m', optin: '\x1b[35m', unknown: '\x1b[33m' }
 const DIM = '\x1b[2m'
 const RESET = '\x1b[0m'
 
 /** One line: time, kind, number, and the status (delivery) or the text (reply, opt-out). */
 export function prettyLine (record: SpoolRecord, colour: boolean): string {
   const profile = profileFor(record)
-  const event = profile.normalise(record, { time: LINE_TIME })[0]
+  const event = readCallback(record, { time: LINE_TIME }).events[0]
   const kind = event?.kind ?? 'unknown'
   const number = event?.number ?? '-'
-  // An unknown record shows its `text` field, if any: it may say what the callback is.
-  const detail = kind === 'delivery' ? event?.status : (event?.text ?? fieldString(record.fields.text))
+  // A receipt shows the provider's own word; an unknown record its `text` field, if any: it may say what the callback is.
+  const detail = kind === 'delivery' ? event?.provider_status : (event?.text ?? fieldString(record.fields.text))
   // A text may hold a newline or a control character: one record, one line.
   const shown = JSON.stringify(detail ?? '').slice(1, -1)
   const messageId = profile.messageId(record.fields) ?? '-'
