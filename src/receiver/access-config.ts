@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs'
 import { ConfigError } from '../errors.js'
 import type { AccessOptions } from './access.js'
 import { parseCidrList } from './cidr.js'
-import { createTwilioVerifier } from './signatures/twilio.js'
-import type { SignatureVerifier } from './signatures/verifier.js'
+import { createTwilioVerifier } from '../providers/signatures/twilio.js'
+import type { SignatureVerifier } from '../providers/signatures/verifier.js'
 
 export interface RawAccessOptions {
   token?: string
