@@ -2,6 +2,7 @@
  * The normalised record that handlers receive: the kind, the id (the idempotency key), the
  * provider's fields made uniform by its profile (src/providers/), and every field as received.
  */
+import { createHash } from 'node:crypto'
 import { normaliseNumber } from '../number.js'
 import { fieldString } from '../providers/fields.js'
 import { readCallback } from '../providers/index.js'
@@ -61,8 +62,38 @@ function toCallback (record: SpoolRecord, provider: ProviderProfile | undefined,
   return out
 }
 
+const NO_EVENT: ProviderEvent = Object.freeze({ kind: 'unknown', message_id: null, number: null, our_number: null, event_date: null, event_time: null })
+
+/**
+ * The record as handlers receive it today: one event. A request that carries several (a batch)
+ * is handed over whole, as `unknown`, until the pass dispatches each of normaliseEvents' records.
+ */
 export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader, keywords: KeywordLists = DEFAULT_KEYWORDS): NormalisedCallback {
-  const { provider, events: [event] } = readCallback(record, { time }, keywords)
-  // Every profile gives at least one event; an empty batch still leaves its record to account for.
-  return toCallback(record, provider, event ?? { kind: 'unknown', message_id: null, number: null, our_number: null, event_date: null, event_time: null })
+  const { provider, events } = readCallback(record, { time }, keywords)
+  // An empty batch still leaves its record to account for.
+  return toCallback(record, provider, events.length === 1 ? events[0]! : NO_EVENT)
+}
+
+/**
+ * Every event of a request as its own record. One event keeps the spool record's id; in a batch,
+ * each event's id is a UUID derived from the record's id and the event's index, so a replay gives
+ * the same ids, and `record_id` names the spool record.
+ */
+export function normaliseEvents (record: SpoolRecord, time: ZonedTimeReader, keywords: KeywordLists = DEFAULT_KEYWORDS): Array<NormalisedCallback & { record_id: string }> {
+  const { provider, events } = readCallback(record, { time }, keywords)
+  if (events.length <= 1) return [{ ...toCallback(record, provider, events[0] ?? NO_EVENT), record_id: record.id }]
+  return events.map((event, index) => {
+    const out = { ...toCallback(record, provider, event), record_id: record.id }
+    out.id = eventId(record.id, index)
+    return out
+  })
+}
+
+/** A UUIDv8 (RFC 9562, custom): SHA-256 of the record id and the index, version and variant bits set. */
+export function eventId (recordId: string, index: number): string {
+  const b = createHash('sha256').update(`${recordId}/${index}`).digest().subarray(0, 16)
+  b[6] = 0x80 | (b[6]! & 0x0f)
+  b[8] = 0x80 | (b[8]! & 0x3f)
+  const h = b.toString('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }

@@ -4,11 +4,23 @@
  */
 import type { SpoolRecord } from '../record.js'
 import { DEFAULT_KEYWORDS, type KeywordLists } from './keywords.js'
+import { infobip } from './infobip.js'
 import { octopush } from './octopush.js'
+import { plivo } from './plivo.js'
+import { sinch } from './sinch.js'
+import { telnyx } from './telnyx.js'
+import { twilio } from './twilio.js'
+import { vonage } from './vonage.js'
 import type { NormaliseContext, ProviderEvent, ProviderProfile } from './profile.js'
 
 export const PROFILES: readonly ProviderProfile[] = [
   octopush,
+  twilio,
+  vonage,
+  plivo,
+  telnyx,
+  sinch,
+  infobip,
 ]
 
 /**

@@ -4,6 +4,7 @@
  * receiver and the processor read profiles, so they import neither.
  */
 import type { SpoolRecord } from '../record.js'
+import type { SignatureVerifier } from './signatures/verifier.js'
 import type { CallbackKind } from './kinds.js'
 import type { DeliveryStatus } from './status.js'
 import type { ZonedTimeReader } from './zoned-time.js'
@@ -65,4 +66,10 @@ export interface ProviderProfile {
   dedupeKey (event: ProviderEvent, fields: Record<string, unknown>): string | null
   /** What the receiver answers once the callback is spooled. */
   readonly answer: ProviderAnswer
+  /** The provider's signature scheme, checked by the receiver when its secret is configured. */
+  readonly signature?: {
+    /** The `receive` option that holds the secret. */
+    option: string
+    create (secret: string): SignatureVerifier
+  }
 }

@@ -102,3 +102,6 @@ export class ZonedTimeReader {
     return new Date(this.wallToInstant(wall)).toISOString()
   }
 }
+
+/** For providers whose zone-less dates are documented as UTC. */
+export const UTC_TIME = new ZonedTimeReader('UTC')
