@@ -34,9 +34,9 @@ test('a reply whose whole text is an opt-out or opt-in keyword is an optout or a
 
 test('replacement lists: --optout-keywords and --optin-keywords', () => {
   const lists = new KeywordLists(['FIN'], ['OUI JE VEUX'])
-  assert.equal(normaliseCallback(reply('fin'), paris, lists).kind, 'optout')
-  assert.equal(normaliseCallback(reply('STOP'), paris, lists).kind, 'reply', 'the default list is replaced, not extended')
-  assert.equal(normaliseCallback(reply('oui  je veux'), paris, lists).kind, 'optin')
+  assert.equal(normaliseCallback(reply('fin'), paris, { keywords: lists }).kind, 'optout')
+  assert.equal(normaliseCallback(reply('STOP'), paris, { keywords: lists }).kind, 'reply', 'the default list is replaced, not extended')
+  assert.equal(normaliseCallback(reply('oui  je veux'), paris, { keywords: lists }).kind, 'optin')
   const parsed = processOptionsFrom({ ...baseOpts(), optoutKeywords: 'FIN, STOP SMS ,', optinKeywords: 'GO' })
   assert.deepEqual(parsed.optoutKeywords, ['FIN', 'STOP SMS'])
   assert.deepEqual(parsed.optinKeywords, ['GO'])

@@ -8,6 +8,8 @@ import type { Logger } from 'pino'
 import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { createLogger } from '../logger.js'
+import { parsePathBinding } from '../providers/bindings.js'
+import { PROFILES } from '../providers/index.js'
 import { parseKeywordList } from '../providers/keywords.js'
 import { parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
@@ -35,6 +37,8 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
     .addOption(envOption('--optout-keywords <words>', 'a reply whose whole text is one of these (comma-separated) is an opt-out (default: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT, ARRET, ARRÊT, STOP SMS)'))
     .addOption(envOption('--optin-keywords <words>', 'a reply whose whole text is one of these (comma-separated) is an opt-in (default: START, UNSTOP)'))
+    .addOption(envOption('--provider-path <prefix=provider>', 'requests whose path starts with PREFIX are PROVIDER\'s, whatever their shape (e.g. /twilio/=twilio); repeatable')
+      .argParser(collectRoutes))
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes').default(String(PROCESS_DEFAULTS.maxAttempts)))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass').default(String(PROCESS_DEFAULTS.tries)))
     .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time').default('500ms'))
@@ -82,6 +86,7 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     providerTz: () => str('providerTz'),
     optoutKeywords: () => opts.optoutKeywords === undefined ? undefined : parseKeywordList(str('optoutKeywords')),
     optinKeywords: () => opts.optinKeywords === undefined ? undefined : parseKeywordList(str('optinKeywords')),
+    providerPaths: () => opts.providerPath === undefined ? undefined : (Array.isArray(opts.providerPath) ? opts.providerPath.map(String) : collectRoutes(String(opts.providerPath), undefined)).map((spec) => parsePathBinding(spec, PROFILES)),
     maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts')),
     tries: () => parsePositiveInt('--tries', str('tries')),
     retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay')),

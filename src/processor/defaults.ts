@@ -3,6 +3,7 @@
  * definitions, `config` and the tools read them without loading the pass and its handlers.
  */
 import { DEFAULT_DATA_DIR } from '../spool/layout.js'
+import type { PathBinding } from '../providers/bindings.js'
 import type { Route } from './dispatch.js'
 import type { OrderKey } from './window.js'
 
@@ -16,6 +17,8 @@ export interface ProcessorOptions {
   optoutKeywords?: readonly string[]
   /** Replies whose whole text is one of these are opt-ins. @default START, UNSTOP */
   optinKeywords?: readonly string[]
+  /** `--provider-path /PREFIX=PROVIDER`: requests under a prefix are that provider's, whatever their shape. @default none */
+  providerPaths?: readonly PathBinding[]
   /** Failed passes before a record is dead-lettered. @default 5 */
   maxAttempts: number
   /** Tries of one record within a pass. @default 3 */

@@ -5,8 +5,7 @@
 import { createHash } from 'node:crypto'
 import { normaliseNumber } from '../number.js'
 import { fieldString } from '../providers/fields.js'
-import { readCallback } from '../providers/index.js'
-import { DEFAULT_KEYWORDS, type KeywordLists } from '../providers/keywords.js'
+import { readCallback, type ReadOptions } from '../providers/index.js'
 import type { ProviderEvent, ProviderProfile } from '../providers/profile.js'
 import type { DeliveryStatus } from '../providers/status.js'
 import type { ZonedTimeReader } from '../providers/zoned-time.js'
@@ -68,8 +67,8 @@ const NO_EVENT: ProviderEvent = Object.freeze({ kind: 'unknown', message_id: nul
  * The record as handlers receive it today: one event. A request that carries several (a batch)
  * is handed over whole, as `unknown`, until the pass dispatches each of normaliseEvents' records.
  */
-export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader, keywords: KeywordLists = DEFAULT_KEYWORDS): NormalisedCallback {
-  const { provider, events } = readCallback(record, { time }, keywords)
+export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader, options: ReadOptions = {}): NormalisedCallback {
+  const { provider, events } = readCallback(record, { time }, options)
   // An empty batch still leaves its record to account for.
   return toCallback(record, provider, events.length === 1 ? events[0]! : NO_EVENT)
 }
@@ -79,8 +78,8 @@ export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader, k
  * each event's id is a UUID derived from the record's id and the event's index, so a replay gives
  * the same ids, and `record_id` names the spool record.
  */
-export function normaliseEvents (record: SpoolRecord, time: ZonedTimeReader, keywords: KeywordLists = DEFAULT_KEYWORDS): Array<NormalisedCallback & { record_id: string }> {
-  const { provider, events } = readCallback(record, { time }, keywords)
+export function normaliseEvents (record: SpoolRecord, time: ZonedTimeReader, options: ReadOptions = {}): Array<NormalisedCallback & { record_id: string }> {
+  const { provider, events } = readCallback(record, { time }, options)
   if (events.length <= 1) return [{ ...toCallback(record, provider, events[0] ?? NO_EVENT), record_id: record.id }]
   return events.map((event, index) => {
     const out = { ...toCallback(record, provider, event), record_id: record.id }

@@ -23,6 +23,7 @@ import { emptyFigures, writeMetricsFile, type PassFigures } from './metrics.js'
 import { ProgressBar } from './progress.js'
 import { ZonedTimeReader } from './provider-time.js'
 import { KeywordLists } from '../providers/keywords.js'
+import { PathBindings } from '../providers/bindings.js'
 import { listRequeueFiles } from './requeue.js'
 import { RecordSettler } from './settle.js'
 import { WakeableSleep } from './wakeable-sleep.js'
@@ -98,7 +99,10 @@ export class Processor {
       logger: this.logger,
       dispatcher: this.dispatcher,
       time: this.time,
-      keywords: new KeywordLists(this.options.optoutKeywords, this.options.optinKeywords),
+      reading: {
+        keywords: new KeywordLists(this.options.optoutKeywords, this.options.optinKeywords),
+        bindings: new PathBindings(this.options.providerPaths),
+      },
       figures,
       attempts,
       deadLetters,

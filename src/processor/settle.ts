@@ -13,7 +13,7 @@ import type { Dispatcher, DispatchResult } from './dispatch.js'
 import type { PassFigures } from './metrics.js'
 import { normaliseCallback, type NormalisedCallback } from './normalise.js'
 import type { ZonedTimeReader } from './provider-time.js'
-import type { KeywordLists } from '../providers/keywords.js'
+import type { ReadOptions } from '../providers/index.js'
 import type { WakeableSleep } from './wakeable-sleep.js'
 
 /** 'next' when the record is settled (done or dead-lettered), 'stop' when the pass must stop before it. */
@@ -24,8 +24,8 @@ export interface SettlerContext {
   logger: Logger
   dispatcher: Dispatcher
   time: ZonedTimeReader
-  /** `--optout-keywords`, `--optin-keywords`. */
-  keywords?: KeywordLists
+  /** `--optout-keywords`, `--optin-keywords`, `--provider-path`. */
+  reading?: ReadOptions
   figures: PassFigures
   attempts: AttemptCounts
   deadLetters: DeadLetterWriter
@@ -64,7 +64,7 @@ export class RecordSettler {
       this.c.logger.warn({ segment: line.segment, offset: line.offset, reason: decoded.reason }, 'invalid spool line dead-lettered')
       return undefined
     }
-    const normalised = normaliseCallback(decoded.record, this.c.time, this.c.keywords)
+    const normalised = normaliseCallback(decoded.record, this.c.time, this.c.reading)
     if (dispatcher.targetsFor(normalised.kind).length === 0) {
       figures.by_kind[normalised.kind].skipped++
       return undefined

@@ -3,6 +3,7 @@
  * folder, and one line here.
  */
 import type { SpoolRecord } from '../record.js'
+import type { PathBindings } from './bindings.js'
 import { DEFAULT_KEYWORDS, type KeywordLists } from './keywords.js'
 import { infobip } from './infobip.js'
 import { octopush } from './octopush.js'
@@ -46,8 +47,16 @@ export function profileFor (record: Pick<SpoolRecord, 'fields'>): ProviderProfil
   return recogniseProvider(record) ?? FALLBACK_PROFILE
 }
 
+/** How requests are read beyond their profiles: the operator's keyword lists and path bindings. */
+export interface ReadOptions {
+  /** @default the default opt-out and opt-in keywords */
+  keywords?: KeywordLists
+  /** `--provider-path`: a bound path's profile wins over the shape. */
+  bindings?: PathBindings
+}
+
 export interface ReadCallback {
-  /** The profile that recognised the request; undefined when none did (read by the fallback). */
+  /** The profile bound to the path or recognising the request; undefined when none (read by the fallback). */
   provider: ProviderProfile | undefined
   events: ProviderEvent[]
 }
@@ -56,8 +65,9 @@ export interface ReadCallback {
  * The events of a spooled request, by its provider's profile; a reply whose whole text is an
  * opt-out (opt-in) keyword becomes an `optout` (`optin`), whatever the provider.
  */
-export function readCallback (record: SpoolRecord, context: NormaliseContext, keywords: KeywordLists = DEFAULT_KEYWORDS): ReadCallback {
-  const provider = recogniseProvider(record)
+export function readCallback (record: SpoolRecord, context: NormaliseContext, options: ReadOptions = {}): ReadCallback {
+  const keywords = options.keywords ?? DEFAULT_KEYWORDS
+  const provider = options.bindings?.profileFor(record.path) ?? recogniseProvider(record)
   const events = (provider ?? FALLBACK_PROFILE).normalise(record, context)
   for (const event of events) {
     if (event.kind !== 'reply') continue
