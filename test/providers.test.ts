@@ -44,6 +44,12 @@ const EXPECTED: Record<string, Expected> = {
   // The offset -0300 has no colon.
   'infobip-report.http': { kind: 'delivery', provider: 'infobip', number: '+41793026731', our_number: null, status: 'delivered', provider_status: 'DELIVERED', error_code: null, message_id: 'fb469d73-d362-463f-b30f-1e959b53badc', event_time: '2019-04-09T19:01:56.494Z' },
   'infobip-inbound.http': { kind: 'reply', provider: 'infobip', number: '+385916242493', our_number: '+385921004026', message_id: '817790313235066447', text: 'QUIZ Correct answer is Paris', event_time: '2019-11-09T16:00:00.000Z' },
+  'messagebird-status-get.http': { kind: 'delivery', provider: 'messagebird', number: '+31612345678', our_number: null, status: 'delivered', provider_status: 'delivered', error_code: null, message_id: 'e8077d803532c0b5937c639b60216938', event_time: '2016-05-03T08:58:10.000Z' },
+  // No date in the docs' sample: no event_time (never the time of receipt instead).
+  'brevo-sent.http': { kind: 'delivery', provider: 'brevo', number: '+918076001713', our_number: null, status: 'sent', provider_status: 'sent', error_code: null, message_id: '123', event_time: null },
+  // Epoch milliseconds.
+  'clickatell-mo-text.http': { kind: 'reply', provider: 'clickatell', number: '+2799900001', our_number: '+2799900002', message_id: '3a89680503414383af44dcd0e4e5f184', text: 'Text Content of the reply message', event_time: '2017-09-28T14:08:18.000Z' },
+  'clickatell-status.http': { kind: 'delivery', provider: 'clickatell', number: '+2799900001', our_number: '+2799900002', status: 'delivered', provider_status: 'DEVICE_ACK', error_code: null, message_id: 'd33eef0838a121f71069a4cc8d55c19e', event_time: '2017-09-28T14:10:00.000Z' },
 }
 
 test('every provider fixture: kind, provider, numbers, status, message id, text and event time', async () => {
@@ -91,6 +97,15 @@ test('natural keys: the same event re-sent gives the same key, another status an
   assert.notEqual(
     twilio.dedupeKey(twilio.normalise(delivered, { time: paris })[0]!, delivered.fields),
     twilio.dedupeKey(twilio.normalise(twilioRecord, { time: paris })[0]!, twilioRecord.fields))
+})
+
+test('Brevo: its CET/CEST date, and replied / unsubscribe / subscribe as reply, optout, optin', () => {
+  const at = (msgStatus: string): ReturnType<typeof normaliseCallback> =>
+    normaliseCallback(recordWithFields({ id: 26570, to: '918076001713', messageId: 123, msg_status: msgStatus, date: '2024-07-01 12:00:00', text: 'Bonjour' }), paris)
+  assert.equal(at('delivered').event_time, '2024-07-01T10:00:00.000Z', 'CEST is UTC+2')
+  assert.deepEqual([at('replied').kind, at('unsubscribe').kind, at('subscribe').kind], ['reply', 'optout', 'optin'])
+  assert.equal(at('replied').text, 'Bonjour')
+  assert.equal(at('hard_bounce').status, 'failed')
 })
 
 test('a batch of 100 Infobip results: 100 records, ids derived from the record id and the index, the same on replay', () => {

@@ -5,7 +5,10 @@
 import type { SpoolRecord } from '../record.js'
 import type { PathBindings } from './bindings.js'
 import { DEFAULT_KEYWORDS, type KeywordLists } from './keywords.js'
+import { brevo } from './brevo.js'
+import { clickatell } from './clickatell.js'
 import { infobip } from './infobip.js'
+import { messagebird } from './messagebird.js'
 import { octopush } from './octopush.js'
 import { plivo } from './plivo.js'
 import { sinch } from './sinch.js'
@@ -22,6 +25,9 @@ export const PROFILES: readonly ProviderProfile[] = [
   telnyx,
   sinch,
   infobip,
+  messagebird,
+  brevo,
+  clickatell,
 ]
 
 /**
