@@ -11,8 +11,14 @@ import { normaliseCallback, normaliseEvents } from '../src/processor/normalise.j
 import { ZonedTimeReader } from '../src/processor/provider-time.js'
 import { PROFILES } from '../src/providers/index.js'
 import { buildRecord } from '../src/receiver/build-record.js'
-import type { SpoolRecord } from '../src/record.js'
+import { encodeRecord, type SpoolRecord } from '../src/record.js'
+import { runProcessCommand } from '../src/processor/run.js'
 import { FIXTURES_DIR, loadFixture } from './helpers/fixtures.js'
+import { readNdjson } from './helpers/ndjson.js'
+import { silentLogger } from './helpers/logger.js'
+import { processorOptions } from './helpers/processor.js'
+import { writeSegment } from './helpers/spool.js'
+import { tempDir } from './helpers/tmp.js'
 import { recordWithFields } from './helpers/records.js'
 
 const DIR = join(FIXTURES_DIR, 'providers')
@@ -108,15 +114,38 @@ test('Brevo: its CET/CEST date, and replied / unsubscribe / subscribe as reply, 
   assert.equal(at('hard_bounce').status, 'failed')
 })
 
-test('a batch of 100 Infobip results: 100 records, ids derived from the record id and the index, the same on replay', () => {
-  const results = Array.from({ length: 100 }, (_, i) => ({
+function infobipBatch (n: number): SpoolRecord {
+  const results = Array.from({ length: n }, (_, i) => ({
     messageId: `msg-${i}`,
     to: `4179302${String(i).padStart(4, '0')}`,
     status: { groupName: i % 2 === 0 ? 'DELIVERED' : 'UNDELIVERABLE', name: 'X' },
     error: { id: i % 2 === 0 ? 0 : 9 },
     doneAt: '2019-04-09T16:01:56.494+0000',
   }))
-  const record = recordWithFields({ results })
+  return recordWithFields({ results })
+}
+
+test('process: a request of 100 Infobip results hands over 100 records; replayed, the same 100 ids', async (t) => {
+  const line = encodeRecord(infobipBatch(100)) + encodeRecord(providerRecord('twilio-reply.http'))
+  const ids: string[][] = []
+  for (let run = 0; run < 2; run++) {
+    const dir = await tempDir(t)
+    await writeSegment(dir, 1, line)
+    // Replies have no route: the batch's events go on, the reply is skipped.
+    const options = processorOptions(dir, { routes: [{ kind: 'delivery', target: `file:${join(dir, 'd.ndjson')}` }] })
+    assert.equal(await runProcessCommand(options, silentLogger(), () => {}), 0)
+    const out = await readNdjson(join(dir, 'd.ndjson'))
+    assert.equal(out.length, 100)
+    assert.deepEqual(out.map((r) => r.message_id), Array.from({ length: 100 }, (_, i) => `msg-${i}`))
+    assert.ok(out.every((r) => r.kind === 'delivery' && r.provider === 'infobip' && r.record_id === out[0]!.record_id))
+    ids.push(out.map((r) => String(r.id)))
+  }
+  assert.equal(new Set(ids[0]).size, 100)
+  assert.deepEqual(ids[1], ids[0])
+})
+
+test('a batch of 100 Infobip results: 100 records, ids derived from the record id and the index, the same on replay', () => {
+  const record = infobipBatch(100)
   const events = normaliseEvents(record, paris)
   assert.equal(events.length, 100)
   assert.equal(new Set(events.map((e) => e.id)).size, 100)
@@ -134,10 +163,12 @@ test('a batch of 100 Infobip results: 100 records, ids derived from the record i
   const other = normaliseEvents({ ...record, id: '01900000-0000-7000-8000-000000000999' }, paris)
   assert.notEqual(other[0]!.id, events[0]!.id)
   // One event keeps the spool record's id.
-  const single = normaliseEvents(providerRecord('infobip-report.http'), paris)
+  const singleRecord = providerRecord('infobip-report.http')
+  const single = normaliseEvents(singleRecord, paris)
   assert.equal(single.length, 1)
-  assert.equal(single[0]!.id, single[0]!.record_id)
-  // Until the pass dispatches each event, a batch reaches handlers whole, as unknown: nothing is lost.
+  assert.equal(single[0]!.id, singleRecord.id)
+  assert.equal('record_id' in single[0]!, false)
+  // Taken as one record (not what the pass does), a batch is given whole, as unknown: nothing is lost.
   const whole = normaliseCallback(record, paris)
   assert.equal(whole.kind, 'unknown')
   assert.equal(whole.provider, 'infobip')

@@ -36,6 +36,8 @@ export interface NormalisedCallback {
   /** The same instant, ISO 8601 UTC, read in the provider's time zone. */
   event_time: string | null
   fields: Record<string, unknown>
+  /** Events of a batched request only: the spool record's id (each event has its own `id`). */
+  record_id?: string
 }
 
 export { fieldString, normaliseNumber }
@@ -64,8 +66,8 @@ function toCallback (record: SpoolRecord, provider: ProviderProfile | undefined,
 const NO_EVENT: ProviderEvent = Object.freeze({ kind: 'unknown', message_id: null, number: null, our_number: null, event_date: null, event_time: null })
 
 /**
- * The record as handlers receive it today: one event. A request that carries several (a batch)
- * is handed over whole, as `unknown`, until the pass dispatches each of normaliseEvents' records.
+ * The request as one record: its event. A request that carries several (a batch) is given whole,
+ * as `unknown`; the pass uses normaliseEvents instead.
  */
 export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader, options: ReadOptions = {}): NormalisedCallback {
   const { provider, events } = readCallback(record, { time }, options)
@@ -74,13 +76,13 @@ export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader, o
 }
 
 /**
- * Every event of a request as its own record. One event keeps the spool record's id; in a batch,
- * each event's id is a UUID derived from the record's id and the event's index, so a replay gives
- * the same ids, and `record_id` names the spool record.
+ * Every event of a request as its own record. One event keeps the spool record's id (as
+ * normaliseCallback); in a batch, each event's id is a UUID derived from the record's id and the
+ * event's index, so a replay gives the same ids, and `record_id` names the spool record.
  */
-export function normaliseEvents (record: SpoolRecord, time: ZonedTimeReader, options: ReadOptions = {}): Array<NormalisedCallback & { record_id: string }> {
+export function normaliseEvents (record: SpoolRecord, time: ZonedTimeReader, options: ReadOptions = {}): NormalisedCallback[] {
   const { provider, events } = readCallback(record, { time }, options)
-  if (events.length <= 1) return [{ ...toCallback(record, provider, events[0] ?? NO_EVENT), record_id: record.id }]
+  if (events.length <= 1) return [toCallback(record, provider, events[0] ?? NO_EVENT)]
   return events.map((event, index) => {
     const out = { ...toCallback(record, provider, event), record_id: record.id }
     out.id = eventId(record.id, index)
