@@ -15,12 +15,14 @@ import { sinch } from './sinch.js'
 import { telnyx } from './telnyx.js'
 import { twilio } from './twilio.js'
 import { vonage } from './vonage.js'
+import { vonageMessages } from './vonage-messages.js'
 import type { NormaliseContext, ProviderEvent, ProviderProfile } from './profile.js'
 
 export const PROFILES: readonly ProviderProfile[] = [
   octopush,
   twilio,
   vonage,
+  vonageMessages,
   plivo,
   telnyx,
   sinch,
