@@ -5,7 +5,7 @@
  * they are). `id` is the webhook's id, not the event's. The reply's text field is not documented:
  * `text` is taken when present. Brevo's current docs say a 5xx answer discards the callback.
  */
-import { internationalNumber } from '../number.js'
+import { internationalNumber } from './numbers.js'
 import { fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
 import { statusMapper } from './status.js'

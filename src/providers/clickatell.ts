@@ -3,7 +3,7 @@
  * `messageId` and a numeric `statusCode` (One API table); an incoming-message callback has
  * `event.moText[]`, one event per message. Times are epoch milliseconds.
  */
-import { internationalNumber } from '../number.js'
+import { internationalNumber } from './numbers.js'
 import { fieldAt, fieldString, hasFields } from './fields.js'
 import type { ProviderEvent, ProviderProfile } from './profile.js'
 import type { DeliveryStatus } from './status.js'

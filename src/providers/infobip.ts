@@ -4,7 +4,7 @@
  * `doneAt`; an incoming message `text` and `receivedAt`. Offsets come without a colon (`+0000`).
  * Numbers come without `+`.
  */
-import { internationalNumber } from '../number.js'
+import { internationalNumber } from './numbers.js'
 import { errorCode, fieldAt, fieldString } from './fields.js'
 import type { ProviderEvent, ProviderProfile } from './profile.js'
 import { statusMapper } from './status.js'

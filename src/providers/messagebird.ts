@@ -3,7 +3,7 @@
  * `reference`, `recipient`, `status` and `statusDatetime` (ISO 8601 with its offset). Inbound
  * messages and opt-outs: no documented callback found.
  */
-import { internationalNumber } from '../number.js'
+import { internationalNumber } from './numbers.js'
 import { errorCode, fieldString, hasFields } from './fields.js'
 import type { ProviderEvent, ProviderProfile } from './profile.js'
 import { statusMapper } from './status.js'

@@ -5,7 +5,7 @@
  * Its times (`DeliveryReportTime`, `MessageTime`) carry no zone and are read as UTC. Incoming
  * messages expect XML: an empty <Response/> sends nothing back.
  */
-import { internationalNumber } from '../number.js'
+import { internationalNumber } from './numbers.js'
 import { errorCode, fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
 import { statusMapper } from './status.js'

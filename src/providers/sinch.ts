@@ -4,7 +4,7 @@
  * (`delivery_report_sms`/`_mms`) one event per recipient of each status; `mo_text`, `mo_binary`
  * and `mo_media` are incoming messages. Numbers come without `+`; times are ISO 8601 UTC.
  */
-import { internationalNumber } from '../number.js'
+import { internationalNumber } from './numbers.js'
 import { errorCode, fieldString } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
 import { statusMapper } from './status.js'

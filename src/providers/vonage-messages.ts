@@ -4,7 +4,7 @@
  * inbound webhook `message_type` and `text`. `to` and `from` keep their roles (a status's `to` is
  * the subscriber, an inbound message's `from`); numbers come without `+`; `timestamp` is UTC.
  */
-import { internationalNumber } from '../number.js'
+import { internationalNumber } from './numbers.js'
 import { errorCode, fieldAt, fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
 import { statusMapper } from './status.js'

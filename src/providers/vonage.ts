@@ -6,7 +6,7 @@
  * `scts` is in the carrier's local time: `message-timestamp` (UTC) dates the event instead.
  * Inbound messages are re-sent for 24 hours unless answered 200 or 204.
  */
-import { internationalNumber } from '../number.js'
+import { internationalNumber } from './numbers.js'
 import { errorCode, fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
 import { statusMapper } from './status.js'
