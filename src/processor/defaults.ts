@@ -13,12 +13,6 @@ export interface ProcessorOptions {
   routes: Route[]
   /** @default 'Europe/Paris' */
   providerTz: string
-  /** Replies whose whole text is one of these are opt-outs. @default STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT, ARRET, ARRÊT, STOP SMS */
-  optoutKeywords?: readonly string[]
-  /** Replies whose whole text is one of these are opt-ins. @default START, UNSTOP */
-  optinKeywords?: readonly string[]
-  /** `--provider-path /PREFIX=PROVIDER`: requests under a prefix are that provider's, whatever their shape. @default none */
-  providerPaths?: readonly PathBinding[]
   /** Failed passes before a record is dead-lettered. @default 5 */
   maxAttempts: number
   /** Tries of one record within a pass. @default 3 */
@@ -40,6 +34,12 @@ export interface ProcessorOptions {
   metricsFile?: string
   /** Show a progress bar on a terminal. @default true */
   progress: boolean
+  /** Replies whose whole text is one of these are opt-outs. @default STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT, ARRET, ARRÊT, STOP SMS */
+  optoutKeywords?: readonly string[]
+  /** Replies whose whole text is one of these are opt-ins. @default START, UNSTOP */
+  optinKeywords?: readonly string[]
+  /** `--provider-path /PREFIX=PROVIDER`: requests under a prefix are that provider's, whatever their shape. @default none */
+  providerPaths?: readonly PathBinding[]
 }
 
 export const PROCESS_DEFAULTS: ProcessorOptions = {

@@ -10,6 +10,7 @@ import type { ProviderEvent, ProviderProfile } from '../providers/profile.js'
 import type { DeliveryStatus } from '../providers/status.js'
 import type { ZonedTimeReader } from '../providers/zoned-time.js'
 import type { SpoolRecord } from '../record.js'
+import { rememberBatch } from './batch-events.js'
 import type { CallbackKind } from './classify.js'
 
 export interface NormalisedCallback {
@@ -67,12 +68,15 @@ const NO_EVENT: ProviderEvent = Object.freeze({ kind: 'unknown', message_id: nul
 
 /**
  * The request as one record: its event. A request that carries several (a batch) is given whole,
- * as `unknown`; the pass uses normaliseEvents instead.
+ * as `unknown`, and batchEventsOf gives its events, each its own record (as normaliseEvents).
  */
 export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader, options: ReadOptions = {}): NormalisedCallback {
   const { provider, events } = readCallback(record, { time }, options)
+  if (events.length === 1) return toCallback(record, provider, events[0]!)
   // An empty batch still leaves its record to account for.
-  return toCallback(record, provider, events.length === 1 ? events[0]! : NO_EVENT)
+  const whole = toCallback(record, provider, NO_EVENT)
+  if (events.length > 1) rememberBatch(whole, batchRecords(record, provider, events))
+  return whole
 }
 
 /**
@@ -83,6 +87,10 @@ export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader, o
 export function normaliseEvents (record: SpoolRecord, time: ZonedTimeReader, options: ReadOptions = {}): NormalisedCallback[] {
   const { provider, events } = readCallback(record, { time }, options)
   if (events.length <= 1) return [toCallback(record, provider, events[0] ?? NO_EVENT)]
+  return batchRecords(record, provider, events)
+}
+
+function batchRecords (record: SpoolRecord, provider: ProviderProfile | undefined, events: ProviderEvent[]): NormalisedCallback[] {
   return events.map((event, index) => {
     const out = { ...toCallback(record, provider, event), record_id: record.id }
     out.id = eventId(record.id, index)

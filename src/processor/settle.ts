@@ -11,7 +11,8 @@ import type { AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
 import type { Dispatcher, DispatchResult } from './dispatch.js'
 import type { PassFigures } from './metrics.js'
-import { normaliseEvents, type NormalisedCallback } from './normalise.js'
+import { batchEventsOf } from './batch-events.js'
+import { normaliseCallback, type NormalisedCallback } from './normalise.js'
 import type { ZonedTimeReader } from './provider-time.js'
 import type { ReadOptions } from '../providers/index.js'
 import type { WakeableSleep } from './wakeable-sleep.js'
@@ -41,9 +42,9 @@ interface Batch {
 }
 
 export class RecordSettler {
-  private readonly c: SettlerContext
   /** Batched requests in hand, by the record that stands for them in the window (their first event). */
   private readonly batches = new WeakMap<NormalisedCallback, Batch>()
+  private readonly c: SettlerContext
 
   constructor (context: SettlerContext) {
     this.c = context
@@ -72,9 +73,9 @@ export class RecordSettler {
       this.c.logger.warn({ segment: line.segment, offset: line.offset, reason: decoded.reason }, 'invalid spool line dead-lettered')
       return undefined
     }
-    const events = normaliseEvents(decoded.record, this.c.time, this.c.reading)
-    if (events.length > 1) return this.prepareBatch(events)
-    const normalised = events[0]!
+    const normalised = normaliseCallback(decoded.record, this.c.time, this.c.reading)
+    const events = batchEventsOf(normalised)
+    if (events !== undefined) return this.prepareBatch(events)
     if (dispatcher.targetsFor(normalised.kind).length === 0) {
       figures.by_kind[normalised.kind].skipped++
       return undefined
