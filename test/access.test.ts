@@ -7,7 +7,7 @@ import { clientAddress } from '../src/receiver/client-address.js'
 import { stripToken } from '../src/receiver/access.js'
 import { parseBody } from '../src/receiver/params.js'
 import { parseAccessOptions } from '../src/receiver/access-config.js'
-import { createTwilioVerifier, twilioSignature } from '../src/receiver/signatures/twilio.js'
+import { createTwilioVerifier, twilioSignature } from '../src/providers/signatures/twilio.js'
 import { send } from './helpers/http.js'
 import { sendNormalCallback, startLiveReceiver } from './helpers/live-receiver.js'
 

@@ -11,14 +11,14 @@ const paris = new ZonedTimeReader('Europe/Paris')
 
 test('every fixture is classified and normalised to the right kind and fields', async () => {
   const expected: Record<string, Record<string, unknown>> = {
-    'delivery-form.http': { kind: 'delivery', message_id: 'sms_5fa275dbf21dc', number: '+33600112233', status: 'NOT_DELIVERED', event_date: '2020-11-04 11:11:45', event_time: '2020-11-04T10:11:45.000Z' },
-    'delivery-json.http': { kind: 'delivery', message_id: 'sms_5fa275dbf21dc', number: '+33600112233', status: 'DELIVERED', event_date: '2020-11-04 11:11:45', event_time: '2020-11-04T10:11:45.000Z' },
-    'voice-delivery-json.http': { kind: 'delivery', message_id: 'vsms_61aa2b00c1e2f', number: '+33600112233', status: 'BUSY', event_date: '2021-12-03 14:02:10', event_time: '2021-12-03T13:02:10.000Z' },
+    'delivery-form.http': { kind: 'delivery', message_id: 'sms_5fa275dbf21dc', number: '+33600112233', status: 'failed', provider_status: 'NOT_DELIVERED', error_code: null, event_date: '2020-11-04 11:11:45', event_time: '2020-11-04T10:11:45.000Z' },
+    'delivery-json.http': { kind: 'delivery', message_id: 'sms_5fa275dbf21dc', number: '+33600112233', status: 'delivered', provider_status: 'DELIVERED', error_code: null, event_date: '2020-11-04 11:11:45', event_time: '2020-11-04T10:11:45.000Z' },
+    'voice-delivery-json.http': { kind: 'delivery', message_id: 'vsms_61aa2b00c1e2f', number: '+33600112233', status: 'failed', provider_status: 'BUSY', error_code: null, event_date: '2021-12-03 14:02:10', event_time: '2021-12-03T13:02:10.000Z' },
     'optout-form.http': { kind: 'optout', message_id: 'sms_5fa275dbf21dc', number: '+33600000000', text: 'STOP', event_date: '2020-11-04 11:11:45', event_time: '2020-11-04T10:11:45.000Z' },
     'optout-json.http': { kind: 'optout', message_id: 'sms_5fa275dbf21dc', number: '+33600000000', text: 'stop', event_date: '2020-11-04 11:11:45', event_time: '2020-11-04T10:11:45.000Z' },
     'reply-form-legacy.http': { kind: 'reply', message_id: 'sms_5fa275dbf21dc', number: '+33600000000', text: 'Oui merci, à demain', event_date: '2020-11-04 11:11:45', event_time: '2020-11-04T10:11:45.000Z' },
-    'reply-json.http': { kind: 'reply', message_id: 'sms_5fa275dbf21dc', number: '+44600000000', text: 'some reply', event_date: '2020-11-04 11:11:45', event_time: '2020-11-04T10:11:45.000Z' },
-    'unknown-json.http': { kind: 'unknown', message_id: null, number: null, event_date: null, event_time: null },
+    'reply-json.http': { kind: 'reply', provider: 'octopush', message_id: 'sms_5fa275dbf21dc', number: '+44600000000', our_number: '12345', text: 'some reply', event_date: '2020-11-04 11:11:45', event_time: '2020-11-04T10:11:45.000Z' },
+    'unknown-json.http': { kind: 'unknown', provider: null, message_id: null, number: null, event_date: null, event_time: null },
   }
   const files = (await readdir(FIXTURES_DIR)).filter((f) => f.endsWith('.http')).sort()
   assert.deepEqual(files, Object.keys(expected).sort(), 'a new fixture needs an expectation here')
@@ -47,7 +47,8 @@ test('kind rules: stop wins over reply; delivery_date in any case; answer_date i
   assert.equal(classifyCallback({}).kind, 'unknown')
   const n = normaliseCallback(recordWithFields({ DELIVERY_DATE: '2020-11-04 11:11:45', status: 'ACK' }), paris)
   assert.equal(n.event_date, '2020-11-04 11:11:45')
-  assert.equal(n.status, 'ACK')
+  assert.equal(n.status, 'sent')
+  assert.equal(n.provider_status, 'ACK')
 })
 
 test('numbers: + kept, 00 becomes +, a leading space becomes +, bare digits kept', () => {

@@ -65,7 +65,7 @@ test('a handler names its target with the password masked (logs, dead letters); 
 
 test('an unreachable server: retry, with the reason', async () => {
   const handler = await PostgresHandler.create('postgres://app@127.0.0.1:1/x', 5000)
-  const outcome = await handler.handle({ kind: 'unknown', id: '01a24e43-1d73-70ac-95ca-4b64b5f8ffff', received_at: new Date().toISOString(), message_id: null, number: null, event_date: null, event_time: null, fields: {} })
+  const outcome = await handler.handle({ kind: 'unknown', provider: null, id: '01a24e43-1d73-70ac-95ca-4b64b5f8ffff', received_at: new Date().toISOString(), message_id: null, number: null, our_number: null, event_date: null, event_time: null, fields: {} })
   await handler.close()
   assert.equal(outcome.outcome, 'retry')
   assert.match((outcome as { error: string }).error, /ECONNREFUSED/)

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import { createHash } from 'node:crypto'
 import assert from 'node:assert/strict'
-import { createTwilioVerifier, twilioSignature } from '../src/receiver/signatures/twilio.js'
+import { createTwilioVerifier, twilioSignature } from '../src/providers/signatures/twilio.js'
 import { send } from './helpers/http.js'
 import { startLiveReceiver } from './helpers/live-receiver.js'
 import { sendRaw } from './helpers/raw-socket.js'

@@ -11,6 +11,9 @@ import { createLogger } from '../logger.js'
 import { HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
 import { PROCESS_DEFAULTS } from './defaults.js'
+import { parsePathBinding } from '../providers/bindings.js'
+import { PROFILES } from '../providers/index.js'
+import { parseKeywordList } from '../providers/keywords.js'
 import { targetsHelp, targetUsages } from './targets.js'
 import { ORDER_KEYS, type OrderKey } from './window.js'
 import type { OnSignal, ProcessCommandOptions } from './run.js'
@@ -29,7 +32,7 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
   const command = program.command('process')
     .description('dispatch the spooled callbacks from the checkpoint to the handlers: one pass (for cron), --schedule or --follow')
     .addOption(dataDirOption())
-    .addOption(envOption('--on <kind=target>', `route a kind (delivery, reply, optout, unknown or *) to ${targetUsages()}; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)`)
+    .addOption(envOption('--on <kind=target>', `route a kind (delivery, reply, optout, optin, unknown or *) to ${targetUsages()}; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)`)
       .argParser(collectRoutes))
     .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes, and for --dead-after (at most 1000)').default(String(PROCESS_DEFAULTS.maxAttempts)))
@@ -45,6 +48,10 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
     .addOption(envOption('--schedule <cron>', 'stay running; a pass on this cron expression (seconds allowed: "*/10 * * * * *")'))
     .addOption(envOption('--follow', 'stay running; dispatch each new record as soon as it is written'))
+    .addOption(envOption('--optout-keywords <words>', 'a reply whose whole text is one of these (comma-separated) is an opt-out (default: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT, ARRET, ARRÊT, STOP SMS)'))
+    .addOption(envOption('--optin-keywords <words>', 'a reply whose whole text is one of these (comma-separated) is an opt-in (default: START, UNSTOP)'))
+    .addOption(envOption('--provider-path <prefix=provider>', 'requests whose path starts with PREFIX are PROVIDER\'s, whatever their shape (e.g. /twilio/=twilio); repeatable')
+      .argParser(collectRoutes))
     .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
     .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried').default('5s'))
     .addHelpText('after', `
@@ -91,6 +98,9 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     retainMs: () => parseDuration('--retain', str('retain'), { zero: 'keep for ever' }),
     metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
     progress: () => true,
+    optoutKeywords: () => opts.optoutKeywords === undefined ? undefined : parseKeywordList(str('optoutKeywords')),
+    optinKeywords: () => opts.optinKeywords === undefined ? undefined : parseKeywordList(str('optinKeywords')),
+    providerPaths: () => opts.providerPath === undefined ? undefined : (Array.isArray(opts.providerPath) ? opts.providerPath.map(String) : collectRoutes(String(opts.providerPath), undefined)).map((spec) => parsePathBinding(spec, PROFILES)),
     schedule: () => opts.schedule === undefined ? undefined : str('schedule'),
     follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
     pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval'), { max: HOUR_MS }),

@@ -3,6 +3,7 @@
  * definitions, `config` and the tools read them without loading the pass and its handlers.
  */
 import { DEFAULT_DATA_DIR } from '../spool/layout.js'
+import type { PathBinding } from '../providers/bindings.js'
 import type { Route } from './dispatch.js'
 import type { OrderKey } from './window.js'
 
@@ -37,6 +38,12 @@ export interface ProcessorOptions {
   metricsFile?: string
   /** Show a progress bar on a terminal. @default true */
   progress: boolean
+  /** Replies whose whole text is one of these are opt-outs. @default STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT, ARRET, ARRÊT, STOP SMS */
+  optoutKeywords?: readonly string[]
+  /** Replies whose whole text is one of these are opt-ins. @default START, UNSTOP */
+  optinKeywords?: readonly string[]
+  /** `--provider-path /PREFIX=PROVIDER`: requests under a prefix are that provider's, whatever their shape. @default none */
+  providerPaths?: readonly PathBinding[]
 }
 
 export const PROCESS_DEFAULTS: ProcessorOptions = {

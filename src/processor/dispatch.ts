@@ -1,5 +1,5 @@
 /**
- * Routing: `--on KIND=TARGET` (repeatable; KIND is delivery, reply, optout, unknown or *) to
+ * Routing: `--on KIND=TARGET` (repeatable; KIND is delivery, reply, optout, optin, unknown or *) to
  * handler instances, built by the registry (targets.ts), and the dispatch of one record to every
  * target of its kind.
  */

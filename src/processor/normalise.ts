@@ -1,55 +1,108 @@
 /**
  * The normalised record that handlers receive: the kind, the id (the idempotency key), the
- * provider's fields made uniform, and every field as received.
+ * provider's fields made uniform by its profile (src/providers/), and every field as received.
  */
+import { createHash } from 'node:crypto'
 import { normaliseNumber } from '../number.js'
+import { fieldString } from '../providers/fields.js'
+import { readCallback, type ReadOptions } from '../providers/index.js'
+import type { ProviderEvent, ProviderProfile } from '../providers/profile.js'
+import type { DeliveryStatus } from '../providers/status.js'
+import type { ZonedTimeReader } from '../providers/zoned-time.js'
 import type { SpoolRecord } from '../record.js'
-import { classifyCallback, type CallbackKind } from './classify.js'
-import type { ZonedTimeReader } from './provider-time.js'
+import { rememberBatch } from './batch-events.js'
+import type { CallbackKind } from './classify.js'
 
 export interface NormalisedCallback {
   kind: CallbackKind
+  /** The profile that read it (`octopush`, `twilio`, ...); null when no profile recognised the request. */
+  provider: string | null
   id: string
   received_at: string
   message_id: string | null
-  /** E.164 when the provider sent it so; bare digits are kept as they are. */
+  /** The subscriber, E.164 when the provider sent it so; bare digits are kept as they are. */
   number: string | null
-  /** Delivery receipts only. */
-  status?: string | null
-  /** Replies and opt-outs only. */
+  /** Our sender ID or number, when the provider gives it. */
+  our_number: string | null
+  /** Delivery receipts only: accepted, sent, delivered, read, failed, expired, rejected or unknown. */
+  status?: DeliveryStatus | null
+  /** Delivery receipts only: the provider's status word as sent. */
+  provider_status?: string | null
+  /** Delivery receipts only: the provider's error code, null when none. */
+  error_code?: string | null
+  /** Replies, opt-outs and opt-ins only. */
   text?: string | null
   /** The provider's date string as sent, from the field that decided the kind. */
   event_date: string | null
   /** The same instant, ISO 8601 UTC, read in the provider's time zone. */
   event_time: string | null
   fields: Record<string, unknown>
+  /** Events of a batched request only: the spool record's id (each event has its own `id`). */
+  record_id?: string
 }
 
-/** A field as one string: a repeated form field gives its first value; numbers become strings. */
-export function fieldString (value: unknown): string | null {
-  if (typeof value === 'string') return value
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
-  if (Array.isArray(value)) return fieldString(value[0])
-  return null
-}
+export { fieldString, normaliseNumber }
 
-export { normaliseNumber }
-
-export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader): NormalisedCallback {
-  const fields = record.fields
-  const { kind, dateField } = classifyCallback(fields)
-  const eventDate = dateField === undefined ? null : fieldString(fields[dateField])
+/** An event of the record as handlers see it; the key order is the output's (golden-tested). */
+function toCallback (record: SpoolRecord, provider: ProviderProfile | undefined, event: ProviderEvent): NormalisedCallback {
   const out: NormalisedCallback = {
-    kind,
+    kind: event.kind,
+    provider: provider?.name ?? null,
     id: record.id,
     received_at: record.received_at,
-    message_id: fieldString(fields.message_id),
-    number: normaliseNumber(fieldString(fields.number)),
-    event_date: eventDate,
-    event_time: eventDate === null ? null : (time.toIsoUtc(eventDate) ?? null),
-    fields,
+    message_id: event.message_id,
+    number: event.number,
+    our_number: event.our_number,
+    event_date: event.event_date,
+    event_time: event.event_time,
+    fields: record.fields,
   }
-  if (kind === 'delivery') out.status = fieldString(fields.status)
-  if (kind === 'reply' || kind === 'optout') out.text = fieldString(fields.text)
+  if (event.status !== undefined) out.status = event.status
+  if (event.provider_status !== undefined) out.provider_status = event.provider_status
+  if (event.error_code !== undefined) out.error_code = event.error_code
+  if (event.text !== undefined) out.text = event.text
   return out
+}
+
+const NO_EVENT: ProviderEvent = Object.freeze({ kind: 'unknown', message_id: null, number: null, our_number: null, event_date: null, event_time: null })
+
+/**
+ * The request as one record: its event. A request that carries several (a batch) is given whole,
+ * as `unknown`, and batchEventsOf gives its events, each its own record (as normaliseEvents).
+ */
+export function normaliseCallback (record: SpoolRecord, time: ZonedTimeReader, options: ReadOptions = {}): NormalisedCallback {
+  const { provider, events } = readCallback(record, { time }, options)
+  if (events.length === 1) return toCallback(record, provider, events[0]!)
+  // An empty batch still leaves its record to account for.
+  const whole = toCallback(record, provider, NO_EVENT)
+  if (events.length > 1) rememberBatch(whole, batchRecords(record, provider, events))
+  return whole
+}
+
+/**
+ * Every event of a request as its own record. One event keeps the spool record's id (as
+ * normaliseCallback); in a batch, each event's id is a UUID derived from the record's id and the
+ * event's index, so a replay gives the same ids, and `record_id` names the spool record.
+ */
+export function normaliseEvents (record: SpoolRecord, time: ZonedTimeReader, options: ReadOptions = {}): NormalisedCallback[] {
+  const { provider, events } = readCallback(record, { time }, options)
+  if (events.length <= 1) return [toCallback(record, provider, events[0] ?? NO_EVENT)]
+  return batchRecords(record, provider, events)
+}
+
+function batchRecords (record: SpoolRecord, provider: ProviderProfile | undefined, events: ProviderEvent[]): NormalisedCallback[] {
+  return events.map((event, index) => {
+    const out = { ...toCallback(record, provider, event), record_id: record.id }
+    out.id = eventId(record.id, index)
+    return out
+  })
+}
+
+/** A UUIDv8 (RFC 9562, custom): SHA-256 of the record id and the index, version and variant bits set. */
+export function eventId (recordId: string, index: number): string {
+  const b = createHash('sha256').update(`${recordId}/${index}`).digest().subarray(0, 16)
+  b[6] = 0x80 | (b[6]! & 0x0f)
+  b[8] = 0x80 | (b[8]! & 0x3f)
+  const h = b.toString('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }

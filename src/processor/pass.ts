@@ -24,6 +24,8 @@ import { emptyFigures, writeMetricsFile, type PassFigures } from './metrics.js'
 import { PassWatch } from './pass-watch.js'
 import { ProgressBar } from './progress.js'
 import { ZonedTimeReader } from './provider-time.js'
+import { KeywordLists } from '../providers/keywords.js'
+import { PathBindings } from '../providers/bindings.js'
 import { listRequeueFiles } from './requeue.js'
 import { carryOutRetryRequests } from './retry-dead.js'
 import { RecordSettler } from './settle.js'
@@ -116,6 +118,10 @@ export class Processor {
       logger: this.logger,
       dispatcher: this.dispatcher,
       time: this.time,
+      reading: {
+        keywords: new KeywordLists(this.options.optoutKeywords, this.options.optinKeywords),
+        bindings: new PathBindings(this.options.providerPaths),
+      },
       figures,
       attempts,
       deadLetters,

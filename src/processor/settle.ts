@@ -13,9 +13,11 @@ import type { AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
 import type { Dispatcher, DispatchResult } from './dispatch.js'
 import type { PassFigures } from './metrics.js'
+import { batchEventsOf } from './batch-events.js'
 import { normaliseCallback, type NormalisedCallback } from './normalise.js'
 import { maskErrorText } from './pass-activity.js'
 import type { ZonedTimeReader } from './provider-time.js'
+import type { ReadOptions } from '../providers/index.js'
 import type { WakeableSleep } from './wakeable-sleep.js'
 
 /** 'next' when the record is settled (done or dead-lettered), 'stop' when the pass must stop before it. */
@@ -26,6 +28,8 @@ export interface SettlerContext {
   logger: Logger
   dispatcher: Dispatcher
   time: ZonedTimeReader
+  /** `--optout-keywords`, `--optin-keywords`, `--provider-path`. */
+  reading?: ReadOptions
   figures: PassFigures
   attempts: AttemptCounts
   deadLetters: DeadLetterWriter
@@ -36,7 +40,15 @@ export interface SettlerContext {
   stopping: () => boolean
 }
 
+/** The events of one batched request (Infobip `results[]`, ...) and how many are done in this pass. */
+interface Batch {
+  events: NormalisedCallback[]
+  done: number
+}
+
 export class RecordSettler {
+  /** Batched requests in hand, by the record that stands for them in the window (their first event). */
+  private readonly batches = new WeakMap<NormalisedCallback, Batch>()
   private readonly c: SettlerContext
   private readonly names = new Map<NormalisedCallback['kind'], string[]>()
 
@@ -67,7 +79,9 @@ export class RecordSettler {
       this.c.logger.warn({ segment: line.segment, offset: line.offset, reason: decoded.reason }, 'invalid spool line dead-lettered')
       return undefined
     }
-    const normalised = normaliseCallback(decoded.record, this.c.time)
+    const normalised = normaliseCallback(decoded.record, this.c.time, this.c.reading)
+    const events = batchEventsOf(normalised)
+    if (events !== undefined) return this.prepareBatch(events)
     if (dispatcher.targetsFor(normalised.kind).length === 0) {
       figures.by_kind[normalised.kind].skipped++
       return undefined
@@ -75,16 +89,48 @@ export class RecordSettler {
     return normalised
   }
 
+  /** A batch's events, each its own record: those of a kind with no target are skipped. */
+  private prepareBatch (all: NormalisedCallback[]): NormalisedCallback | undefined {
+    const events = all.filter((event) => {
+      if (this.c.dispatcher.targetsFor(event.kind).length > 0) return true
+      this.c.figures.by_kind[event.kind].skipped++
+      return false
+    })
+    if (events.length === 0) return undefined
+    this.batches.set(events[0]!, { events, done: 0 })
+    return events[0]
+  }
+
+  /** One record to the handlers; a batch's events one after the other, from the first not yet done (the first failure answers for the batch). */
+  private dispatch (normalised: NormalisedCallback): DispatchResult | Promise<DispatchResult> {
+    const batch = this.batches.get(normalised)
+    if (batch === undefined) return this.c.dispatcher.dispatch(normalised)
+    while (batch.done < batch.events.length) {
+      const result = this.c.dispatcher.dispatch(batch.events[batch.done]!)
+      if (result instanceof Promise) {
+        return result.then((r) => {
+          if (r.outcome !== 'done') return r
+          batch.done++
+          return this.dispatch(normalised)
+        })
+      }
+      if (result.outcome !== 'done') return result
+      batch.done++
+    }
+    return { outcome: 'done' }
+  }
+
   /** Dispatches a prepared record, synchronously while the handlers answer synchronously (no await per record on the fast path). */
   run (line: SpoolLine, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
-    const result = this.c.dispatcher.dispatch(normalised)
+    const result = this.dispatch(normalised)
     if (result instanceof Promise) return result.then((r) => this.settle(line, r, normalised))
     return this.settle(line, result, normalised)
   }
 
   private settle (line: SpoolLine, result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
     if (result.outcome === 'done') {
-      this.c.figures.by_kind[normalised.kind].done++
+      const batch = this.batches.get(normalised)
+      for (const event of batch?.events ?? [normalised]) this.c.figures.by_kind[event.kind].done++
       this.c.attempts.forget(normalised.id)
       const { id, kind, message_id: messageId, number } = normalised
       this.c.deliveries.add({ id, kind, outcome: 'done', targets: this.targetNames(kind), message_id: messageId, number })
@@ -115,7 +161,7 @@ export class RecordSettler {
       await this.c.backOff.sleep(delayMs)
       // Stopping: leave the record for the next run, without counting an attempt.
       if (this.c.stopping()) return 'stop'
-      result = await this.c.dispatcher.dispatch(normalised)
+      result = await this.dispatch(normalised)
     }
     if (result.outcome !== 'retry') return await this.settle(line, result, normalised)
     const now = new Date()

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs'
 import { ConfigError } from '../errors.js'
 import type { AccessOptions } from './access.js'
 import { parseCidrList } from './cidr.js'
-import { createTwilioVerifier } from './signatures/twilio.js'
-import type { SignatureVerifier } from './signatures/verifier.js'
+import { twilio } from '../providers/twilio.js'
+import type { SignatureVerifier } from '../providers/signatures/verifier.js'
 
 export interface RawAccessOptions {
   token?: string
@@ -54,7 +54,7 @@ export function parseAccessOptions (raw: RawAccessOptions): AccessOptions {
   const signatures: SignatureVerifier[] = []
   if (raw.twilioAuthToken !== undefined) {
     if (raw.twilioAuthToken === '') throw new ConfigError('Expected `--twilio-auth-token` to be non-empty')
-    signatures.push(createTwilioVerifier(raw.twilioAuthToken))
+    signatures.push(twilio.signature!.create(raw.twilioAuthToken))
   }
   if (signatures.length > 0) options.signatures = signatures
   if (raw.publicUrl !== undefined) {

@@ -15,7 +15,7 @@ import { splitTarget } from './build-record.js'
 import type { ParsedBody } from './params.js'
 import type { AddressSet } from './cidr.js'
 import { clientAddress } from './client-address.js'
-import { Secret, type SignatureVerifier } from './signatures/verifier.js'
+import { Secret, type SignatureVerifier } from '../providers/signatures/verifier.js'
 
 export interface AccessOptions {
   /** Secret the URL must carry: `/<token>/...` or `?token=<token>`. */

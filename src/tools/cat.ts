@@ -160,7 +160,7 @@ export function addCatCommand (program: Command, makeIO: () => ToolIO): Command 
     .description('print the spooled records in write order: NDJSON as spooled, or --pretty; filters; --follow like tail -F')
     .addOption(dataDirOption())
     .addOption(flag('--pretty', 'one line per record: time, kind, number, status or text, message id (colours on a terminal unless NO_COLOR is set)'))
-    .addOption(flag('--kind <kinds>', 'only these kinds: delivery, reply, optout, unknown (comma-separated)'))
+    .addOption(flag('--kind <kinds>', 'only these kinds: delivery, reply, optout, optin, unknown (comma-separated)'))
     .addOption(flag('--since <time>', 'only records received at or after this time: ISO 8601, or a duration ago (2h, 7d)'))
     .addOption(flag('--until <time>', 'only records received before this time: ISO 8601, or a duration ago'))
     .addOption(flag('--grep <regexp>', 'only records with a field matching this regular expression, tested on each field as name=value'))

@@ -1,8 +1,13 @@
 /** Which records `cat` prints (--kind, --since, --until, --grep, --message-id), and its --pretty line. */
 import type { SpoolRecord } from '../record.js'
-import { classifyCallback, type CallbackKind } from '../processor/classify.js'
-import { fieldString, normaliseNumber } from '../processor/normalise.js'
+import { type CallbackKind } from '../providers/kinds.js'
+import { profileFor, readCallback } from '../providers/index.js'
+import { fieldString } from '../providers/fields.js'
 import { e164Digits } from '../number.js'
+import { ZonedTimeReader } from '../providers/zoned-time.js'
+
+/** Neither the filter nor the line uses the event time: any zone will do. */
+const LINE_TIME = new ZonedTimeReader('UTC')
 
 export interface RecordFilter {
   kinds?: CallbackKind[]
@@ -48,9 +53,9 @@ export function matchesFilter (record: SpoolRecord, filter: RecordFilter): boole
     if (filter.sinceMs !== undefined && t < filter.sinceMs) return false
     if (filter.untilMs !== undefined && t >= filter.untilMs) return false
   }
-  if (filter.messageId !== undefined && fieldString(record.fields.message_id) !== filter.messageId) return false
+  if (filter.messageId !== undefined && profileFor(record).messageId(record.fields) !== filter.messageId) return false
   if (filter.numberDigits !== undefined && !mentionsNumber(record.fields, filter.numberDigits, filter.countryCode)) return false
-  if (filter.kinds !== undefined && !filter.kinds.includes(classifyCallback(record.fields).kind)) return false
+  if (filter.kinds !== undefined && !filter.kinds.includes(readCallback(record, { time: LINE_TIME }).events[0]?.kind ?? 'unknown')) return false
   if (filter.grep !== undefined) {
     const re = filter.grep
     if (!fieldTexts(record.fields).some((text) => re.test(text))) return false
@@ -58,18 +63,21 @@ export function matchesFilter (record: SpoolRecord, filter: RecordFilter): boole
   return true
 }
 
-const COLOURS: Record<CallbackKind, string> = { delivery: '\x1b[32m', reply: '\x1b[36m', optout: '\x1b[31m', unknown: '\x1b[33m' }
+const COLOURS: Record<CallbackKind, string> = { delivery: '\x1b[32m', reply: '\x1b[36m', optout: '\x1b[31m', optin: '\x1b[35m', unknown: '\x1b[33m' }
 const DIM = '\x1b[2m'
 const RESET = '\x1b[0m'
 
 /** One line: time, kind, number, and the status (delivery) or the text (reply, opt-out). */
 export function prettyLine (record: SpoolRecord, colour: boolean): string {
-  const { kind } = classifyCallback(record.fields)
-  const number = normaliseNumber(fieldString(record.fields.number)) ?? '-'
-  const detail = kind === 'delivery' ? fieldString(record.fields.status) : fieldString(record.fields.text)
+  const profile = profileFor(record)
+  const event = readCallback(record, { time: LINE_TIME }).events[0]
+  const kind = event?.kind ?? 'unknown'
+  const number = event?.number ?? '-'
+  // A receipt shows the provider's own word; an unknown record its `text` field, if any: it may say what the callback is.
+  const detail = kind === 'delivery' ? event?.provider_status : (event?.text ?? fieldString(record.fields.text))
   // A text may hold a newline or a control character: one record, one line.
   const shown = JSON.stringify(detail ?? '').slice(1, -1)
-  const messageId = fieldString(record.fields.message_id) ?? '-'
+  const messageId = profile.messageId(record.fields) ?? '-'
   if (!colour) return `${record.received_at}  ${kind.padEnd(8)}  ${number.padEnd(16)}  ${shown}  ${messageId}\n`
   return `${DIM}${record.received_at}${RESET}  ${COLOURS[kind]}${kind.padEnd(8)}${RESET}  ${number.padEnd(16)}  ${shown}  ${DIM}${messageId}${RESET}\n`
 }

@@ -3,12 +3,17 @@
  * URL it called, its headers, the body's bytes and what the receiver reads in them) and says
  * whether the signature holds. A signature holds only when it covers the whole body: whatever
  * the record will take from the body must be what was signed.
- * Twilio is the first; Plivo (X-Plivo-Signature-V3, HMAC-SHA256) and Vonage (`sig`) slot in
- * beside it as further verifiers.
+ * They live with the provider profiles (each profile names its own), and only the receiver runs them.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { ParsedBody } from '../params.js'
+import type { Params } from '../../record.js'
+
+/** The body as the receiver parsed it once, for the verifier and the record (the receiver's ParsedBody). */
+export type SignedBody = { bytes: Buffer } & (
+  | { kind: 'empty' | 'form', fields: Params }
+  | { kind: 'json', fields: Record<string, unknown> }
+)
 
 export interface SignedRequest {
   method: string
@@ -16,7 +21,7 @@ export interface SignedRequest {
   url: string
   headers: IncomingHttpHeaders
   /** The body as the record will read it (parseBody): one reading for both. */
-  body: ParsedBody
+  body: SignedBody
 }
 
 export interface SignatureVerifier {

@@ -1,0 +1,73 @@
+/**
+ * Twilio Programmable Messaging (../shared/PROVIDERS.md, section 2). Form posts with `MessageSid`
+ * and `AccountSid`: `MessageStatus` makes a status callback; `OptOutType` (Advanced Opt-Out)
+ * STOP / START an opt-out / opt-in; otherwise `Body` makes an incoming message. Status callbacks
+ * carry no event time; `RawDlrDoneDate` (YYMMDDhhmm) is in the carrier's zone, which Twilio says
+ * varies between carriers: it is kept in `event_date`, and `event_time` stays null rather than a guess.
+ * Incoming messages expect TwiML: an empty <Response/> sends nothing back.
+ */
+import { normaliseNumber } from '../number.js'
+import { errorCode, fieldString, hasFields } from './fields.js'
+import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
+import { createTwilioVerifier } from './signatures/twilio.js'
+import { statusMapper } from './status.js'
+
+const toStatus = statusMapper({
+  queued: 'accepted',
+  accepted: 'accepted',
+  scheduled: 'accepted',
+  sending: 'accepted',
+  sent: 'sent',
+  delivered: 'delivered',
+  read: 'read',
+  undelivered: 'failed',
+  failed: 'failed',
+  canceled: 'rejected',
+})
+
+function classifyTwilio (fields: Record<string, unknown>): Classification {
+  const optOut = fieldString(fields.OptOutType)?.toUpperCase()
+  if (optOut === 'STOP') return { kind: 'optout' }
+  if (optOut === 'START') return { kind: 'optin' }
+  if (hasFields(fields, 'MessageStatus')) return { kind: 'delivery', dateField: 'RawDlrDoneDate' }
+  if (hasFields(fields, 'Body')) return { kind: 'reply' }
+  return { kind: 'unknown' }
+}
+
+const messageId = (fields: Record<string, unknown>): string | null => fieldString(fields.MessageSid) ?? fieldString(fields.SmsSid)
+
+export const twilio: ProviderProfile = {
+  name: 'twilio',
+  recognises: ({ fields }) => hasFields(fields, 'AccountSid') && (hasFields(fields, 'MessageSid') || hasFields(fields, 'SmsSid')),
+  classify: classifyTwilio,
+  messageId,
+  normalise ({ fields }) {
+    const { kind } = classifyTwilio(fields)
+    const from = normaliseNumber(fieldString(fields.From))
+    const to = normaliseNumber(fieldString(fields.To))
+    // A receipt's subscriber is its recipient; an incoming message's, its sender.
+    const inbound = kind !== 'delivery'
+    const event: ProviderEvent = {
+      kind,
+      message_id: messageId(fields),
+      number: inbound ? from : to,
+      our_number: inbound ? to : from,
+      event_date: kind === 'delivery' ? fieldString(fields.RawDlrDoneDate) : null,
+      event_time: null,
+    }
+    if (kind === 'delivery') {
+      const word = fieldString(fields.MessageStatus)
+      event.status = toStatus(word)
+      event.provider_status = word
+      event.error_code = errorCode(fields.ErrorCode)
+    } else {
+      event.text = fieldString(fields.Body)
+    }
+    return [event]
+  },
+  dedupeKey: (event, fields) => event.message_id === null
+    ? null
+    : `${event.message_id}|${fieldString(fields.MessageStatus) ?? event.kind}`,
+  answer: { status: 200, contentType: 'text/xml', body: '<?xml version="1.0" encoding="UTF-8"?><Response></Response>' },
+  signature: { option: '--twilio-auth-token', create: createTwilioVerifier },
+}
