@@ -9,7 +9,7 @@ import { decodeRecord } from '../record.js'
 import type { SpoolLine } from '../spool/reader.js'
 import type { AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
-import type { Dispatcher, DispatchResult } from './dispatch.js'
+import type { Dispatcher, DispatchResult, TargetRefusal } from './dispatch.js'
 import type { PassFigures } from './metrics.js'
 import { normaliseCallback, type NormalisedCallback } from './normalise.js'
 import type { ZonedTimeReader } from './provider-time.js'
@@ -33,9 +33,31 @@ export interface SettlerContext {
 
 export class RecordSettler {
   private readonly c: SettlerContext
+  /**
+   * With a handler that may take back a 'done' at flush (defersOutcome): the line and past
+   * attempts of each record done, for its dead letter. Weak: gone with the record.
+   */
+  private readonly deferred: WeakMap<NormalisedCallback, { line: SpoolLine, attempts: number }> | undefined
 
   constructor (context: SettlerContext) {
     this.c = context
+    if (context.dispatcher.defersOutcomes) this.deferred = new WeakMap()
+  }
+
+  /** Records a handler refused at flush, counted done so far: dead-lettered now, before the checkpoint passes them. */
+  refused (refusals: TargetRefusal[]): void {
+    for (const { record, target, error } of refusals) {
+      const known = this.deferred?.get(record)
+      this.c.figures.by_kind[record.kind].done--
+      if (known === undefined) {
+        // Not handed over by this pass (cannot happen): the record as the handler saw it.
+        this.c.figures.by_kind[record.kind].dead++
+        this.c.figures.dead_lettered++
+        this.c.deadLetters.add({ record, kind: record.kind, target, error, attempts: 1, failed_at: new Date().toISOString() })
+        continue
+      }
+      this.deadLetter(known.line, record, target, error, known.attempts + 1)
+    }
   }
 
   /**
@@ -79,6 +101,7 @@ export class RecordSettler {
   private settle (line: SpoolLine, result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
     if (result.outcome === 'done') {
       this.c.figures.by_kind[normalised.kind].done++
+      this.deferred?.set(normalised, { line, attempts: this.c.attempts.of(normalised.id) })
       this.c.attempts.forget(normalised.id)
       return 'next'
     }
