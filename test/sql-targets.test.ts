@@ -139,6 +139,28 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       }
     })
 
+    test('while a commit is in flight, what is handed over is held until it ends; dropped if it fails', async (t) => {
+      const db = await fresh(t)
+      const handler = await createHandler(db)
+      t.after(() => handler.close?.())
+      for (const statement of schemaStatements(dialect, '')) await db.query(statement)
+      const ids = async (): Promise<string[]> => (await db.query('SELECT message_id FROM callbacks ORDER BY message_id')).map((r) => String(r.message_id))
+      handler.handle(normaliseCallback(delivery('a', 'SENT', undefined), time))
+      let commitDone!: () => void
+      handler.holdOutputUntil!(new Promise<void>((resolve) => { commitDone = resolve }))
+      handler.handle(normaliseCallback(delivery('b', 'SENT', undefined), time))
+      await waitFor('the record before the hold written', async () => (await ids()).includes('a'), 30_000)
+      assert.deepEqual(await ids(), ['a'])
+      commitDone()
+      assert.deepEqual(await handler.flush!(), [])
+      assert.deepEqual(await ids(), ['a', 'b'])
+
+      handler.holdOutputUntil!(Promise.reject(new Error('the commit failed')))
+      handler.handle(normaliseCallback(delivery('c', 'SENT', undefined), time))
+      assert.deepEqual(await handler.flush!(), [])
+      assert.deepEqual(await ids(), ['a', 'b'])
+    })
+
     test('the tables: created once by two processors starting together, with a prefix; or beforehand from `db schema`', async (t) => {
       const db = await fresh(t)
       const url = `${db.url}?prefix=sms_`

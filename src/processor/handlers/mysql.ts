@@ -259,6 +259,11 @@ export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
     }
   }
 
+  /** What is handed over from now on is written once `done` (a commit in flight) settles, so that one batch at most is past the checkpoint. */
+  holdOutputUntil (done: Promise<unknown>): void {
+    this.queue.holdUntil(done)
+  }
+
   async discard (): Promise<void> {
     await this.queue.discard()
   }

@@ -46,12 +46,19 @@ export class BatchQueue<T> {
   private readonly writer: BatchWriter<T>
   private readonly limits: BatchLimits
   private pending: Array<Pending<T>> = []
+  /** Records added, and records written or refused (or dropped), since the queue began. */
+  private added = 0
+  private settled = 0
   /** The background writer, while it runs. */
   private running: Promise<void> | undefined
+  /** While a commit is in flight (holdUntil): how many of the pending records may be written before it ends. */
+  private writable = Infinity
   private refused: Refusal[] = []
   /** Why a batch could not be written: thrown by the next flush; nothing more is written until a discard. */
   private failure: Error | undefined
   private dropping = false
+  /** Flushes waiting for `settled` to reach their mark. */
+  private waiters: Array<{ mark: number, wake: () => void }> = []
 
   constructor (writer: BatchWriter<T>, limits: Partial<BatchLimits> = {}) {
     this.writer = writer
@@ -62,10 +69,8 @@ export class BatchQueue<T> {
   add (item: T, record: NormalisedCallback): void {
     if (this.failure !== undefined) return
     this.pending.push({ item, record })
-    if (this.running === undefined) {
-      // The next turn of the event loop: the records handed over meanwhile join this batch.
-      this.running = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain())
-    }
+    this.added++
+    this.kick()
   }
 
   /**
@@ -73,20 +78,38 @@ export class BatchQueue<T> {
    * batch could not be written (those records are then dropped: the next pass hands them over again).
    */
   async flush (): Promise<Refusal[]> {
-    await this.running
+    const mark = this.added
+    while (this.settled < mark && this.failure === undefined) await new Promise<void>((resolve) => this.waiters.push({ mark, wake: resolve }))
     if (this.failure !== undefined) throw this.failure
     return this.refused.splice(0)
+  }
+
+  /** The records added from now on are written once `done` settles (a commit in flight); dropped if it fails. */
+  holdUntil (done: Promise<unknown>): void {
+    this.writable = this.pending.length
+    const release = (): void => {
+      this.writable = Infinity
+      this.kick()
+    }
+    done.then(release, () => {
+      // The pass fails and hands these records over again: drop what was held.
+      this.drop(this.pending.splice(this.writable).length)
+      release()
+    })
   }
 
   /** The pass failed: what is buffered is dropped, and the failure forgotten. */
   async discard (): Promise<void> {
     this.dropping = true
+    this.drop(this.pending.length)
     this.pending = []
     await this.running
+    this.drop(this.pending.length)
     this.pending = []
     this.refused = []
     this.failure = undefined
     this.dropping = false
+    this.writable = Infinity
   }
 
   /** Resolves once nothing is in flight. */
@@ -94,16 +117,40 @@ export class BatchQueue<T> {
     await this.running
   }
 
+  private kick (): void {
+    if (this.running !== undefined || this.pending.length === 0 || this.writable === 0 || this.failure !== undefined) return
+    // The next turn of the event loop: the records handed over meanwhile join this batch.
+    this.running = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain())
+  }
+
+  private drop (count: number): void {
+    this.settled += count
+    this.wakeWaiters()
+  }
+
+  private wakeWaiters (): void {
+    if (this.waiters.length === 0) return
+    const waiting = this.waiters
+    this.waiters = []
+    for (const w of waiting) {
+      if (this.settled >= w.mark || this.failure !== undefined) w.wake()
+      else this.waiters.push(w)
+    }
+  }
+
   private async drain (): Promise<void> {
     try {
-      while (this.pending.length > 0 && this.failure === undefined && !this.dropping) {
+      while (this.pending.length > 0 && this.writable > 0 && this.failure === undefined && !this.dropping) {
         const batch = this.takeBatch()
         try {
           this.refused.push(...await this.writeIsolating(batch))
+          this.settled += batch.length
         } catch (err) {
           this.failure = new Error(this.writer.describe(err), { cause: err })
+          this.settled += batch.length + this.pending.length
           this.pending = []
         }
+        this.wakeWaiters()
       }
     } finally {
       this.running = undefined
@@ -113,11 +160,13 @@ export class BatchQueue<T> {
   private takeBatch (): Array<Pending<T>> {
     let bytes = 0
     let n = 0
-    while (n < this.pending.length && n < this.limits.maxItems) {
+    const most = Math.min(this.pending.length, this.limits.maxItems, this.writable)
+    while (n < most) {
       bytes += this.writer.sizeOf(this.pending[n]!.item)
       if (n > 0 && bytes > this.limits.maxBytes) break
       n++
     }
+    if (this.writable !== Infinity) this.writable -= n
     return this.pending.splice(0, n)
   }
 
