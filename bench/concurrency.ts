@@ -40,7 +40,7 @@ export interface ConcurrencyRun {
 }
 
 /** One pass of the real CLI over `dataDir` from its start; returns records/s, or NaN if it failed. */
-async function pass (dataDir: string, records: number, args: string[]): Promise<number> {
+export async function pass (dataDir: string, records: number, args: string[]): Promise<number> {
   // From the start again: no checkpoint, no output of a previous pass.
   for (const sub of ['state', 'out', 'dead']) await rm(join(dataDir, sub), { recursive: true, force: true })
   const started = process.hrtime.bigint()
