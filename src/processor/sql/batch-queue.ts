@@ -53,6 +53,8 @@ export class BatchQueue<T> {
   private running: Promise<void> | undefined
   /** While a commit is in flight (holdUntil): how many of the pending records may be written before it ends. */
   private writable = Infinity
+  /** The hold in force, if any. */
+  private hold: object | undefined
   private refused: Refusal[] = []
   /** Why a batch could not be written: thrown by the next flush; nothing more is written until a discard. */
   private failure: Error | undefined
@@ -87,13 +89,17 @@ export class BatchQueue<T> {
   /** The records added from now on are written once `done` settles (a commit in flight); dropped if it fails. */
   holdUntil (done: Promise<unknown>): void {
     this.writable = this.pending.length
+    const hold = this.hold = {}
+    // A later hold replaces this one: what it holds stays held.
     const release = (): void => {
+      if (this.hold !== hold) return
+      this.hold = undefined
       this.writable = Infinity
       this.kick()
     }
     done.then(release, () => {
       // The pass fails and hands these records over again: drop what was held.
-      this.drop(this.pending.splice(this.writable).length)
+      if (this.hold === hold) this.drop(this.pending.splice(this.writable).length)
       release()
     })
   }
@@ -110,6 +116,7 @@ export class BatchQueue<T> {
     this.failure = undefined
     this.dropping = false
     this.writable = Infinity
+    this.hold = undefined
   }
 
   /** Resolves once nothing is in flight. */
