@@ -53,7 +53,7 @@ interface Pass {
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined
 
 /** One pass of the real CLI over `dataDir` from its start. */
-async function pass (dataDir: string, records: number, args: string[]): Promise<Pass> {
+export async function pass (dataDir: string, records: number, args: string[]): Promise<Pass> {
   // From the start again: no checkpoint, no output of a previous pass.
   for (const sub of ['state', 'out', 'dead']) await rm(join(dataDir, sub), { recursive: true, force: true })
   const argv = [CLI, 'process', '--data-dir', dataDir, ...args]

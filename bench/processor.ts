@@ -7,7 +7,8 @@
  *   npm run bench -- --only processor          (the same, from bench/run.ts)
  *
  * Targets (issue 3): at least 200,000 records/s, at least as fast as jq, peak RSS under 150 MB.
- * Then bench/concurrency.ts: http, exec and the file target at --concurrency 32 beside 1.
+ * Then bench/concurrency.ts: http, exec and the file target at --concurrency 32 beside 1; and
+ * bench/sql.ts: PostgreSQL and MariaDB/MySQL with 100k records, at 32 beside 1.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -18,6 +19,7 @@ import { pathToFileURL } from 'node:url'
 import { encodeRecord, newRecordId, type SpoolRecord } from '../src/record.js'
 import { segmentName } from '../src/spool/layout.js'
 import { concurrencyTable, concurrencyTargets, runConcurrencyBench } from './concurrency.js'
+import { runSqlBench, sqlTargets } from './sql.js'
 import { evaluateProcessorTargets, processorTable, processorTargetsText, type Measured, type ProcessorRun } from './processor-report.js'
 
 /** Extra node flags for the processor run, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
@@ -159,7 +161,11 @@ export async function runProcessorBench (counts: number[], log: (line: string) =
   // Records in flight side by side: each target at --concurrency 32 beside 1.
   const side = await runConcurrencyBench(counts, log)
   targets.push(...concurrencyTargets(side))
-  return { table: `${processorTable(runs)}\n\n${concurrencyTable(side)}`, targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
+  // The SQL targets: 100k records into PostgreSQL and MariaDB/MySQL, at 32 beside 1.
+  const sql = await runSqlBench(log)
+  targets.push(...sqlTargets(sql))
+  const sqlRuns = sql.flatMap((s) => s.run === undefined ? [] : [s.run])
+  return { table: `${processorTable(runs)}\n\n${concurrencyTable([...side, ...sqlRuns])}`, targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
 }
 
 // Run only when started as a script (bench/run.ts imports this module).

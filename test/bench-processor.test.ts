@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { generateSpool } from '../bench/processor.js'
 import { evaluateProcessorTargets, processorTable, processorTargetsText, type ProcessorRun } from '../bench/processor-report.js'
+import type { ConcurrencyRun } from '../bench/concurrency.js'
+import { sqlTargets, type SqlRun } from '../bench/sql.js'
 import { decodeRecord } from '../src/record.js'
 import { tempDir } from './helpers/tmp.js'
 
@@ -44,4 +46,14 @@ test('generateSpool writes valid version-1 records of the four kinds', async (t)
   const lines = text.trimEnd().split('\n')
   assert.equal(lines.length, 400)
   assert.ok(lines.every((l) => decodeRecord(l).ok))
+})
+
+test('SQL bench targets: PostgreSQL 15,000 records/s and MariaDB 8,000 at --concurrency 32; a failed pass fails; a missing server is a SKIP', () => {
+  const run = (target: string, concurrent: number, failed = false): ConcurrencyRun => ({ target, records: 100_000, sequential: 3000, concurrent, sequentialCpuUs: NaN, concurrentCpuUs: NaN, failed })
+  const verdicts = (runs: SqlRun[]): Array<boolean | undefined> => sqlTargets(runs).map((t) => t.pass)
+  assert.deepEqual(verdicts([{ dialect: 'postgres', run: run('PostgreSQL', 15_000) }, { dialect: 'mysql', run: run('MariaDB/MySQL', 8_000) }]), [true, true])
+  assert.deepEqual(verdicts([{ dialect: 'postgres', run: run('PostgreSQL', 14_999) }, { dialect: 'mysql', run: run('MariaDB/MySQL', 7_999) }]), [false, false])
+  assert.deepEqual(verdicts([{ dialect: 'postgres', run: run('PostgreSQL', 20_000, true) }, { dialect: 'mysql', run: undefined, skipped: 'no server' }]), [false, undefined])
+  assert.match(processorTargetsText(sqlTargets([{ dialect: 'postgres', run: run('PostgreSQL', 16_000) }])),
+    /^PASS {2}PostgreSQL at --concurrency 32: >= 15,000 records\/s: 16,000 records\/s \(3,000 at 1\)$/)
 })

@@ -56,19 +56,19 @@ test('the password: from the URL, else the first line of password_file, else PGP
 })
 
 test('a handler names its target with the password masked (logs, dead letters); creating it connects to nothing', async () => {
-  for (const handler of [await PostgresHandler.create('postgres://app:pw-secret@127.0.0.1:1/x', 1000), await MysqlHandler.create('mysql://app:pw-secret@127.0.0.1:1/x', 1000)]) {
+  for (const handler of [await PostgresHandler.create('postgres://app:pw-secret@127.0.0.1:1/x', { timeoutMs: 1000 }), await MysqlHandler.create('mysql://app:pw-secret@127.0.0.1:1/x', { timeoutMs: 1000 })]) {
     assert.match(handler.target, /^(postgres|mysql):\/\/app:\*\*\*@127\.0\.0\.1:1\/x$/)
     await handler.close()
   }
   assert.equal(maskUrlCredentials('a=http://u:p@h/ b=mysql://u:@h/'), 'a=http://u:***@h/ b=mysql://u:***@h/')
 })
 
-test('an unreachable server: retry, with the reason', async () => {
-  const handler = await PostgresHandler.create('postgres://app@127.0.0.1:1/x', 5000)
-  const outcome = await handler.handle({ kind: 'unknown', provider: null, id: '01a24e43-1d73-70ac-95ca-4b64b5f8ffff', received_at: new Date().toISOString(), message_id: null, number: null, our_number: null, event_date: null, event_time: null, fields: {} })
+test('an unreachable server: tried again, then the flush before the checkpoint fails, with the reason', async () => {
+  const handler = await PostgresHandler.create('postgres://app@127.0.0.1:1/x', { timeoutMs: 5000, tries: 2, retryDelayMs: 10 })
+  handler.handle({ kind: 'unknown', provider: null, id: '01a24e43-1d73-70ac-95ca-4b64b5f8ffff', received_at: new Date().toISOString(), message_id: null, number: null, our_number: null, event_date: null, event_time: null, fields: {} })
+  await assert.rejects(handler.flush(), /^Error: cannot write to postgres:\/\/\*\*\*@127\.0\.0\.1:1\/x: .*ECONNREFUSED/)
+  await handler.discard()
   await handler.close()
-  assert.equal(outcome.outcome, 'retry')
-  assert.match((outcome as { error: string }).error, /ECONNREFUSED/)
 })
 
 test('`callback-spool config` masks the password of a SQL target in --on', async (t) => {

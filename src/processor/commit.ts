@@ -1,6 +1,6 @@
 /**
- * The commit: the handlers' output and the dead letters made durable, then the attempt counts and
- * the checkpoint saved, never before (fluent-bit #2846). A commit takes what it saves at once, so
+ * The commit: the handlers' output and the dead letters made durable (with those of the records a
+ * handler refused at flush), then the attempt counts and the checkpoint saved, never before (fluent-bit #2846). A commit takes what it saves at once, so
  * the pass may go on while it is written.
  */
 import { saveCheckpoint } from '../spool/checkpoint.js'
@@ -8,22 +8,26 @@ import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { SpoolPosition } from '../spool/reader.js'
 import { saveAttemptsText, type AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
-import type { Dispatcher } from './dispatch.js'
+import type { Dispatcher, TargetRefusal } from './dispatch.js'
 
 export class Committer {
   private readonly dataDir: string
   private readonly dispatcher: Dispatcher
   private readonly deadLetters: DeadLetterWriter
   private readonly attempts: AttemptCounts
+  /** Dead-letters the records a handler refused at flush (the settler's bookkeeping). */
+  private readonly onRefused: (refused: TargetRefusal[]) => void
   /** The checkpoint on disk. */
   saved: SpoolPosition | undefined
   /** A commit started by commitInBackground and not waited for yet. */
   private inFlight: Promise<void> | undefined
   private readonly deliveries: DeliveryLogWriter | undefined
 
-  constructor (dataDir: string, dispatcher: Dispatcher, deadLetters: DeadLetterWriter, attempts: AttemptCounts, saved: SpoolPosition | undefined, deliveries?: DeliveryLogWriter) {
+  constructor (dataDir: string, dispatcher: Dispatcher, deadLetters: DeadLetterWriter, attempts: AttemptCounts, saved: SpoolPosition | undefined,
+    onRefused: (refused: TargetRefusal[]) => void, deliveries?: DeliveryLogWriter) {
     this.deliveries = deliveries
     this.dataDir = dataDir
+    this.onRefused = onRefused
     this.dispatcher = dispatcher
     this.deadLetters = deadLetters
     this.attempts = attempts
@@ -69,7 +73,12 @@ export class Committer {
     const attemptsText = this.attempts.takeText()
     const flushed = Promise.all([this.dispatcher.flush(), this.deadLetters.flush(), this.deliveries?.flush()])
     return (async () => {
-      await flushed
+      const [refused] = await flushed
+      // Refused at flush: their dead letters are made durable before the checkpoint passes them.
+      if (refused.length > 0) {
+        this.onRefused(refused)
+        await this.deadLetters.flush()
+      }
       if (attemptsText !== undefined) await saveAttemptsText(this.dataDir, attemptsText)
       const saved = this.saved
       if (checkpoint && position !== undefined && (saved === undefined || position.segment !== saved.segment || position.offset !== saved.offset)) {

@@ -9,7 +9,7 @@ import { maskUrlCredentials } from '../mask.js'
 import { dataLayout } from '../spool/layout.js'
 import { callBounded } from './bounded-call.js'
 import { KINDS, type CallbackKind } from './classify.js'
-import { DONE, type Handler, type HandlerOutcome } from './handler.js'
+import { DONE, type Handler, type HandlerOutcome, type Refusal } from './handler.js'
 import type { NormalisedCallback } from './normalise.js'
 import { PassActivity } from './pass-activity.js'
 import { targetTypeOf, targetUsages, type HandlerOptions } from './targets.js'
@@ -38,6 +38,9 @@ export function parseRoute (spec: string): Route {
 
 /** The failing target and why, when a record is not done. */
 export type DispatchResult = HandlerOutcome & { target?: string }
+
+/** A record refused at flush, and by which target. */
+export type TargetRefusal = Refusal & { target: string }
 
 export class Dispatcher {
   readonly handlers: Handler[]
@@ -85,6 +88,11 @@ export class Dispatcher {
     for (const handler of this.handlers) handler.holdOutputUntil?.(done)
   }
 
+  /** Whether a handler may take back a 'done' at flush (defersOutcome). */
+  get defersOutcomes (): boolean {
+    return this.handlers.some((h) => h.defersOutcome === true)
+  }
+
   targetsFor (kind: CallbackKind): Handler[] {
     return this.byKind.get(kind)!
   }
@@ -98,11 +106,17 @@ export class Dispatcher {
     return runFrom(this.targetsFor(record.kind), 0, record, this.timeoutMs, this.activity)
   }
 
-  /** Makes the output of every handler durable; throws if one cannot. */
-  async flush (): Promise<void> {
+  /** Makes the output of every handler durable; throws if one cannot; returns the records refused. */
+  async flush (): Promise<TargetRefusal[]> {
     // Different files: their fdatasyncs may run side by side.
     const results = await Promise.allSettled(this.handlers.map((h) => h.flush?.()))
-    for (const r of results) if (r.status === 'rejected') throw r.reason
+    const refused: TargetRefusal[] = []
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!
+      if (r.status === 'rejected') throw r.reason
+      if (r.value !== undefined) for (const refusal of r.value) refused.push({ ...refusal, target: this.handlers[i]!.target })
+    }
+    return refused
   }
 
   /** The pass failed: what the handlers buffered is dropped, to be dispatched again. */

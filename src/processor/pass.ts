@@ -71,7 +71,11 @@ export class Processor {
   /** Checks the options and builds the handlers (loads module handlers); starts nothing. */
   static async create (options: ProcessorOptions, logger: Logger): Promise<Processor> {
     const time = new ZonedTimeReader(options.providerTz)
-    const dispatcher = await Dispatcher.create(options.routes, options.dataDir, { timeoutMs: options.handlerTimeoutMs })
+    const dispatcher = await Dispatcher.create(options.routes, options.dataDir, {
+      timeoutMs: options.handlerTimeoutMs,
+      tries: options.tries,
+      retryDelayMs: options.retryDelayMs,
+    })
     return new Processor(options, logger, dispatcher, time)
   }
 
@@ -112,8 +116,7 @@ export class Processor {
     const checkpoint = await loadCheckpoint(dataDir)
     this.position = checkpoint === undefined ? undefined : { segment: checkpoint.segment, offset: checkpoint.offset }
     const deliveries = new DeliveryLogWriter(dataDir)
-    this.committer = new Committer(dataDir, this.dispatcher, deadLetters, attempts, this.position, deliveries)
-    this.settler = new RecordSettler({
+    const settler = this.settler = new RecordSettler({
       options: { tries, retryDelayMs, maxAttempts, deadAfterMs },
       logger: this.logger,
       dispatcher: this.dispatcher,
@@ -129,6 +132,7 @@ export class Processor {
       backOff: this.backOff,
       stopping: () => this.stopRequested,
     })
+    this.committer = new Committer(dataDir, this.dispatcher, deadLetters, attempts, this.position, (refused) => settler.refused(refused), deliveries)
 
     let outcome: PassFigures['outcome']
     try {

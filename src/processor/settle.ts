@@ -11,7 +11,7 @@ import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { SpoolLine } from '../spool/reader.js'
 import type { AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
-import type { Dispatcher, DispatchResult } from './dispatch.js'
+import type { Dispatcher, DispatchResult, TargetRefusal } from './dispatch.js'
 import type { PassFigures } from './metrics.js'
 import { batchEventsOf } from './batch-events.js'
 import { normaliseCallback, type NormalisedCallback } from './normalise.js'
@@ -51,9 +51,31 @@ export class RecordSettler {
   private readonly batches = new WeakMap<NormalisedCallback, Batch>()
   private readonly c: SettlerContext
   private readonly names = new Map<NormalisedCallback['kind'], string[]>()
+  /**
+   * With a handler that may take back a 'done' at flush (defersOutcome): the line and past
+   * attempts of each record done, for its dead letter. Weak: gone with the record.
+   */
+  private readonly deferred: WeakMap<NormalisedCallback, { line: SpoolLine, attempts: number }> | undefined
 
   constructor (context: SettlerContext) {
     this.c = context
+    if (context.dispatcher.defersOutcomes) this.deferred = new WeakMap()
+  }
+
+  /** Records a handler refused at flush, counted done so far: dead-lettered now, before the checkpoint passes them. */
+  refused (refusals: TargetRefusal[]): void {
+    for (const { record, target, error } of refusals) {
+      const known = this.deferred?.get(record)
+      this.c.figures.by_kind[record.kind].done--
+      if (known === undefined) {
+        // Not handed over by this pass (cannot happen): the record as the handler saw it.
+        this.c.figures.by_kind[record.kind].dead++
+        this.c.figures.dead_lettered++
+        this.c.deadLetters.add({ record, kind: record.kind, target, error, attempts: 1, failed_at: new Date().toISOString() })
+        continue
+      }
+      this.deadLetter(known.line, record, target, error, known.attempts + 1)
+    }
   }
 
   /**
@@ -131,6 +153,7 @@ export class RecordSettler {
     if (result.outcome === 'done') {
       const batch = this.batches.get(normalised)
       for (const event of batch?.events ?? [normalised]) this.c.figures.by_kind[event.kind].done++
+      this.deferred?.set(normalised, { line, attempts: this.c.attempts.of(normalised.id) })
       this.c.attempts.forget(normalised.id)
       const { id, kind, message_id: messageId, number } = normalised
       this.c.deliveries.add({ id, kind, outcome: 'done', targets: this.targetNames(kind), message_id: messageId, number })

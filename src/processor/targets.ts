@@ -11,6 +11,9 @@ import { parseSqlTarget } from './sql/target-url.js'
 export interface HandlerOptions {
   /** Timeout of one call, in ms (`--handler-timeout`). */
   timeoutMs: number
+  /** Tries of a write a handler retries by itself (`--tries`), the first back-off doubled each time (`--retry-delay`). */
+  tries?: number
+  retryDelayMs?: number
 }
 
 export interface TargetType {
@@ -72,7 +75,7 @@ const postgresTarget: TargetType = {
   help: 'insert into the callbacks tables, in batches; a record already there is left as it is',
   // Throws a ConfigError of its own, which never shows the password.
   check: (target) => { parseSqlTarget(target); return undefined },
-  create: async (target, options) => await (await import('./handlers/postgres.js')).PostgresHandler.create(target, options.timeoutMs),
+  create: async (target, options) => await (await import('./handlers/postgres.js')).PostgresHandler.create(target, options),
 }
 
 const mysqlTarget: TargetType = {
@@ -80,7 +83,7 @@ const mysqlTarget: TargetType = {
   usage: 'mysql://URL',
   help: 'the same into MariaDB or MySQL',
   check: (target) => { parseSqlTarget(target); return undefined },
-  create: async (target, options) => await (await import('./handlers/mysql.js')).MysqlHandler.create(target, options.timeoutMs),
+  create: async (target, options) => await (await import('./handlers/mysql.js')).MysqlHandler.create(target, options),
 }
 
 export const TARGETS: readonly TargetType[] = [

@@ -1,16 +1,17 @@
 /**
- * `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `mariadb://`): each batch is one transaction of
- * a few multi-row statements. The ids already in `callbacks` are looked up first and left as they
+ * `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `mariadb://`): records are buffered and written
+ * in the background (sql/batch-queue.ts); each batch is one transaction of a few multi-row statements. The ids already in `callbacks` are looked up first and left as they
  * are; only the new records are inserted and update `callback_optouts` and `callback_deliveries`.
  * No INSERT IGNORE: it would turn a refused value into a warning and store it truncated.
  */
 import { createHash } from 'node:crypto'
 import mysql from 'mysql2/promise'
-import type { Handler, HandlerOutcome } from '../handler.js'
+import { DONE, type Handler, type HandlerOutcome, type Refusal } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 import { BatchQueue, withoutQuotedValues, type BatchWriter } from '../sql/batch-queue.js'
 import { checkSchemaVersion, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
 import { parseSqlTarget, resolvePassword, type SqlTarget } from '../sql/target-url.js'
+import type { HandlerOptions } from '../targets.js'
 
 /** Server errors that blame a value: too long, bad string, bad date, out of range, NULL, invalid JSON, CHECK. */
 const DATA_ERRNOS = new Set([1048, 1264, 1265, 1292, 1300, 1366, 1367, 1406, 3140, 4025])
@@ -93,6 +94,7 @@ function statements (t: TableNames): { existing: string, callbacks: string, opto
 
 export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
   readonly target: string
+  readonly defersOutcome = true
   private readonly sqlTarget: SqlTarget
   private readonly pool: mysql.Pool
   private readonly queue: BatchQueue<MysqlRow>
@@ -101,7 +103,8 @@ export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
   private readonly timeoutMs: number
   private schemaChecked = false
 
-  private constructor (sqlTarget: SqlTarget, password: string | undefined, timeoutMs: number) {
+  private constructor (sqlTarget: SqlTarget, password: string | undefined, options: HandlerOptions) {
+    const timeoutMs = options.timeoutMs
     this.target = sqlTarget.display
     this.sqlTarget = sqlTarget
     this.tables = tableNames(sqlTarget.prefix)
@@ -126,16 +129,18 @@ export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
     this.pool.on('connection', (conn) => {
       (conn as unknown as { query: (sql: string, done: () => void) => void }).query(SESSION_SETUP, () => {})
     })
-    this.queue = new BatchQueue(this)
+    this.queue = new BatchQueue(this, { tries: options.tries, retryDelayMs: options.retryDelayMs })
   }
 
-  static async create (target: string, timeoutMs: number): Promise<MysqlHandler> {
+  static async create (target: string, options: HandlerOptions): Promise<MysqlHandler> {
     const sqlTarget = parseSqlTarget(target)
-    return new MysqlHandler(sqlTarget, await resolvePassword(sqlTarget), timeoutMs)
+    return new MysqlHandler(sqlTarget, await resolvePassword(sqlTarget), options)
   }
 
-  handle (record: NormalisedCallback): Promise<HandlerOutcome> {
-    return this.queue.add(rowOf(record))
+  /** Buffers the record, written by a background transaction; 'done' is taken back by flush if the database refuses it. */
+  handle (record: NormalisedCallback): HandlerOutcome {
+    this.queue.add(rowOf(record), record)
+    return DONE
   }
 
   private query<T = unknown> (conn: mysql.PoolConnection, sql: string, values?: unknown[]): Promise<T> {
@@ -243,6 +248,24 @@ export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
     const version = await this.query<Array<{ v: number | null }>>(conn, `SELECT MAX(\`version\`) AS v FROM \`${this.tables.schema}\``)
     checkSchemaVersion(version[0]!.v, this.target)
     this.schemaChecked = true
+  }
+
+  /** Resolves once every record handed over is committed, with those refused; throws if a batch could not be written. */
+  async flush (): Promise<Refusal[]> {
+    try {
+      return await this.queue.flush()
+    } catch (err) {
+      throw new Error(`cannot write to ${this.target}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** What is handed over from now on is written once `done` (a commit in flight) settles, so that one batch at most is past the checkpoint. */
+  holdOutputUntil (done: Promise<unknown>): void {
+    this.queue.holdUntil(done)
+  }
+
+  async discard (): Promise<void> {
+    await this.queue.discard()
   }
 
   async close (): Promise<void> {

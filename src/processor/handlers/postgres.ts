@@ -1,15 +1,17 @@
 /**
- * `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (also `postgresql://`): each batch is one
- * statement, so one transaction and one round trip: the records go in as one JSON array, new
+ * `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (also `postgresql://`): records are buffered and
+ * written in the background (sql/batch-queue.ts); each batch is one statement, so one transaction
+ * and one round trip: the records go in as one JSON array, new
  * ids are inserted into `callbacks` (an id already there is left as it is), and only those new
  * rows update `callback_optouts` and `callback_deliveries`.
  */
 import pg from 'pg'
-import type { Handler, HandlerOutcome } from '../handler.js'
+import { DONE, type Handler, type HandlerOutcome, type Refusal } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 import { BatchQueue, withoutQuotedValues, type BatchWriter } from '../sql/batch-queue.js'
 import { checkSchemaVersion, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
 import { parseSqlTarget, resolvePassword, type SqlTarget } from '../sql/target-url.js'
+import type { HandlerOptions } from '../targets.js'
 
 /** SQLSTATE classes and codes that blame a value: data exception (22), NOT NULL and CHECK violations. */
 function isPostgresDataError (err: unknown): boolean {
@@ -54,6 +56,7 @@ ON CONFLICT (message_id, number) DO UPDATE
 
 export class PostgresHandler implements Handler, BatchWriter<string> {
   readonly target: string
+  readonly defersOutcome = true
   private readonly sqlTarget: SqlTarget
   private readonly pool: pg.Pool
   private readonly queue: BatchQueue<string>
@@ -62,7 +65,8 @@ export class PostgresHandler implements Handler, BatchWriter<string> {
   private schemaChecked = false
   private seq = 0
 
-  private constructor (sqlTarget: SqlTarget, password: string | undefined, timeoutMs: number) {
+  private constructor (sqlTarget: SqlTarget, password: string | undefined, options: HandlerOptions) {
+    const timeoutMs = options.timeoutMs
     this.target = sqlTarget.display
     this.sqlTarget = sqlTarget
     this.tables = tableNames(sqlTarget.prefix)
@@ -83,16 +87,17 @@ export class PostgresHandler implements Handler, BatchWriter<string> {
     // An idle connection the server closed (restart, pg_terminate_backend): the pool drops it and
     // the next batch connects again. Without a listener the error would end the process.
     this.pool.on('error', () => {})
-    this.queue = new BatchQueue(this)
+    this.queue = new BatchQueue(this, { tries: options.tries, retryDelayMs: options.retryDelayMs })
   }
 
-  static async create (target: string, timeoutMs: number): Promise<PostgresHandler> {
+  static async create (target: string, options: HandlerOptions): Promise<PostgresHandler> {
     const sqlTarget = parseSqlTarget(target)
-    return new PostgresHandler(sqlTarget, await resolvePassword(sqlTarget), timeoutMs)
+    return new PostgresHandler(sqlTarget, await resolvePassword(sqlTarget), options)
   }
 
-  handle (record: NormalisedCallback): Promise<HandlerOutcome> {
-    return this.queue.add(JSON.stringify({
+  /** Buffers the record, written by a background transaction; 'done' is taken back by flush if the database refuses it. */
+  handle (record: NormalisedCallback): HandlerOutcome {
+    this.queue.add(JSON.stringify({
       s: this.seq++,
       id: record.id,
       kind: record.kind,
@@ -103,7 +108,8 @@ export class PostgresHandler implements Handler, BatchWriter<string> {
       status: record.status ?? null,
       text: record.text ?? null,
       fields: record.fields,
-    }))
+    }), record)
+    return DONE
   }
 
   async write (rows: string[]): Promise<void> {
@@ -157,6 +163,24 @@ export class PostgresHandler implements Handler, BatchWriter<string> {
     } finally {
       client.release(broken)
     }
+  }
+
+  /** Resolves once every record handed over is committed, with those refused; throws if a batch could not be written. */
+  async flush (): Promise<Refusal[]> {
+    try {
+      return await this.queue.flush()
+    } catch (err) {
+      throw new Error(`cannot write to ${this.target}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** What is handed over from now on is written once `done` (a commit in flight) settles, so that one batch at most is past the checkpoint. */
+  holdOutputUntil (done: Promise<unknown>): void {
+    this.queue.holdUntil(done)
+  }
+
+  async discard (): Promise<void> {
+    await this.queue.discard()
   }
 
   async close (): Promise<void> {

@@ -1,11 +1,17 @@
 /**
- * Group commit for the SQL targets: the records handed over while a transaction is in flight (or
- * within the same turn of the event loop) are written together as the next one, and each
- * record's promise settles when its batch commits. A batch the database refuses for a value in
- * it is written again one record at a time, so only the record at fault is dead-lettered.
+ * Group commit for the SQL targets, behind handlers that answer at once: the records handed over
+ * are buffered, and written in the background as transactions of up to `maxItems` rows, one at a
+ * time, so that each takes what arrived while the one before it committed. flush(), which the
+ * commit awaits before the checkpoint, waits until every record handed over is committed.
+ *
+ * A batch refused for a value in it is split in halves until the rows at fault are alone: those
+ * are returned by flush, to be dead-lettered, and the others written. Any other failure
+ * (connection refused, a server restart, a deadlock, a serialisation failure) is tried again
+ * `tries` times with a doubling back-off; then flush throws and the pass fails before the
+ * checkpoint: the next pass hands the records over again, and those already written stay as they are.
  */
-import type { HandlerOutcome } from '../handler.js'
-import { DONE } from '../handler.js'
+import type { Refusal } from '../handler.js'
+import type { NormalisedCallback } from '../normalise.js'
 
 export interface BatchWriter<T> {
   /** Writes the items in one transaction; throws if it did not commit. */
@@ -20,86 +26,179 @@ export interface BatchWriter<T> {
 
 interface Pending<T> {
   item: T
-  resolve: (outcome: HandlerOutcome) => void
+  record: NormalisedCallback
 }
 
 export interface BatchLimits {
-  /** @default 1000 */
+  /** @default 2000 */
   maxItems: number
   /** @default 4 MiB */
   maxBytes: number
+  /** Tries of a transaction that failed for another reason than a value. @default 3 */
+  tries: number
+  /** First back-off between tries, doubled each time. @default 500 ms */
+  retryDelayMs: number
 }
 
-const DEFAULT_LIMITS: BatchLimits = { maxItems: 1000, maxBytes: 4 * 1024 * 1024 }
+const DEFAULT_LIMITS: BatchLimits = { maxItems: 2000, maxBytes: 4 * 1024 * 1024, tries: 3, retryDelayMs: 500 }
 
 export class BatchQueue<T> {
   private readonly writer: BatchWriter<T>
   private readonly limits: BatchLimits
   private pending: Array<Pending<T>> = []
-  private running = false
-  private idleWaiters: Array<() => void> = []
+  /** Records added, and records written or refused (or dropped), since the queue began. */
+  private added = 0
+  private settled = 0
+  /** The background writer, while it runs. */
+  private running: Promise<void> | undefined
+  /** While a commit is in flight (holdUntil): how many of the pending records may be written before it ends. */
+  private writable = Infinity
+  /** The hold in force, if any. */
+  private hold: object | undefined
+  private refused: Refusal[] = []
+  /** Why a batch could not be written: thrown by the next flush; nothing more is written until a discard. */
+  private failure: Error | undefined
+  private dropping = false
+  /** Flushes waiting for `settled` to reach their mark. */
+  private waiters: Array<{ mark: number, wake: () => void }> = []
 
   constructor (writer: BatchWriter<T>, limits: Partial<BatchLimits> = {}) {
     this.writer = writer
     this.limits = { ...DEFAULT_LIMITS, ...limits }
   }
 
-  /** Resolves when the item's batch has committed (done), or failed (retry, or dead for this item alone). */
-  add (item: T): Promise<HandlerOutcome> {
-    return new Promise((resolve) => {
-      this.pending.push({ item, resolve })
-      if (!this.running) {
-        this.running = true
-        // The next turn of the event loop: the records handed over meanwhile join this batch.
-        setImmediate(() => { this.drain().catch(() => {}) })
-      }
+  /** Buffers the item; it is written by the next transaction. */
+  add (item: T, record: NormalisedCallback): void {
+    if (this.failure !== undefined) return
+    this.pending.push({ item, record })
+    this.added++
+    this.kick()
+  }
+
+  /**
+   * Resolves once every record added so far is committed, with the records refused; throws if a
+   * batch could not be written (those records are then dropped: the next pass hands them over again).
+   */
+  async flush (): Promise<Refusal[]> {
+    const mark = this.added
+    while (this.settled < mark && this.failure === undefined) await new Promise<void>((resolve) => this.waiters.push({ mark, wake: resolve }))
+    if (this.failure !== undefined) throw this.failure
+    return this.refused.splice(0)
+  }
+
+  /** The records added from now on are written once `done` settles (a commit in flight); dropped if it fails. */
+  holdUntil (done: Promise<unknown>): void {
+    this.writable = this.pending.length
+    const hold = this.hold = {}
+    // A later hold replaces this one: what it holds stays held.
+    const release = (): void => {
+      if (this.hold !== hold) return
+      this.hold = undefined
+      this.writable = Infinity
+      this.kick()
+    }
+    done.then(release, () => {
+      // The pass fails and hands these records over again: drop what was held.
+      if (this.hold === hold) this.drop(this.pending.splice(this.writable).length)
+      release()
     })
   }
 
-  /** Resolves once nothing is pending or in flight. */
-  idle (): Promise<void> {
-    if (!this.running) return Promise.resolve()
-    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  /** The pass failed: what is buffered is dropped, and the failure forgotten. */
+  async discard (): Promise<void> {
+    this.dropping = true
+    this.drop(this.pending.length)
+    this.pending = []
+    await this.running
+    this.drop(this.pending.length)
+    this.pending = []
+    this.refused = []
+    this.failure = undefined
+    this.dropping = false
+    this.writable = Infinity
+    this.hold = undefined
+  }
+
+  /** Resolves once nothing is in flight. */
+  async idle (): Promise<void> {
+    await this.running
+  }
+
+  private kick (): void {
+    if (this.running !== undefined || this.pending.length === 0 || this.writable === 0 || this.failure !== undefined) return
+    // The next turn of the event loop: the records handed over meanwhile join this batch.
+    this.running = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain())
+  }
+
+  private drop (count: number): void {
+    this.settled += count
+    this.wakeWaiters()
+  }
+
+  private wakeWaiters (): void {
+    if (this.waiters.length === 0) return
+    const waiting = this.waiters
+    this.waiters = []
+    for (const w of waiting) {
+      if (this.settled >= w.mark || this.failure !== undefined) w.wake()
+      else this.waiters.push(w)
+    }
   }
 
   private async drain (): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.takeBatch()
-      let outcomes: HandlerOutcome[]
-      try {
-        outcomes = await this.writeIsolating(batch.map((p) => p.item))
-      } catch (err) {
-        // Only a bug in a writer's describe or isDataError gets here: the batch is tried again.
-        outcomes = batch.map(() => ({ outcome: 'retry', error: (err as Error).message }))
+    try {
+      while (this.pending.length > 0 && this.writable > 0 && this.failure === undefined && !this.dropping) {
+        const batch = this.takeBatch()
+        try {
+          this.refused.push(...await this.writeIsolating(batch))
+          this.settled += batch.length
+        } catch (err) {
+          this.failure = new Error(this.writer.describe(err), { cause: err })
+          this.settled += batch.length + this.pending.length
+          this.pending = []
+        }
+        this.wakeWaiters()
       }
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(outcomes[i]!)
+    } finally {
+      this.running = undefined
     }
-    this.running = false
-    for (const wake of this.idleWaiters.splice(0)) wake()
   }
 
   private takeBatch (): Array<Pending<T>> {
     let bytes = 0
     let n = 0
-    while (n < this.pending.length && n < this.limits.maxItems) {
+    const most = Math.min(this.pending.length, this.limits.maxItems, this.writable)
+    while (n < most) {
       bytes += this.writer.sizeOf(this.pending[n]!.item)
       if (n > 0 && bytes > this.limits.maxBytes) break
       n++
     }
+    if (this.writable !== Infinity) this.writable -= n
     return this.pending.splice(0, n)
   }
 
-  private async writeIsolating (items: T[]): Promise<HandlerOutcome[]> {
+  /** Writes the batch; a value refused: each half again, down to the rows at fault, which are returned. */
+  private async writeIsolating (batch: Array<Pending<T>>): Promise<Refusal[]> {
     try {
-      await this.writer.write(items)
-      return items.map(() => DONE)
+      await this.writeRetrying(batch.map((p) => p.item))
+      return []
     } catch (err) {
-      const error = this.writer.describe(err)
-      if (!this.writer.isDataError(err)) return items.map(() => ({ outcome: 'retry', error }))
-      if (items.length === 1) return [{ outcome: 'dead', error }]
-      const outcomes: HandlerOutcome[] = []
-      for (const item of items) outcomes.push(...await this.writeIsolating([item]))
-      return outcomes
+      if (!this.writer.isDataError(err)) throw err
+      if (batch.length === 1) return [{ record: batch[0]!.record, error: this.writer.describe(err) }]
+      const half = Math.ceil(batch.length / 2)
+      return [...await this.writeIsolating(batch.slice(0, half)), ...await this.writeIsolating(batch.slice(half))]
+    }
+  }
+
+  private async writeRetrying (items: T[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.writer.write(items)
+        return
+      } catch (err) {
+        if (this.writer.isDataError(err) || attempt >= this.limits.tries || this.dropping) throw err
+        await new Promise((resolve) => setTimeout(resolve, this.limits.retryDelayMs * 2 ** (attempt - 1)))
+      }
     }
   }
 }
