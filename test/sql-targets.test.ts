@@ -103,8 +103,8 @@ async function assertFixtureRows (db: TestDatabase, records: SpoolRecord[]): Pro
     { number: '+33600000000', opted_out_at: '2020-11-04T10:11:45.000Z', record_id: idOf('optout-json.http'), xmin: undefined },
   ])
   assert.deepEqual(deliveries.map((r) => ({ ...r, xmin: undefined })), [
-    { message_id: 'sms_5fa275dbf21dc', number: '+33600112233', status: 'DELIVERED', event_time: '2020-11-04T10:11:45.000Z', record_id: idOf('delivery-json.http'), xmin: undefined },
-    { message_id: 'vsms_61aa2b00c1e2f', number: '+33600112233', status: 'BUSY', event_time: '2021-12-03T13:02:10.000Z', record_id: idOf('voice-delivery-json.http'), xmin: undefined },
+    { message_id: 'sms_5fa275dbf21dc', number: '+33600112233', status: 'delivered', event_time: '2020-11-04T10:11:45.000Z', record_id: idOf('delivery-json.http'), xmin: undefined },
+    { message_id: 'vsms_61aa2b00c1e2f', number: '+33600112233', status: 'failed', event_time: '2021-12-03T13:02:10.000Z', record_id: idOf('voice-delivery-json.http'), xmin: undefined },
   ])
 }
 
@@ -214,14 +214,14 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       await writeSegment(dir, 2, lines(late))
       assert.equal(await pass(dir, db), 0)
       assert.deepEqual(await status(), [
-        { message_id: 'm1', status: 'DELIVERED', event_time: '2020-11-04T11:00:00.000Z' },
-        { message_id: 'm2', status: 'SENT', event_time: null },
+        { message_id: 'm1', status: 'delivered', event_time: '2020-11-04T11:00:00.000Z' },
+        { message_id: 'm2', status: 'unknown', event_time: null },
       ])
       await writeSegment(dir, 3, lines([delivery('m1', 'EXPIRED', '2020-11-04 13:00:00'), delivery('m2', 'DELIVERED', '2020-11-04 09:00:00')]))
       assert.equal(await pass(dir, db), 0)
       assert.deepEqual(await status(), [
-        { message_id: 'm1', status: 'EXPIRED', event_time: '2020-11-04T12:00:00.000Z' },
-        { message_id: 'm2', status: 'DELIVERED', event_time: '2020-11-04T08:00:00.000Z' },
+        { message_id: 'm1', status: 'expired', event_time: '2020-11-04T12:00:00.000Z' },
+        { message_id: 'm2', status: 'delivered', event_time: '2020-11-04T08:00:00.000Z' },
       ])
       // Every receipt is kept in callbacks, late or not.
       assert.equal((await db.query('SELECT id FROM callbacks')).length, 7)
@@ -235,7 +235,7 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       const batch = [delivery('m1', 'DELIVERED', '2020-11-04 12:00:00'), delivery('m1', 'SENT', '2020-11-04 11:00:00'), optout('2020-11-04 12:00:00'), optout('2020-11-04 11:00:00')]
       const outcomes = await handTogether(handler, batch)
       assert.deepEqual(outcomes.map((o) => o.outcome), ['done', 'done', 'done', 'done'])
-      assert.deepEqual(await db.query('SELECT status, record_id FROM callback_deliveries'), [{ status: 'DELIVERED', record_id: batch[0]!.id }])
+      assert.deepEqual(await db.query('SELECT status, record_id FROM callback_deliveries'), [{ status: 'delivered', record_id: batch[0]!.id }])
       assert.deepEqual(await db.query('SELECT opted_out_at, record_id FROM callback_optouts'), [{ opted_out_at: '2020-11-04T11:00:00.000Z', record_id: batch[2]!.id }])
     })
 
