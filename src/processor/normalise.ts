@@ -7,35 +7,16 @@ import { normaliseNumber } from '../number.js'
 import { fieldString } from '../providers/fields.js'
 import { readCallback, type ReadOptions } from '../providers/index.js'
 import type { ProviderEvent, ProviderProfile } from '../providers/profile.js'
-import type { DeliveryStatus } from '../providers/status.js'
 import type { ZonedTimeReader } from '../providers/zoned-time.js'
 import type { SpoolRecord } from '../record.js'
 import { rememberBatch } from './batch-events.js'
-import type { CallbackKind } from './classify.js'
 
-export interface NormalisedCallback {
-  kind: CallbackKind
+/** One event made uniform by its provider's profile, with what the spool record adds. */
+export interface NormalisedCallback extends ProviderEvent {
   /** The profile that read it (`octopush`, `twilio`, ...); null when no profile recognised the request. */
   provider: string | null
   id: string
   received_at: string
-  message_id: string | null
-  /** The subscriber, E.164 when the provider sent it so; bare digits are kept as they are. */
-  number: string | null
-  /** Our sender ID or number, when the provider gives it. */
-  our_number: string | null
-  /** Delivery receipts only: accepted, sent, delivered, read, failed, expired, rejected or unknown. */
-  status?: DeliveryStatus | null
-  /** Delivery receipts only: the provider's status word as sent. */
-  provider_status?: string | null
-  /** Delivery receipts only: the provider's error code, null when none. */
-  error_code?: string | null
-  /** Replies, opt-outs and opt-ins only. */
-  text?: string | null
-  /** The provider's date string as sent, from the field that decided the kind. */
-  event_date: string | null
-  /** The same instant, ISO 8601 UTC, read in the provider's time zone. */
-  event_time: string | null
   fields: Record<string, unknown>
   /** Events of a batched request only: the spool record's id (each event has its own `id`). */
   record_id?: string
