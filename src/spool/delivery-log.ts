@@ -57,8 +57,29 @@ export class DeliveryLogWriter {
 
   constructor (private readonly dataDir: string) {}
 
+  /** The time of the last add, as a string: one per millisecond, not one per record. */
+  private lastMs = 0
+  private lastAt = ''
+  /** number -> number_key: a backlog names the same numbers again and again, and an HMAC is not free. */
+  private readonly keys = new Map<string, string>()
+
   add (entry: Omit<DeliveryEntry, 'number_key' | 'at'> & { number: string | null }): void {
-    this.pending.push({ ...entry, at: new Date().toISOString() })
+    const now = Date.now()
+    if (now !== this.lastMs) {
+      this.lastMs = now
+      this.lastAt = new Date(now).toISOString()
+    }
+    this.pending.push({ id: entry.id, at: this.lastAt, kind: entry.kind, outcome: entry.outcome, targets: entry.targets, message_id: entry.message_id, number: entry.number })
+  }
+
+  private keyOf (number: string): string {
+    let k = this.keys.get(number)
+    if (k === undefined) {
+      if (this.keys.size >= 100_000) this.keys.clear()
+      k = numberKey(this.key!, number)
+      this.keys.set(number, k)
+    }
+    return k
   }
 
   /** Takes the lines now, then appends them (to each one's date file). */
@@ -67,14 +88,16 @@ export class DeliveryLogWriter {
     const taken = this.pending
     this.pending = []
     this.key ??= await loadTraceKey(this.dataDir, true)
-    const byDay = new Map<string, string>()
-    for (const { number, ...e } of taken) {
-      const line = JSON.stringify({ ...e, number_key: number === null ? null : numberKey(this.key!, number) }) + '\n'
+    const byDay = new Map<string, string[]>()
+    for (const e of taken) {
+      const line: DeliveryEntry = { id: e.id, at: e.at, kind: e.kind, outcome: e.outcome, targets: e.targets, message_id: e.message_id, number_key: e.number === null ? null : this.keyOf(e.number) }
       const day = e.at.slice(0, 10)
-      byDay.set(day, (byDay.get(day) ?? '') + line)
+      let lines = byDay.get(day)
+      if (lines === undefined) byDay.set(day, lines = [])
+      lines.push(JSON.stringify(line))
     }
     await ensureDir(deliveriesDir(this.dataDir))
-    for (const [day, text] of byDay) await appendFile(join(deliveriesDir(this.dataDir), `${day}.ndjson`), text, { mode: 0o600 })
+    for (const [day, lines] of byDay) await appendFile(join(deliveriesDir(this.dataDir), `${day}.ndjson`), lines.join('\n') + '\n', { mode: 0o600 })
   }
 }
 
