@@ -5,10 +5,9 @@
  * record the pass is stuck on), which `status` shows as the pass in progress. Removed when the
  * pass ends. Not made durable: it only describes a running process.
  */
-import { rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
-import { ensureDir, unlinkIfExists } from '../spool/fsutil.js'
+import { ensureDir, unlinkIfExists, writeFileDurably } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import type { PassFigures } from './metrics.js'
 import type { PassActivity, StuckRecord } from './pass-activity.js'
@@ -67,9 +66,8 @@ export class PassWatch {
   private async write (progress: PassProgress): Promise<void> {
     try {
       await ensureDir(dirname(this.path))
-      const tmp = `${this.path}.${process.pid}.tmp`
-      await writeFile(tmp, JSON.stringify(progress) + '\n', { mode: 0o600 })
-      await rename(tmp, this.path)
+      // Through a temp file created exclusively under a random name, never through a link.
+      await writeFileDurably(this.path, JSON.stringify(progress) + '\n')
     } catch (err) {
       this.logger.debug({ err }, 'cannot write state/pass-progress.json')
     }
