@@ -10,7 +10,7 @@ import { PROCESS_DEFAULTS } from '../src/processor/defaults.js'
 import { readDeadLetters, retryDeadLetters } from '../src/tools/dead.js'
 import { tryAcquireLock } from '../src/spool/lock.js'
 import { tempDir } from './helpers/tmp.js'
-import { silentLogger } from './helpers/logger.js'
+import { capturingLogger, silentLogger } from './helpers/logger.js'
 import { deliveryRecord, lines } from './helpers/records.js'
 import { writeSegment } from './helpers/spool.js'
 import { processorOptions } from './helpers/processor.js'
@@ -35,13 +35,16 @@ test('a target that refuses connections is not dead-lettered by many passes in q
   const port = await refusingPort()
   const options = processorOptions(dir, { routes: [parseRoute(`delivery=http://127.0.0.1:${port}/hook`)], tries: 1, deadAfterMs: PROCESS_DEFAULTS.deadAfterMs })
   // As --follow does when new records keep waking it: pass after pass, far more than --max-attempts.
+  // The warnings and errors of every pass, for the message of an assertion that fails.
+  const { logger, lines: logged } = capturingLogger()
+  const said = (): string => JSON.stringify(logged.filter((l) => !['info', 'debug', 'trace', 30, 20, 10].includes(l.level as string | number)))
   for (let i = 0; i < options.maxAttempts * 2; i++) {
-    assert.equal(await runProcessCommand(options, silentLogger(), noSignals), EXIT_TEMPFAIL)
+    assert.equal(await runProcessCommand(options, logger, noSignals), EXIT_TEMPFAIL, said())
   }
   assert.deepEqual(await readDeadLetters(dir), [], 'no dead letter within the time budget')
   const attempts = JSON.parse(await readFile(join(dir, 'state', 'attempts.json'), 'utf8')) as Record<string, { first_failed_at: string, attempts: number }>
   const entry = Object.values(attempts)[0]!
-  assert.equal(entry.attempts, options.maxAttempts * 2)
+  assert.equal(entry.attempts, options.maxAttempts * 2, said())
   // The budget spent: the first failure an hour and a second ago.
   entry.first_failed_at = new Date(Date.now() - 3_601_000).toISOString()
   await writeFile(join(dir, 'state', 'attempts.json'), JSON.stringify(attempts))

@@ -160,7 +160,7 @@ test('http through a pass: the password in a target URL is in no log line, dead 
   // The first pass counts an attempt (state/attempts.json), the second dead-letters the record.
   assert.equal(await runProcessCommand(options, logger, () => {}), 75)
   await readAll('state')
-  assert.equal(await runProcessCommand(options, logger, () => {}), 0)
+  assert.equal(await runProcessCommand(options, logger, () => {}), 0, `${text.join('\n')}\n${JSON.stringify(logged)}`)
   await readAll('dead')
   text.push(JSON.stringify(logged))
   const all = text.join('\n')
