@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto'
 import mysql from 'mysql2/promise'
-import { DONE, type Handler, type HandlerOutcome, type Refusal } from '../handler.js'
+import { DONE, type Handler, type HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 import { BatchQueue, withoutQuotedValues, type BatchWriter } from '../sql/batch-queue.js'
+import { QueuedSqlHandler } from '../sql/queued-handler.js'
 import { checkSchemaVersion, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
 import { parseSqlTarget, resolvePassword, type SqlTarget } from '../sql/target-url.js'
 import type { HandlerOptions } from '../targets.js'
@@ -92,18 +93,18 @@ function statements (t: TableNames): { existing: string, callbacks: string, opto
   }
 }
 
-export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
+export class MysqlHandler extends QueuedSqlHandler<MysqlRow> implements Handler, BatchWriter<MysqlRow> {
   readonly target: string
-  readonly defersOutcome = true
   private readonly sqlTarget: SqlTarget
   private readonly pool: mysql.Pool
-  private readonly queue: BatchQueue<MysqlRow>
+  protected readonly queue: BatchQueue<MysqlRow>
   private readonly tables: TableNames
   private readonly sql: ReturnType<typeof statements>
   private readonly timeoutMs: number
   private schemaChecked = false
 
   private constructor (sqlTarget: SqlTarget, password: string | undefined, options: HandlerOptions) {
+    super()
     const timeoutMs = options.timeoutMs
     this.target = sqlTarget.display
     this.sqlTarget = sqlTarget
@@ -250,26 +251,7 @@ export class MysqlHandler implements Handler, BatchWriter<MysqlRow> {
     this.schemaChecked = true
   }
 
-  /** Resolves once every record handed over is committed, with those refused; throws if a batch could not be written. */
-  async flush (): Promise<Refusal[]> {
-    try {
-      return await this.queue.flush()
-    } catch (err) {
-      throw new Error(`cannot write to ${this.target}: ${(err as Error).message}`, { cause: err })
-    }
-  }
-
-  /** What is handed over from now on is written once `done` (a commit in flight) settles, so that one batch at most is past the checkpoint. */
-  holdOutputUntil (done: Promise<unknown>): void {
-    this.queue.holdUntil(done)
-  }
-
-  async discard (): Promise<void> {
-    await this.queue.discard()
-  }
-
-  async close (): Promise<void> {
-    await this.queue.idle()
+  protected async endPool (): Promise<void> {
     await this.pool.end()
   }
 }

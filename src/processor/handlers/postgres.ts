@@ -6,9 +6,10 @@
  * rows update `callback_optouts` and `callback_deliveries`.
  */
 import pg from 'pg'
-import { DONE, type Handler, type HandlerOutcome, type Refusal } from '../handler.js'
+import { DONE, type Handler, type HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 import { BatchQueue, withoutQuotedValues, type BatchWriter } from '../sql/batch-queue.js'
+import { QueuedSqlHandler } from '../sql/queued-handler.js'
 import { checkSchemaVersion, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
 import { parseSqlTarget, resolvePassword, type SqlTarget } from '../sql/target-url.js'
 import type { HandlerOptions } from '../targets.js'
@@ -54,18 +55,18 @@ ON CONFLICT (message_id, number) DO UPDATE
   WHERE cur.event_time IS NULL OR EXCLUDED.event_time >= cur.event_time`
 }
 
-export class PostgresHandler implements Handler, BatchWriter<string> {
+export class PostgresHandler extends QueuedSqlHandler<string> implements Handler, BatchWriter<string> {
   readonly target: string
-  readonly defersOutcome = true
   private readonly sqlTarget: SqlTarget
   private readonly pool: pg.Pool
-  private readonly queue: BatchQueue<string>
+  protected readonly queue: BatchQueue<string>
   private readonly tables: TableNames
   private readonly insertSql: string
   private schemaChecked = false
   private seq = 0
 
   private constructor (sqlTarget: SqlTarget, password: string | undefined, options: HandlerOptions) {
+    super()
     const timeoutMs = options.timeoutMs
     this.target = sqlTarget.display
     this.sqlTarget = sqlTarget
@@ -165,26 +166,7 @@ export class PostgresHandler implements Handler, BatchWriter<string> {
     }
   }
 
-  /** Resolves once every record handed over is committed, with those refused; throws if a batch could not be written. */
-  async flush (): Promise<Refusal[]> {
-    try {
-      return await this.queue.flush()
-    } catch (err) {
-      throw new Error(`cannot write to ${this.target}: ${(err as Error).message}`, { cause: err })
-    }
-  }
-
-  /** What is handed over from now on is written once `done` (a commit in flight) settles, so that one batch at most is past the checkpoint. */
-  holdOutputUntil (done: Promise<unknown>): void {
-    this.queue.holdUntil(done)
-  }
-
-  async discard (): Promise<void> {
-    await this.queue.discard()
-  }
-
-  async close (): Promise<void> {
-    await this.queue.idle()
+  protected async endPool (): Promise<void> {
     await this.pool.end()
   }
 }
