@@ -4,11 +4,11 @@
  * full once there is room again.
  */
 import assert from 'node:assert/strict'
-import { open, readFile, rm, statfs } from 'node:fs/promises'
+import { readFile, rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { DeadLetterWriter, type DeadLetter } from '../src/processor/dead-letters.js'
-import { mountSmallTmpfs } from './helpers/tmpfs.js'
+import { fillUp, mountSmallTmpfs } from './helpers/tmpfs.js'
 
 const letter = (n: number, padding: number): DeadLetter => ({
   record: { v: 1, id: `id-${n}`, fields: { text: 'x'.repeat(padding) } },
@@ -18,22 +18,6 @@ const letter = (n: number, padding: number): DeadLetter => ({
   attempts: 5,
   failed_at: '2026-11-27T12:00:00.000Z',
 })
-
-/** Fills the file system until ENOSPC, then gives back `leave` bytes. */
-async function fillUp (dir: string, leave: number): Promise<string> {
-  const path = join(dir, 'filler')
-  const fh = await open(path, 'w')
-  const chunk = Buffer.alloc(4096, 0x61)
-  let size = 0
-  try {
-    for (;;) size += (await fh.write(chunk)).bytesWritten
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
-  }
-  await fh.truncate(Math.max(0, size - leave))
-  await fh.close()
-  return path
-}
 
 test('a dead letter cut short by a full disk fails the flush and leaves no half line', async (t) => {
   const mnt = await mountSmallTmpfs(t)

@@ -5,30 +5,14 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { open, readdir, readFile, rm } from 'node:fs/promises'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { killHard, runCli, type CliProcess } from './helpers/cli.js'
 import { lines, recordWithFields } from './helpers/records.js'
 import { writeSegment } from './helpers/spool.js'
-import { mountSmallTmpfs } from './helpers/tmpfs.js'
+import { fillUp, mountSmallTmpfs } from './helpers/tmpfs.js'
 import { waitFor } from './helpers/wait.js'
 import type { SpoolRecord } from '../src/record.js'
-
-/** Fills the file system until ENOSPC, then gives back `leave` bytes. */
-async function fillUp (dir: string, leave: number): Promise<string> {
-  const path = join(dir, 'filler')
-  const fh = await open(path, 'w')
-  const chunk = Buffer.alloc(4096, 0x61)
-  let size = 0
-  try {
-    for (;;) size += (await fh.write(chunk)).bytesWritten
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
-  }
-  await fh.truncate(Math.max(0, size - leave))
-  await fh.close()
-  return path
-}
 
 /** Replies of about 600 bytes each: the output needs more room than is left. */
 function records (count: number): SpoolRecord[] {

@@ -1,6 +1,7 @@
 /** A small tmpfs of the test's own, for disk-full tests (we run as root; elsewhere the test skips). */
 import { execFileSync } from 'node:child_process'
-import { rm } from 'node:fs/promises'
+import { open, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { makeTempDir } from './tmp.js'
 
@@ -25,4 +26,20 @@ export async function mountSmallTmpfs (t: TestContext, beforeUnmount?: () => Pro
     t.skip(`cannot mount a tmpfs here: ${stderr !== undefined && stderr !== '' ? stderr : (err as Error).message}`)
     return undefined
   }
+}
+
+/** Fills the file system until ENOSPC, then gives back `leave` bytes. */
+export async function fillUp (dir: string, leave: number): Promise<string> {
+  const path = join(dir, 'filler')
+  const fh = await open(path, 'w')
+  const chunk = Buffer.alloc(4096, 0x61)
+  let size = 0
+  try {
+    for (;;) size += (await fh.write(chunk)).bytesWritten
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+  }
+  await fh.truncate(Math.max(0, size - leave))
+  await fh.close()
+  return path
 }
