@@ -32,9 +32,25 @@ export function maskText (value: string): string {
  */
 const PHONE_IN_TEXT = /(?<![\d+]|\w[.-])(?!\d{4}-\d\d-\d\d)(?!\d{1,3}(?:\.\d{1,3}){3}(?![.\d]))\+?\(?\d(?:[ .()/-]{0,2}\d){7,16}(?![\w:]|[.-]\w)/g
 
+const UUID_RE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi
+
+/**
+ * Whether the match at `start` is digits inside a UUID (a record id such as
+ * `…-72d382598181`): PHONE_IN_TEXT may start right after a letter (`%2B336…`), so a UUID's last
+ * group can hold what looks like a number. Masking it would change the id.
+ */
+function insideUuid (text: string, start: number, length: number): boolean {
+  const from = Math.max(0, start - 35)
+  for (const m of text.slice(from, start + length + 35).matchAll(UUID_RE)) {
+    const at = from + m.index
+    if (at <= start && at + 36 >= start + length) return true
+  }
+  return false
+}
+
 /** Every phone number in `text` masked as maskNumber does (`+33 6 00 11 22 33` -> `+336*****233`). */
 export function maskPhoneNumbers (text: string): string {
-  return text.replace(PHONE_IN_TEXT, (m) => maskNumber(m.replace(/[^\d+]/g, '')))
+  return text.replace(PHONE_IN_TEXT, (m: string, offset: number) => insideUuid(text, offset, m.length) ? m : maskNumber(m.replace(/[^\d+]/g, '')))
 }
 
 // `scheme://user:password@`, or `scheme://secret@` (a token as the user name).
@@ -72,7 +88,7 @@ function insideJsonString (json: string, offset: number): boolean {
  */
 export function maskJsonStrings (line: string): string {
   const masked = line.replace(PHONE_IN_TEXT, (m: string, offset: number) =>
-    insideJsonString(line, offset) ? maskNumber(m.replace(/[^\d+]/g, '')) : m)
+    insideJsonString(line, offset) && !insideUuid(line, offset, m.length) ? maskNumber(m.replace(/[^\d+]/g, '')) : m)
   // `://` is never JSON syntax: only in a string.
   return masked.includes('://') ? maskUrlCredentials(masked) : masked
 }

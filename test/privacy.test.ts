@@ -243,6 +243,10 @@ test('maskPhoneNumbers, maskJsonStrings: every spelling of a number in a string 
   const masked = maskJsonStrings(line)
   assert.deepEqual(JSON.parse(masked), { ...JSON.parse(line), error: 'HTTP 400: {"to":"+336*****233"}', target: 'https://u:***@h.example/x' })
   assert.equal(maskUrlCredentials('see http://token@h/ and https://h/p@x'), 'see http://***@h/ and https://h/p@x')
+  // A record id whose last group ends in digits, as ids are: kept whole (attempts.json is keyed by it).
+  const id = '01a24ed0-1a8f-78da-9352-72d382598181'
+  assert.equal(maskPhoneNumbers(`record ${id} failed`), `record ${id} failed`)
+  assert.equal(maskJsonStrings(JSON.stringify({ [id]: { id } })), JSON.stringify({ [id]: { id } }))
 })
 
 test('an invalid spool line: neither its text nor its number in the warning or the dead letter', async (t) => {
