@@ -12,13 +12,13 @@ import { CallbackSpoolError, ERROR_CODES, type ErrorCode } from '../src/errors.j
 
 const root = new URL('..', import.meta.url).pathname
 
-/** The body of the README's `## title` section, up to the next `## `. */
+/** The body of the README's `### title` section (under "Operating it"), up to the next heading. */
 async function readmeSection (title: string): Promise<string> {
   const readme = await readFile(join(root, 'README.md'), 'utf8')
-  const start = readme.indexOf(`\n## ${title}\n`)
-  assert.notEqual(start, -1, `the README has a "## ${title}" section`)
-  const end = readme.indexOf('\n## ', start + 1)
-  return readme.slice(start, end === -1 ? undefined : end)
+  const start = readme.indexOf(`\n### ${title}\n`)
+  assert.notEqual(start, -1, `the README has a "### ${title}" section`)
+  const end = readme.slice(start + 1).search(/\n##+ /)
+  return readme.slice(start, end === -1 ? undefined : start + 1 + end)
 }
 
 /** The cells of each table row of a section, the header and the rule left out. */
