@@ -15,7 +15,7 @@ import { formatDuration, parseDuration } from '../units.js'
 import { FOLLOW_DEFAULTS } from '../processor/defaults.js'
 import { e164Digits, parseCountryCode } from '../number.js'
 import { dataDirOption } from '../config.js'
-import { existingDataDir } from '../spool/fsutil.js'
+import { existingDataDir } from '../spool/data-dir.js'
 import { flag, parseTimeArg, type ToolIO } from './common.js'
 import { matchesFilter, prettyLine, useColour, type RecordFilter } from './record-filter.js'
 

@@ -8,7 +8,7 @@ import { CancelledError, ConfigError, LockHeldError, UsageError } from '../error
 import { flagOnlyOption } from '../config.js'
 import { parseDuration } from '../units.js'
 import { describeHolder, findHolder, lockPath, tryAcquireLock, type SpoolLock } from '../spool/lock.js'
-import { existingDataDir } from '../spool/fsutil.js'
+import { existingDataDir } from '../spool/data-dir.js'
 
 /** Where a tool prints, and what it may ask. Tests pass their own; the CLI uses the process's. */
 export interface ToolIO {
