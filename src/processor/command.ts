@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
+import { parseConsumerUrl } from '../nats/consumer.js'
 import { PROCESS_DEFAULTS } from './defaults.js'
 import { parsePathBinding } from '../providers/bindings.js'
 import { PROFILES } from '../providers/index.js'
@@ -52,6 +53,8 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--optin-keywords <words>', 'a reply whose whole text is one of these (comma-separated) is an opt-in (default: START, UNSTOP)'))
     .addOption(envOption('--provider-path <prefix=provider>', 'requests whose path starts with PREFIX are PROVIDER\'s, whatever their shape (e.g. /twilio/=twilio); repeatable')
       .argParser(collectRoutes))
+    .addOption(envOption('--source <url>', 'read the records from a JetStream stream through a durable consumer shared by a pool of processors, instead of the local spool: nats://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]...][?stream=CALLBACKS&consumer=callback-spool]'))
+    .addOption(envOption('--ack-wait <duration>', '--source: the ack wait of the consumer when this processor creates it (a processor gone: its messages go to the others after this)').default('30s'))
     .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
     .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried').default('5s'))
     .addHelpText('after', `
@@ -105,5 +108,11 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
     pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval'), { max: HOUR_MS }),
     retryPauseMs: () => parseDuration('--retry-pause', str('retryPause'), { max: HOUR_MS }),
+    source: () => {
+      if (opts.source === undefined) return undefined
+      parseConsumerUrl(str('source'))
+      return str('source')
+    },
+    ackWaitMs: () => opts.ackWait === undefined ? 30_000 : parseDuration('--ack-wait', str('ackWait'), { max: HOUR_MS }),
   })
 }
