@@ -131,3 +131,10 @@ export class ConfigMistakesError extends ConfigError {
     this.mistakes = mistakes
   }
 }
+
+/** EX_UNAVAILABLE (69): a server this command needs (the NATS server of `--source`) does not answer. */
+export class ServerUnavailableError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('SPOOL_ERR_UNAVAILABLE', message, { ...options, exitCode: 69 })
+  }
+}

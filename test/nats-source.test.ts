@@ -4,12 +4,17 @@
  */
 import assert from 'node:assert/strict'
 import { readFile, readdir, writeFile, chmod } from 'node:fs/promises'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { runCli } from './helpers/cli.js'
-import { reachNats, testStream } from './helpers/nats-server.js'
+import { closedPort, reachNats, testStream } from './helpers/nats-server.js'
+import { jetstream } from '@nats-io/jetstream'
 import { normalisedRecord, publishRecords, sourceUrl } from './helpers/nats-records.js'
 import { tempDir } from './helpers/tmp.js'
+import { waitFor } from './helpers/wait.js'
 
 const server = await reachNats()
 const skip = server === undefined ? 'no nats-server' : false
@@ -87,4 +92,102 @@ test('a failing target: the message is naked, delivered again, dead-lettered aft
   assert.equal(info.num_ack_pending, 0)
   assert.equal(info.num_pending, 0)
   assert.equal(info.ack_floor.stream_seq, 3)
+})
+
+/** An HTTP target that answers 200 after `delayMs`, and remembers which path (processor) got each id. */
+async function slowTarget (t: TestContext, delayMs: number): Promise<{ port: number, seen: Map<string, string[]>, count: (path: string) => number }> {
+  const seen = new Map<string, string[]>()
+  const server = createServer((req, res) => {
+    let body = ''
+    req.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => {
+      const id = (JSON.parse(body) as { id: string }).id
+      setTimeout(() => {
+        const paths = seen.get(id) ?? []
+        paths.push(req.url ?? '')
+        seen.set(id, paths)
+        res.end('ok')
+      }, delayMs)
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => { server.closeAllConnections(); server.close() })
+  const count = (path: string): number => [...seen.values()].filter((p) => p.includes(path)).length
+  return { port: (server.address() as AddressInfo).port, seen, count }
+}
+
+test('two processors share one consumer; one SIGKILLed mid-way, the other ends with every message handled and acked', { skip }, async (t) => {
+  const stream = await testStream(t, server!, {})
+  const records = await publishRecords(server!, stream, Array.from({ length: 600 }, (_, i) => normalisedRecord(i)))
+  const target = await slowTarget(t, 10)
+  const processor = async (name: string): Promise<ReturnType<typeof runCli>> => {
+    const dir = await tempDir(t)
+    const p = runCli(['process', '--follow', '--data-dir', dir, '--source', sourceUrl(server!, stream), '--on', `*=http://127.0.0.1:${target.port}/${name}`,
+      '--concurrency', '4', '--ack-wait', '2s'])
+    t.after(() => { p.child.kill('SIGKILL') })
+    return p
+  }
+  const one = await processor('one')
+  const two = await processor('two')
+  await waitFor('both processors at work', () => target.count('/one') >= 60 && target.count('/two') >= 60, 30_000)
+  one.child.kill('SIGKILL')
+  assert.equal((await one.exited).signal, 'SIGKILL')
+  assert.ok(target.count('/one') < records.length, 'killed mid-way')
+  await waitFor('every message handled and acked', async () => {
+    if (records.some((r) => !target.seen.has(r.id))) return false
+    const info = await server!.jsm.consumers.info(stream.name, 'procs')
+    return info.num_pending === 0 && info.num_ack_pending === 0
+  }, 60_000, 200)
+  two.child.kill('SIGTERM')
+  assert.equal((await two.exited).code, 0, two.stdout())
+  // Each message handled (a message handled by the killed one and not acked is handled again: at least once).
+  for (const r of records) assert.ok(target.seen.get(r.id)!.length >= 1)
+  const info = await server!.jsm.consumers.info(stream.name, 'procs')
+  assert.equal(info.ack_floor.stream_seq, records.length)
+  // What the killed one had in hand and not acked went to the other after the ack wait.
+  assert.ok(records.some((r) => target.seen.get(r.id)!.includes('/one') && target.seen.get(r.id)!.includes('/two')))
+})
+
+test('status --source shows the stream\'s and the consumer\'s figures', { skip }, async (t) => {
+  const stream = await testStream(t, server!, {})
+  const dir = await tempDir(t)
+  await publishRecords(server!, stream, Array.from({ length: 10 }, (_, i) => normalisedRecord(i)))
+  const url = sourceUrl(server!, stream)
+  const run = runCli(['process', '--data-dir', dir, '--source', url, '--on', `*=file:${join(dir, 'out.ndjson')}`, '--ack-wait', '30s'])
+  assert.equal((await run.exited).code, 0, run.stdout())
+  await publishRecords(server!, stream, Array.from({ length: 5 }, (_, i) => normalisedRecord(10 + i)))
+  // One message delivered twice and not acked.
+  const consumer = await jetstream(server!.nc).consumers.get(stream.name, 'procs')
+  const first = await consumer.next({ expires: 2000 })
+  first!.nak()
+  const again = await consumer.next({ expires: 2000 })
+  assert.equal(again!.info.deliveryCount, 2)
+
+  const status = runCli(['status', '--json', '--source', url])
+  assert.equal((await status.exited).code, 0, status.stderr())
+  const report = JSON.parse(status.stdout()) as { stream: Record<string, unknown>, consumer: Record<string, unknown> }
+  assert.equal(report.stream.messages, 15)
+  assert.equal(report.stream.last_seq, 15)
+  assert.equal(report.consumer.pending, 4)
+  assert.equal(report.consumer.ack_pending, 1)
+  assert.equal(report.consumer.redelivered, 1)
+  assert.equal(report.consumer.ack_floor_stream_seq, 10)
+  assert.equal(report.consumer.ack_wait_seconds, 30)
+  again!.ack()
+
+  const text = runCli(['status', '--source', url])
+  assert.equal((await text.exited).code, 0)
+  assert.match(text.stdout(), new RegExp(`stream +${stream.name}: 15 message\\(s\\)`))
+  assert.match(text.stdout(), /consumer +procs: 4 pending, 0 delivered and not acked \(0 redelivered\), ack floor 11/)
+
+  const missing = runCli(['status', '--source', `nats://${server!.address}?stream=${stream.name}&consumer=nobody`])
+  assert.equal((await missing.exited).code, 0)
+  assert.match(missing.stdout(), /consumer +none yet/)
+})
+
+test('status --source: a server that does not answer is one line and exit 69', async () => {
+  const port = await closedPort()
+  const status = runCli(['status', '--source', `nats://127.0.0.1:${port}?stream=X`])
+  assert.equal((await status.exited).code, 69)
+  assert.equal(status.stderr().trim().split('\n').length, 1, status.stderr())
 })
