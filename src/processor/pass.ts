@@ -75,6 +75,9 @@ export class Processor {
       timeoutMs: options.handlerTimeoutMs,
       tries: options.tries,
       retryDelayMs: options.retryDelayMs,
+      logger,
+      streamMaxAgeMs: options.streamMaxAgeMs,
+      streamReplicas: options.streamReplicas,
     })
     return new Processor(options, logger, dispatcher, time)
   }
