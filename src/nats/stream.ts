@@ -4,20 +4,13 @@
  */
 import { nanos, type NatsConnection } from '@nats-io/transport-node'
 import { DiscardPolicy, JetStreamApiError, jetstreamManager, RetentionPolicy, StorageType, type StreamConfig, type StreamInfo } from '@nats-io/jetstream'
-import { ConfigError } from '../errors.js'
 import { HOUR_MS } from '../units.js'
 
-export const DEFAULT_STREAM = 'CALLBACKS'
-export const DEFAULT_SUBJECT_PREFIX = 'callbacks'
+export { DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from './url.js'
 export const DEFAULT_STREAM_MAX_AGE_MS = 7 * 24 * HOUR_MS
 export const DEFAULT_STREAM_REPLICAS = 1
 /** Republishes within this long after the first are recognised by their `Nats-Msg-Id`. */
 export const MIN_DUPLICATE_WINDOW_MS = 10 * 60_000
-
-/** Stream names: no whitespace, `.`, `*`, `>`, path separators (the server's rule), at most 255. */
-const STREAM_NAME_RE = /^[^\s.*>/\\]{1,255}$/
-/** A subject prefix: tokens of letters, digits, `_` and `-`, separated by dots. */
-const SUBJECT_PREFIX_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
 
 export interface StreamSettings {
   name: string
@@ -25,16 +18,6 @@ export interface StreamSettings {
   subjectPrefix: string
   maxAgeMs: number
   replicas: number
-}
-
-export function checkStreamName (name: string, where: string): string {
-  if (!STREAM_NAME_RE.test(name)) throw new ConfigError(`Expected the stream name in ${where} to have no spaces, dots, *, >, / or \\ (got \`${name}\`)`)
-  return name
-}
-
-export function checkSubjectPrefix (prefix: string, where: string): string {
-  if (!SUBJECT_PREFIX_RE.test(prefix)) throw new ConfigError(`Expected the subject prefix in ${where} to be dot-separated tokens of letters, digits, _ and - (got \`${prefix}\`)`)
-  return prefix
 }
 
 /** The stream's configuration when we create it. */

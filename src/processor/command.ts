@@ -46,6 +46,8 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
       .default(PROCESS_DEFAULTS.orderKey))
     .addOption(envOption('--batch-size <n>', 'records between checkpoints').default(String(PROCESS_DEFAULTS.batchSize)))
     .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass (0: keep them for ever)').default('7d'))
+    .addOption(envOption('--stream-max-age <duration>', 'nats target: a stream created when missing keeps messages this long').default('7d'))
+    .addOption(envOption('--stream-replicas <n>', 'nats target: replicas of a stream created when missing (1, or 3 on a cluster; at most 5)').default('1'))
     .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
     .addOption(envOption('--schedule <cron>', 'stay running; a pass on this cron expression (seconds allowed: "*/10 * * * * *")'))
     .addOption(envOption('--follow', 'stay running; dispatch each new record as soon as it is written'))
@@ -99,6 +101,8 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
     watchIntervalMs: () => PROCESS_DEFAULTS.watchIntervalMs,
     retainMs: () => parseDuration('--retain', str('retain'), { zero: 'keep for ever' }),
+    streamMaxAgeMs: () => opts.streamMaxAge === undefined ? undefined : parseDuration('--stream-max-age', str('streamMaxAge')),
+    streamReplicas: () => opts.streamReplicas === undefined ? undefined : parsePositiveInt('--stream-replicas', str('streamReplicas'), { max: 5 }),
     metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
     progress: () => true,
     optoutKeywords: () => opts.optoutKeywords === undefined ? undefined : parseKeywordList(str('optoutKeywords')),

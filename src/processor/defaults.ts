@@ -36,6 +36,10 @@ export interface ProcessorOptions {
   /** While a pass runs: a line for each handler call waiting longer than this, and state/pass-progress.json rewritten. @default 5 s */
   watchIntervalMs: number
   metricsFile?: string
+  /** A JetStream stream a nats target creates when missing: its maximum age. @default 7 d */
+  streamMaxAgeMs?: number
+  /** ... and its replicas. @default 1 */
+  streamReplicas?: number
   /** Show a progress bar on a terminal. @default true */
   progress: boolean
   /** Replies whose whole text is one of these are opt-outs. @default STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT, ARRET, ARRÊT, STOP SMS */

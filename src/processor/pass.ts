@@ -68,6 +68,9 @@ export class Processor {
       timeoutMs: options.handlerTimeoutMs,
       tries: options.tries,
       retryDelayMs: options.retryDelayMs,
+      logger,
+      streamMaxAgeMs: options.streamMaxAgeMs,
+      streamReplicas: options.streamReplicas,
     })
     try {
       return new Processor(options, logger, dispatcher, await source(options, time, logger))
