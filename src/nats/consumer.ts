@@ -5,31 +5,9 @@
  */
 import { nanos, type NatsConnection } from '@nats-io/transport-node'
 import { AckPolicy, DeliverPolicy, JetStreamApiError, jetstreamManager, type ConsumerInfo } from '@nats-io/jetstream'
-import { ConfigError } from '../errors.js'
-import { checkStreamName, DEFAULT_STREAM } from './stream.js'
-import { parseNatsUrl, type NatsUrl } from './connection.js'
+import type { ConsumerUrl } from './consumer-url.js'
 
-export const DEFAULT_CONSUMER = 'callback-spool'
-/** Messages delivered and not yet acked, for the whole pool: enough for a few processors' fetches and commits. */
-export const CONSUMER_MAX_ACK_PENDING = 20_000
-
-export interface ConsumerUrl {
-  url: NatsUrl
-  stream: string
-  consumer: string
-}
-
-/** `nats://HOST:PORT[,...]?stream=CALLBACKS&consumer=callback-spool`, checked (nothing connected). */
-export function parseConsumerUrl (text: string, option = '--source'): ConsumerUrl {
-  const url = parseNatsUrl(text, ['stream', 'consumer'])
-  const stream = checkStreamName(url.params.get('stream') ?? DEFAULT_STREAM, `\`${option}\``)
-  const consumer = url.params.get('consumer') ?? DEFAULT_CONSUMER
-  // The server's rule for durable names: no whitespace, `.`, `*`, `>`.
-  if (!/^[^\s.*>/\\]{1,255}$/.test(consumer)) {
-    throw new ConfigError(`Expected the consumer name in \`${option}\` to have no spaces, dots, *, >, / or \\ (got \`${consumer}\`)`)
-  }
-  return { url, stream, consumer }
-}
+export { DEFAULT_CONSUMER, parseConsumerUrl, type ConsumerUrl } from './consumer-url.js'
 
 /** The consumer's info, or undefined when there is none (or no such stream). */
 export async function consumerInfo (nc: NatsConnection, stream: string, consumer: string, timeoutMs: number): Promise<ConsumerInfo | undefined> {
@@ -42,6 +20,9 @@ export async function consumerInfo (nc: NatsConnection, stream: string, consumer
     throw err
   }
 }
+
+/** Messages delivered and not yet acked, for the whole pool: enough for a few processors' fetches and commits. */
+export const CONSUMER_MAX_ACK_PENDING = 20_000
 
 export class NoStreamError extends Error {}
 

@@ -40,7 +40,7 @@ export interface ProcessCommandOptions extends ProcessorOptions {
 /** The spool, or the JetStream consumer of `--source` (its client loaded only then). */
 async function sourceFactory (options: ProcessCommandOptions): Promise<SourceFactory> {
   if (options.source === undefined) return spoolSource
-  const { parseConsumerUrl } = await import('../nats/consumer.js')
+  const { parseConsumerUrl } = await import('../nats/consumer-url.js')
   const { JetStreamSource } = await import('./jetstream-source.js')
   const where = parseConsumerUrl(options.source)
   return async (o) => new JetStreamSource(o, { where, ackWaitMs: options.ackWaitMs ?? 30_000, retryPauseMs: options.retryPauseMs ?? 5000, follow: options.follow === true })

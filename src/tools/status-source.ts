@@ -4,7 +4,8 @@
  */
 import { ServerUnavailableError } from '../errors.js'
 import { connectNats } from '../nats/connection.js'
-import { consumerInfo, parseConsumerUrl } from '../nats/consumer.js'
+import { consumerInfo } from '../nats/consumer.js'
+import { parseConsumerUrl } from '../nats/consumer-url.js'
 import { streamInfo } from '../nats/stream.js'
 import { formatBytes } from '../units.js'
 
