@@ -42,3 +42,10 @@ export function parsePathBinding (spec: string, profiles: readonly ProviderProfi
   }
   return { prefix, profile }
 }
+
+/** `--provider-path` values: repeated flags (an array), or one value of lines (environment, config file). */
+export function parsePathBindings (value: unknown, profiles: readonly ProviderProfile[]): PathBinding[] | undefined {
+  if (value === undefined) return undefined
+  const specs = (Array.isArray(value) ? value.map(String) : String(value).split('\n')).map((v) => v.trim()).filter((v) => v !== '')
+  return specs.map((spec) => parsePathBinding(spec, profiles))
+}
