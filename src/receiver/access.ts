@@ -57,13 +57,12 @@ export interface Refused {
 
 export type Admission = Admitted | Refused
 
-/** Which providers a request belongs to, by its path and by its shape, and the fields the record gets. */
+/** Which providers a request belongs to, by its path and by its shape. */
 export interface ProviderClaim {
   /** The provider its path is bound to (`--provider-path`). */
   bound?: ProviderProfile
   /** The provider whose shape it has. */
   shaped?: ProviderProfile
-  fields: Record<string, unknown>
 }
 
 export interface AccessControl {
@@ -152,7 +151,7 @@ export function createAccessControl (options: AccessOptions): AccessControl {
 
     verifyBody (req: IncomingMessage, admitted: Admitted, body: ParsedBody, claim: ProviderClaim): Refused | undefined {
       if (verifiers.size === 0) return undefined
-      const request = { method: req.method ?? '', url: admitted.signedUrl, headers: req.headers, body, fields: claim.fields }
+      const request = { method: req.method ?? '', url: admitted.signedUrl, headers: req.headers, body }
       let verified = false
       for (const profile of claim.bound === claim.shaped ? [claim.bound] : [claim.bound, claim.shaped]) {
         const verifier = profile === undefined ? undefined : verifiers.get(profile.name)

@@ -197,7 +197,7 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     const fields = mergeFields(query, parsed.fields)
     const bound = bindings?.profileFor(path)
     const shaped = recogniseProvider({ fields })
-    const denied = access.verifyBody(req, admission, parsed, { bound, shaped, fields })
+    const denied = access.verifyBody(req, admission, parsed, { bound, shaped })
     if (denied !== undefined) {
       refused(denied.status, denied.reason, admission.remoteAddr)
       answer(res, denied.status, denied.headers)

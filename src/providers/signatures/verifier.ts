@@ -22,8 +22,6 @@ export interface SignedRequest {
   headers: IncomingHttpHeaders
   /** The body as the record will read it (parseBody): one reading for both. */
   body: SignedBody
-  /** The fields the record gets: the query's, the body's over them. @default body.fields */
-  fields?: Record<string, unknown>
 }
 
 export interface SignatureVerifier {

@@ -6,8 +6,8 @@
  *   `&name=value` with `&` and `=` in the value replaced by `_`; then `md5hash`: hex MD5 of that
  *   string followed by the secret, or hex HMAC (MD5, SHA-1, SHA-256, SHA-512) of it, as chosen in
  *   the dashboard (`--vonage-signature-method`). Compared without regard to case, as vonage-node-sdk
- *   does. The parameters signed are the fields the record gets (query and body), so all of them
- *   are covered; a repeated or nested one cannot be, and is refused.
+ *   does. The parameters signed are the query's and the body's, so every field the record gets
+ *   is covered; a repeated or nested one cannot be, and is refused.
  * - Messages API: `Authorization: Bearer <JWT>`, HS256, whose `payload_hash` claim is the hex
  *   SHA-256 of the body. A body must match it; a token without it covers no body.
  *
@@ -42,8 +42,22 @@ export function vonageSignature (secret: string, method: VonageSignatureMethod, 
   return createHmac(method, secret).update(data, 'utf8').digest('hex')
 }
 
+/**
+ * The parameters as Vonage sent them: the query of the URL it called (a `?token=` included, which
+ * the record does not keep), then the body's over them, as the record merges them.
+ */
 function vonageFields (request: SignedRequest): Record<string, unknown> {
-  return request.fields ?? request.body.fields
+  const fields = Object.create(null) as Record<string, unknown>
+  const q = request.url.indexOf('?')
+  if (q !== -1) {
+    for (const [name, value] of new URLSearchParams(request.url.slice(q + 1).split('#')[0])) {
+      const prev = fields[name]
+      // A repeated parameter cannot be signed as one value: kept as a list, it is refused.
+      fields[name] = prev === undefined ? value : [prev, value]
+    }
+  }
+  for (const name of Object.keys(request.body.fields)) fields[name] = request.body.fields[name]
+  return fields
 }
 
 export function createVonageSmsVerifier (secret: string, options: VerifierOptions = {}): SignatureVerifier {
