@@ -6,7 +6,7 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createProgram } from '../src/cli.js'
-import { parsePathBinding, PathBindings } from '../src/providers/bindings.js'
+import { parsePathBinding, parsePathBindings, PathBindings } from '../src/providers/bindings.js'
 import { PROFILES } from '../src/providers/index.js'
 import { createTwilioVerifier, twilioSignature } from '../src/providers/signatures/twilio.js'
 import { parseAccessOptions } from '../src/receiver/access-config.js'
@@ -96,6 +96,13 @@ test('access options: each provider\'s secret from its option; a bad key or meth
   assert.throws(() => parseAccessOptions({ vonageSignatureSecret: 'v', vonageSignatureMethod: 'sha384' }),
     (err: Error & { code?: string }) => err.code === 'SPOOL_ERR_CONFIG' && err.message.includes('--vonage-signature-method'))
   assert.throws(() => parseAccessOptions({ sinchWebhookSecret: '' }), { code: 'SPOOL_ERR_CONFIG' })
+})
+
+test('--provider-path values: repeated flags, or lines of one variable or config value', () => {
+  assert.equal(parsePathBindings(undefined, PROFILES), undefined)
+  assert.deepEqual(parsePathBindings(['/a/=twilio', '/b/=plivo\n/c/=sinch\n'], PROFILES)!.map((b) => `${b.prefix}=${b.profile.name}`), ['/a/=twilio', '/b/=plivo', '/c/=sinch'])
+  assert.deepEqual(parsePathBindings('/a/=telnyx\n/b/=octopush', PROFILES)!.map((b) => b.profile.name), ['telnyx', 'octopush'])
+  assert.throws(() => parsePathBindings('/a/=nosuch', PROFILES), { code: 'SPOOL_ERR_CONFIG' })
 })
 
 test('`config` masks every provider secret, from flags or the environment', async (t) => {
