@@ -12,7 +12,7 @@ import { formatDuration, HOUR_MS, parseDuration, parsePositiveInt } from '../uni
 import { parseRoute } from './dispatch.js'
 import { parseConsumerUrl } from '../nats/consumer-url.js'
 import { FOLLOW_DEFAULTS, NATS_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
-import { parsePathBinding } from '../providers/bindings.js'
+import { parsePathBindings } from '../providers/bindings.js'
 import { PROFILES } from '../providers/index.js'
 import { parseKeywordList } from '../providers/keywords.js'
 import { targetsHelp, targetUsages } from './targets.js'
@@ -107,7 +107,7 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     progress: () => true,
     optoutKeywords: () => opts.optoutKeywords === undefined ? undefined : parseKeywordList(str('optoutKeywords')),
     optinKeywords: () => opts.optinKeywords === undefined ? undefined : parseKeywordList(str('optinKeywords')),
-    providerPaths: () => opts.providerPath === undefined ? undefined : (Array.isArray(opts.providerPath) ? opts.providerPath.map(String) : collectRoutes(String(opts.providerPath), undefined)).map((spec) => parsePathBinding(spec, PROFILES)),
+    providerPaths: () => parsePathBindings(opts.providerPath, PROFILES),
     schedule: () => opts.schedule === undefined ? undefined : str('schedule'),
     follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
     pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval'), { max: HOUR_MS }),
