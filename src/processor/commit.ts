@@ -1,6 +1,6 @@
 /**
  * The commit: the handlers' output and the dead letters made durable (with those of the records a
- * handler refused at flush), then the attempt counts and the checkpoint saved, never before (fluent-bit #2846). A commit takes what it saves at once, so
+ * handler refused at flush), then the attempt counts, the de-duplication keys and the checkpoint saved, never before (fluent-bit #2846). A commit takes what it saves at once, so
  * the pass may go on while it is written.
  */
 import { saveCheckpoint } from '../spool/checkpoint.js'
@@ -8,6 +8,7 @@ import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { SpoolPosition } from '../spool/reader.js'
 import { saveAttemptsText, type AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
+import { DedupeWindow } from './dedupe.js'
 import type { Dispatcher, TargetRefusal } from './dispatch.js'
 
 export class Committer {
@@ -22,10 +23,12 @@ export class Committer {
   /** A commit started by commitInBackground and not waited for yet. */
   private inFlight: Promise<void> | undefined
   private readonly deliveries: DeliveryLogWriter | undefined
+  private readonly dedupe: DedupeWindow | undefined
 
   constructor (dataDir: string, dispatcher: Dispatcher, deadLetters: DeadLetterWriter, attempts: AttemptCounts, saved: SpoolPosition | undefined,
-    onRefused: (refused: TargetRefusal[]) => void, deliveries?: DeliveryLogWriter) {
+    onRefused: (refused: TargetRefusal[]) => void, deliveries?: DeliveryLogWriter, dedupe?: DedupeWindow) {
     this.deliveries = deliveries
+    this.dedupe = dedupe
     this.dataDir = dataDir
     this.onRefused = onRefused
     this.dispatcher = dispatcher
@@ -71,6 +74,8 @@ export class Committer {
   /** Takes the content now, synchronously, then writes it. */
   private start (position: SpoolPosition | undefined, checkpoint: boolean): Promise<void> {
     const attemptsText = this.attempts.takeText()
+    // The keys of the records done so far, whose output this commit's flush makes durable.
+    const dedupeWrite = this.dedupe?.take()
     const flushed = Promise.all([this.dispatcher.flush(), this.deadLetters.flush(), this.deliveries?.flush()])
     return (async () => {
       const [refused] = await flushed
@@ -80,6 +85,7 @@ export class Committer {
         await this.deadLetters.flush()
       }
       if (attemptsText !== undefined) await saveAttemptsText(this.dataDir, attemptsText)
+      if (dedupeWrite !== undefined) await DedupeWindow.write(this.dataDir, dedupeWrite)
       const saved = this.saved
       if (checkpoint && position !== undefined && (saved === undefined || position.segment !== saved.segment || position.offset !== saved.offset)) {
         await saveCheckpoint(this.dataDir, position)

@@ -17,6 +17,7 @@ import { quarantineFragment } from '../spool/quarantine.js'
 import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolPosition, type TornFragment } from '../spool/reader.js'
 import { AttemptCounts } from './attempts.js'
 import { Committer } from './commit.js'
+import { DedupeWindow } from './dedupe.js'
 import { DeadLetterWriter } from './dead-letters.js'
 import type { ProcessorOptions } from './defaults.js'
 import { Dispatcher } from './dispatch.js'
@@ -26,6 +27,7 @@ import { ProgressBar } from './progress.js'
 import { ZonedTimeReader } from './provider-time.js'
 import { KeywordLists } from '../providers/keywords.js'
 import { PathBindings } from '../providers/bindings.js'
+import { ProviderTimes } from '../providers/times.js'
 import { listRequeueFiles } from './requeue.js'
 import { carryOutRetryRequests } from './retry-dead.js'
 import { RecordSettler } from './settle.js'
@@ -42,6 +44,9 @@ export class Processor {
   private readonly logger: Logger
   private readonly dispatcher: Dispatcher
   private readonly time: ZonedTimeReader
+  private readonly times: ProviderTimes
+  /** `--dedupe-window`: kept from pass to pass; loaded again from its file after a pass that failed. */
+  private dedupe: DedupeWindow | undefined
   private stopRequested = false
   /** The back-off between tries, cut short by requestStop. */
   private readonly backOff = new WakeableSleep()
@@ -59,24 +64,25 @@ export class Processor {
   /** The records in flight: a stop lets them end and starts no other. */
   private window: InFlightWindow | undefined
 
-  private constructor (options: ProcessorOptions, logger: Logger, dispatcher: Dispatcher, time: ZonedTimeReader) {
+  private constructor (options: ProcessorOptions, logger: Logger, dispatcher: Dispatcher, times: ProviderTimes) {
     this.options = options
+    this.times = times
+    this.time = times.fallback
     this.layout = dataLayout(options.dataDir)
     this.logger = logger
     this.dispatcher = dispatcher
-    this.time = time
     this.backlog = new BacklogCounter(options.dataDir)
   }
 
   /** Checks the options and builds the handlers (loads module handlers); starts nothing. */
   static async create (options: ProcessorOptions, logger: Logger): Promise<Processor> {
-    const time = new ZonedTimeReader(options.providerTz)
+    const times = new ProviderTimes({ default: options.providerTz, byProvider: options.providerZones ?? {} })
     const dispatcher = await Dispatcher.create(options.routes, options.dataDir, {
       timeoutMs: options.handlerTimeoutMs,
       tries: options.tries,
       retryDelayMs: options.retryDelayMs,
     })
-    return new Processor(options, logger, dispatcher, time)
+    return new Processor(options, logger, dispatcher, times)
   }
 
   /** SIGTERM: finish the records in hand, start no other, checkpoint, and end the pass. */
@@ -114,6 +120,8 @@ export class Processor {
     const deadLetters = new DeadLetterWriter(dataDir)
     const attempts = await AttemptCounts.load(dataDir)
     const checkpoint = await loadCheckpoint(dataDir)
+    if (this.dedupe === undefined && this.options.dedupeWindowMs > 0) this.dedupe = await DedupeWindow.load(dataDir, this.options.dedupeWindowMs)
+    const dedupe = this.dedupe
     this.position = checkpoint === undefined ? undefined : { segment: checkpoint.segment, offset: checkpoint.offset }
     const deliveries = new DeliveryLogWriter(dataDir)
     const settler = this.settler = new RecordSettler({
@@ -124,7 +132,9 @@ export class Processor {
       reading: {
         keywords: new KeywordLists(this.options.optoutKeywords, this.options.optinKeywords),
         bindings: new PathBindings(this.options.providerPaths),
+        times: this.times,
       },
+      dedupe,
       figures,
       attempts,
       deadLetters,
@@ -132,7 +142,7 @@ export class Processor {
       backOff: this.backOff,
       stopping: () => this.stopRequested,
     })
-    this.committer = new Committer(dataDir, this.dispatcher, deadLetters, attempts, this.position, (refused) => settler.refused(refused), deliveries)
+    this.committer = new Committer(dataDir, this.dispatcher, deadLetters, attempts, this.position, (refused) => settler.refused(refused), deliveries, dedupe)
 
     let outcome: PassFigures['outcome']
     try {
@@ -146,6 +156,8 @@ export class Processor {
       await this.dispatcher.discard()
       this.logger.error({ err }, 'pass failed: the checkpoint stays before the records not made durable; retry later')
       this.position = this.committer.saved
+      // Keys of records whose output was not made durable: the file has what the checkpoint covers.
+      this.dedupe = undefined
       outcome = 'retry_later'
     }
     figures.outcome = outcome

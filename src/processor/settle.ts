@@ -11,8 +11,9 @@ import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { SpoolLine } from '../spool/reader.js'
 import type { AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
+import type { DedupeWindow } from './dedupe.js'
 import type { Dispatcher, DispatchResult, TargetRefusal } from './dispatch.js'
-import type { PassFigures } from './metrics.js'
+import { providerFigures, type PassFigures } from './metrics.js'
 import { batchEventsOf } from './batch-events.js'
 import { normaliseCallback, type NormalisedCallback } from './normalise.js'
 import { maskErrorText } from './pass-activity.js'
@@ -35,6 +36,8 @@ export interface SettlerContext {
   deadLetters: DeadLetterWriter
   /** Where each settled record went, for `trace`. */
   deliveries: DeliveryLogWriter
+  /** `--dedupe-window`: the keys seen; undefined when off. */
+  dedupe?: DedupeWindow
   /** The back-off between tries, cut short when the pass is asked to stop. */
   backOff: WakeableSleep
   stopping: () => boolean
@@ -44,6 +47,8 @@ export interface SettlerContext {
 interface Batch {
   events: NormalisedCallback[]
   done: number
+  /** Events not handed over: duplicates of events already handed over. */
+  duplicates?: Set<NormalisedCallback>
 }
 
 export class RecordSettler {
@@ -67,10 +72,12 @@ export class RecordSettler {
     for (const { record, target, error } of refusals) {
       const known = this.deferred?.get(record)
       this.c.figures.by_kind[record.kind].done--
+      providerFigures(this.c.figures, record.provider).done--
       if (known === undefined) {
         // Not handed over by this pass (cannot happen): the record as the handler saw it.
         this.c.figures.by_kind[record.kind].dead++
         this.c.figures.dead_lettered++
+        providerFigures(this.c.figures, record.provider).dead++
         this.c.deadLetters.add({ record, kind: record.kind, target, error, attempts: 1, failed_at: new Date().toISOString() })
         continue
       }
@@ -106,6 +113,7 @@ export class RecordSettler {
     if (events !== undefined) return this.prepareBatch(events)
     if (dispatcher.targetsFor(normalised.kind).length === 0) {
       figures.by_kind[normalised.kind].skipped++
+      providerFigures(figures, normalised.provider).skipped++
       return undefined
     }
     return normalised
@@ -116,6 +124,7 @@ export class RecordSettler {
     const events = all.filter((event) => {
       if (this.c.dispatcher.targetsFor(event.kind).length > 0) return true
       this.c.figures.by_kind[event.kind].skipped++
+      providerFigures(this.c.figures, event.provider).skipped++
       return false
     })
     if (events.length === 0) return undefined
@@ -128,7 +137,13 @@ export class RecordSettler {
     const batch = this.batches.get(normalised)
     if (batch === undefined) return this.c.dispatcher.dispatch(normalised)
     while (batch.done < batch.events.length) {
-      const result = this.c.dispatcher.dispatch(batch.events[batch.done]!)
+      const event = batch.events[batch.done]!
+      if (this.duplicate(event)) {
+        (batch.duplicates ??= new Set()).add(event)
+        batch.done++
+        continue
+      }
+      const result = this.c.dispatcher.dispatch(event)
       if (result instanceof Promise) {
         return result.then((r) => {
           if (r.outcome !== 'done') return r
@@ -144,6 +159,11 @@ export class RecordSettler {
 
   /** Dispatches a prepared record, synchronously while the handlers answer synchronously (no await per record on the fast path). */
   run (line: SpoolLine, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
+    if (!this.batches.has(normalised) && this.duplicate(normalised)) {
+      this.countDuplicate(normalised)
+      this.c.attempts.forget(normalised.id)
+      return 'next'
+    }
     const result = this.dispatch(normalised)
     if (result instanceof Promise) return result.then((r) => this.settle(line, r, normalised))
     return this.settle(line, result, normalised)
@@ -152,7 +172,15 @@ export class RecordSettler {
   private settle (line: SpoolLine, result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
     if (result.outcome === 'done') {
       const batch = this.batches.get(normalised)
-      for (const event of batch?.events ?? [normalised]) this.c.figures.by_kind[event.kind].done++
+      for (const event of batch?.events ?? [normalised]) {
+        if (batch?.duplicates?.has(event) === true) {
+          this.countDuplicate(event)
+          continue
+        }
+        this.c.figures.by_kind[event.kind].done++
+        providerFigures(this.c.figures, event.provider).done++
+        this.remember(event)
+      }
       this.deferred?.set(normalised, { line, attempts: this.c.attempts.of(normalised.id) })
       this.c.attempts.forget(normalised.id)
       const { id, kind, message_id: messageId, number } = normalised
@@ -164,6 +192,22 @@ export class RecordSettler {
       return 'next'
     }
     return this.retry(line, result, normalised)
+  }
+
+  /** Whether the event's key was seen within `--dedupe-window` (a re-send of an event handed over). */
+  private duplicate (event: NormalisedCallback): boolean {
+    const key = event.dedupe_key
+    return this.c.dedupe !== undefined && typeof key === 'string' && this.c.dedupe.seen(key, Date.parse(event.received_at))
+  }
+
+  private remember (event: NormalisedCallback): void {
+    const key = event.dedupe_key
+    if (this.c.dedupe !== undefined && typeof key === 'string') this.c.dedupe.remember(key, Date.parse(event.received_at))
+  }
+
+  private countDuplicate (event: NormalisedCallback): void {
+    this.c.figures.duplicates++
+    providerFigures(this.c.figures, event.provider).duplicate++
   }
 
   /** The targets of a kind, by name: the same array for every record of the kind (the delivery log only serialises it). */
@@ -209,10 +253,11 @@ export class RecordSettler {
     return 'stop'
   }
 
-  private deadLetter (line: SpoolLine, { id, kind, message_id: messageId, number }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
+  private deadLetter (line: SpoolLine, { id, kind, provider, message_id: messageId, number }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
     this.c.deliveries.add({ id, kind, outcome: 'dead', targets: target === null ? [] : [target], message_id: messageId, number })
     this.c.figures.by_kind[kind].dead++
     this.c.figures.dead_lettered++
+    providerFigures(this.c.figures, provider).dead++
     // Decoded again rather than kept beside every record in flight: dead letters are rare.
     const decoded = decodeRecord(line.line)
     const record = decoded.ok ? decoded.record : line.line
