@@ -1,0 +1,113 @@
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ExecHandler } from '../src/processor/handlers/exec.js'
+import { parseRoute } from '../src/processor/dispatch.js'
+import { normaliseCallback, type NormalisedCallback } from '../src/processor/normalise.js'
+import { ZonedTimeReader } from '../src/processor/provider-time.js'
+import { runProcessCommand } from '../src/processor/run.js'
+import { tempDir } from './helpers/tmp.js'
+import { silentLogger } from './helpers/logger.js'
+import { deliveryRecord, fixtureRecord, lines } from './helpers/records.js'
+import { writeSegment } from './helpers/spool.js'
+import { processorOptions } from './helpers/processor.js'
+import { waitFor } from './helpers/wait.js'
+
+async function sample (): Promise<NormalisedCallback> {
+  return normaliseCallback(await fixtureRecord('optout-json.http'), new ZonedTimeReader('Europe/Paris'))
+}
+
+/** Whether the process runs (a zombie, ended but not yet reaped, does not). */
+async function alive (pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+/** Each line of `file`. */
+async function linesOf (file: string): Promise<string[]> {
+  return (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '')
+}
+
+function handler (t: TestContext, command: string, timeoutMs = 30_000): ExecHandler {
+  const h = new ExecHandler('exec:', command, timeoutMs)
+  t.after(() => h.close())
+  return h
+}
+
+test('exec shell: a shell killed between records is replaced, the next record runs in a new one', async (t) => {
+  const dir = await tempDir(t)
+  const out = join(dir, 'shells')
+  // `$$` in the command is the long-lived shell's pid.
+  const h = handler(t, `echo $$ >> ${out}`)
+  assert.deepEqual(await h.handle(await sample()), { outcome: 'done' })
+  const [first] = await linesOf(out)
+  process.kill(Number(first), 'SIGKILL')
+  await waitFor('the shell to die', async () => !(await alive(Number(first))))
+  assert.deepEqual(await h.handle(await sample()), { outcome: 'done' })
+  const shells = await linesOf(out)
+  assert.equal(shells.length, 2)
+  assert.notEqual(shells[1], shells[0], 'another shell ran the second record')
+})
+
+test('exec shell: a shell that dies during a record: that record is retried, the next runs in a new shell', async (t) => {
+  const dir = await tempDir(t)
+  const once = join(dir, 'once')
+  const done = join(dir, 'done')
+  const h = handler(t, `if [ ! -e ${once} ]; then : > ${once}; kill -KILL $$; sleep 1; exit 0; fi; echo "$CALLBACK_ID" >> ${done}`)
+  const rec = await sample()
+  const first = await h.handle(rec)
+  assert.equal(first.outcome, 'retry')
+  assert.match((first as { error: string }).error, /the shell running the command ended \(SIGKILL\)/)
+  assert.deepEqual(await h.handle(rec), { outcome: 'done' })
+  assert.deepEqual(await linesOf(done), [rec.id])
+})
+
+test('exec shell: through a pass, a shell killed mid-record loses nothing: every record reaches the command', async (t) => {
+  const dir = await tempDir(t)
+  const recs = [deliveryRecord(1), deliveryRecord(2), deliveryRecord(3), deliveryRecord(4)]
+  await writeSegment(dir, 1, lines(recs))
+  const once = join(dir, 'once')
+  const done = join(dir, 'done')
+  const script = join(dir, 'h.sh')
+  // The third record's first run kills the shell that runs it.
+  await writeFile(script, `grep -q '"sms_3"' && [ ! -e ${once} ] && { : > ${once}; kill -KILL $PPID; sleep 1; exit 0; }\necho "$CALLBACK_ID" >> ${done}\n`)
+  const options = processorOptions(dir, { routes: [parseRoute(`delivery=exec:sh ${script}`)], concurrency: 2 })
+  assert.equal(await runProcessCommand(options, silentLogger(), () => {}), 0)
+  assert.deepEqual((await linesOf(done)).sort(), recs.map((r) => r.id).sort())
+  assert.equal((await readFile(once, 'utf8')), '', 'the shell was killed once')
+})
+
+test('exec shell: what a command changes in its shell (variables, directory, exit) does not reach the next record', async (t) => {
+  const dir = await tempDir(t)
+  const out = join(dir, 'seen')
+  const h = handler(t, `echo "\${x:-unset} $(pwd)" >> ${out}; x=set; export y=set; cd /; exit 0`)
+  assert.deepEqual(await h.handle(await sample()), { outcome: 'done' })
+  assert.deepEqual(await h.handle(await sample()), { outcome: 'done' })
+  assert.deepEqual(await linesOf(out), [`unset ${process.cwd()}`, `unset ${process.cwd()}`])
+})
+
+test('exec shell: records in flight side by side run in shells of their own, each ends at its command\'s exit', async (t) => {
+  const dir = await tempDir(t)
+  const out = join(dir, 'shells')
+  const h = handler(t, `sleep 0.3; echo $$ >> ${out}`)
+  const rec = await sample()
+  const results = await Promise.all([h.handle(rec), h.handle(rec), h.handle(rec)])
+  assert.deepEqual(results, [{ outcome: 'done' }, { outcome: 'done' }, { outcome: 'done' }])
+  assert.equal(new Set(await linesOf(out)).size, 3)
+})
+
+test('exec shell: close ends the shells between records', async (t) => {
+  const dir = await tempDir(t)
+  const out = join(dir, 'shells')
+  const h = new ExecHandler('exec:', `echo $$ >> ${out}`, 30_000)
+  assert.deepEqual(await h.handle(await sample()), { outcome: 'done' })
+  const [shell] = await linesOf(out)
+  assert.ok(await alive(Number(shell)))
+  await h.close()
+  await waitFor('the shell to end', async () => !(await alive(Number(shell))))
+})
