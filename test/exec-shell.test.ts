@@ -1,8 +1,9 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ExecHandler } from '../src/processor/handlers/exec.js'
+import { isPlainProgram } from '../src/processor/handlers/exec-shell.js'
 import { parseRoute } from '../src/processor/dispatch.js'
 import { normaliseCallback, type NormalisedCallback } from '../src/processor/normalise.js'
 import { ZonedTimeReader } from '../src/processor/provider-time.js'
@@ -26,6 +27,17 @@ async function alive (pid: number): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+/** The pids of the running processes whose command line is exactly `argv`. */
+async function pidsRunning (argv: string[]): Promise<number[]> {
+  const pids: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')
+    if (cmdline === argv.join('\0') + '\0' && await alive(Number(entry))) pids.push(Number(entry))
+  }
+  return pids
 }
 
 /** Each line of `file`. */
@@ -99,6 +111,32 @@ test('exec shell: records in flight side by side run in shells of their own, eac
   const results = await Promise.all([h.handle(rec), h.handle(rec), h.handle(rec)])
   assert.deepEqual(results, [{ outcome: 'done' }, { outcome: 'done' }, { outcome: 'done' }])
   assert.equal(new Set(await linesOf(out)).size, 3)
+})
+
+test('exec shell: a plain program (no subshell) gets the record, the environment, and is killed at the timeout', async (t) => {
+  const dir = await tempDir(t)
+  const stdin = join(dir, 'stdin')
+  const rec = await sample()
+  // `tee FILE` is a plain program: run from the long-lived shell itself.
+  assert.equal(isPlainProgram(`tee ${stdin}`, process.env), true)
+  assert.deepEqual(await handler(t, `tee ${stdin}`).handle(rec), { outcome: 'done' })
+  assert.equal(await readFile(stdin, 'utf8'), JSON.stringify(rec) + '\n')
+  const env = join(dir, 'env')
+  assert.deepEqual(await handler(t, `env > ${env}`).handle(rec), { outcome: 'done' })
+  assert.match(await readFile(env, 'utf8'), new RegExp(`^CALLBACK_ID=${rec.id}$`, 'm'))
+  const argv = ['sleep', '61.25']
+  t.after(async () => { for (const pid of await pidsRunning(argv)) process.kill(pid, 'SIGKILL') })
+  assert.deepEqual(await handler(t, argv.join(' '), 300).handle(rec), { outcome: 'retry', error: 'timed out after 300 ms' })
+  await waitFor('the timed-out program to be killed', async () => (await pidsRunning(argv)).length === 0)
+})
+
+test('exec shell: only one program with plain words and redirections runs without a subshell', () => {
+  for (const command of ['cat > /dev/null', 'cat>/dev/null', 'cat', '/usr/bin/env A=1 cat', './hook.sh --kind=x 2>&1 >>out.log']) {
+    assert.equal(isPlainProgram(command, process.env), true, command)
+  }
+  const shellSyntax = ['cd /tmp', 'exit 3', 'echo hi', 'read -r x', 'if', 'A=1 cat', 'cat; exit', 'cat\nexit 3', 'cat &',
+    'cat | cat', 'cat $HOME', "cat 'a'", 'cat ~', 'cat *', '2>x exit 3', 'cat # x', 'no-such-program-here']
+  for (const command of shellSyntax) assert.equal(isPlainProgram(command, process.env), false, command)
 })
 
 test('exec shell: close ends the shells between records', async (t) => {

@@ -1,11 +1,13 @@
 /**
  * A long-lived `/bin/sh` that runs the exec target's command for one record at a time, each in a
  * subshell of its own: the shell forks a few hundred KiB where spawning from node forks the whole
- * processor, and no new shell is exec'd per record. Ours is the script on the shell's stdin; the
- * command gets the record from a here-document, its stdout goes to /dev/null, its stderr to the
- * shell's (read here up to a marker), and the shell prints `$?` on its stdout.
+ * processor, and no new shell is exec'd per record. A command that is one program with plain
+ * words and redirections (`cat > /dev/null`) runs from the shell itself, without the subshell:
+ * the shell vforks it, and a program cannot change the shell's state. Ours is the script on the
+ * shell's stdin; the command gets the record from a here-document, its stdout goes to /dev/null,
+ * its stderr to the shell's (read here up to a marker), and the shell prints `$?` on its stdout.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
@@ -25,6 +27,29 @@ export function shellQuote (value: string): string {
   return `'${value.replaceAll('\'', '\'\\\'\'')}'`
 }
 
+/** A word the shell takes as it is: no quoting, expansion, globbing, tilde or operator. */
+const WORD = '[A-Za-z0-9_@%+,./:=-]+'
+const REDIRECT = `[0-9]*(?:>>?|<)[ \\t]*${WORD}|[0-9]*>&[0-9]+`
+/**
+ * One program, then blank-separated words and redirections; blanks only (a newline would start
+ * another command); digits right before `>` or `<` are a redirection's, not a name. Two words
+ * never touch, so a failed match cannot backtrack for ever.
+ */
+const PLAIN_COMMAND = new RegExp(`^[ \\t]*(?![0-9]+[<>])([A-Za-z0-9_./-]+)(?:[ \\t]*(?:${REDIRECT})|[ \\t]+${WORD})*[ \\t]*$`)
+
+/**
+ * Whether `command` is one program run with plain words and redirections, so that running it from
+ * the long-lived shell rather than a subshell changes nothing: its name is a path, or the shell
+ * (with `env`'s PATH) finds it as a file, not a builtin, keyword or nothing.
+ */
+export function isPlainProgram (command: string, env: NodeJS.ProcessEnv): boolean {
+  const name = PLAIN_COMMAND.exec(command)?.[1]
+  if (name === undefined) return false
+  if (name.includes('/')) return true
+  const found = spawnSync('/bin/sh', ['-c', 'command -V "$1"', 'sh', name], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  return found.status === 0 && found.stdout.startsWith(`${name} is /`)
+}
+
 export class ExecShell {
   private readonly child: ChildProcessByStdio<Writable, Readable, Readable>
   /** Ends each run's stderr; a random part no command prints by chance, and a count. */
@@ -35,9 +60,12 @@ export class ExecShell {
   private running: { marker: string, resolve: (result: ShellRunResult) => void } | undefined
   private ended: string | undefined
   private readonly stderrKeep: number
+  /** The command is a plain program (isPlainProgram): no subshell. */
+  private readonly plain: boolean
 
-  constructor (command: string, env: NodeJS.ProcessEnv, options: { stderrKeep: number }) {
+  constructor (command: string, env: NodeJS.ProcessEnv, options: { plain: boolean, stderrKeep: number }) {
     this.stderrKeep = options.stderrKeep
+    this.plain = options.plain
     this.child = spawn('/bin/sh', [], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -72,7 +100,10 @@ export class ExecShell {
     if (this.ended !== undefined) return Promise.resolve({ failed: this.ended, stderr: '' })
     const marker = `${this.marker}${++this.runs}`
     const exports = Object.entries(env).map(([name, value]) => `${name}=${shellQuote(value)}`).join(' ')
-    const script = `(export ${exports}; eval "$${COMMAND_VARIABLE}") >/dev/null <<'${END_OF_RECORD}'\n` +
+    const run = this.plain
+      ? `export ${exports}; eval "$${COMMAND_VARIABLE}"`
+      : `(export ${exports}; eval "$${COMMAND_VARIABLE}")`
+    const script = `${run} >/dev/null <<'${END_OF_RECORD}'\n` +
       `${input}\n${END_OF_RECORD}\n` +
       `printf '%s\\n' "$?"; printf '%s\\n' '${marker}' >&2\n`
     this.busy()

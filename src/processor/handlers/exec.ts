@@ -4,15 +4,15 @@
  * secrets). Exit 0: done; exit 65 (EX_DATAERR): dead-letter; any other exit, a signal or the
  * timeout: retry. The call ends when the command exits, whatever its children still hold open.
  *
- * The command runs in a subshell of a long-lived shell (exec-shell.ts), one record at a time per
- * shell, as many shells as records in flight: forking node itself for each record costs more than
- * the command (cat) does.
+ * The command runs in a subshell of a long-lived shell (exec-shell.ts), or from that shell itself
+ * when it is one plain program, one record at a time per shell, as many shells as records in
+ * flight: forking node itself for each record costs more than the command (cat) does.
  */
 import { constants } from 'node:os'
 import { isSecretEnvName } from '../../config.js'
 import type { Handler, HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
-import { ExecShell } from './exec-shell.js'
+import { ExecShell, isPlainProgram } from './exec-shell.js'
 
 export const EX_DATAERR = 65
 const STDERR_KEEP = 2048
@@ -29,6 +29,7 @@ export class ExecHandler implements Handler {
   readonly command: string
   private readonly timeoutMs: number
   private readonly env: NodeJS.ProcessEnv
+  private readonly plain: boolean
   /** Shells between records, ready for the next one. */
   private readonly idle: ExecShell[] = []
 
@@ -37,6 +38,7 @@ export class ExecHandler implements Handler {
     this.command = command
     this.timeoutMs = timeoutMs
     this.env = handlerEnvironment()
+    this.plain = isPlainProgram(command, this.env)
   }
 
   async handle (record: NormalisedCallback): Promise<HandlerOutcome> {
@@ -66,7 +68,7 @@ export class ExecHandler implements Handler {
       if (shell.usable) return shell
       shell.close()
     }
-    return new ExecShell(this.command, this.env, { stderrKeep: STDERR_KEEP })
+    return new ExecShell(this.command, this.env, { plain: this.plain, stderrKeep: STDERR_KEEP })
   }
 }
 
