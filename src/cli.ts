@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
-import { createLogger, LOG_LEVELS } from './logger.js'
+import { createLogger, DEFAULT_LOG_LEVEL, LOG_LEVELS } from './logger.js'
 import { checkAll, dataDirOption, envOption, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
-import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, RECEIVE_DEFAULTS } from './receiver/defaults.js'
+import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
 import type { ReceiveOptions } from './receiver/run.js'
 import { parseAccessOptions } from './receiver/access-config.js'
 import { addPurgeCommand } from './tools/purge.js'
@@ -22,7 +22,7 @@ import { addReplayCommand } from './tools/replay.js'
 import { addTraceCommand } from './tools/trace.js'
 import { addStatusCommand } from './tools/status.js'
 import { addVerifyCommand } from './tools/verify.js'
-import { HOUR_MS, parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
+import { formatDuration, formatSize, HOUR_MS, parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
   logger?: Logger
@@ -87,7 +87,7 @@ export function createProgram (context: ProgramContext = {}): Command {
     .description('Receive SMS provider callbacks durably into an NDJSON spool, and process them later.')
     .version(packageVersion(), '-V, --version', 'print the version and exit')
     .option('--verbose', 'print stack traces with errors')
-    .addOption(new Option('--log-level <level>', 'log lines at this level and above (receive, process, up)').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--log-level <level>', 'log lines at this level and above (receive, process, up)').choices(LOG_LEVELS).default(DEFAULT_LOG_LEVEL))
     .showHelpAfterError('(run with --help for usage)')
     // Every command's --help lists --log-level, --config and --verbose too.
     .configureHelp({ showGlobalOptions: true })
@@ -107,20 +107,20 @@ Examples:
     .addOption(envOption('--host <host>', 'address to listen on (default: all)'))
     .addOption(envOption('--port <port>', 'port to listen on (0: any free port, logged)').default(String(RECEIVE_DEFAULTS.port)))
     .addOption(dataDirOption())
-    .addOption(envOption('--max-body <size>', 'largest body accepted (65536, 64KiB, 1MiB; at most 64MiB)').default('64KiB'))
+    .addOption(envOption('--max-body <size>', 'largest body accepted (65536, 64KiB, 1MiB; at most 64MiB)').default(formatSize(RECEIVE_DEFAULTS.maxBodyBytes)))
     .addOption(envOption('--durability <mode>', 'fsync: answer once the line is on disk; os: once the OS has it')
-      .choices(['fsync', 'os']).default('fsync'))
-    .addOption(envOption('--rotate-bytes <size>', 'seal a segment at this size').default('64MiB'))
-    .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age').default('1h'))
-    .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer (at most 1h)').default('10s'))
+      .choices(['fsync', 'os']).default(RECEIVE_DEFAULTS.durability))
+    .addOption(envOption('--rotate-bytes <size>', 'seal a segment at this size').default(formatSize(RECEIVE_DEFAULTS.rotateBytes)))
+    .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age').default(formatDuration(RECEIVE_DEFAULTS.rotateAgeMs)))
+    .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer (at most 1h)').default(formatDuration(RECEIVE_DEFAULTS.requestTimeoutMs)))
     .addOption(envOption('--max-connections <n>', 'connections open at once; beyond, close the longest-idle one (or refuse if none is idle)')
       .default(String(RECEIVE_DEFAULTS.maxConnections)))
     .addOption(envOption('--max-connections-per-address <n>', 'the same, per peer address (default: as --max-connections)'))
     .addOption(envOption('--first-byte-timeout <duration>', 'close a connection that has sent nothing for this long')
-      .default(`${DEFAULT_FIRST_BYTE_TIMEOUT_MS / 1000}s`))
+      .default(formatDuration(RECEIVE_DEFAULTS.firstByteTimeoutMs)))
     .addOption(envOption('--admin-port <port>', 'serve /healthz, /readyz and /metrics on this port (default: off)'))
     .addOption(envOption('--admin-host <host>', 'address of the admin port').default(RECEIVE_DEFAULTS.adminHost))
-    .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this').default('1GiB'))
+    .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this').default(formatSize(RECEIVE_DEFAULTS.minFreeBytes)))
     // Access control (README "Security"). Secrets are never printed (`config` masks them).
     .addOption(envOption('--token <secret>', 'accept only /<secret>/... paths or ?token=<secret>; anything else 404'))
     .addOption(envOption('--basic-auth <user:password>', 'require HTTP Basic authentication'))

@@ -8,9 +8,9 @@ import type { Logger } from 'pino'
 import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { createLogger } from '../logger.js'
-import { HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
+import { formatDuration, HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
-import { PROCESS_DEFAULTS } from './defaults.js'
+import { FOLLOW_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
 import { parsePathBinding } from '../providers/bindings.js'
 import { PROFILES } from '../providers/index.js'
 import { parseKeywordList } from '../providers/keywords.js'
@@ -36,15 +36,15 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
       .argParser(collectRoutes))
     .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes, and for --dead-after (at most 1000)').default(String(PROCESS_DEFAULTS.maxAttempts)))
-    .addOption(envOption('--dead-after <duration>', 'dead-letter a record that fails (network error, 5xx, ...) only after it has failed this long (at most 30d)').default('1h'))
+    .addOption(envOption('--dead-after <duration>', 'dead-letter a record that fails (network error, 5xx, ...) only after it has failed this long (at most 30d)').default(formatDuration(PROCESS_DEFAULTS.deadAfterMs)))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass (at most 10)').default(String(PROCESS_DEFAULTS.tries)))
-    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time (0: none; at most 1m)').default('500ms'))
-    .addOption(envOption('--handler-timeout <duration>', 'timeout of one handler call (above 0, at most 1h)').default('30s'))
+    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time (0: none; at most 1m)').default(formatDuration(PROCESS_DEFAULTS.retryDelayMs)))
+    .addOption(envOption('--handler-timeout <duration>', 'timeout of one handler call (above 0, at most 1h)').default(formatDuration(PROCESS_DEFAULTS.handlerTimeoutMs)))
     .addOption(envOption('--concurrency <n>', 'records handled at once (1: one after the other; at most 10000)').default(String(PROCESS_DEFAULTS.concurrency)))
     .addOption(envOption('--order-key <field>', `records with the same ${ORDER_KEYS.slice(0, -1).join(' or ')} are handled one after the other, in spool order (none: no order)`)
       .default(PROCESS_DEFAULTS.orderKey))
     .addOption(envOption('--batch-size <n>', 'records between checkpoints').default(String(PROCESS_DEFAULTS.batchSize)))
-    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass (0: keep them for ever)').default('7d'))
+    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass (0: keep them for ever)').default(formatDuration(PROCESS_DEFAULTS.retainMs)))
     .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
     .addOption(envOption('--schedule <cron>', 'stay running; a pass on this cron expression (seconds allowed: "*/10 * * * * *")'))
     .addOption(envOption('--follow', 'stay running; dispatch each new record as soon as it is written'))
@@ -52,8 +52,8 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--optin-keywords <words>', 'a reply whose whole text is one of these (comma-separated) is an opt-in (default: START, UNSTOP)'))
     .addOption(envOption('--provider-path <prefix=provider>', 'requests whose path starts with PREFIX are PROVIDER\'s, whatever their shape (e.g. /twilio/=twilio); repeatable')
       .argParser(collectRoutes))
-    .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
-    .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried').default('5s'))
+    .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often').default(formatDuration(FOLLOW_DEFAULTS.pollIntervalMs)))
+    .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried').default(formatDuration(FOLLOW_DEFAULTS.retryPauseMs)))
     .addHelpText('after', `
 Targets:
 ${targetsHelp()}

@@ -63,3 +63,11 @@ export const PROCESS_DEFAULTS: ProcessorOptions = {
   watchIntervalMs: 5000,
   progress: true,
 }
+
+/** `process --follow`'s defaults (and `cat --follow`'s poll). */
+export const FOLLOW_DEFAULTS = {
+  /** Poll this often too, in case file-system events are missed. */
+  pollIntervalMs: 250,
+  /** Wait this long after a pass that must be retried, doubled after each one in a row. */
+  retryPauseMs: 5000,
+}

@@ -19,11 +19,12 @@ import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { RateLimitedLog } from '../rate-limited-log.js'
 import { OPEN_ACCESS, type AccessControl } from './access.js'
-import { BodyTooLargeError, declaredOverLimit, readBody } from './body.js'
+import { BodyTooLargeError } from '../errors.js'
+import { declaredOverLimit, readBody } from './body.js'
 import { answerClientError } from './client-error.js'
 import { debugSummary } from './debug-summary.js'
 import { createConnectionGuard, type ConnectionStats } from './connection-guard.js'
-import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS } from './defaults.js'
+import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_RETRY_AFTER_SECONDS } from './defaults.js'
 import { encodeRequest, splitTarget } from './build-record.js'
 import { parseBody } from './params.js'
 
@@ -77,7 +78,7 @@ export const MAX_HEADER_COUNT = 100
 export function createReceiver (options: ReceiverOptions): Receiver {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-  const retryAfter = String(options.retryAfterSeconds ?? 5)
+  const retryAfter = String(options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS)
   const { spool, logger } = options
   const access = options.access ?? OPEN_ACCESS
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
