@@ -59,6 +59,8 @@ export class ExecShell {
   private stderr = ''
   private running: { marker: string, resolve: (result: ShellRunResult) => void } | undefined
   private ended: string | undefined
+  /** Settles when the shell has exited (or could not start). */
+  private readonly exited: Promise<void>
   private readonly stderrKeep: number
   /** The command is a plain program (isPlainProgram): no subshell. */
   private readonly plain: boolean
@@ -75,8 +77,10 @@ export class ExecShell {
     })
     this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => { this.stdout += chunk; this.check() })
     this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk; this.check() })
-    this.child.on('error', (err) => this.end(`cannot run the command: ${err.message}`))
-    this.child.on('exit', (code, signal) => this.end(`the shell running the command ended (${signal ?? `exit ${code ?? '?'}`})`))
+    this.exited = new Promise<void>((resolve) => {
+      this.child.on('error', (err) => { this.end(`cannot run the command: ${err.message}`); resolve() })
+      this.child.on('exit', (code, signal) => { this.end(`the shell running the command ended (${signal ?? `exit ${code ?? '?'}`})`); resolve() })
+    })
     // A shell that died: its end of the pipe is closed, which the exit above reports.
     this.child.stdin.on('error', () => {})
     this.child.stdout.on('error', () => {})
@@ -121,17 +125,22 @@ export class ExecShell {
     } catch {
       this.child.kill('SIGKILL')
     }
-    this.close()
+    this.close().catch(() => {})
   }
 
-  /** Ends the shell when it is idle (end of its script) and lets go of its pipes. */
-  close (): void {
+  /**
+   * Ends the shell (the end of its script, when it is idle) and lets go of its pipes; resolves
+   * once it has exited. Waited for, so that the shell and the commands it ran are reaped by the
+   * processor, and counted in its children's CPU time (`time`, the benchmark).
+   */
+  async close (): Promise<void> {
     this.end('closed')
     this.child.stdin.end()
     // A child the command left behind may hold the stderr pipe open: not waited for.
     this.child.stdout.destroy()
     this.child.stderr.destroy()
-    this.child.unref()
+    this.child.ref()
+    await this.exited
   }
 
   private check (): void {

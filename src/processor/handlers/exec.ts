@@ -53,20 +53,25 @@ export class ExecHandler implements Handler {
       shell.kill()
       return { outcome: 'retry', error: `timed out after ${this.timeoutMs} ms` }
     }
-    if ('failed' in result) return { outcome: 'retry', error: `${result.failed}${said(result.stderr)}` }
+    if ('failed' in result) {
+      // Gone or going: its pipes, which a child it left may hold, are let go of.
+      shell.close().catch(() => {})
+      return { outcome: 'retry', error: `${result.failed}${said(result.stderr)}` }
+    }
     this.idle.push(shell)
     return outcomeOf(result.status, result.stderr)
   }
 
+  /** Ends the idle shells and waits for them. */
   async close (): Promise<void> {
-    for (const shell of this.idle.splice(0)) shell.close()
+    await Promise.all(this.idle.splice(0).map(async (shell) => await shell.close()))
   }
 
   /** An idle shell still alive (one killed meanwhile is dropped), else a new one. */
   private takeShell (): ExecShell {
     for (let shell = this.idle.pop(); shell !== undefined; shell = this.idle.pop()) {
       if (shell.usable) return shell
-      shell.close()
+      shell.close().catch(() => {})
     }
     return new ExecShell(this.command, this.env, { plain: this.plain, stderrKeep: STDERR_KEEP })
   }
