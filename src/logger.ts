@@ -3,9 +3,6 @@ import { pino, type DestinationStream, type Logger } from 'pino'
 import { isJournalStream, journalDestination } from './log-journal.js'
 import { maskJsonStrings } from './mask.js'
 
-/** pino's levels, and `silent`: what --log-level takes. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-
 /**
  * Every line is masked as it is written (phone numbers and URL credentials in its strings), so
  * that no message, error or stack can carry them, whoever wrote the text. Levels as words:

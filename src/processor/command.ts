@@ -1,30 +1,17 @@
 /**
- * The `process` subcommand's options (each also from CALLBACK_SPOOL_<NAME>; flags win), turned
- * into ProcessCommandOptions and handed to runProcessCommand. Kept here so src/cli.ts only
- * registers it.
+ * The `process` subcommand's options (each also from CALLBACK_SPOOL_<NAME>; flags win) and help.
+ * The action loads the checks (options.ts) and the processor (run.ts) only when it runs.
  */
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
-import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../config.js'
-import { ConfigError } from '../errors.js'
-import { createLogger } from '../logger.js'
-import { HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
-import { parseRoute } from './dispatch.js'
+import { dataDirOption, envOption, setOptionsValidator } from '../config.js'
 import { PROCESS_DEFAULTS } from './defaults.js'
-import { parsePathBinding } from '../providers/bindings.js'
-import { PROFILES } from '../providers/index.js'
-import { parseKeywordList } from '../providers/keywords.js'
 import { targetsHelp, targetUsages } from './targets.js'
-import { ORDER_KEYS, type OrderKey } from './window.js'
-import type { OnSignal, ProcessCommandOptions } from './run.js'
-
-function parseOrderKey (value: string): OrderKey {
-  if ((ORDER_KEYS as readonly string[]).includes(value)) return value as OrderKey
-  throw new ConfigError(`Expected \`--order-key\` to be one of ${ORDER_KEYS.join(', ')}, got \`${value}\``)
-}
+import { ORDER_KEYS } from './window.js'
+import type { OnSignal } from './run.js'
 
 /** Repeatable --on; from the environment, one route per line. */
-function collectRoutes (value: string, previous: string[] | undefined): string[] {
+export function collectRoutes (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split('\n').map((v) => v.trim()).filter((v) => v !== '')]
 }
 
@@ -67,43 +54,12 @@ Examples:
   callback-spool process --follow --on delivery=https://app.example.com/hooks/delivery
 `)
     .action(async (opts: Record<string, unknown>) => {
-      const logger = context.logger ?? createLogger(program.opts().logLevel as string | undefined)
       // The processor's implementation is loaded only by the command that runs it.
-      const { runProcessCommand } = await import('./run.js')
+      const [{ processOptionsFrom }, { runProcessCommand }] = await Promise.all([import('./options.js'), import('./run.js')])
+      const logger = context.logger ?? (await import('../logger.js')).createLogger(program.opts().logLevel as string | undefined)
       process.exitCode = await runProcessCommand(processOptionsFrom(opts), logger, context.onSignal)
     })
   // `callback-spool config` checks these options with the same code as the action.
-  setOptionsValidator(command, processOptionsFrom)
+  setOptionsValidator(command, async (opts: Record<string, unknown>) => (await import('./options.js')).processOptionsFrom(opts))
   return command
-}
-
-/** Checks and converts the raw options (flags, env or config file): every mistake in one message. */
-export function processOptionsFrom (opts: Record<string, unknown>): ProcessCommandOptions {
-  const str = (name: string): string => String(opts[name])
-  const on = opts.on === undefined ? [] : Array.isArray(opts.on) ? opts.on.map(String) : collectRoutes(String(opts.on), undefined)
-  return checkAll<ProcessCommandOptions>({
-    dataDir: () => str('dataDir'),
-    routes: () => on.map(parseRoute),
-    providerTz: () => str('providerTz'),
-    maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts'), { max: 1000 }),
-    deadAfterMs: () => opts.deadAfter === undefined ? PROCESS_DEFAULTS.deadAfterMs : parseDuration('--dead-after', str('deadAfter'), { max: 30 * 24 * HOUR_MS }),
-    tries: () => parsePositiveInt('--tries', str('tries'), { max: 10 }),
-    retryDelayMs: () => parseDuration('--retry-delay', str('retryDelay'), { zero: 'no back-off', max: 60_000 }),
-    handlerTimeoutMs: () => parseDuration('--handler-timeout', str('handlerTimeout'), { max: HOUR_MS }),
-    concurrency: () => opts.concurrency === undefined ? PROCESS_DEFAULTS.concurrency : parsePositiveInt('--concurrency', str('concurrency'), { max: 10_000 }),
-    orderKey: () => opts.orderKey === undefined ? PROCESS_DEFAULTS.orderKey : parseOrderKey(str('orderKey')),
-    batchSize: () => parsePositiveInt('--batch-size', str('batchSize'), { max: 1_000_000 }),
-    checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
-    watchIntervalMs: () => PROCESS_DEFAULTS.watchIntervalMs,
-    retainMs: () => parseDuration('--retain', str('retain'), { zero: 'keep for ever' }),
-    metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
-    progress: () => true,
-    optoutKeywords: () => opts.optoutKeywords === undefined ? undefined : parseKeywordList(str('optoutKeywords')),
-    optinKeywords: () => opts.optinKeywords === undefined ? undefined : parseKeywordList(str('optinKeywords')),
-    providerPaths: () => opts.providerPath === undefined ? undefined : (Array.isArray(opts.providerPath) ? opts.providerPath.map(String) : collectRoutes(String(opts.providerPath), undefined)).map((spec) => parsePathBinding(spec, PROFILES)),
-    schedule: () => opts.schedule === undefined ? undefined : str('schedule'),
-    follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
-    pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval'), { max: HOUR_MS }),
-    retryPauseMs: () => parseDuration('--retry-pause', str('retryPause'), { max: HOUR_MS }),
-  })
 }

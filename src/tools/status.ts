@@ -5,7 +5,6 @@
  */
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Command } from 'commander'
 import { listRequeueFiles } from '../processor/requeue.js'
 import { computeBacklog } from '../spool/backlog.js'
 import { readCheckpoint, validatePosition } from '../spool/checkpoint.js'
@@ -20,11 +19,10 @@ import { findLastSpooled, type LastSpooled } from '../spool/last-spooled.js'
 import { readReceiverAnswers, type ReceiverAnswers } from '../spool/receiver-answers.js'
 import { assessHealth, HEALTH_EXIT, type Health, type HealthThresholds } from './health.js'
 import { readPassState } from './status-pass.js'
-import { dataDirOption } from '../config.js'
 import { existingDataDir } from '../spool/fsutil.js'
 import { PermissionError } from '../errors.js'
 import { isPermissionDenied, permissionError } from '../permission.js'
-import { flag, formatAge, type ToolIO } from './common.js'
+import { formatAge, type ToolIO } from './common.js'
 
 export interface SegmentInfo {
   name: string
@@ -234,32 +232,15 @@ export function stuckLine (s: StuckRecord, now: number): string {
   return `record ${s.id} (${s.kind}) at ${s.target ?? '-'}: ${s.error}; attempt ${s.attempts} of ${s.max_attempts}, failing since ${since(s.failing_since, now)}, dead-lettered from ${s.dead_after}`
 }
 
-export function addStatusCommand (program: Command, makeIO: () => ToolIO): Command {
-  return program.command('status')
-    .description('the state of a data dir: segments, receiver and processor, checkpoint, backlog, dead letters, last pass, free disk')
-    .addOption(dataDirOption())
-    .addOption(flag('--json', 'print one JSON object, for scripts'))
-    .addOption(flag('--check', 'print one line (healthy, degraded or down, and why) and exit 0, 1 or 2, for monitoring'))
-    .addOption(flag('--min-free <size>', 'the receiver\'s --min-free: down under it, degraded under twice it').default('1GiB'))
-    .addOption(flag('--max-lag <duration>', 'degraded when the oldest record not processed is older than this').default('10m'))
-    .addHelpText('after', `
-Exit codes: 0 printed (whatever the state); 66 no such data directory; 64 usage.
-With --check: 0 healthy, 1 degraded, 2 down (see "When something is wrong" in the README).
-
-Examples:
-  callback-spool status --data-dir /var/lib/callback-spool
-  callback-spool status --json | jq .backlog.records
-`)
-    .action(async (opts: { dataDir: string, json?: boolean, check?: boolean, minFree: string, maxLag: string }) => {
-      const io = makeIO()
-      const thresholds = { minFreeBytes: parseBytes('--min-free', opts.minFree), maxLagMs: parseDuration('--max-lag', opts.maxLag) }
-      const report = await collectStatus(opts.dataDir, Date.now(), thresholds)
-      if (opts.check === true) {
-        const { state, reasons } = report.health
-        await io.write(opts.json === true ? JSON.stringify(report.health) + '\n' : `${state}${reasons.length === 0 ? '' : ': ' + reasons.join('; ')}\n`)
-        process.exitCode = HEALTH_EXIT[state]
-        return
-      }
-      await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report))
-    })
+/** The `status` command: the report, or with --check the health line, and its exit code. */
+export async function statusCommand (opts: { dataDir: string, json?: boolean, check?: boolean, minFree: string, maxLag: string }, io: ToolIO): Promise<void> {
+  const thresholds = { minFreeBytes: parseBytes('--min-free', opts.minFree), maxLagMs: parseDuration('--max-lag', opts.maxLag) }
+  const report = await collectStatus(opts.dataDir, Date.now(), thresholds)
+  if (opts.check === true) {
+    const { state, reasons } = report.health
+    await io.write(opts.json === true ? JSON.stringify(report.health) + '\n' : `${state}${reasons.length === 0 ? '' : ': ' + reasons.join('; ')}\n`)
+    process.exitCode = HEALTH_EXIT[state]
+    return
+  }
+  await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report))
 }
