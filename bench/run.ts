@@ -30,7 +30,7 @@ import { countLines } from './count-lines.js'
 import { runProcessorBench } from './processor.js'
 import { medianSyncMs } from './disk-probe.js'
 import { evaluateTargets, markdownTable, targetsText, type Cell, type SpoolCheck } from './report.js'
-import { benchCommand, describeRun, writeResults, type Part } from './results.js'
+import { benchCommand, describeRun, writeResults as writeSection, type Part } from './results.js'
 import { runStartupBench, startupTable, startupTargets } from './startup.js'
 import { startServer, type RunningServer, type ServerKind } from './servers.js'
 import { missingTools, wrkVersion } from './tools.js'
@@ -159,14 +159,19 @@ async function stopAndCount (subject: Subject): Promise<SpoolCheck | undefined> 
 const command = benchCommand(process.argv.slice(2))
 const runs = (part: Part): boolean => values.only === undefined || values.only === part
 
+/** Each part goes to bench/RESULTS.md as soon as it is measured: a run stopped later keeps it. */
+async function writeResults (section: Partial<Record<Part, string>>): Promise<void> {
+  await writeSection(section)
+  log(`bench/RESULTS.md: ${Object.keys(section).join(', ')} written`)
+}
+
 async function main (): Promise<number> {
   let code = 0
-  const sections: Partial<Record<Part, string>> = {}
   if (runs('receiver')) {
     const startLoad = loadavg()
     const receiver = await receiverBench()
     code = Math.max(code, receiver.code)
-    if (receiver.text !== undefined) sections.receiver = `${describeRun(command, startLoad)} ${receiver.about}\n\n${receiver.text}`
+    if (receiver.text !== undefined) await writeResults({ receiver: `${describeRun(command, startLoad)} ${receiver.about}\n\n${receiver.text}` })
   }
   if (runs('startup')) {
     const startLoad = loadavg()
@@ -175,7 +180,7 @@ async function main (): Promise<number> {
     const targets = startupTargets(subjects)
     const text = `${startupTable(subjects)}\n\n\`\`\`\n${targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'}  ${t.label}: ${t.measured}`).join('\n')}\n\`\`\``
     process.stdout.write(`\n${text}\n`)
-    sections.startup = `${describeRun(command, startLoad)} Each command spawned ${values.quick ? 5 : 10} times, the three in turn; wall time from the parent, CPU time (user + system) from /usr/bin/time.\n\n${text}`
+    await writeResults({ startup: `${describeRun(command, startLoad)} Each command spawned ${values.quick ? 5 : 10} times, the three in turn; wall time from the parent, CPU time (user + system) from /usr/bin/time.\n\n${text}` })
     if (!targets.every((t) => t.pass)) code = Math.max(code, 1)
   }
   if (runs('processor')) {
@@ -184,11 +189,9 @@ async function main (): Promise<number> {
       `load average ${startLoad.map((n) => n.toFixed(2)).join(' ')}; records: ${recordCounts.join(', ')}`)
     const processor = await runProcessorBench(recordCounts, log)
     process.stdout.write(`\n${processor.table}\n\n${processor.targets}\n`)
-    sections.processor = `${describeRun(command, startLoad)} Wall time from the parent; CPU time (user + system) and peak RSS from /usr/bin/time -v.\n\n${processor.table}\n\n\`\`\`\n${processor.targets}\n\`\`\``
+    await writeResults({ processor: `${describeRun(command, startLoad)} Wall time from the parent; CPU time (user + system) and peak RSS from /usr/bin/time -v.\n\n${processor.table}\n\n\`\`\`\n${processor.targets}\n\`\`\`` })
     if (!processor.pass) code = Math.max(code, 1)
   }
-  await writeResults(sections)
-  log(`bench/RESULTS.md written (${Object.keys(sections).join(', ') || 'no part'})`)
   return code
 }
 
