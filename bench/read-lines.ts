@@ -10,7 +10,7 @@
 import { createReadStream } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'ndjson'
-import { listSegments } from '../src/spool/fsutil.js'
+import { listSegments } from '../src/spool/layout.js'
 import { readLineBatches } from '../src/spool/reader.js'
 
 const [mode, dir] = process.argv.slice(2)

@@ -7,6 +7,7 @@
  * tools (status, cat, ...) print their output on stdout, so their errors go to stderr only.
  */
 import { fstatSync } from 'node:fs'
+import { DEFAULT_LOG_LEVEL } from './log-levels.js'
 import { maskUrlCredentials } from './mask.js'
 
 export const SERVICE_COMMANDS: ReadonlySet<string> = new Set(['receive', 'process', 'up'])
@@ -37,7 +38,7 @@ export async function reportFatal (report: FatalReport, command: string | undefi
   if (command !== undefined && SERVICE_COMMANDS.has(command)) {
     // pino is loaded by the service commands only: the operator tools never log.
     const { createLogger } = await import('./logger.js')
-    const logger = createLogger(logLevel ?? 'info')
+    const logger = createLogger(logLevel ?? DEFAULT_LOG_LEVEL)
     if (logger.isLevelEnabled('fatal')) {
       logger.fatal({ code: report.code, exit_code: report.exitCode, ...(report.err === undefined ? {} : { err: report.err }) }, report.message)
       logged = true

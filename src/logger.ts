@@ -1,7 +1,10 @@
 /** The one pino logger: JSON lines on stdout, for journald. */
 import { pino, type DestinationStream, type Logger } from 'pino'
 import { isJournalStream, journalDestination } from './log-journal.js'
+import { DEFAULT_LOG_LEVEL } from './log-levels.js'
 import { maskJsonStrings } from './mask.js'
+
+export { DEFAULT_LOG_LEVEL, LOG_LEVELS } from './log-levels.js'
 
 /**
  * Every line is masked as it is written (phone numbers and URL credentials in its strings), so
@@ -9,7 +12,7 @@ import { maskJsonStrings } from './mask.js'
  * journald, jq and people read "warn", not 40. `destination` is for tests; the default is stdout
  * (with a journald priority prefix when stdout is the journal's stream).
  */
-export function createLogger (level: string = process.env.CALLBACK_SPOOL_LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+export function createLogger (level: string = process.env.CALLBACK_SPOOL_LOG_LEVEL ?? DEFAULT_LOG_LEVEL, destination?: DestinationStream): Logger {
   const options = {
     level,
     base: { pid: process.pid },

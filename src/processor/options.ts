@@ -6,11 +6,12 @@
 import { checkAll } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
-import { parsePathBinding } from '../providers/bindings.js'
+import { parseConsumerUrl } from '../nats/consumer-url.js'
+import { parsePathBindings } from '../providers/bindings.js'
 import { PROFILES } from '../providers/index.js'
 import { parseKeywordList } from '../providers/keywords.js'
 import { collectRoutes } from './command.js'
-import { PROCESS_DEFAULTS } from './defaults.js'
+import { NATS_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
 import { parseRoute } from './dispatch.js'
 import type { ProcessCommandOptions } from './run.js'
 import { ORDER_KEYS, type OrderKey } from './window.js'
@@ -39,14 +40,22 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
     watchIntervalMs: () => PROCESS_DEFAULTS.watchIntervalMs,
     retainMs: () => parseDuration('--retain', str('retain'), { zero: 'keep for ever' }),
+    streamMaxAgeMs: () => opts.streamMaxAge === undefined ? undefined : parseDuration('--stream-max-age', str('streamMaxAge')),
+    streamReplicas: () => opts.streamReplicas === undefined ? undefined : parsePositiveInt('--stream-replicas', str('streamReplicas'), { max: 5 }),
     metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
     progress: () => true,
     optoutKeywords: () => opts.optoutKeywords === undefined ? undefined : parseKeywordList(str('optoutKeywords')),
     optinKeywords: () => opts.optinKeywords === undefined ? undefined : parseKeywordList(str('optinKeywords')),
-    providerPaths: () => opts.providerPath === undefined ? undefined : (Array.isArray(opts.providerPath) ? opts.providerPath.map(String) : collectRoutes(String(opts.providerPath), undefined)).map((spec) => parsePathBinding(spec, PROFILES)),
+    providerPaths: () => parsePathBindings(opts.providerPath, PROFILES),
     schedule: () => opts.schedule === undefined ? undefined : str('schedule'),
     follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
     pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval'), { max: HOUR_MS }),
     retryPauseMs: () => parseDuration('--retry-pause', str('retryPause'), { max: HOUR_MS }),
+    source: () => {
+      if (opts.source === undefined) return undefined
+      parseConsumerUrl(str('source'))
+      return str('source')
+    },
+    ackWaitMs: () => opts.ackWait === undefined ? NATS_DEFAULTS.ackWaitMs : parseDuration('--ack-wait', str('ackWait'), { max: HOUR_MS }),
   })
 }

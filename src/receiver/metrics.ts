@@ -9,6 +9,9 @@ import { Histogram, Registry, readMetric } from '../spool/prometheus.js'
 import type { SpoolWriterStats } from '../spool/writer.js'
 import type { ReceiverStats } from './server.js'
 
+/** How old the cached spool size may be when scraped: a directory listing per scrape is too many. */
+export const DEFAULT_SPOOL_SIZE_MAX_AGE_MS = 5000
+
 export interface ReceiverMetricsSources {
   server: ReceiverStats
   writer: SpoolWriterStats
@@ -31,7 +34,7 @@ export const SYNC_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.0
 
 export function createReceiverMetrics (sources: ReceiverMetricsSources): ReceiverMetrics {
   const { server, writer } = sources
-  const maxAge = sources.spoolSizeMaxAgeMs ?? 5000
+  const maxAge = sources.spoolSizeMaxAgeMs ?? DEFAULT_SPOOL_SIZE_MAX_AGE_MS
   const registry = new Registry()
   let size: SpoolSize = { segments: 0, bytes: 0 }
   let sizeAt = -Infinity

@@ -6,6 +6,8 @@
 import { checkAll } from '../config.js'
 import { HOUR_MS, parseBytes, parseDuration, parsePort, parsePositiveInt } from '../units.js'
 import { parseAccessOptions } from './access-config.js'
+import { parsePathBindings } from '../providers/bindings.js'
+import { PROFILES } from '../providers/index.js'
 import type { ReceiveOptions } from './run.js'
 
 /** Checks and converts the receive command's raw options (flags, env or config file). */
@@ -28,5 +30,6 @@ export function receiveOptionsFrom (opts: Record<string, string>): ReceiveOption
     adminHost: () => opts.adminHost,
     minFreeBytes: () => parseBytes('--min-free', opts.minFree!),
     access: () => parseAccessOptions(opts),
+    providerPaths: () => parsePathBindings(opts.providerPath, PROFILES),
   })
 }

@@ -16,8 +16,8 @@
  */
 import { type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { listSegments, openNoFollow } from './fsutil.js'
-import { parseSegmentName, type SegmentName } from './layout.js'
+import { listSegments, parseSegmentName, type SegmentName } from './layout.js'
+import { openNoFollow } from './fsutil.js'
 import { acknowledgedLength } from './durable-length.js'
 import { readRefused } from './refused.js'
 

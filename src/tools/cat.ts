@@ -11,8 +11,9 @@ import { decodeRecord } from '../record.js'
 import { dataLayout } from '../spool/layout.js'
 import { readLineBatches, type SpoolPosition } from '../spool/reader.js'
 import { parseDuration } from '../units.js'
+import { FOLLOW_DEFAULTS } from '../processor/defaults.js'
 import { e164Digits, parseCountryCode } from '../number.js'
-import { existingDataDir } from '../spool/fsutil.js'
+import { existingDataDir } from '../spool/data-dir.js'
 import { parseTimeArg, type ToolIO } from './common.js'
 import { matchesFilter, prettyLine, useColour, type RecordFilter } from './record-filter.js'
 
@@ -61,7 +62,7 @@ export function catOptionsFrom (opts: Record<string, unknown>, now = Date.now())
     }),
     pretty: () => opts.pretty === true,
     follow: () => opts.follow === true,
-    pollIntervalMs: () => parseDuration('--poll-interval', String(opts.pollInterval ?? '250ms')),
+    pollIntervalMs: () => opts.pollInterval === undefined ? FOLLOW_DEFAULTS.pollIntervalMs : parseDuration('--poll-interval', String(opts.pollInterval)),
   })
 }
 

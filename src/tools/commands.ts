@@ -5,7 +5,11 @@
  */
 import { Option, type Command } from 'commander'
 import { dataDirOption, flagOnlyOption } from '../config.js'
+import { FOLLOW_DEFAULTS } from '../processor/defaults.js'
+import { DEFAULT_MIN_FREE_BYTES } from '../receiver/defaults.js'
+import { formatDuration, formatSize } from '../units.js'
 import type { ToolIO } from './common.js'
+import { DEFAULT_MAX_LAG_MS } from './health.js'
 
 /** Makes the tools' input and output when a command runs (tests pass their own). */
 export type MakeIO = () => Promise<ToolIO>
@@ -21,17 +25,19 @@ export function addStatusCommand (program: Command, makeIO: MakeIO): Command {
     .addOption(dataDirOption())
     .addOption(flag('--json', 'print one JSON object, for scripts'))
     .addOption(flag('--check', 'print one line (healthy, degraded or down, and why) and exit 0, 1 or 2, for monitoring'))
-    .addOption(flag('--min-free <size>', 'the receiver\'s --min-free: down under it, degraded under twice it').default('1GiB'))
-    .addOption(flag('--max-lag <duration>', 'degraded when the oldest record not processed is older than this').default('10m'))
+    .addOption(flag('--min-free <size>', 'the receiver\'s --min-free: down under it, degraded under twice it').default(formatSize(DEFAULT_MIN_FREE_BYTES)))
+    .addOption(flag('--max-lag <duration>', 'degraded when the oldest record not processed is older than this').default(formatDuration(DEFAULT_MAX_LAG_MS)))
+    .addOption(flag('--source <url>', 'instead of a data dir: the figures of a JetStream stream and its consumer (nats://HOST:PORT?stream=CALLBACKS&consumer=callback-spool)'))
     .addHelpText('after', `
-Exit codes: 0 printed (whatever the state); 66 no such data directory; 64 usage.
+Exit codes: 0 printed (whatever the state); 66 no such data directory; 69 the --source server does not answer; 64 usage.
 With --check: 0 healthy, 1 degraded, 2 down (see "When something is wrong" in the README).
 
 Examples:
   callback-spool status --data-dir /var/lib/callback-spool
   callback-spool status --json | jq .backlog.records
+  callback-spool status --source 'nats://127.0.0.1:4222?stream=CALLBACKS&consumer=callback-spool'
 `)
-    .action(async (opts: { dataDir: string, json?: boolean, check?: boolean, minFree: string, maxLag: string }) => {
+    .action(async (opts: { dataDir: string, json?: boolean, check?: boolean, minFree: string, maxLag: string, source?: string }) => {
       const [{ statusCommand }, io] = await Promise.all([import('./status.js'), makeIO()])
       await statusCommand(opts, io)
     })
@@ -72,7 +78,7 @@ export function addCatCommand (program: Command, makeIO: MakeIO): Command {
     .addOption(flag('--number <number>', 'only records of this phone number, in any spelling (+33600112233, 0033600112233, 33600112233)'))
     .addOption(flag('--country <code>', 'the country calling code (33) of national forms (0600112233), in --number and in the records'))
     .addOption(flag('-f, --follow', 'keep printing new records, across rotations, until Ctrl-C or SIGTERM'))
-    .addOption(flag('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
+    .addOption(flag('--poll-interval <duration>', '--follow: also look for new records this often').default(formatDuration(FOLLOW_DEFAULTS.pollIntervalMs)))
     .addHelpText('after', `
 Invalid lines are skipped (their count goes to stderr); \`callback-spool verify\` lists them.
 

@@ -4,7 +4,7 @@
  */
 import { maskNumber } from '../mask.js'
 import { purgeNumber, type PurgeReport } from '../spool/purge.js'
-import { existingDataDir } from '../spool/fsutil.js'
+import { existingDataDir } from '../spool/data-dir.js'
 import { confirmIrreversible, type ToolIO } from './common.js'
 
 export function formatPurgeReport (report: PurgeReport): string {

@@ -4,11 +4,10 @@
  * It holds the processor lock while it works, so no pass moves the checkpoint meanwhile, and it
  * never moves the checkpoint forward: that would skip records.
  */
-import { CallbackSpoolError, CheckpointError, UsageError } from '../errors.js'
+import { CancelledError, CheckpointError, UsageError } from '../errors.js'
 import { decodeRecord } from '../record.js'
 import { loadCheckpoint, saveCheckpoint, validatePosition, type Checkpoint } from '../spool/checkpoint.js'
-import { listSegments } from '../spool/fsutil.js'
-import { dataLayout } from '../spool/layout.js'
+import { dataLayout, listSegments } from '../spool/layout.js'
 import { readLineBatches, segmentBefore, type SpoolPosition } from '../spool/reader.js'
 import { parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
 
@@ -123,7 +122,7 @@ export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<Re
     if (!options.yes) {
       if (!io.stdinIsTTY) throw new UsageError(`replay would ${question}; pass --yes to confirm (stdin is not a terminal)`)
       if (!await io.confirm(`${question[0]!.toUpperCase()}${question.slice(1)}. Go ahead? [y/N] `)) {
-        throw new CallbackSpoolError('SPOOL_ERR_CANCELLED', 'replay cancelled; the checkpoint is unchanged', { exitCode: 1 })
+        throw new CancelledError('replay cancelled; the checkpoint is unchanged')
       }
     }
     await saveCheckpoint(options.dataDir, target)

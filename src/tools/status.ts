@@ -9,8 +9,8 @@ import { listRequeueFiles } from '../processor/requeue.js'
 import { computeBacklog } from '../spool/backlog.js'
 import { readCheckpoint, validatePosition } from '../spool/checkpoint.js'
 import { freeBytes } from '../spool/disk.js'
-import { listNdjsonFiles, listSegments, readFileNoFollow } from '../spool/fsutil.js'
-import { dataLayout } from '../spool/layout.js'
+import { listNdjsonFiles, readFileNoFollow } from '../spool/fsutil.js'
+import { dataLayout, listSegments } from '../spool/layout.js'
 import { describeHolder, findHolder, lockPath, type LockRole } from '../spool/lock.js'
 import { formatBytes, parseBytes, parseDuration } from '../units.js'
 import type { PassProgress } from '../processor/pass-watch.js'
@@ -19,8 +19,8 @@ import { findLastSpooled, type LastSpooled } from '../spool/last-spooled.js'
 import { readReceiverAnswers, type ReceiverAnswers } from '../spool/receiver-answers.js'
 import { assessHealth, HEALTH_EXIT, type Health, type HealthThresholds } from './health.js'
 import { readPassState } from './status-pass.js'
-import { existingDataDir } from '../spool/fsutil.js'
-import { PermissionError } from '../errors.js'
+import { existingDataDir } from '../spool/data-dir.js'
+import { PermissionError, UsageError } from '../errors.js'
 import { isPermissionDenied, permissionError } from '../permission.js'
 import { formatAge, type ToolIO } from './common.js'
 
@@ -233,7 +233,14 @@ export function stuckLine (s: StuckRecord, now: number): string {
 }
 
 /** The `status` command: the report, or with --check the health line, and its exit code. */
-export async function statusCommand (opts: { dataDir: string, json?: boolean, check?: boolean, minFree: string, maxLag: string }, io: ToolIO): Promise<void> {
+export async function statusCommand (opts: { dataDir: string, json?: boolean, check?: boolean, minFree: string, maxLag: string, source?: string }, io: ToolIO): Promise<void> {
+  if (opts.source !== undefined) {
+    if (opts.check === true) throw new UsageError('Expected only one of `--source` and `--check`')
+    const { collectSourceStatus, formatSourceStatus } = await import('./status-source.js')
+    const report = await collectSourceStatus(opts.source)
+    await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatSourceStatus(report))
+    return
+  }
   const thresholds = { minFreeBytes: parseBytes('--min-free', opts.minFree), maxLagMs: parseDuration('--max-lag', opts.maxLag) }
   const report = await collectStatus(opts.dataDir, Date.now(), thresholds)
   if (opts.check === true) {
