@@ -7,10 +7,10 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, freemem, loadavg, totalmem } from 'node:os'
 
 export const RESULTS_PATH = new URL('RESULTS.md', import.meta.url)
-export const PARTS = ['receiver', 'startup', 'processor'] as const
+export const PARTS = ['receiver', 'startup', 'processor', 'dedupe'] as const
 export type Part = typeof PARTS[number]
 
-const TITLES: Record<Part, string> = { receiver: 'Receiver', startup: 'Start-up', processor: 'Processor' }
+const TITLES: Record<Part, string> = { receiver: 'Receiver', startup: 'Start-up', processor: 'Processor', dedupe: 'De-duplication' }
 
 const HEADER = `# Benchmark results
 

@@ -10,7 +10,8 @@
  *   npm run bench               3 rounds of 4 s per figure, about 4 minutes, then start-up and processor
  *   npm run bench -- --quick    1 round of 3 s
  *   npm run bench -- --rounds 5 --seconds 6
- *   npm run bench -- --only receiver|startup|processor
+ *   npm run bench -- --only receiver|startup|processor|dedupe
+ *   npm run bench -- --only dedupe --records 100000   (bench/dedupe.ts: 1 M keys in the window, and a pass with it on and off)
  *   npm run bench -- --only processor --records 100000,1000000
  *
  * The processor part (bench/processor.ts): spools of 100k and 1M records through `callback-spool
@@ -28,6 +29,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { countLines } from './count-lines.js'
 import { runProcessorBench } from './processor.js'
+import { runDedupeBench } from './dedupe.js'
 import { medianSyncMs } from './disk-probe.js'
 import { evaluateTargets, markdownTable, targetsText, type Cell, type SpoolCheck } from './report.js'
 import { benchCommand, describeRun, writeResults as writeSection, type Part } from './results.js'
@@ -50,8 +52,8 @@ const { values } = parseArgs({
   },
 })
 
-if (values.only !== undefined && values.only !== 'receiver' && values.only !== 'startup' && values.only !== 'processor') {
-  throw new Error(`Expected \`--only\` to be receiver, startup or processor, got \`${values.only}\``)
+if (values.only !== undefined && !['receiver', 'startup', 'processor', 'dedupe'].includes(values.only)) {
+  throw new Error(`Expected \`--only\` to be receiver, startup, processor or dedupe, got \`${values.only}\``)
 }
 const recordCounts = (values.records ?? '100000,1000000').split(',').map((v) => {
   const n = Number(v)
@@ -167,6 +169,14 @@ async function writeResults (section: Partial<Record<Part, string>>): Promise<vo
 
 async function main (): Promise<number> {
   let code = 0
+  if (values.only === 'dedupe') {
+    const startLoad = loadavg()
+    log(`dedupe bench, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${startLoad.map((l) => l.toFixed(2)).join(' ')}`)
+    const dedupe = await runDedupeBench(1_000_000, values.records === undefined ? [100_000] : recordCounts, log)
+    process.stdout.write(`\n${dedupe.table}\n\n${dedupe.targets}\n`)
+    await writeResults({ dedupe: `${describeRun(command, startLoad)}\n\n${dedupe.table}\n\n\`\`\`\n${dedupe.targets}\n\`\`\`` })
+    return dedupe.pass ? 0 : 1
+  }
   if (runs('receiver')) {
     const startLoad = loadavg()
     const receiver = await receiverBench()

@@ -6,19 +6,35 @@
 import { checkAll } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
+import { parseRoute } from './dispatch.js'
 import { parseConsumerUrl } from '../nats/consumer-url.js'
+import { NATS_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
 import { parsePathBindings } from '../providers/bindings.js'
 import { PROFILES } from '../providers/index.js'
 import { parseKeywordList } from '../providers/keywords.js'
-import { collectRoutes } from './command.js'
-import { NATS_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
-import { parseRoute } from './dispatch.js'
-import type { ProcessCommandOptions } from './run.js'
+import { parseProviderZones } from '../providers/times.js'
 import { ORDER_KEYS, type OrderKey } from './window.js'
+import type { ProcessCommandOptions } from './run.js'
+import { collectRoutes } from './command.js'
 
 function parseOrderKey (value: string): OrderKey {
   if ((ORDER_KEYS as readonly string[]).includes(value)) return value as OrderKey
   throw new ConfigError(`Expected \`--order-key\` to be one of ${ORDER_KEYS.join(', ')}, got \`${value}\``)
+}
+
+/** `--provider-tz`, repeatable: ZONE (Octopush's) and PROVIDER=ZONE items. */
+function providerTimeZones (value: unknown): { providerTz: () => string, providerZones: () => Record<string, string> | undefined } {
+  const list = value === undefined ? [] : Array.isArray(value) ? value.map(String) : collectRoutes(String(value), undefined)
+  const zones = (): ReturnType<typeof parseProviderZones> => parseProviderZones(list, PROFILES, PROCESS_DEFAULTS.providerTz)
+  return {
+    providerTz: () => zones().default,
+    providerZones: () => {
+      let byProvider: Record<string, string>
+      // A mistake is said once, by providerTz.
+      try { byProvider = { ...zones().byProvider } } catch { return undefined }
+      return Object.keys(byProvider).length === 0 ? undefined : { ...byProvider }
+    },
+  }
 }
 
 /** Checks and converts the raw options (flags, env or config file): every mistake in one message. */
@@ -28,7 +44,8 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
   return checkAll<ProcessCommandOptions>({
     dataDir: () => str('dataDir'),
     routes: () => on.map(parseRoute),
-    providerTz: () => str('providerTz'),
+    ...providerTimeZones(opts.providerTz),
+    dedupeWindowMs: () => opts.dedupeWindow === undefined ? PROCESS_DEFAULTS.dedupeWindowMs : parseDuration('--dedupe-window', str('dedupeWindow'), { zero: 'off', max: 30 * 24 * HOUR_MS }),
     maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts'), { max: 1000 }),
     deadAfterMs: () => opts.deadAfter === undefined ? PROCESS_DEFAULTS.deadAfterMs : parseDuration('--dead-after', str('deadAfter'), { max: 30 * 24 * HOUR_MS }),
     tries: () => parsePositiveInt('--tries', str('tries'), { max: 10 }),
