@@ -5,7 +5,7 @@
  * and for `--dead-after` since its first failure, instead of blocking for ever.
  */
 import { join } from 'node:path'
-import { ensureDir, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
 import { dataLayout } from '../spool/layout.js'
 import { maskJsonStrings } from '../mask.js'
 

@@ -7,7 +7,7 @@
  */
 import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
-import { ensureDir, unlinkIfExists, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, unlinkIfExists, writeFileDurably } from '../fs/durable.js'
 import { dataLayout } from '../spool/layout.js'
 import type { PassFigures } from './metrics.js'
 import type { PassActivity, StuckRecord } from './pass-activity.js'

@@ -11,7 +11,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { appendFile, readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ensureDir, readFileNoFollow, writeFileDurably } from './fsutil.js'
+import { ensureDir, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
 import { dataLayout } from './layout.js'
 
 export interface DeliveryEntry {

@@ -6,7 +6,7 @@
  */
 import { rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ensureDir, readFileNoFollow } from './fsutil.js'
+import { ensureDir, readFileNoFollow } from '../fs/durable.js'
 import { dataLayout } from './layout.js'
 
 export interface ReceiverAnswers {
