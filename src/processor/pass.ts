@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino'
 import { BacklogCounter } from '../spool/backlog.js'
-import { segmentSizes } from '../spool/disk.js'
+import { segmentSizes } from '../spool/size.js'
 import { loadCheckpoint } from '../spool/checkpoint.js'
 import { ensureDir, unlinkIfExists, writeFileDurably } from '../fs/durable.js'
 import { deleteOldDeliveryLogs, DeliveryLogWriter } from '../spool/delivery-log.js'
