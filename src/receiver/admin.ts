@@ -11,7 +11,7 @@ import { access } from 'node:fs/promises'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { freeBytes } from '../fs/disk.js'
-import { PROMETHEUS_CONTENT_TYPE } from '../spool/prometheus.js'
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js'
 import { formatBytes } from '../units.js'
 import { DEFAULT_MIN_FREE_BYTES } from './defaults.js'
 

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino'
 import { spoolSize, type SpoolSize } from '../spool/size.js'
-import { Histogram, Registry, readMetric } from '../spool/prometheus.js'
+import { Histogram, Registry, readMetric } from '../metrics/prometheus.js'
 import type { SpoolWriterStats } from '../spool/writer.js'
 import type { ReceiverStats } from './server.js'
 
