@@ -12,6 +12,8 @@ import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
 import type { ReceiveOptions } from './receiver/run.js'
 import { parseAccessOptions } from './receiver/access-config.js'
+import { parsePathBindings } from './providers/bindings.js'
+import { PROFILES, signatureOptions } from './providers/index.js'
 import { addPurgeCommand } from './tools/purge.js'
 import { registerUpCommand } from './up/command.js'
 import { addCatCommand } from './tools/cat.js'
@@ -54,6 +56,20 @@ function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
     adminHost: () => opts.adminHost,
     minFreeBytes: () => parseBytes('--min-free', opts.minFree!),
     access: () => parseAccessOptions(opts),
+    providerPaths: () => parsePathBindings(opts.providerPath, PROFILES),
+  })
+}
+
+/** `--provider-path`, repeatable; each value (a flag, or a line of the variable or config value) is one binding. */
+function collectPathSpecs (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+/** The options of the providers' signature schemes, from their profiles, in the order listed there. */
+function signatureOptionsOf (): Option[] {
+  return signatureOptions().map(({ option, description, choices, default: fallback }) => {
+    if (choices === undefined) return envOption(`${option} <${option.endsWith('-key') ? 'key' : 'secret'}>`, `${description}; 401 when missing or wrong`)
+    return envOption(`${option} <method>`, description).choices(choices).default(fallback)
   })
 }
 
@@ -63,7 +79,8 @@ const RECEIVE_HELP_GROUPS: Record<string, string[]> = {
   'Durability:': ['--data-dir', '--durability'],
   'Rotation:': ['--rotate-bytes', '--rotate-age'],
   'Admin port (health and metrics):': ['--admin-port', '--admin-host', '--min-free'],
-  'Access control:': ['--token', '--basic-auth', '--basic-auth-file', '--allow', '--trust-proxy', '--twilio-auth-token', '--public-url'],
+  'Access control:': ['--token', '--basic-auth', '--basic-auth-file', '--allow', '--trust-proxy', '--public-url', '--provider-path'],
+  'Provider signatures (a request of a provider whose secret is set must carry its valid signature):': signatureOptions().map((o) => o.option),
 }
 
 function groupOptionsInHelp (command: Command, groups: Record<string, string[]>): void {
@@ -127,9 +144,11 @@ Examples:
     .addOption(envOption('--basic-auth-file <path>', 'read user:password from this file'))
     .addOption(envOption('--allow <cidrs>', 'accept only these client addresses (IPv4/IPv6 CIDRs, comma-separated); others 403'))
     .addOption(envOption('--trust-proxy <cidrs>', 'believe X-Forwarded-For only from these proxies'))
-    .addOption(envOption('--twilio-auth-token <secret>', 'verify X-Twilio-Signature with this auth token; 401 when wrong'))
     .addOption(envOption('--public-url <url>', 'scheme and host the provider calls (https://sms.example.com), for signatures'))
-    .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
+    .addOption(envOption('--provider-path <prefix=provider>', 'requests whose path starts with PREFIX are PROVIDER\'s, whatever their shape (e.g. /twilio/=twilio): its signature, its answer; repeatable')
+      .argParser(collectPathSpecs))
+  for (const option of signatureOptionsOf()) receive.addOption(option)
+  receive.addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
       const logger = context.logger ?? createLogger(logLevel())
       const options = receiveOptionsFrom(opts)

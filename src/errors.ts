@@ -27,7 +27,8 @@ export const ERROR_CODES = {
   SPOOL_ERR_BODY_TOO_LARGE: [1],
   SPOOL_ERR_BODY_ABORTED: [1],
   SPOOL_ERR_CANCELLED: [1],
-  SPOOL_ERR_NOT_FOUND: [1]
+  SPOOL_ERR_NOT_FOUND: [1],
+  SPOOL_ERR_UNAVAILABLE: [69]
 } as const satisfies Record<string, readonly number[]>
 
 export type ErrorCode = keyof typeof ERROR_CODES
@@ -193,5 +194,12 @@ export class ConfigMistakesError extends ConfigError {
   constructor (mistakes: ConfigError[]) {
     super(mistakes.map((m) => m.message).join('; '))
     this.mistakes = mistakes
+  }
+}
+
+/** EX_UNAVAILABLE (69): a server this command needs (the NATS server of `--source`) does not answer. */
+export class ServerUnavailableError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('SPOOL_ERR_UNAVAILABLE', message, { ...options, exitCode: 69 })
   }
 }

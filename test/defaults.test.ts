@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import type { Command } from 'commander'
 import { createProgram } from '../src/cli.js'
 import { DEFAULT_LOG_LEVEL } from '../src/logger.js'
-import { FOLLOW_DEFAULTS, PROCESS_DEFAULTS } from '../src/processor/defaults.js'
+import { FOLLOW_DEFAULTS, NATS_DEFAULTS, PROCESS_DEFAULTS } from '../src/processor/defaults.js'
 import { processOptionsFrom } from '../src/processor/command.js'
 import { RECEIVE_DEFAULTS } from '../src/receiver/defaults.js'
 import { DEFAULT_DATA_DIR } from '../src/spool/layout.js'
@@ -47,6 +47,9 @@ const EXPECTED: Record<string, [Parse, unknown]> = {
   'process --batch-size': [int, PROCESS_DEFAULTS.batchSize],
   'process --retain': [duration, PROCESS_DEFAULTS.retainMs],
   'process --poll-interval': [duration, FOLLOW_DEFAULTS.pollIntervalMs],
+  'process --stream-max-age': [duration, NATS_DEFAULTS.streamMaxAgeMs],
+  'process --stream-replicas': [int, NATS_DEFAULTS.streamReplicas],
+  'process --ack-wait': [duration, NATS_DEFAULTS.ackWaitMs],
   'process --retry-pause': [duration, FOLLOW_DEFAULTS.retryPauseMs],
   'up --port': [port, RECEIVE_DEFAULTS.port],
   'status --min-free': [size, RECEIVE_DEFAULTS.minFreeBytes],

@@ -65,6 +65,7 @@ test('every error class carries a listed code, with one of its listed exit codes
     new errors.BodyAbortedError('b'),
     new errors.CancelledError('c'),
     new errors.NotFoundError('n'),
+    new errors.ServerUnavailableError('s'),
   ]
   for (const err of samples) {
     assert.ok(codes.includes(err.code), `${err.name}: ${err.code} is listed`)

@@ -10,8 +10,9 @@ import { ConfigError } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { formatDuration, HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
-import { FOLLOW_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
-import { parsePathBinding } from '../providers/bindings.js'
+import { parseConsumerUrl } from '../nats/consumer-url.js'
+import { FOLLOW_DEFAULTS, NATS_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
+import { parsePathBindings } from '../providers/bindings.js'
 import { PROFILES } from '../providers/index.js'
 import { parseKeywordList } from '../providers/keywords.js'
 import { targetsHelp, targetUsages } from './targets.js'
@@ -45,6 +46,8 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
       .default(PROCESS_DEFAULTS.orderKey))
     .addOption(envOption('--batch-size <n>', 'records between checkpoints').default(String(PROCESS_DEFAULTS.batchSize)))
     .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass (0: keep them for ever)').default(formatDuration(PROCESS_DEFAULTS.retainMs)))
+    .addOption(envOption('--stream-max-age <duration>', 'nats target: a stream created when missing keeps messages this long').default(formatDuration(NATS_DEFAULTS.streamMaxAgeMs)))
+    .addOption(envOption('--stream-replicas <n>', 'nats target: replicas of a stream created when missing (1, or 3 on a cluster; at most 5)').default(String(NATS_DEFAULTS.streamReplicas)))
     .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
     .addOption(envOption('--schedule <cron>', 'stay running; a pass on this cron expression (seconds allowed: "*/10 * * * * *")'))
     .addOption(envOption('--follow', 'stay running; dispatch each new record as soon as it is written'))
@@ -52,6 +55,8 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--optin-keywords <words>', 'a reply whose whole text is one of these (comma-separated) is an opt-in (default: START, UNSTOP)'))
     .addOption(envOption('--provider-path <prefix=provider>', 'requests whose path starts with PREFIX are PROVIDER\'s, whatever their shape (e.g. /twilio/=twilio); repeatable')
       .argParser(collectRoutes))
+    .addOption(envOption('--source <url>', 'read the records from a JetStream stream through a durable consumer shared by a pool of processors, instead of the local spool: nats://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]...][?stream=CALLBACKS&consumer=callback-spool]'))
+    .addOption(envOption('--ack-wait <duration>', '--source: the ack wait of the consumer when this processor creates it (a processor gone: its messages go to the others after this)').default(formatDuration(NATS_DEFAULTS.ackWaitMs)))
     .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often').default(formatDuration(FOLLOW_DEFAULTS.pollIntervalMs)))
     .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried').default(formatDuration(FOLLOW_DEFAULTS.retryPauseMs)))
     .addHelpText('after', `
@@ -96,14 +101,22 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
     watchIntervalMs: () => PROCESS_DEFAULTS.watchIntervalMs,
     retainMs: () => parseDuration('--retain', str('retain'), { zero: 'keep for ever' }),
+    streamMaxAgeMs: () => opts.streamMaxAge === undefined ? undefined : parseDuration('--stream-max-age', str('streamMaxAge')),
+    streamReplicas: () => opts.streamReplicas === undefined ? undefined : parsePositiveInt('--stream-replicas', str('streamReplicas'), { max: 5 }),
     metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
     progress: () => true,
     optoutKeywords: () => opts.optoutKeywords === undefined ? undefined : parseKeywordList(str('optoutKeywords')),
     optinKeywords: () => opts.optinKeywords === undefined ? undefined : parseKeywordList(str('optinKeywords')),
-    providerPaths: () => opts.providerPath === undefined ? undefined : (Array.isArray(opts.providerPath) ? opts.providerPath.map(String) : collectRoutes(String(opts.providerPath), undefined)).map((spec) => parsePathBinding(spec, PROFILES)),
+    providerPaths: () => parsePathBindings(opts.providerPath, PROFILES),
     schedule: () => opts.schedule === undefined ? undefined : str('schedule'),
     follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
     pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval'), { max: HOUR_MS }),
     retryPauseMs: () => parseDuration('--retry-pause', str('retryPause'), { max: HOUR_MS }),
+    source: () => {
+      if (opts.source === undefined) return undefined
+      parseConsumerUrl(str('source'))
+      return str('source')
+    },
+    ackWaitMs: () => opts.ackWait === undefined ? NATS_DEFAULTS.ackWaitMs : parseDuration('--ack-wait', str('ackWait'), { max: HOUR_MS }),
   })
 }
