@@ -18,7 +18,7 @@ export interface Checkpoint extends SpoolPosition {
 }
 
 export function checkpointPath (dataDir: string): string {
-  return join(dataLayout(dataDir).state, 'checkpoint.json')
+  return dataLayout(dataDir).checkpoint
 }
 
 function repairHint (dataDir: string): string {

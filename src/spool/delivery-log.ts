@@ -26,11 +26,11 @@ export interface DeliveryEntry {
 }
 
 export function deliveriesDir (dataDir: string): string {
-  return join(dataLayout(dataDir).state, 'deliveries')
+  return dataLayout(dataDir).deliveries
 }
 
 function keyPath (dataDir: string): string {
-  return join(dataLayout(dataDir).state, 'trace.key')
+  return dataLayout(dataDir).traceKey
 }
 
 /** The data dir's secret, created on first use when `create`. */
