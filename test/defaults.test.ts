@@ -10,7 +10,6 @@ import { createProgram } from '../src/cli.js'
 import { DEFAULT_LOG_LEVEL } from '../src/logger.js'
 import { FOLLOW_DEFAULTS, NATS_DEFAULTS, PROCESS_DEFAULTS } from '../src/processor/defaults.js'
 import { processOptionsFrom } from '../src/processor/command.js'
-import { DEFAULT_VONAGE_SIGNATURE_METHOD } from '../src/providers/signatures/vonage.js'
 import { RECEIVE_DEFAULTS } from '../src/receiver/defaults.js'
 import { DEFAULT_VONAGE_SIGNATURE_METHOD } from '../src/providers/signatures/vonage.js'
 import { DEFAULT_DATA_DIR } from '../src/spool/layout.js'
@@ -38,7 +37,6 @@ const EXPECTED: Record<string, [Parse, unknown]> = {
   'receive --first-byte-timeout': [duration, RECEIVE_DEFAULTS.firstByteTimeoutMs],
   'receive --admin-host': [text, RECEIVE_DEFAULTS.adminHost],
   'receive --min-free': [size, RECEIVE_DEFAULTS.minFreeBytes],
-  'receive --vonage-signature-method': [text, DEFAULT_VONAGE_SIGNATURE_METHOD],
   'process --provider-tz': [text, PROCESS_DEFAULTS.providerTz],
   'process --max-attempts': [int, PROCESS_DEFAULTS.maxAttempts],
   'process --dead-after': [duration, PROCESS_DEFAULTS.deadAfterMs],
