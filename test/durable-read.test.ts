@@ -17,7 +17,7 @@ import { waitFor } from './helpers/wait.js'
 import { readLines } from '../src/spool/reader.js'
 import { DurableLengthPublisher } from '../src/spool/durable-length.js'
 import { recordRefused } from '../src/spool/refused.js'
-import { purgeNumber } from '../src/spool/purge.js'
+import { purgeNumber } from '../src/tools/purge-number.js'
 import { loadCheckpoint } from '../src/spool/checkpoint.js'
 import { dataLayout } from '../src/spool/layout.js'
 

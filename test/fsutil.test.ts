@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { tempDir } from './helpers/tmp.js'
 import { parseStrace, skipWithoutStrace } from './helpers/strace.js'
 
-const FSUTIL = new URL('../dist/spool/fsutil.js', import.meta.url).href
+const FSUTIL = new URL('../dist/fs/durable.js', import.meta.url).href
 
 test('ensureDir creates 0750 directories and fsyncs the parent of each one it created', async (t) => {
   if (skipWithoutStrace(t, 'to see the fsync of each new directory\'s parent')) return

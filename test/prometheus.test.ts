@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Histogram, Registry, readMetric, renderMetrics } from '../src/spool/prometheus.js'
+import { Histogram, Registry, readMetric, renderMetrics } from '../src/metrics/prometheus.js'
 import { parseExposition, sampleValue } from './helpers/prometheus-text.js'
 
 test('counters and gauges are read at render time, with escaped labels and help', () => {

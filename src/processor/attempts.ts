@@ -4,8 +4,7 @@
  * so that a record that keeps failing is dead-lettered once it has failed in `--max-attempts` passes
  * and for `--dead-after` since its first failure, instead of blocking for ever.
  */
-import { join } from 'node:path'
-import { ensureDir, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
 import { dataLayout } from '../spool/layout.js'
 import { maskJsonStrings } from '../mask.js'
 
@@ -20,7 +19,7 @@ export interface AttemptEntry {
 export type Attempts = Record<string, AttemptEntry>
 
 export function attemptsPath (dataDir: string): string {
-  return join(dataLayout(dataDir).state, 'attempts.json')
+  return dataLayout(dataDir).attempts
 }
 
 /** The attempt counts; an unreadable file counts as empty (it only delays a dead letter). */

@@ -5,7 +5,7 @@
  * `offset` say where it was. Lines are buffered and made durable before the checkpoint moves.
  */
 import { join } from 'node:path'
-import { ensureDir, openForAppend, writeFully } from '../spool/fsutil.js'
+import { ensureDir, openForAppend, writeFully } from '../fs/durable.js'
 import { dataLayout } from '../spool/layout.js'
 import { maskFreeText, maskUrlCredentials } from '../mask.js'
 

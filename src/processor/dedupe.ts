@@ -20,7 +20,7 @@ import { constants } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { dataLayout } from '../spool/layout.js'
-import { ensureDir, openNoFollow, writeFileDurably, writeFully } from '../spool/fsutil.js'
+import { ensureDir, openNoFollow, writeFileDurably, writeFully } from '../fs/durable.js'
 
 const MAGIC = 0x4b444431 // 'DDK1'
 const HEADER = 12

@@ -1,6 +1,6 @@
 /** The figures of one pass, and their Prometheus text form for node_exporter's textfile collector. */
-import { writeFileDurably } from '../spool/fsutil.js'
-import { readMetric, renderMetrics, type Metric } from '../spool/prometheus.js'
+import { writeFileDurably } from '../fs/durable.js'
+import { readMetric, renderMetrics, type Metric } from '../metrics/prometheus.js'
 import { KINDS, type CallbackKind } from './classify.js'
 
 export type PassOutcome = 'done' | 'retry_later' | 'stopped' | 'error'

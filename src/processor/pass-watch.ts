@@ -5,9 +5,9 @@
  * record the pass is stuck on), which `status` shows as the pass in progress. Removed when the
  * pass ends. Not made durable: it only describes a running process.
  */
-import { dirname, join } from 'node:path'
+import { dirname } from 'node:path'
 import type { Logger } from 'pino'
-import { ensureDir, unlinkIfExists, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, unlinkIfExists, writeFileDurably } from '../fs/durable.js'
 import { dataLayout } from '../spool/layout.js'
 import type { PassFigures } from './metrics.js'
 import type { PassActivity, StuckRecord } from './pass-activity.js'
@@ -23,7 +23,7 @@ export interface PassProgress {
 }
 
 export function passProgressPath (dataDir: string): string {
-  return join(dataLayout(dataDir).state, 'pass-progress.json')
+  return dataLayout(dataDir).passProgress
 }
 
 export class PassWatch {

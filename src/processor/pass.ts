@@ -4,7 +4,7 @@
  * (window.ts), and a commit (commit.ts) after every batch, which acknowledges what it made durable.
  */
 import type { Logger } from 'pino'
-import { ensureDir, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, writeFileDurably } from '../fs/durable.js'
 import { DeliveryLogWriter } from '../spool/delivery-log.js'
 import { dataLayout, type DataLayout } from '../spool/layout.js'
 import type { SpoolPosition } from '../spool/reader.js'

@@ -4,7 +4,7 @@
  * once all of it is done (a file cut short by a failure is read again in full next time: the
  * handlers are idempotent by id).
  */
-import { listNdjsonFiles } from '../spool/fsutil.js'
+import { listNdjsonFiles } from '../fs/durable.js'
 import { dataLayout } from '../spool/layout.js'
 
 export function requeueDir (dataDir: string): string {

@@ -7,7 +7,7 @@
  */
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fsyncDir, unlinkIfExists } from '../spool/fsutil.js'
+import { fsyncDir, unlinkIfExists } from '../fs/durable.js'
 import { listSegments } from '../spool/layout.js'
 import { segmentBefore, type SpoolPosition } from '../spool/reader.js'
 

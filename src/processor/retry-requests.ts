@@ -6,7 +6,7 @@
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ensureDir, readFileNoFollow, unlinkIfExists, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, readFileNoFollow, unlinkIfExists, writeFileDurably } from '../fs/durable.js'
 import { requeueDir } from './requeue.js'
 
 const SUFFIX = '.request'

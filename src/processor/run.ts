@@ -8,12 +8,12 @@ import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.js'
 import { RateLimitedLog } from '../rate-limited-log.js'
-import { ensureDir } from '../spool/fsutil.js'
+import { ensureDir } from '../fs/durable.js'
 import { existingDataDir } from '../spool/data-dir.js'
 import { dataLayout } from '../spool/layout.js'
 import { tryAcquireLock } from '../spool/lock.js'
 import type { PassFigures } from './metrics.js'
-import { FOLLOW_DEFAULTS, type ProcessorOptions } from './defaults.js'
+import { FOLLOW_DEFAULTS, NATS_DEFAULTS, type ProcessorOptions } from './defaults.js'
 import { Processor, spoolSource, type SourceFactory } from './pass.js'
 import { WakeableSleep } from './wakeable-sleep.js'
 
@@ -44,7 +44,7 @@ async function sourceFactory (options: ProcessCommandOptions): Promise<SourceFac
   const { parseConsumerUrl } = await import('../nats/consumer-url.js')
   const { JetStreamSource } = await import('./jetstream-source.js')
   const where = parseConsumerUrl(options.source)
-  return async (o) => new JetStreamSource(o, { where, ackWaitMs: options.ackWaitMs ?? 30_000, retryPauseMs: options.retryPauseMs ?? 5000, follow: options.follow === true })
+  return async (o) => new JetStreamSource(o, { where, ackWaitMs: options.ackWaitMs ?? NATS_DEFAULTS.ackWaitMs, retryPauseMs: options.retryPauseMs ?? FOLLOW_DEFAULTS.retryPauseMs, follow: options.follow === true })
 }
 
 /** Called with the stop handler; the CLI wires it to SIGTERM and SIGINT. */

@@ -4,8 +4,8 @@
  * listing, so it is cached and refreshed at most every few seconds, when scraped.
  */
 import type { Logger } from 'pino'
-import { spoolSize, type SpoolSize } from '../spool/disk.js'
-import { Histogram, Registry, readMetric } from '../spool/prometheus.js'
+import { spoolSize, type SpoolSize } from '../spool/size.js'
+import { Histogram, Registry, readMetric } from '../metrics/prometheus.js'
 import type { SpoolWriterStats } from '../spool/writer.js'
 import type { ReceiverStats } from './server.js'
 

@@ -6,7 +6,7 @@ import { open, unlink } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { DataDirNotWritableError, ListenError } from '../errors.js'
-import { ensureDir } from '../spool/fsutil.js'
+import { ensureDir } from '../fs/durable.js'
 import type { DataLayout } from '../spool/layout.js'
 
 /**

@@ -9,7 +9,7 @@
 import { join } from 'node:path'
 import { CheckpointError } from '../errors.js'
 import { isPermissionDenied, permissionError } from '../permission.js'
-import { ensureDir, openNoFollow, readFileNoFollow, writeFileDurably } from './fsutil.js'
+import { ensureDir, openNoFollow, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
 import { dataLayout, listSegments, parseSegmentName } from './layout.js'
 import { segmentBefore, type SpoolPosition } from './reader.js'
 
@@ -18,7 +18,7 @@ export interface Checkpoint extends SpoolPosition {
 }
 
 export function checkpointPath (dataDir: string): string {
-  return join(dataLayout(dataDir).state, 'checkpoint.json')
+  return dataLayout(dataDir).checkpoint
 }
 
 function repairHint (dataDir: string): string {

@@ -11,7 +11,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { appendFile, readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ensureDir, readFileNoFollow, writeFileDurably } from './fsutil.js'
+import { ensureDir, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
 import { dataLayout } from './layout.js'
 
 export interface DeliveryEntry {
@@ -26,11 +26,11 @@ export interface DeliveryEntry {
 }
 
 export function deliveriesDir (dataDir: string): string {
-  return join(dataLayout(dataDir).state, 'deliveries')
+  return dataLayout(dataDir).deliveries
 }
 
 function keyPath (dataDir: string): string {
-  return join(dataLayout(dataDir).state, 'trace.key')
+  return dataLayout(dataDir).traceKey
 }
 
 /** The data dir's secret, created on first use when `create`. */

@@ -15,7 +15,7 @@ import { closeSync, constants, openSync, writeSync } from 'node:fs'
 import { readFile, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { FILE_MODE } from './fsutil.js'
+import { FILE_MODE } from '../fs/durable.js'
 import { isLockHeld } from './lock.js'
 
 export const DURABLE_LENGTH_FILE = '.durable-length'

@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import { decodeRecord } from '../record.js'
 import { listSegments } from './layout.js'
-import { openNoFollow } from './fsutil.js'
+import { openNoFollow } from '../fs/durable.js'
 
 export interface LastSpooled {
   segment: string

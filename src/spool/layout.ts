@@ -3,7 +3,8 @@
  *
  *   <data-dir>/spool/        segments, `<seq>-<created>.ndjson`, names sort in write order;
  *                            `.durable-length` (durable-length.ts) and `.refused` (refused.ts)
- *   <data-dir>/state/        the processor's checkpoint and attempt counts
+ *   <data-dir>/state/        the processor's checkpoint, attempt counts, last pass and pass in
+ *                            progress, the delivery log and its key, the receiver's answers
  *   <data-dir>/quarantine/   torn fragments, `<segment>@<offset>.fragment`
  *   <data-dir>/dead/         dead letters, NDJSON
  *   <data-dir>/out/          the default file handlers' output, `<kind>.ndjson`
@@ -19,8 +20,20 @@ export interface DataLayout {
   root: string
   spool: string
   state: string
+  /** The processor's position in the spool (checkpoint.ts). */
+  checkpoint: string
+  /** Failed passes per record (processor/attempts.ts). */
+  attempts: string
   /** The last pass's outcome and figures, written by the processor for `status`. */
   lastPass: string
+  /** The pass in progress, rewritten while it runs (processor/pass-watch.ts). */
+  passProgress: string
+  /** The delivery log's daily files, for `trace` (delivery-log.ts). */
+  deliveries: string
+  /** The key of the delivery log's number hashes (delivery-log.ts). */
+  traceKey: string
+  /** What the running receiver answered, for `status` (receiver-answers.ts). */
+  receiverAnswers: string
   quarantine: string
   dead: string
   out: string
@@ -33,7 +46,13 @@ export function dataLayout (dataDir: string): DataLayout {
     root,
     spool: join(root, 'spool'),
     state: join(root, 'state'),
+    checkpoint: join(root, 'state', 'checkpoint.json'),
+    attempts: join(root, 'state', 'attempts.json'),
     lastPass: join(root, 'state', 'last-pass.json'),
+    passProgress: join(root, 'state', 'pass-progress.json'),
+    deliveries: join(root, 'state', 'deliveries'),
+    traceKey: join(root, 'state', 'trace.key'),
+    receiverAnswers: join(root, 'state', 'receiver-answers.json'),
     quarantine: join(root, 'quarantine'),
     dead: join(root, 'dead'),
     out: join(root, 'out'),

@@ -7,7 +7,7 @@
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { quarantineName } from './layout.js'
-import { ensureDir, openNoFollow, writeFileDurably } from './fsutil.js'
+import { ensureDir, openNoFollow, writeFileDurably } from '../fs/durable.js'
 
 export interface TornTail {
   /** Byte offset of the fragment's first byte in the segment. */

@@ -17,7 +17,7 @@
 import { type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { listSegments, parseSegmentName, type SegmentName } from './layout.js'
-import { openNoFollow } from './fsutil.js'
+import { openNoFollow } from '../fs/durable.js'
 import { acknowledgedLength } from './durable-length.js'
 import { readRefused } from './refused.js'
 

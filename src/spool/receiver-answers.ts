@@ -5,8 +5,7 @@
  * read. Not made durable: it describes a running process.
  */
 import { rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { ensureDir, readFileNoFollow } from './fsutil.js'
+import { ensureDir, readFileNoFollow } from '../fs/durable.js'
 import { dataLayout } from './layout.js'
 
 export interface ReceiverAnswers {
@@ -22,7 +21,7 @@ export interface ReceiverAnswers {
 export const ANSWERS_WINDOW_MS = 5 * 60_000
 
 export function receiverAnswersPath (dataDir: string): string {
-  return join(dataLayout(dataDir).state, 'receiver-answers.json')
+  return dataLayout(dataDir).receiverAnswers
 }
 
 export async function writeReceiverAnswers (dataDir: string, answers: ReceiverAnswers): Promise<void> {

@@ -9,7 +9,7 @@
 import { constants } from 'node:fs'
 import { open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FILE_MODE, fsyncDir } from './fsutil.js'
+import { FILE_MODE, fsyncDir } from '../fs/durable.js'
 
 export const REFUSED_FILE = '.refused'
 

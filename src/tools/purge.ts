@@ -1,9 +1,9 @@
 /**
- * `callback-spool purge --number N`: a data-subject erasure (src/spool/purge.ts does the rewriting).
+ * `callback-spool purge --number N`: a data-subject erasure (purge-number.ts does the rewriting).
  * Prints counts per area, with the number masked.
  */
 import { maskNumber } from '../mask.js'
-import { purgeNumber, type PurgeReport } from '../spool/purge.js'
+import { purgeNumber, type PurgeReport } from './purge-number.js'
 import { existingDataDir } from '../spool/data-dir.js'
 import { confirmIrreversible, type ToolIO } from './common.js'
 

@@ -1,7 +1,7 @@
 /** For `status`: the pass in progress (state/pass-progress.json, while a processor runs) and the record it is stuck on. */
 import type { StuckRecord } from '../processor/pass-activity.js'
 import { passProgressPath, type PassProgress } from '../processor/pass-watch.js'
-import { readFileNoFollow } from '../spool/fsutil.js'
+import { readFileNoFollow } from '../fs/durable.js'
 
 export async function readPassState (dataDir: string, processorRunning: boolean, lastPass: { outcome: string, stuck?: StuckRecord | null } | null): Promise<{ inProgress: PassProgress | null, stuck: StuckRecord | null }> {
   let inProgress: PassProgress | null = null

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander'
 import { dataDirOption, envOption, setOptionsValidator } from '../config.js'
 import type { Logger } from 'pino'
 import { parsePort } from '../units.js'
-import { ensureDir } from '../spool/fsutil.js'
+import { ensureDir } from '../fs/durable.js'
 
 export interface UpCommandDeps {
   /** Loads pino only when `up` runs. */

@@ -5,7 +5,7 @@
  */
 import { type FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { ensureDir, openForAppend, writeFully } from '../../spool/fsutil.js'
+import { ensureDir, openForAppend, writeFully } from '../../fs/durable.js'
 import { DONE, type Handler, type HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 

@@ -1,6 +1,6 @@
 /**
  * `callback-spool purge --number +33...`: a data-subject erasure. Removes every line that
- * spells one phone number anywhere (src/spool/number-spellings.ts: any spelling, raw and base64
+ * spells one phone number anywhere (number-spellings.ts: any spelling, raw and base64
  * bodies, invalid lines and torn tails included) from the sealed spool segments, the re-queue,
  * the dead letters and the handlers' outputs, and deletes quarantined fragments that spell it.
  *
@@ -11,19 +11,19 @@
  * the whole purge, so no pass reads a file while it is replaced, and a checkpoint that points
  * into a rewritten segment is moved back by the bytes removed before it.
  */
-import { eraseNumberFromDeliveryLog } from './delivery-log.js'
+import { eraseNumberFromDeliveryLog } from '../spool/delivery-log.js'
 import { createReadStream } from 'node:fs'
 import { readdir, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { NoInputError, UsageError } from '../errors.js'
 import { normaliseNumber } from '../number.js'
 import { textMentionsNumber } from './number-spellings.js'
-import { createTempBeside, FILE_MODE, fsyncDir, listNdjsonFiles, openNoFollow, readFileNoFollow, writeFully } from './fsutil.js'
-import { existingDataDir } from './data-dir.js'
-import { dataLayout, listSegments } from './layout.js'
-import { readCheckpoint, saveCheckpoint } from './checkpoint.js'
-import { readRefused, recordRefused } from './refused.js'
-import { acquireLock, isLockHeld } from './lock.js'
+import { createTempBeside, FILE_MODE, fsyncDir, listNdjsonFiles, openNoFollow, readFileNoFollow, writeFully } from '../fs/durable.js'
+import { existingDataDir } from '../spool/data-dir.js'
+import { dataLayout, listSegments } from '../spool/layout.js'
+import { readCheckpoint, saveCheckpoint } from '../spool/checkpoint.js'
+import { readRefused, recordRefused } from '../spool/refused.js'
+import { acquireLock, isLockHeld } from '../spool/lock.js'
 
 /** The processor's rule (src/number.ts), for the number given on the command line. */
 export function normalizeNumber (value: string): string {

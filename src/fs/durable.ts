@@ -1,4 +1,4 @@
-/** Small durable-file helpers shared by the writer, the checkpoint and the tools. */
+/** Small durable-file helpers shared by the writer, the checkpoint, the handlers and the tools. */
 import { constants } from 'node:fs'
 import { mkdir, open, readdir, readlink, rename, chmod, unlink, type FileHandle } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
