@@ -8,7 +8,8 @@
  *
  * Targets (issue 3): at least 200,000 records/s, at least as fast as jq, peak RSS under 150 MB.
  * Then bench/concurrency.ts: http, exec and the file target at --concurrency 32 beside 1; and
- * bench/sql.ts: PostgreSQL and MariaDB/MySQL with 100k records, at 32 beside 1.
+ * bench/sql.ts: PostgreSQL and MariaDB/MySQL with 100k records, at 32 beside 1; and
+ * bench/jetstream-consumer.ts: a JetStream consumer (--source) to the file target.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -20,6 +21,7 @@ import { encodeRecord, newRecordId, type SpoolRecord } from '../src/record.js'
 import { segmentName } from '../src/spool/layout.js'
 import { concurrencyTable, concurrencyTargets, runConcurrencyBench } from './concurrency.js'
 import { runSqlBench, sqlTargets } from './sql.js'
+import { consumerTable, consumerTargets, runConsumerBench } from './jetstream-consumer.js'
 import { evaluateProcessorTargets, processorTable, processorTargetsText, type Measured, type ProcessorRun } from './processor-report.js'
 
 /** Extra node flags for the processor run, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
@@ -165,7 +167,14 @@ export async function runProcessorBench (counts: number[], log: (line: string) =
   const sql = await runSqlBench(log)
   targets.push(...sqlTargets(sql))
   const sqlRuns = sql.flatMap((s) => s.run === undefined ? [] : [s.run])
-  return { table: `${processorTable(runs)}\n\n${concurrencyTable([...side, ...sqlRuns])}`, targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
+  // A JetStream consumer (--source) to the file target.
+  const consumer = await runConsumerBench(log)
+  targets.push(...consumerTargets(consumer))
+  return {
+    table: `${processorTable(runs)}\n\n${concurrencyTable([...side, ...sqlRuns])}\n\n${consumerTable(consumer.runs)}`,
+    targets: processorTargetsText(targets),
+    pass: targets.every((t) => t.pass !== false),
+  }
 }
 
 // Run only when started as a script (bench/run.ts imports this module).

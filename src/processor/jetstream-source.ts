@@ -130,6 +130,8 @@ export class JetStreamSource implements RecordSource<MessageLine> {
   private async ready (logger: Logger): Promise<Consumer> {
     if (this.consumer !== undefined) return this.consumer
     const { where } = this.js
+    // A connection the client gave up on (it reconnects by itself otherwise) is opened again.
+    if (this.nc?.isClosed() === true) this.nc = undefined
     this.nc ??= await connectNats(where.url, { name: `callback-spool process ${where.consumer}`, timeoutMs: this.timeoutMs })
     const { created, info } = await ensureConsumer(this.nc, where, this.js.ackWaitMs, this.timeoutMs)
     this.ackWaitMs = Math.max(1, Math.round((info.config.ack_wait ?? 30e9) / 1e6))
