@@ -4,11 +4,11 @@
  */
 import { nanos, type NatsConnection } from '@nats-io/transport-node'
 import { DiscardPolicy, JetStreamApiError, jetstreamManager, RetentionPolicy, StorageType, type StreamConfig, type StreamInfo } from '@nats-io/jetstream'
-import { HOUR_MS } from '../units.js'
+import { NATS_DEFAULTS } from '../processor/defaults.js'
 
 export { DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from './url.js'
-export const DEFAULT_STREAM_MAX_AGE_MS = 7 * 24 * HOUR_MS
-export const DEFAULT_STREAM_REPLICAS = 1
+export const DEFAULT_STREAM_MAX_AGE_MS = NATS_DEFAULTS.streamMaxAgeMs
+export const DEFAULT_STREAM_REPLICAS = NATS_DEFAULTS.streamReplicas
 /** Republishes within this long after the first are recognised by their `Nats-Msg-Id`. */
 export const MIN_DUPLICATE_WINDOW_MS = 10 * 60_000
 

@@ -8,11 +8,12 @@ import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.js'
 import { RateLimitedLog } from '../rate-limited-log.js'
-import { ensureDir, existingDataDir } from '../spool/fsutil.js'
+import { ensureDir } from '../spool/fsutil.js'
+import { existingDataDir } from '../spool/data-dir.js'
 import { dataLayout } from '../spool/layout.js'
 import { tryAcquireLock } from '../spool/lock.js'
 import type { PassFigures } from './metrics.js'
-import type { ProcessorOptions } from './defaults.js'
+import { FOLLOW_DEFAULTS, type ProcessorOptions } from './defaults.js'
 import { Processor, spoolSource, type SourceFactory } from './pass.js'
 import { WakeableSleep } from './wakeable-sleep.js'
 
@@ -147,6 +148,8 @@ function sleeper (setWake: (wake: () => void) => void): WakeableSleep {
  */
 async function follow (processor: Processor, options: ProcessCommandOptions, log: Logger, setWake: (wake: () => void) => void): Promise<number> {
   const spoolDir = dataLayout(options.dataDir).spool
+  const pollIntervalMs = options.pollIntervalMs ?? FOLLOW_DEFAULTS.pollIntervalMs
+  const retryPauseMs = options.retryPauseMs ?? FOLLOW_DEFAULTS.retryPauseMs
   await ensureDir(spoolDir)
   const sleep = sleeper(setWake)
   let changed = false
@@ -160,7 +163,7 @@ async function follow (processor: Processor, options: ProcessCommandOptions, log
   } catch (err) {
     log.warn({ err }, 'cannot watch the spool; polling only')
   }
-  log.info({ spool: spoolDir, poll_ms: options.pollIntervalMs ?? 250 }, 'following the spool')
+  log.info({ spool: spoolDir, poll_ms: pollIntervalMs }, 'following the spool')
   try {
     while (!processor.stopping) {
       changed = false
@@ -169,9 +172,9 @@ async function follow (processor: Processor, options: ProcessCommandOptions, log
       failedPasses = figures.outcome === 'retry_later' ? failedPasses + 1 : 0
       if (failedPasses > 0) {
         pausing = true
-        await sleep.sleep(retryPause(options.retryPauseMs ?? 5000, failedPasses))
+        await sleep.sleep(retryPause(retryPauseMs, failedPasses))
         pausing = false
-      } else if (!changed) await sleep.sleep(options.pollIntervalMs ?? 250)
+      } else if (!changed) await sleep.sleep(pollIntervalMs)
     }
   } finally {
     watcher?.close()

@@ -8,6 +8,7 @@
 import { internationalNumber } from './numbers.js'
 import { errorCode, fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
+import { createPlivoVerifier } from './signatures/plivo.js'
 import { statusMapper } from './status.js'
 import { UTC_TIME } from './zoned-time.js'
 
@@ -63,4 +64,9 @@ export const plivo: ProviderProfile = {
     ? null
     : `${event.message_id}|${fieldString(fields.Status) ?? event.kind}|${fieldString(fields.Sequence) ?? ''}`,
   answer: { status: 200, contentType: 'application/xml', body: '<?xml version="1.0" encoding="utf-8"?><Response></Response>' },
+  signature: {
+    option: '--plivo-auth-token',
+    description: 'verify X-Plivo-Signature-V3 (or -V2, which does not sign the body) with this auth token',
+    create: createPlivoVerifier,
+  },
 }
