@@ -91,7 +91,7 @@ export async function generateSpool (dataDir: string, count: number, numbers = 0
 }
 
 /** Runs a command under /usr/bin/time -v when present (peak RSS and CPU time from it), else polls VmHWM. */
-async function measure (command: string, args: string[]): Promise<Measured & { code: number | null }> {
+export async function measure (command: string, args: string[]): Promise<Measured & { code: number | null }> {
   const useTime = existsSync('/usr/bin/time')
   const file = useTime ? '/usr/bin/time' : command
   const argv = useTime ? ['-v', command, ...args] : args

@@ -9,7 +9,8 @@
  *   npm run bench               3 rounds of 4 s per figure, about 4 minutes, then the processor
  *   npm run bench -- --quick    1 round of 3 s
  *   npm run bench -- --rounds 5 --seconds 6
- *   npm run bench -- --only receiver|processor
+ *   npm run bench -- --only receiver|processor|dedupe
+ *   npm run bench -- --only dedupe --records 100000   (bench/dedupe.ts: 1 M keys in the window, and a pass with it on and off)
  *   npm run bench -- --only processor --records 100000,1000000
  *
  * The processor part (bench/processor.ts): spools of 100k and 1M records through `callback-spool
@@ -26,6 +27,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { countLines } from './count-lines.js'
 import { runProcessorBench } from './processor.js'
+import { runDedupeBench } from './dedupe.js'
 import { medianSyncMs } from './disk-probe.js'
 import { evaluateTargets, markdownTable, targetsText, type Cell, type SpoolCheck } from './report.js'
 import { startServer, type RunningServer, type ServerKind } from './servers.js'
@@ -46,8 +48,8 @@ const { values } = parseArgs({
   },
 })
 
-if (values.only !== undefined && values.only !== 'receiver' && values.only !== 'processor') {
-  throw new Error(`Expected \`--only\` to be receiver or processor, got \`${values.only}\``)
+if (values.only !== undefined && values.only !== 'receiver' && values.only !== 'processor' && values.only !== 'dedupe') {
+  throw new Error(`Expected \`--only\` to be receiver, processor or dedupe, got \`${values.only}\``)
 }
 const recordCounts = (values.records ?? '100000,1000000').split(',').map((v) => {
   const n = Number(v)
@@ -154,6 +156,12 @@ async function stopAndCount (subject: Subject): Promise<SpoolCheck | undefined> 
 
 async function main (): Promise<number> {
   let code = 0
+  if (values.only === 'dedupe') {
+    log(`dedupe bench, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+    const dedupe = await runDedupeBench(1_000_000, values.records === undefined ? [100_000] : recordCounts, log)
+    process.stdout.write(`\n${dedupe.table}\n\n${dedupe.targets}\n`)
+    return dedupe.pass ? 0 : 1
+  }
   if (values.only !== 'processor') code = Math.max(code, await receiverBench())
   if (values.only !== 'receiver') {
     log(`processor bench, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ` +

@@ -19,8 +19,12 @@ test('JSON is detected by the first non-blank byte, whatever the content type', 
   assert.deepEqual({ ...body('\uFEFF{"a":"bom"}') }, { a: 'bom' })
   // Starts with `{` but does not parse: nothing, not a form.
   assert.deepEqual({ ...body('{"a":1') }, {})
-  // JSON that is not an object is a form, never JSON.
-  assert.deepEqual({ ...body('[1,2]') }, { '[1,2]': '' })
+  // A JSON array (Bandwidth's batches): its items keyed by index.
+  assert.deepEqual({ ...body('[1,{"a":2}]') }, { 0: 1, 1: { a: 2 } })
+  assert.deepEqual({ ...body(' [] ') }, {})
+  // Other JSON that is not an object, or a `[` that does not parse, is a form, never JSON.
+  assert.deepEqual({ ...body('[1,2') }, { '[1,2': '' })
+  assert.deepEqual({ ...body('"a"') }, { '"a"': '' })
   assert.deepEqual({ ...body('a=1&b=2') }, { a: '1', b: '2' })
   assert.deepEqual({ ...body('') }, {})
   assert.deepEqual({ ...body('   \n') }, {})

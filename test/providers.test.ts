@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { normaliseCallback, normaliseEvents } from '../src/processor/normalise.js'
 import { ZonedTimeReader } from '../src/processor/provider-time.js'
 import { PROFILES } from '../src/providers/index.js'
+import { parseProviderZones, ProviderTimes } from '../src/providers/times.js'
 import { buildRecord } from '../src/receiver/build-record.js'
 import { encodeRecord, type SpoolRecord } from '../src/record.js'
 import { runProcessCommand } from '../src/processor/run.js'
@@ -34,14 +35,24 @@ const EXPECTED: Record<string, Expected> = {
   // RawDlrDoneDate is in the carrier's unknown zone: kept as sent, no event_time.
   'twilio-status-undelivered.http': { kind: 'delivery', provider: 'twilio', number: '+15558675309', our_number: '+15017250604', status: 'failed', provider_status: 'undelivered', error_code: '30003', message_id: 'SM0123456789abcdef0123456789abcdef', event_date: '2301141529', event_time: null },
   'twilio-optout.http': { kind: 'optout', provider: 'twilio', number: '+14017122661', our_number: '+15558675310', message_id: 'SM89abcdef0123456789abcdef01234567', text: 'STOP', event_time: null },
+  // Advanced Opt-Out's START.
+  'twilio-optin.http': { kind: 'optin', provider: 'twilio', number: '+14017122661', our_number: '+15558675310', message_id: 'SM0fedcba9876543210fedcba987654321', text: 'START', event_time: null },
   'twilio-reply.http': { kind: 'reply', provider: 'twilio', number: '+14017122661', our_number: '+15558675310', message_id: 'SMfedcba9876543210fedcba9876543210', text: 'Running late, see you at 9', event_time: null },
   // msisdn is the recipient of a receipt; message-timestamp is UTC (scts, 13:10, is the carrier's local time).
   'vonage-dlr-json.http': { kind: 'delivery', provider: 'vonage', number: '+447547232824', our_number: 'Nexmo CLI', status: 'delivered', provider_status: 'delivered', error_code: null, message_id: '0B00000127FDBC63', event_time: '2018-10-25T12:10:29.000Z' },
   // msisdn is the sender of an inbound message.
   'vonage-inbound-get.http': { kind: 'reply', provider: 'vonage', number: '+15862151111', our_number: '+12812581111', message_id: '0B0000004B65F62F', text: 'Msg', event_time: '2017-05-01T21:52:49.000Z' },
+  // A STOP arrives as an inbound message (keyword=STOP): an opt-out by its whole text.
+  'vonage-inbound-stop.http': { kind: 'optout', provider: 'vonage', number: '+15862151111', our_number: '+12812581111', message_id: '0B0000004B65F630', text: 'Stop', event_time: '2017-05-01T21:53:10.000Z' },
+  // An inbound message's `from` is the subscriber.
+  'vonage-messages-inbound.http': { kind: 'reply', provider: 'vonage-messages', number: '+447700900000', our_number: '+447700900001', message_id: 'aaaaaaaa-bbbb-cccc-dddd-0123456789ac', text: 'Hello back', event_time: '2023-05-01T14:05:00.000Z' },
   'vonage-messages-status.http': { kind: 'delivery', provider: 'vonage-messages', number: '+447700900000', our_number: '+447700900001', status: 'sent', provider_status: 'submitted', error_code: null, message_id: 'aaaaaaaa-bbbb-cccc-dddd-0123456789ab', event_time: '2023-05-01T14:00:00.000Z' },
   'plivo-status.http': { kind: 'delivery', provider: 'plivo', number: '+14155551234', our_number: '+14155550000', status: 'delivered', provider_status: 'delivered', error_code: null, message_id: '0936ec98-7c4c-11e4-9bd8-22000afa12b9', event_time: '2023-01-05T10:00:03.654Z' },
   'plivo-optout.http': { kind: 'optout', provider: 'plivo', number: '+14155551234', our_number: '+14155550000', message_id: '2a1b3c4d-7c4c-11e4-9bd8-22000afa12b9', text: 'STOP', event_time: null },
+  // A blank MessageIntent: an ordinary reply.
+  'plivo-inbound.http': { kind: 'reply', provider: 'plivo', number: '+14155551234', our_number: '+14155550000', message_id: '3b2c4d5e-7c4c-11e4-9bd8-22000afa12b9', text: 'See you at 9', event_time: null },
+  'plivo-optin.http': { kind: 'optin', provider: 'plivo', number: '+14155551234', our_number: '+14155550000', message_id: '4c3d5e6f-7c4c-11e4-9bd8-22000afa12b9', text: 'START', event_time: null },
+  'telnyx-sent.http': { kind: 'delivery', provider: 'telnyx', number: '+18665550001', our_number: '+18445550001', status: 'sent', provider_status: 'sent', error_code: null, message_id: '40317159-a2a9-4d51-8b6a-2a6c5b1c7d0e', event_time: '2019-12-09T21:32:13.552Z' },
   'telnyx-received.http': { kind: 'reply', provider: 'telnyx', number: '+18665550001', our_number: '+18445550001', message_id: '7ee4241c-f127-47e5-9c34-3aac291f8058', text: 'Hello, World!', event_time: '2019-01-23T18:10:02.574Z' },
   'telnyx-finalized.http': { kind: 'delivery', provider: 'telnyx', number: '+18665550001', our_number: '+18445550001', status: 'delivered', provider_status: 'delivered', error_code: null, message_id: '40317159-a2a9-4d51-8b6a-2a6c5b1c7d0e', event_time: '2019-12-09T21:32:14.148Z' },
   'sinch-recipient-report.http': { kind: 'delivery', provider: 'sinch', number: '+33662162466', our_number: null, status: 'delivered', provider_status: 'Delivered', error_code: null, message_id: '01JHFFHQ0P99JPPNQPJDV7JTBP', event_time: '2025-01-13T09:22:40.914Z' },
@@ -54,6 +65,13 @@ const EXPECTED: Record<string, Expected> = {
   'messagebird-status-get.http': { kind: 'delivery', provider: 'messagebird', number: '+31612345678', our_number: null, status: 'delivered', provider_status: 'delivered', error_code: null, message_id: 'e8077d803532c0b5937c639b60216938', event_time: '2016-05-03T08:58:10.000Z' },
   // No date in the docs' sample: no event_time (never the time of receipt instead).
   'brevo-sent.http': { kind: 'delivery', provider: 'brevo', number: '+918076001713', our_number: null, status: 'sent', provider_status: 'sent', error_code: null, message_id: '123', event_time: null },
+  // `date` is CET in winter (UTC+1), CEST in summer (UTC+2).
+  'brevo-delivered.http': { kind: 'delivery', provider: 'brevo', number: '+918076001713', our_number: null, status: 'delivered', provider_status: 'delivered', error_code: null, message_id: '124', event_time: '2024-01-15T09:30:00.000Z' },
+  'brevo-unsubscribe.http': { kind: 'optout', provider: 'brevo', number: '+918076001713', our_number: null, message_id: '124', text: null, event_time: '2024-07-15T08:31:00.000Z' },
+  // A JSON array of one event; a status event's subscriber is `to`, its sender `message.from`.
+  'bandwidth-delivered.http': { kind: 'delivery', provider: 'bandwidth', number: '+15554443333', our_number: '+15552221111', status: 'delivered', provider_status: 'message-delivered', error_code: null, message_id: '1589228074636lm4k2je7j7jklbn2', event_time: '2024-05-01T10:00:01.000Z' },
+  'bandwidth-failed.http': { kind: 'delivery', provider: 'bandwidth', number: '+15554443334', our_number: '+15552221111', status: 'failed', provider_status: 'message-failed', error_code: '4405', message_id: '1589228074636lm4k2je7j7jklbn3', event_time: '2024-05-01T10:00:02.000Z' },
+  'bandwidth-received.http': { kind: 'reply', provider: 'bandwidth', number: '+15554443333', our_number: '+15552221111', message_id: '14762070468292kw2fuqty55yp2b2', text: 'Thanks!', event_time: '2024-05-01T10:05:00.000Z' },
   // Epoch milliseconds.
   'clickatell-mo-text.http': { kind: 'reply', provider: 'clickatell', number: '+2799900001', our_number: '+2799900002', message_id: '3a89680503414383af44dcd0e4e5f184', text: 'Text Content of the reply message', event_time: '2017-09-28T14:08:18.000Z' },
   'clickatell-status.http': { kind: 'delivery', provider: 'clickatell', number: '+2799900001', our_number: '+2799900002', status: 'delivered', provider_status: 'DEVICE_ACK', error_code: null, message_id: 'd33eef0838a121f71069a4cc8d55c19e', event_time: '2017-09-28T14:10:00.000Z' },
@@ -104,6 +122,35 @@ test('natural keys: the same event re-sent gives the same key, another status an
   assert.notEqual(
     twilio.dedupeKey(twilio.normalise(delivered, { time: paris })[0]!, delivered.fields),
     twilio.dedupeKey(twilio.normalise(twilioRecord, { time: paris })[0]!, twilioRecord.fields))
+})
+
+test('--provider-tz: Plivo read in the zone given, Twilio\'s RawDlrDoneDate once a zone is given, Octopush\'s default kept; zoned providers refused', () => {
+  const plivo = providerRecord('plivo-status.http')
+  const twilio = providerRecord('twilio-status-undelivered.http')
+  const octopush = recordWithFields({ message_id: 'sms_1', number: '+33600112233', status: 'DELIVERED', delivery_date: '2020-11-04 11:11:45' })
+  const times = new ProviderTimes(parseProviderZones(['plivo=America/New_York', 'twilio=UTC'], PROFILES, 'Europe/Paris'))
+  const read = (record: SpoolRecord): ReturnType<typeof normaliseCallback> => normaliseCallback(record, paris, { times })
+  assert.equal(read(plivo).event_time, '2023-01-05T15:00:03.654Z', 'EST is UTC-5')
+  assert.equal(read(twilio).event_time, '2023-01-14T15:29:00.000Z', 'YYMMDDhhmm read as UTC')
+  assert.equal(read(octopush).event_time, '2020-11-04T10:11:45.000Z')
+  // Without the option: Plivo in UTC, Twilio's date unread.
+  assert.equal(normaliseCallback(plivo, paris).event_time, '2023-01-05T10:00:03.654Z')
+  assert.equal(normaliseCallback(twilio, paris).event_time, null)
+  assert.equal(parseProviderZones(['UTC'], PROFILES, 'Europe/Paris').default, 'UTC')
+  assert.throws(() => parseProviderZones(['telnyx=UTC'], PROFILES, 'Europe/Paris'), { code: 'SPOOL_ERR_CONFIG', message: /PROVIDER one of octopush, twilio, vonage, plivo, brevo/ })
+  assert.throws(() => parseProviderZones(['plivo=Mars/Olympus'], PROFILES, 'Europe/Paris'), { code: 'SPOOL_ERR_CONFIG' })
+})
+
+test('Bandwidth: an array of several events is a batch, one record per event, each with its own key', () => {
+  const delivered = JSON.parse(loadFixture('bandwidth-delivered.http', DIR).body.toString('utf8')) as unknown[]
+  const received = JSON.parse(loadFixture('bandwidth-received.http', DIR).body.toString('utf8')) as unknown[]
+  const record = buildRecord({ method: 'POST', url: '/bandwidth', remoteAddr: '127.0.0.1', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify([...delivered, ...received])) })
+  const events = normaliseEvents(record, paris)
+  assert.deepEqual(events.map((e) => [e.kind, e.provider, e.record_id, e.message_id]), [
+    ['delivery', 'bandwidth', record.id, '1589228074636lm4k2je7j7jklbn2'],
+    ['reply', 'bandwidth', record.id, '14762070468292kw2fuqty55yp2b2'],
+  ])
+  assert.deepEqual(events.map((e) => e.dedupe_key), ['bandwidth:1589228074636lm4k2je7j7jklbn2|message-delivered|+15554443333', 'bandwidth:14762070468292kw2fuqty55yp2b2|reply|+15554443333'])
 })
 
 test('Brevo: its CET/CEST date, and replied / unsubscribe / subscribe as reply, optout, optin', () => {

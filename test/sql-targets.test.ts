@@ -16,7 +16,7 @@ import { MysqlHandler } from '../src/processor/handlers/mysql.js'
 import type { Handler } from '../src/processor/handler.js'
 import { runReplay } from '../src/tools/replay.js'
 import { newRecordId, type SpoolRecord } from '../src/record.js'
-import { schemaScript, schemaStatements } from '../src/processor/sql/schema.js'
+import { SCHEMA_VERSION, schemaScript, schemaStatements } from '../src/processor/sql/schema.js'
 import { loadFixtures } from './helpers/fixtures.js'
 import { fixtureRecord, lines, recordWithFields } from './helpers/records.js'
 import { writeSegment } from './helpers/spool.js'
@@ -121,7 +121,7 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       await writeSegment(dir, 1, lines(records))
       assert.equal(await pass(dir, db), 0)
       await assertFixtureRows(db, records)
-      assert.deepEqual((await db.query('SELECT version FROM callback_schema')).map((r) => Number(r.version)), [1])
+      assert.deepEqual((await db.query('SELECT version FROM callback_schema')).map((r) => Number(r.version)), [SCHEMA_VERSION])
       assert.deepEqual(await deadLetters(dir), [])
     })
 
@@ -169,7 +169,7 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       const outcomes = (await Promise.all(handlers.map((h, i) => handTogether(h, [delivery(`m${i}`, 'SENT', undefined)])))).flat()
       assert.deepEqual(outcomes.map((o) => o.outcome), ['done', 'done'])
       assert.equal((await db.query('SELECT id FROM sms_callbacks')).length, 2)
-      assert.deepEqual((await db.query('SELECT version FROM sms_callback_schema')).map((r) => Number(r.version)), [1])
+      assert.deepEqual((await db.query('SELECT version FROM sms_callback_schema')).map((r) => Number(r.version)), [SCHEMA_VERSION])
       await assert.rejects(db.query('SELECT 1 FROM callbacks'))
 
       const byHand = await fresh(t)
@@ -179,7 +179,7 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       const handler = await createHandler(byHand)
       t.after(() => handler.close?.())
       assert.deepEqual(await handTogether(handler, [delivery('m', 'SENT', undefined)]), [{ outcome: 'done' }])
-      assert.deepEqual((await byHand.query('SELECT version FROM callback_schema')).map((r) => Number(r.version)), [1])
+      assert.deepEqual((await byHand.query('SELECT version FROM callback_schema')).map((r) => Number(r.version)), [SCHEMA_VERSION])
     })
 
     test('replay --all then a pass, or an old record handed over again: no row changes', async (t) => {

@@ -15,6 +15,7 @@ import { FOLLOW_DEFAULTS, NATS_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
 import { parsePathBindings } from '../providers/bindings.js'
 import { PROFILES } from '../providers/index.js'
 import { parseKeywordList } from '../providers/keywords.js'
+import { parseProviderZones } from '../providers/times.js'
 import { targetsHelp, targetUsages } from './targets.js'
 import { ORDER_KEYS, type OrderKey } from './window.js'
 import type { OnSignal, ProcessCommandOptions } from './run.js'
@@ -35,7 +36,9 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(dataDirOption())
     .addOption(envOption('--on <kind=target>', `route a kind (delivery, reply, optout, optin, unknown or *) to ${targetUsages()}; repeatable (default: every kind to <data-dir>/out/<kind>.ndjson)`)
       .argParser(collectRoutes))
-    .addOption(envOption('--provider-tz <zone>', "the provider's time zone, for its local dates").default(PROCESS_DEFAULTS.providerTz))
+    .addOption(envOption('--provider-tz <[provider=]zone>', `the time zone of a provider's dates that carry none: ZONE for Octopush (default ${PROCESS_DEFAULTS.providerTz}), PROVIDER=ZONE for another (plivo=UTC); repeatable`)
+      .argParser(collectRoutes))
+    .addOption(envOption('--dedupe-window <duration>', "a record whose provider's key (a re-send) was handed over within this window is counted as a duplicate and not handed over again (0: off; at most 30d)").default(formatDuration(PROCESS_DEFAULTS.dedupeWindowMs)))
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes, and for --dead-after (at most 1000)').default(String(PROCESS_DEFAULTS.maxAttempts)))
     .addOption(envOption('--dead-after <duration>', 'dead-letter a record that fails (network error, 5xx, ...) only after it has failed this long (at most 30d)').default(formatDuration(PROCESS_DEFAULTS.deadAfterMs)))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass (at most 10)').default(String(PROCESS_DEFAULTS.tries)))
@@ -82,6 +85,21 @@ Examples:
   return command
 }
 
+/** `--provider-tz`, repeatable: ZONE (Octopush's) and PROVIDER=ZONE items. */
+function providerTimeZones (value: unknown): { providerTz: () => string, providerZones: () => Record<string, string> | undefined } {
+  const list = value === undefined ? [] : Array.isArray(value) ? value.map(String) : collectRoutes(String(value), undefined)
+  const zones = (): ReturnType<typeof parseProviderZones> => parseProviderZones(list, PROFILES, PROCESS_DEFAULTS.providerTz)
+  return {
+    providerTz: () => zones().default,
+    providerZones: () => {
+      let byProvider: Record<string, string>
+      // A mistake is said once, by providerTz.
+      try { byProvider = { ...zones().byProvider } } catch { return undefined }
+      return Object.keys(byProvider).length === 0 ? undefined : { ...byProvider }
+    },
+  }
+}
+
 /** Checks and converts the raw options (flags, env or config file): every mistake in one message. */
 export function processOptionsFrom (opts: Record<string, unknown>): ProcessCommandOptions {
   const str = (name: string): string => String(opts[name])
@@ -89,7 +107,8 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
   return checkAll<ProcessCommandOptions>({
     dataDir: () => str('dataDir'),
     routes: () => on.map(parseRoute),
-    providerTz: () => str('providerTz'),
+    ...providerTimeZones(opts.providerTz),
+    dedupeWindowMs: () => opts.dedupeWindow === undefined ? PROCESS_DEFAULTS.dedupeWindowMs : parseDuration('--dedupe-window', str('dedupeWindow'), { zero: 'off', max: 30 * 24 * HOUR_MS }),
     maxAttempts: () => parsePositiveInt('--max-attempts', str('maxAttempts'), { max: 1000 }),
     deadAfterMs: () => opts.deadAfter === undefined ? PROCESS_DEFAULTS.deadAfterMs : parseDuration('--dead-after', str('deadAfter'), { max: 30 * 24 * HOUR_MS }),
     tries: () => parsePositiveInt('--tries', str('tries'), { max: 10 }),

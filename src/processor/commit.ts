@@ -1,11 +1,12 @@
 /**
  * The commit: the handlers' output and the dead letters made durable (with those of the records a
- * handler refused at flush), then the source's acknowledgement (the spool: the attempt counts and
+ * handler refused at flush), then the de-duplication keys saved, then the source's acknowledgement (the spool: the attempt counts and
  * the checkpoint saved; JetStream: the messages acked), never before (fluent-bit #2846). A commit
  * takes what it acknowledges at once, so the pass may go on while it is written.
  */
 import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { DeadLetterWriter } from './dead-letters.js'
+import { DedupeWindow } from './dedupe.js'
 import type { Dispatcher, TargetRefusal } from './dispatch.js'
 import type { Acknowledgement } from './source.js'
 
@@ -20,9 +21,12 @@ export class Committer {
   /** A commit started by commitInBackground and not waited for yet. */
   private inFlight: Promise<void> | undefined
   private readonly deliveries: DeliveryLogWriter | undefined
+  private readonly dedupe: { window: DedupeWindow, dataDir: string } | undefined
 
-  constructor (dispatcher: Dispatcher, deadLetters: DeadLetterWriter, onRefused: (refused: TargetRefusal[]) => void, deliveries?: DeliveryLogWriter) {
+  constructor (dispatcher: Dispatcher, deadLetters: DeadLetterWriter, onRefused: (refused: TargetRefusal[]) => void, deliveries?: DeliveryLogWriter,
+    dedupe?: { window: DedupeWindow, dataDir: string }) {
     this.deliveries = deliveries
+    this.dedupe = dedupe
     this.onRefused = onRefused
     this.dispatcher = dispatcher
     this.deadLetters = deadLetters
@@ -65,6 +69,8 @@ export class Committer {
   /** Takes the content now, synchronously, then writes it. */
   private start (take: TakeAcknowledgement): Promise<void> {
     const acknowledge = take()
+    // The keys of the records done so far, whose output this commit's flush makes durable.
+    const dedupeWrite = this.dedupe?.window.take()
     const flushed = Promise.all([this.dispatcher.flush(), this.deadLetters.flush(), this.deliveries?.flush()])
     return (async () => {
       const [refused] = await flushed
@@ -73,6 +79,7 @@ export class Committer {
         this.onRefused(refused)
         await this.deadLetters.flush()
       }
+      if (dedupeWrite !== undefined) await DedupeWindow.write(this.dedupe!.dataDir, dedupeWrite)
       await acknowledge?.()
     })()
   }

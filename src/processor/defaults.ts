@@ -11,8 +11,12 @@ export interface ProcessorOptions {
   dataDir: string
   /** `--on` routes; empty: every kind to `<data-dir>/out/<kind>.ndjson`. */
   routes: Route[]
-  /** @default 'Europe/Paris' */
+  /** Octopush's zone (`--provider-tz ZONE`). @default 'Europe/Paris' */
   providerTz: string
+  /** `--provider-tz PROVIDER=ZONE`: other providers' zones for their zone-less dates. @default each profile's */
+  providerZones?: Readonly<Record<string, string>>
+  /** `--dedupe-window`: a record whose provider key was seen this long before is not handed over (0: off). @default 24 h */
+  dedupeWindowMs: number
   /** Failed passes before a record may be dead-lettered. @default 5 */
   maxAttempts: number
   /** How long a record keeps being retried after its first failure before it may be dead-lettered. @default 1 h */
@@ -54,6 +58,7 @@ export const PROCESS_DEFAULTS: ProcessorOptions = {
   dataDir: DEFAULT_DATA_DIR,
   routes: [],
   providerTz: 'Europe/Paris',
+  dedupeWindowMs: 86_400_000,
   maxAttempts: 5,
   deadAfterMs: 3_600_000,
   tries: 3,

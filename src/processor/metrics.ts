@@ -14,6 +14,10 @@ export interface PassFigures {
   requeued_read: number
   /** Per kind: done, dead-lettered, and not routed (no target for the kind). */
   by_kind: Record<CallbackKind, { done: number, dead: number, skipped: number }>
+  /** Per provider (`none`: no profile recognised the request): done, dead-lettered, not routed, duplicates not handed over. */
+  by_provider: Record<string, ProviderCounts>
+  /** Records and events not handed over: their key was seen within `--dedupe-window`. */
+  duplicates: number
   invalid: number
   dead_lettered: number
   quarantined: number
@@ -22,6 +26,16 @@ export interface PassFigures {
   lag_bytes: number
   lag_oldest_age_seconds: number | null
   checkpoint: { segment: string, offset: number } | null
+}
+
+export interface ProviderCounts { done: number, dead: number, skipped: number, duplicate: number }
+
+/** The counts of a provider in the pass, created at its first record. */
+export function providerFigures (figures: PassFigures, provider: string | null): ProviderCounts {
+  const name = provider ?? 'none'
+  let counts = figures.by_provider[name]
+  if (counts === undefined) figures.by_provider[name] = counts = { done: 0, dead: 0, skipped: 0, duplicate: 0 }
+  return counts
 }
 
 export function emptyFigures (startedAt: Date): PassFigures {
@@ -34,6 +48,8 @@ export function emptyFigures (startedAt: Date): PassFigures {
     records_read: 0,
     requeued_read: 0,
     by_kind: byKind,
+    by_provider: {},
+    duplicates: 0,
     invalid: 0,
     dead_lettered: 0,
     quarantined: 0,
@@ -54,6 +70,9 @@ export function formatPrometheus (f: PassFigures): string {
     gauge('callback_spool_process_last_pass_success', '1 when the last pass reached the end of the spool.', f.outcome === 'done' ? 1 : 0),
     readMetric('gauge', 'callback_spool_process_records', 'Records handled in the last pass, by kind and outcome.',
       () => KINDS.flatMap((kind) => (['done', 'dead', 'skipped'] as const).map((outcome) => ({ labels: { kind, outcome }, value: f.by_kind[kind][outcome] })))),
+    readMetric('gauge', 'callback_spool_process_provider_records', 'Records handled in the last pass, by provider and outcome (duplicate: a re-send not handed over).',
+      () => Object.entries(f.by_provider).flatMap(([provider, counts]) => (['done', 'dead', 'skipped', 'duplicate'] as const).map((outcome) => ({ labels: { provider, outcome }, value: counts[outcome] })))),
+    gauge('callback_spool_process_duplicates', 'Re-sent records not handed over in the last pass (--dedupe-window).', f.duplicates),
     gauge('callback_spool_process_records_read', 'Spool records read in the last pass.', f.records_read),
     gauge('callback_spool_process_invalid_lines', 'Invalid spool lines dead-lettered in the last pass.', f.invalid),
     gauge('callback_spool_process_dead_lettered', 'Records dead-lettered in the last pass.', f.dead_lettered),

@@ -20,6 +20,12 @@ export interface NormalisedCallback extends ProviderEvent {
   fields: Record<string, unknown>
   /** Events of a batched request only: the spool record's id (each event has its own `id`). */
   record_id?: string
+  /**
+   * The provider's natural key of the event (`twilio:SM...|delivered`), the same for a re-send;
+   * null when the provider gives none. Not enumerable: handlers' JSON output does not carry it
+   * (the SQL targets store it in a column, the de-duplication window reads it).
+   */
+  readonly dedupe_key?: string | null
 }
 
 export { fieldString, normaliseNumber }
@@ -42,6 +48,22 @@ function toCallback (record: SpoolRecord, provider: ProviderProfile | undefined,
   if (event.provider_status !== undefined) out.provider_status = event.provider_status
   if (event.error_code !== undefined) out.error_code = event.error_code
   if (event.text !== undefined) out.text = event.text
+  return withDedupeKey(out, provider === undefined ? null : dedupeKeyOf(provider, event, record.fields))
+}
+
+/** Keys longer than this are replaced by their SHA-256 (they go into an indexed column). */
+const MAX_KEY_LENGTH = 200
+
+/** `provider:key`, so that two providers' keys never meet. */
+export function dedupeKeyOf (provider: ProviderProfile, event: ProviderEvent, fields: Record<string, unknown>): string | null {
+  const key = provider.dedupeKey(event, fields)
+  if (key === null) return null
+  const full = `${provider.name}:${key}`
+  return full.length <= MAX_KEY_LENGTH ? full : `${provider.name}:sha256:${createHash('sha256').update(key).digest('hex')}`
+}
+
+function withDedupeKey (out: NormalisedCallback, key: string | null): NormalisedCallback {
+  Object.defineProperty(out, 'dedupe_key', { value: key, enumerable: false, writable: true, configurable: true })
   return out
 }
 
@@ -73,7 +95,8 @@ export function normaliseEvents (record: SpoolRecord, time: ZonedTimeReader, opt
 
 function batchRecords (record: SpoolRecord, provider: ProviderProfile | undefined, events: ProviderEvent[]): NormalisedCallback[] {
   return events.map((event, index) => {
-    const out = { ...toCallback(record, provider, event), record_id: record.id }
+    const one = toCallback(record, provider, event)
+    const out = withDedupeKey({ ...one, record_id: record.id }, one.dedupe_key ?? null)
     out.id = eventId(record.id, index)
     return out
   })

@@ -119,6 +119,8 @@ function passSummary (f: PassFigures): Record<string, unknown> {
     records_read: f.records_read,
     requeued_read: f.requeued_read,
     by_kind: f.by_kind,
+    by_provider: f.by_provider,
+    duplicates: f.duplicates,
     invalid: f.invalid,
     dead_lettered: f.dead_lettered,
     quarantined: f.quarantined,

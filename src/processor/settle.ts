@@ -9,8 +9,9 @@ import type { Logger } from 'pino'
 import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { SpoolLine } from '../spool/reader.js'
 import type { DeadLetterWriter } from './dead-letters.js'
+import type { DedupeWindow } from './dedupe.js'
 import type { Dispatcher, DispatchResult, TargetRefusal } from './dispatch.js'
-import type { PassFigures } from './metrics.js'
+import { providerFigures, type PassFigures } from './metrics.js'
 import { batchEventsOf } from './batch-events.js'
 import type { NormalisedCallback } from './normalise.js'
 import { maskErrorText } from './pass-activity.js'
@@ -31,6 +32,8 @@ export interface SettlerContext<L extends SourceLine = SpoolLine> {
   deadLetters: DeadLetterWriter
   /** Where each settled record went, for `trace`. */
   deliveries: DeliveryLogWriter
+  /** `--dedupe-window`: the keys seen; undefined when off. */
+  dedupe?: DedupeWindow
   /** The back-off between tries, cut short when the pass is asked to stop. */
   backOff: WakeableSleep
   stopping: () => boolean
@@ -40,6 +43,8 @@ export interface SettlerContext<L extends SourceLine = SpoolLine> {
 interface Batch {
   events: NormalisedCallback[]
   done: number
+  /** Events not handed over: duplicates of events already handed over. */
+  duplicates?: Set<NormalisedCallback>
 }
 
 export class RecordSettler<L extends SourceLine = SpoolLine> {
@@ -63,10 +68,12 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
     for (const { record, target, error } of refusals) {
       const known = this.deferred?.get(record)
       this.c.figures.by_kind[record.kind].done--
+      providerFigures(this.c.figures, record.provider).done--
       if (known === undefined) {
         // Not handed over by this pass (cannot happen): the record as the handler saw it.
         this.c.figures.by_kind[record.kind].dead++
         this.c.figures.dead_lettered++
+        providerFigures(this.c.figures, record.provider).dead++
         this.c.deadLetters.add({ record, kind: record.kind, target, error, attempts: 1, failed_at: new Date().toISOString() })
         continue
       }
@@ -101,6 +108,7 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
     if (events !== undefined) return this.prepareBatch(events)
     if (dispatcher.targetsFor(normalised.kind).length === 0) {
       figures.by_kind[normalised.kind].skipped++
+      providerFigures(figures, normalised.provider).skipped++
       return undefined
     }
     return normalised
@@ -111,6 +119,7 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
     const events = all.filter((event) => {
       if (this.c.dispatcher.targetsFor(event.kind).length > 0) return true
       this.c.figures.by_kind[event.kind].skipped++
+      providerFigures(this.c.figures, event.provider).skipped++
       return false
     })
     if (events.length === 0) return undefined
@@ -123,7 +132,13 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
     const batch = this.batches.get(normalised)
     if (batch === undefined) return this.c.dispatcher.dispatch(normalised)
     while (batch.done < batch.events.length) {
-      const result = this.c.dispatcher.dispatch(batch.events[batch.done]!)
+      const event = batch.events[batch.done]!
+      if (this.duplicate(event)) {
+        (batch.duplicates ??= new Set()).add(event)
+        batch.done++
+        continue
+      }
+      const result = this.c.dispatcher.dispatch(event)
       if (result instanceof Promise) {
         return result.then((r) => {
           if (r.outcome !== 'done') return r
@@ -139,6 +154,11 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
 
   /** Dispatches a prepared record, synchronously while the handlers answer synchronously (no await per record on the fast path). */
   run (line: L, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
+    if (!this.batches.has(normalised) && this.duplicate(normalised)) {
+      this.countDuplicate(normalised)
+      this.c.attempts.forget(line, normalised.id)
+      return 'next'
+    }
     const result = this.dispatch(normalised)
     if (result instanceof Promise) return result.then((r) => this.settle(line, r, normalised))
     return this.settle(line, result, normalised)
@@ -147,7 +167,15 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
   private settle (line: L, result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
     if (result.outcome === 'done') {
       const batch = this.batches.get(normalised)
-      for (const event of batch?.events ?? [normalised]) this.c.figures.by_kind[event.kind].done++
+      for (const event of batch?.events ?? [normalised]) {
+        if (batch?.duplicates?.has(event) === true) {
+          this.countDuplicate(event)
+          continue
+        }
+        this.c.figures.by_kind[event.kind].done++
+        providerFigures(this.c.figures, event.provider).done++
+        this.remember(event)
+      }
       this.deferred?.set(normalised, { line, attempts: this.c.attempts.of(line, normalised.id) })
       this.c.attempts.forget(line, normalised.id)
       const { id, kind, message_id: messageId, number } = normalised
@@ -159,6 +187,22 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
       return 'next'
     }
     return this.retry(line, result, normalised)
+  }
+
+  /** Whether the event's key was seen within `--dedupe-window` (a re-send of an event handed over). */
+  private duplicate (event: NormalisedCallback): boolean {
+    const key = event.dedupe_key
+    return this.c.dedupe !== undefined && typeof key === 'string' && this.c.dedupe.seen(key, Date.parse(event.received_at))
+  }
+
+  private remember (event: NormalisedCallback): void {
+    const key = event.dedupe_key
+    if (this.c.dedupe !== undefined && typeof key === 'string') this.c.dedupe.remember(key, Date.parse(event.received_at))
+  }
+
+  private countDuplicate (event: NormalisedCallback): void {
+    this.c.figures.duplicates++
+    providerFigures(this.c.figures, event.provider).duplicate++
   }
 
   /** The targets of a kind, by name: the same array for every record of the kind (the delivery log only serialises it). */
@@ -204,10 +248,11 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
     return 'stop'
   }
 
-  private deadLetter (line: L, { id, kind, message_id: messageId, number }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
+  private deadLetter (line: L, { id, kind, provider, message_id: messageId, number }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
     this.c.deliveries.add({ id, kind, outcome: 'dead', targets: target === null ? [] : [target], message_id: messageId, number })
     this.c.figures.by_kind[kind].dead++
     this.c.figures.dead_lettered++
+    providerFigures(this.c.figures, provider).dead++
     // Decoded again rather than kept beside every record in flight: dead letters are rare.
     const record = this.c.format.deadRecord(line)
     this.c.deadLetters.add({ record, kind, target, error, attempts, failed_at: new Date().toISOString() })

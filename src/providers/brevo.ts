@@ -9,9 +9,6 @@ import { internationalNumber } from './numbers.js'
 import { fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
 import { statusMapper } from './status.js'
-import { ZonedTimeReader } from './zoned-time.js'
-
-const CET = new ZonedTimeReader('Europe/Paris')
 
 const toStatus = statusMapper({
   accepted: 'accepted',
@@ -40,7 +37,7 @@ export const brevo: ProviderProfile = {
   recognises: ({ fields }) => hasFields(fields, 'msg_status', 'messageId'),
   classify: classifyBrevo,
   messageId: (fields) => fieldString(fields.messageId),
-  normalise ({ fields }) {
+  normalise ({ fields }, { time }) {
     const { kind } = classifyBrevo(fields)
     const eventDate = fieldString(fields.date)
     const event: ProviderEvent = {
@@ -49,7 +46,7 @@ export const brevo: ProviderProfile = {
       number: internationalNumber(fieldString(fields.to)),
       our_number: null,
       event_date: eventDate,
-      event_time: eventDate === null ? null : (CET.toIsoUtc(eventDate) ?? null),
+      event_time: eventDate === null ? null : (time?.toIsoUtc(eventDate) ?? null),
     }
     if (kind === 'delivery') {
       const word = fieldString(fields.msg_status)
@@ -62,5 +59,7 @@ export const brevo: ProviderProfile = {
     return [event]
   },
   dedupeKey: (event, fields) => event.message_id === null ? null : `${event.message_id}|${fieldString(fields.msg_status) ?? ''}|${event.event_date ?? ''}`,
+  // CET/CEST: the rules of Europe/Paris.
+  timeZone: 'Europe/Paris',
   answer: { status: 200, body: '' },
 }

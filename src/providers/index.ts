@@ -17,6 +17,8 @@ import { twilio } from './twilio.js'
 import { vonage } from './vonage.js'
 import { vonageMessages } from './vonage-messages.js'
 import type { NormaliseContext, ProviderEvent, ProviderProfile, SignatureScheme } from './profile.js'
+import { ProviderTimes } from './times.js'
+import { bandwidth } from './bandwidth.js'
 
 export const PROFILES: readonly ProviderProfile[] = [
   octopush,
@@ -30,6 +32,7 @@ export const PROFILES: readonly ProviderProfile[] = [
   messagebird,
   brevo,
   clickatell,
+  bandwidth,
 ]
 
 /**
@@ -87,6 +90,17 @@ export interface ReadOptions {
   keywords?: KeywordLists
   /** `--provider-path`: a bound path's profile wins over the shape. */
   bindings?: PathBindings
+  /** `--provider-tz`: each provider's zone; without it, the context's reader is Octopush's and the others keep their defaults. */
+  times?: ProviderTimes
+}
+
+let defaultTimes: ProviderTimes | undefined
+
+/** The reader of a profile's zone-less dates. */
+function timeFor (provider: ProviderProfile | undefined, context: NormaliseContext, options: ReadOptions): NormaliseContext['time'] {
+  if (options.times !== undefined) return options.times.readerFor(provider)
+  if (provider === undefined || provider === octopush) return context.time
+  return (defaultTimes ??= new ProviderTimes('Europe/Paris')).readerFor(provider)
 }
 
 export interface ReadCallback {
@@ -102,7 +116,8 @@ export interface ReadCallback {
 export function readCallback (record: SpoolRecord, context: NormaliseContext, options: ReadOptions = {}): ReadCallback {
   const keywords = options.keywords ?? DEFAULT_KEYWORDS
   const provider = options.bindings?.profileFor(record.path) ?? recogniseProvider(record)
-  const events = (provider ?? FALLBACK_PROFILE).normalise(record, context)
+  const time = timeFor(provider, context, options)
+  const events = (provider ?? FALLBACK_PROFILE).normalise(record, time === context.time ? context : { ...context, time })
   for (const event of events) {
     if (event.kind !== 'reply') continue
     const byKeyword = keywords.kindOf(event.text)

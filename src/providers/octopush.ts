@@ -67,7 +67,7 @@ export const octopush: ProviderProfile = {
       // A reply names the SIM card (our number) it reached; receipts name no sender.
       our_number: normaliseNumber(fieldString(fields.sim_card_number)),
       event_date: eventDate,
-      event_time: eventDate === null ? null : (time.toIsoUtc(eventDate) ?? null),
+      event_time: eventDate === null ? null : (time?.toIsoUtc(eventDate) ?? null),
     }
     if (kind === 'delivery') {
       const word = fieldString(fields.status)
@@ -78,9 +78,11 @@ export const octopush: ProviderProfile = {
     if (kind === 'reply' || kind === 'optout') event.text = fieldString(fields.text)
     return [event]
   },
-  // The same event re-sent: same message, same subscriber, same kind, same date.
+  // The same event re-sent: same message, same subscriber, same kind, same date, and the same
+  // status (a receipt) or text (a reply): two statuses stamped the same second stay two events.
   dedupeKey: (event) => event.message_id === null || event.event_date === null
     ? null
-    : `${event.message_id}|${event.number ?? ''}|${event.kind}|${event.event_date}`,
+    : `${event.message_id}|${event.number ?? ''}|${event.kind}|${event.event_date}|${(event.kind === 'delivery' ? event.provider_status : event.text) ?? ''}`,
+  timeZone: 'Europe/Paris',
   answer: { status: 200, body: '' },
 }

@@ -2,7 +2,8 @@
  * Plivo (../shared/PROVIDERS.md, section 4): form posts (or GET) with `MessageUUID`. `Status`
  * makes a status callback; otherwise `Text` (SMS) or `Body` (MMS) an incoming message, whose
  * `MessageIntent` says `optout` or `optin` for the standard keywords. Numbers come without `+`.
- * Its times (`DeliveryReportTime`, `MessageTime`) carry no zone and are read as UTC. Incoming
+ * Its times (`DeliveryReportTime`, `MessageTime`) carry no zone and are read as UTC unless
+ * `--provider-tz plivo=ZONE` says otherwise. Incoming
  * messages expect XML: an empty <Response/> sends nothing back.
  */
 import { internationalNumber } from './numbers.js'
@@ -10,7 +11,6 @@ import { errorCode, fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
 import { createPlivoVerifier } from './signatures/plivo.js'
 import { statusMapper } from './status.js'
-import { UTC_TIME } from './zoned-time.js'
 
 const toStatus = statusMapper({
   queued: 'accepted',
@@ -36,7 +36,7 @@ export const plivo: ProviderProfile = {
   recognises: ({ fields }) => hasFields(fields, 'MessageUUID'),
   classify: classifyPlivo,
   messageId: (fields) => fieldString(fields.MessageUUID),
-  normalise ({ fields }) {
+  normalise ({ fields }, { time }) {
     const { kind } = classifyPlivo(fields)
     const from = internationalNumber(fieldString(fields.From))
     const to = internationalNumber(fieldString(fields.To))
@@ -48,7 +48,7 @@ export const plivo: ProviderProfile = {
       number: delivery ? to : from,
       our_number: delivery ? from : to,
       event_date: eventDate,
-      event_time: eventDate === null ? null : (UTC_TIME.toIsoUtc(eventDate) ?? null),
+      event_time: eventDate === null ? null : (time?.toIsoUtc(eventDate) ?? null),
     }
     if (delivery) {
       const word = fieldString(fields.Status)
@@ -63,6 +63,7 @@ export const plivo: ProviderProfile = {
   dedupeKey: (event, fields) => event.message_id === null
     ? null
     : `${event.message_id}|${fieldString(fields.Status) ?? event.kind}|${fieldString(fields.Sequence) ?? ''}`,
+  timeZone: 'UTC',
   answer: { status: 200, contentType: 'application/xml', body: '<?xml version="1.0" encoding="utf-8"?><Response></Response>' },
   signature: {
     option: '--plivo-auth-token',

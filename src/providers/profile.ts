@@ -17,8 +17,11 @@ export interface Classification {
 
 /** What a profile's normalisation may need beyond the record. */
 export interface NormaliseContext {
-  /** Reads the provider's dates that carry no zone (`--provider-tz`). */
-  time: ZonedTimeReader
+  /**
+   * Reads the provider's dates that carry no zone (`--provider-tz`); null when the provider's zone
+   * is unknown and none was set (such dates give no `event_time`).
+   */
+  time: ZonedTimeReader | null
 }
 
 /** One event of a callback, made uniform. A request may carry several (batched providers). */
@@ -62,6 +65,12 @@ export interface ProviderProfile {
   messageId (fields: Record<string, unknown>): string | null
   /** Every event the request carries, in order (most providers: exactly one). */
   normalise (record: SpoolRecord, context: NormaliseContext): ProviderEvent[]
+  /**
+   * The zone of the provider's dates that carry none, unless `--provider-tz PROVIDER=ZONE` sets
+   * another; null: such dates exist but their zone is unknown (read only when set); absent: every
+   * date it sends carries its zone.
+   */
+  readonly timeZone?: string | null
   /** The provider's natural key of an event: the same event re-sent gives the same key; null when it has none. */
   dedupeKey (event: ProviderEvent, fields: Record<string, unknown>): string | null
   /** What the receiver answers once the callback is spooled. */

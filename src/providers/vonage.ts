@@ -11,7 +11,6 @@ import { errorCode, fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
 import { createVonageSmsVerifier, DEFAULT_VONAGE_SIGNATURE_METHOD, VONAGE_SIGNATURE_METHODS } from './signatures/vonage.js'
 import { statusMapper } from './status.js'
-import { UTC_TIME } from './zoned-time.js'
 
 const toStatus = statusMapper({
   accepted: 'accepted',
@@ -34,7 +33,7 @@ export const vonage: ProviderProfile = {
   recognises: ({ fields }) => hasFields(fields, 'msisdn', 'messageId'),
   classify: classifyVonage,
   messageId: (fields) => fieldString(fields.messageId),
-  normalise ({ fields }) {
+  normalise ({ fields }, { time }) {
     const { kind } = classifyVonage(fields)
     const eventDate = fieldString(fields['message-timestamp'])
     const event: ProviderEvent = {
@@ -43,7 +42,7 @@ export const vonage: ProviderProfile = {
       number: internationalNumber(fieldString(fields.msisdn)),
       our_number: internationalNumber(fieldString(fields.to)),
       event_date: eventDate,
-      event_time: eventDate === null ? null : (UTC_TIME.toIsoUtc(eventDate) ?? null),
+      event_time: eventDate === null ? null : (time?.toIsoUtc(eventDate) ?? null),
     }
     if (kind === 'delivery') {
       const word = fieldString(fields.status)
@@ -57,6 +56,7 @@ export const vonage: ProviderProfile = {
     return [event]
   },
   dedupeKey: (event, fields) => event.message_id === null ? null : `${event.message_id}|${fieldString(fields.status) ?? event.kind}`,
+  timeZone: 'UTC',
   answer: { status: 200, body: '' },
   signature: {
     option: '--vonage-signature-secret',

@@ -1,6 +1,7 @@
 /**
  * Parameters from query strings and bodies. The content type is not trusted (providers send it
- * missing or wrong): a body whose first non-blank byte is `{` is a JSON object, anything else a
+ * missing or wrong): a body whose first non-blank byte is `{` is a JSON object, one that is a
+ * whole JSON array (Bandwidth's batches) has its items as fields `0`, `1`, ..., anything else is a
  * form. This is the one place that decides what a body is: the signature verifiers and the
  * record both take parseBody's answer, so a signature never covers a body read one way while the
  * record reads it another. Parsing never throws, and a key like `__proto__` is a plain key that
@@ -44,6 +45,10 @@ export function parseBody (bytes: Buffer, text = bytes.toString('utf8')): Parsed
   while (i < bytes.length && isBlank(bytes[i]!)) i++
   if (i === bytes.length) return { bytes, text, kind: 'empty', fields: Object.create(null) as Params }
   if (bytes[i] === 0x7b) return { bytes, text, kind: 'json', fields: parseJsonObject(text) }
+  if (bytes[i] === 0x5b) {
+    const items = parseJsonArray(text)
+    if (items !== undefined) return { bytes, text, kind: 'json', fields: items }
+  }
   return { bytes, text, kind: 'form', fields: parseParams(text) }
 }
 
@@ -63,6 +68,20 @@ function parseJsonObject (text: string): Record<string, unknown> {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return out
   return value as Record<string, unknown>
+}
+
+/** A JSON array as an object keyed by index (`{"0": ..., "1": ...}`); undefined when the text is no JSON array. */
+function parseJsonArray (text: string): Record<string, unknown> | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(value)) return undefined
+  const out = Object.create(null) as Record<string, unknown>
+  for (let i = 0; i < value.length; i++) out[i] = value[i]
+  return out
 }
 
 /** Query fields first, then body fields over them. */

@@ -92,7 +92,7 @@ export async function traceRecords (dataDir: string, query: TraceQuery): Promise
     } else if (entry !== undefined) {
       out.push({ ...base, state: 'done', targets: entry.targets, at: entry.at, error: null, attempts: null, summary: `handed to ${entry.targets.join(', ')} at ${entry.at}` })
     } else {
-      out.push({ ...base, state: 'processed', targets: [], at: null, error: null, attempts: null, summary: 'processed: no target for its kind, or handed over before the delivery log was kept' })
+      out.push({ ...base, state: 'processed', targets: [], at: null, error: null, attempts: null, summary: 'processed: no target for its kind, a re-send of a record already handed over (--dedupe-window), or handed over before the delivery log was kept' })
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `mariadb://`): records are buffered and written
- * in the background (sql/batch-queue.ts); each batch is one transaction of a few multi-row statements. The ids already in `callbacks` are looked up first and left as they
- * are; only the new records are inserted and update `callback_optouts` and `callback_deliveries`.
+ * in the background (sql/batch-queue.ts); each batch is one transaction of a few multi-row statements. The ids and
+ * `dedupe_key`s already in `callbacks` are looked up first and left as they are; only the new records are inserted and update `callback_optouts` and `callback_deliveries`.
  * No INSERT IGNORE: it would turn a refused value into a warning and store it truncated.
  */
 import { createHash } from 'node:crypto'
@@ -10,7 +10,7 @@ import { DONE, type Handler, type HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 import { BatchQueue, withoutQuotedValues, type BatchWriter } from '../sql/batch-queue.js'
 import { QueuedSqlHandler } from '../sql/queued-handler.js'
-import { checkSchemaVersion, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
+import { checkSchemaVersion, mysqlMigration, SCHEMA_VERSION, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
 import { parseSqlTarget, resolvePassword, type SqlTarget } from '../sql/target-url.js'
 import type { HandlerOptions } from '../targets.js'
 
@@ -27,6 +27,7 @@ interface MysqlRow {
   status: string | null
   receivedAt: string
   eventTime: string | null
+  dedupeKey: string | null
   /** The `callbacks` row, in column order. */
   values: Array<string | null>
   size: number
@@ -52,7 +53,8 @@ function rowOf (record: NormalisedCallback): MysqlRow {
     status,
     receivedAt,
     eventTime,
-    values: [record.id, record.kind, receivedAt, eventTime, record.message_id, record.number, status, text, fields],
+    dedupeKey: record.dedupe_key ?? null,
+    values: [record.id, record.kind, receivedAt, eventTime, record.message_id, record.number, status, text, fields, record.dedupe_key ?? null],
     size: fields.length + (text?.length ?? 0) + 200,
   }
 }
@@ -76,16 +78,18 @@ function latestBy (rows: MysqlRow[], key: (r: MysqlRow) => string | null, newer:
 
 const optedOutAt = (r: MysqlRow): string => r.eventTime ?? r.receivedAt
 
-function statements (t: TableNames): { existing: string, callbacks: string, optouts: string, deliveries: string } {
+function statements (t: TableNames): { existing: string, callbacks: string, optouts: string, optins: string, deliveries: string } {
   const newer = '`event_time` IS NULL OR VALUES(`event_time`) >= `event_time`'
   return {
-    existing: `SELECT \`id\` FROM \`${t.callbacks}\` WHERE \`id\` IN (?)`,
-    callbacks: `INSERT INTO \`${t.callbacks}\` (\`id\`, \`kind\`, \`received_at\`, \`event_time\`, \`message_id\`, \`number\`, \`status\`, \`text\`, \`fields\`) VALUES ?
+    existing: `SELECT \`id\`, \`dedupe_key\` FROM \`${t.callbacks}\` WHERE \`id\` IN (?) OR \`dedupe_key\` IN (?)`,
+    callbacks: `INSERT INTO \`${t.callbacks}\` (\`id\`, \`kind\`, \`received_at\`, \`event_time\`, \`message_id\`, \`number\`, \`status\`, \`text\`, \`fields\`, \`dedupe_key\`) VALUES ?
       ON DUPLICATE KEY UPDATE \`id\` = \`id\``,
     // Assignments run left to right on the updated row: the column compared is assigned last.
     optouts: `INSERT INTO \`${t.optouts}\` (\`number\`, \`opted_out_at\`, \`record_id\`) VALUES ?
       ON DUPLICATE KEY UPDATE \`record_id\` = IF(VALUES(\`opted_out_at\`) >= \`opted_out_at\`, VALUES(\`record_id\`), \`record_id\`),
       \`opted_out_at\` = GREATEST(\`opted_out_at\`, VALUES(\`opted_out_at\`))`,
+    // One `(number = ? AND opted_out_at <= ?)` per opt-in, joined by OR.
+    optins: `DELETE FROM \`${t.optouts}\` WHERE `,
     deliveries: `INSERT INTO \`${t.deliveries}\` (\`message_id\`, \`number\`, \`status\`, \`event_time\`, \`record_id\`) VALUES ?
       ON DUPLICATE KEY UPDATE \`status\` = IF(${newer}, VALUES(\`status\`), \`status\`),
       \`record_id\` = IF(${newer}, VALUES(\`record_id\`), \`record_id\`),
@@ -182,15 +186,30 @@ export class MysqlHandler extends QueuedSqlHandler<MysqlRow> implements Handler,
       // Two round trips per batch: the ids already there, then every write and the commit in one
       // go (a statement that fails stops the rest, and the transaction is rolled back).
       try {
-        const [results] = await conn.query(`START TRANSACTION; ${this.sql.existing}`, [rows.map((r) => r.id)])
-        const existing = (results as unknown[])[1] as Array<{ id: string }>
+        const keys = rows.flatMap((r) => r.dedupeKey === null ? [] : [r.dedupeKey])
+        const [results] = await conn.query(`START TRANSACTION; ${this.sql.existing}`, [rows.map((r) => r.id), keys.length === 0 ? [null] : keys])
+        const existing = (results as unknown[])[1] as Array<{ id: string, dedupe_key: string | null }>
         const known = new Set(existing.map((r) => r.id))
-        const fresh = known.size === 0 ? rows : rows.filter((r) => !known.has(r.id))
+        const knownKeys = new Set(existing.flatMap((r) => r.dedupe_key === null ? [] : [r.dedupe_key]))
+        // Not there yet, and the first of the batch with its key (a re-send inserts nothing).
+        const fresh = rows.filter((r) => {
+          if (known.has(r.id)) return false
+          if (r.dedupeKey === null) return true
+          if (knownKeys.has(r.dedupeKey)) return false
+          knownKeys.add(r.dedupeKey)
+          return true
+        })
         const writes: string[] = []
         if (fresh.length > 0) {
           writes.push(mysql.format(this.sql.callbacks, [fresh.map((r) => r.values)]))
-          const optouts = latestBy(fresh.filter((r) => r.kind === 'optout'), (r) => r.number, (a, b) => optedOutAt(b) >= optedOutAt(a))
+          // Per number, the latest opt-out or opt-in decides: an opt-out is upserted, an opt-in removes an older opt-out.
+          const latest = latestBy(fresh.filter((r) => r.kind === 'optout' || r.kind === 'optin'), (r) => r.number, (a, b) => optedOutAt(b) >= optedOutAt(a))
+          const optouts = latest.filter((r) => r.kind === 'optout')
           if (optouts.length > 0) writes.push(mysql.format(this.sql.optouts, [optouts.map((r) => [r.number, optedOutAt(r), r.id])]))
+          const optins = latest.filter((r) => r.kind === 'optin')
+          if (optins.length > 0) {
+            writes.push(this.sql.optins + optins.map((r) => mysql.format('(`number` = ? AND `opted_out_at` <= ?)', [r.number, optedOutAt(r)])).join(' OR '))
+          }
           const deliveries = latestBy(fresh.filter((r) => r.kind === 'delivery' && r.number !== null),
             (r) => r.messageId === null ? null : JSON.stringify([r.messageId, r.number]), newerDelivery)
           if (deliveries.length > 0) writes.push(mysql.format(this.sql.deliveries, [deliveries.map((r) => [r.messageId, r.number, r.status, r.eventTime, r.id])]))
@@ -235,19 +254,28 @@ export class MysqlHandler extends QueuedSqlHandler<MysqlRow> implements Handler,
     const names = [this.tables.callbacks, this.tables.optouts, this.tables.deliveries, this.tables.schema]
     const present = await this.query<Array<{ n: number }>>(conn,
       'SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?)', [names])
-    if (Number(present[0]!.n) !== names.length) {
+    const readVersion = async (): Promise<number | null> =>
+      (await this.query<Array<{ v: number | null }>>(conn, `SELECT MAX(\`version\`) AS v FROM \`${this.tables.schema}\``))[0]!.v
+    let version = Number(present[0]!.n) === names.length ? await readVersion() : null
+    if (version === null || version < SCHEMA_VERSION) {
       // Lock names are at most 64 characters.
       const lock = 'callback-spool:' + createHash('sha256').update(`${this.sqlTarget.database}\0${this.sqlTarget.prefix}`).digest('hex').slice(0, 40)
       const got = await this.query<Array<{ got: number | null }>>(conn, 'SELECT GET_LOCK(?, ?) AS got', [lock, Math.ceil(this.timeoutMs / 1000)])
       if (got[0]!.got !== 1) throw new Error(`timed out waiting for the lock that guards the creation of the tables at ${this.target}`)
       try {
         for (const statement of schemaStatements('mysql', this.sqlTarget.prefix)) await this.query(conn, statement)
+        // Version 1's `callbacks`: CREATE TABLE IF NOT EXISTS left it as it was.
+        const has = await this.query<Array<{ c: number, i: number }>>(conn,
+          `SELECT (SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'dedupe_key') AS c,
+            (SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name = 'dedupe_key') AS i`,
+          [this.tables.callbacks, this.tables.callbacks])
+        for (const statement of mysqlMigration(this.sqlTarget.prefix, { column: Number(has[0]!.c) > 0, index: Number(has[0]!.i) > 0 })) await this.query(conn, statement)
       } finally {
         await this.query(conn, 'SELECT RELEASE_LOCK(?)', [lock]).catch(() => {})
       }
+      version = await readVersion()
     }
-    const version = await this.query<Array<{ v: number | null }>>(conn, `SELECT MAX(\`version\`) AS v FROM \`${this.tables.schema}\``)
-    checkSchemaVersion(version[0]!.v, this.target)
+    checkSchemaVersion(version, this.target)
     this.schemaChecked = true
   }
 

@@ -2,15 +2,15 @@
  * `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (also `postgresql://`): records are buffered and
  * written in the background (sql/batch-queue.ts); each batch is one statement, so one transaction
  * and one round trip: the records go in as one JSON array, new
- * ids are inserted into `callbacks` (an id already there is left as it is), and only those new
- * rows update `callback_optouts` and `callback_deliveries`.
+ * ids are inserted into `callbacks` (an id or a `dedupe_key` already there is left as it is), and
+ * only those new rows update `callback_optouts` and `callback_deliveries`.
  */
 import pg from 'pg'
 import { DONE, type Handler, type HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 import { BatchQueue, withoutQuotedValues, type BatchWriter } from '../sql/batch-queue.js'
 import { QueuedSqlHandler } from '../sql/queued-handler.js'
-import { checkSchemaVersion, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
+import { checkSchemaVersion, SCHEMA_VERSION, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
 import { parseSqlTarget, resolvePassword, type SqlTarget } from '../sql/target-url.js'
 import type { HandlerOptions } from '../targets.js'
 
@@ -26,25 +26,36 @@ function describe (err: unknown): string {
   return typeof e.code === 'string' && !message.includes(e.code) ? `${e.code}: ${message}` : message
 }
 
-/** Newest record wins within a batch (`s`, its order of arrival); the database's rows by time. */
+/**
+ * Newest record wins within a batch (`s`, its order of arrival); the database's rows by time. A
+ * row whose id or `dedupe_key` is already there (a re-send, or a record handed over again after a
+ * crash) is not inserted, and only the rows inserted change the state tables. Per number, the
+ * latest opt-out or opt-in of the batch decides: an opt-out newer than the row replaces it, an
+ * opt-in newer than the row removes it.
+ */
 function batchSql (t: TableNames): string {
   return `WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(s bigint, id uuid, kind text, received_at timestamptz,
-    event_time timestamptz, message_id text, number text, status text, text text, fields jsonb)
+    event_time timestamptz, message_id text, number text, status text, text text, fields jsonb, dedupe_key text)
 ), inserted AS (
-  INSERT INTO ${t.callbacks} (id, kind, received_at, event_time, message_id, number, status, text, fields)
-  SELECT id, kind, received_at, event_time, message_id, number, status, text, fields FROM input ORDER BY s
-  ON CONFLICT (id) DO NOTHING
+  INSERT INTO ${t.callbacks} (id, kind, received_at, event_time, message_id, number, status, text, fields, dedupe_key)
+  SELECT id, kind, received_at, event_time, message_id, number, status, text, fields, dedupe_key FROM input ORDER BY s
+  ON CONFLICT DO NOTHING
   RETURNING id
 ), fresh AS (
   SELECT input.* FROM input JOIN inserted USING (id)
+), latest AS (
+  SELECT DISTINCT ON (number) number, kind, coalesce(event_time, received_at) AS at, id FROM fresh
+  WHERE kind IN ('optout', 'optin') AND number IS NOT NULL
+  ORDER BY number, coalesce(event_time, received_at) DESC, s DESC
 ), optouts AS (
   INSERT INTO ${t.optouts} AS cur (number, opted_out_at, record_id)
-  SELECT DISTINCT ON (number) number, coalesce(event_time, received_at), id FROM fresh
-  WHERE kind = 'optout' AND number IS NOT NULL
-  ORDER BY number, coalesce(event_time, received_at) DESC, s DESC
+  SELECT number, at, id FROM latest WHERE kind = 'optout'
   ON CONFLICT (number) DO UPDATE SET opted_out_at = EXCLUDED.opted_out_at, record_id = EXCLUDED.record_id
   WHERE EXCLUDED.opted_out_at >= cur.opted_out_at
+), optins AS (
+  DELETE FROM ${t.optouts} AS cur USING latest
+  WHERE latest.kind = 'optin' AND cur.number = latest.number AND cur.opted_out_at <= latest.at
 )
 INSERT INTO ${t.deliveries} AS cur (message_id, number, status, event_time, record_id)
 SELECT DISTINCT ON (message_id, number) message_id, number, status, event_time, id FROM fresh
@@ -109,6 +120,7 @@ export class PostgresHandler extends QueuedSqlHandler<string> implements Handler
       status: record.status ?? null,
       text: record.text ?? null,
       fields: record.fields,
+      dedupe_key: record.dedupe_key ?? null,
     }), record)
     return DONE
   }
@@ -144,7 +156,11 @@ export class PostgresHandler extends QueuedSqlHandler<string> implements Handler
     try {
       const names = [this.tables.callbacks, this.tables.optouts, this.tables.deliveries, this.tables.schema]
       const present = await client.query<{ n: string }>('SELECT count(to_regclass(name)) AS n FROM unnest($1::text[]) AS name', [names])
-      if (Number(present.rows[0]!.n) !== names.length) {
+      const readVersion = async (): Promise<number | null> =>
+        (await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${this.tables.schema}`)).rows[0]!.v
+      let version = Number(present.rows[0]!.n) === names.length ? await readVersion() : null
+      // Missing tables, or tables of an older version: created or migrated (the statements are idempotent).
+      if (version === null || version < SCHEMA_VERSION) {
         await client.query('BEGIN')
         try {
           await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`callback-spool schema ${this.sqlTarget.prefix}`])
@@ -154,9 +170,9 @@ export class PostgresHandler extends QueuedSqlHandler<string> implements Handler
           await client.query('ROLLBACK').catch(() => {})
           throw err
         }
+        version = await readVersion()
       }
-      const version = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${this.tables.schema}`)
-      checkSchemaVersion(version.rows[0]!.v, this.target)
+      checkSchemaVersion(version, this.target)
       this.schemaChecked = true
     } catch (err) {
       broken = err as Error

@@ -5,8 +5,12 @@
  */
 import type { SqlDialect } from './target-url.js'
 
-/** Bumped with each change to the tables below; a later release migrates from the recorded one. */
-export const SCHEMA_VERSION = 1
+/**
+ * Bumped with each change to the tables below; a later release migrates from the recorded one.
+ * 2: `callbacks.dedupe_key`, the provider's natural key of the event, with a unique index (a
+ * re-send inserts nothing and changes no state row).
+ */
+export const SCHEMA_VERSION = 2
 
 export interface TableNames {
   callbacks: string
@@ -37,8 +41,12 @@ function postgresTables (t: TableNames): string[] {
   number varchar(64),
   status varchar(64),
   text text,
-  fields jsonb NOT NULL
+  fields jsonb NOT NULL,
+  dedupe_key varchar(255)
 )`,
+    // Version 1's tables: the column and its index added (idempotent, also for a fresh table).
+    `ALTER TABLE ${t.callbacks} ADD COLUMN IF NOT EXISTS dedupe_key varchar(255)`,
+    `CREATE UNIQUE INDEX IF NOT EXISTS ${t.callbacks}_dedupe_key ON ${t.callbacks} (dedupe_key)`,
     `CREATE TABLE IF NOT EXISTS ${t.optouts} (
   number varchar(64) PRIMARY KEY,
   opted_out_at timestamptz NOT NULL,
@@ -75,7 +83,9 @@ function mysqlTables (t: TableNames): string[] {
   \`number\` varchar(64) NULL,
   \`status\` varchar(64) NULL,
   \`text\` mediumtext NULL,
-  \`fields\` json NOT NULL
+  \`fields\` json NOT NULL,
+  \`dedupe_key\` varchar(255) NULL,
+  UNIQUE KEY \`dedupe_key\` (\`dedupe_key\`)
 ) ${MYSQL_TABLE_OPTIONS}`,
     `CREATE TABLE IF NOT EXISTS \`${t.optouts}\` (
   \`number\` varchar(64) NOT NULL PRIMARY KEY,
@@ -96,6 +106,19 @@ function mysqlTables (t: TableNames): string[] {
 ) ${MYSQL_TABLE_OPTIONS}`,
     `INSERT INTO \`${t.schema}\` (\`version\`) VALUES (${SCHEMA_VERSION}) ON DUPLICATE KEY UPDATE \`version\` = \`version\``,
   ]
+}
+
+/**
+ * MySQL and MariaDB: what brings version 1's `callbacks` to this version, given whether its
+ * `dedupe_key` column and index exist (MySQL has no ADD COLUMN IF NOT EXISTS). Run by the handler.
+ */
+export function mysqlMigration (prefix: string, has: { column: boolean, index: boolean }): string[] {
+  const t = tableNames(prefix)
+  const out: string[] = []
+  if (!has.column) out.push(`ALTER TABLE \`${t.callbacks}\` ADD COLUMN \`dedupe_key\` varchar(255) NULL`)
+  if (!has.index) out.push(`ALTER TABLE \`${t.callbacks}\` ADD UNIQUE KEY \`dedupe_key\` (\`dedupe_key\`)`)
+  out.push(`INSERT INTO \`${t.schema}\` (\`version\`) VALUES (${SCHEMA_VERSION}) ON DUPLICATE KEY UPDATE \`version\` = \`version\``)
+  return out
 }
 
 /** The statements that create the tables when missing, in order; each runs on its own. */
