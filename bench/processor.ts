@@ -9,8 +9,9 @@
  * Targets: at least 200,000 records/s, at least as fast as jq, peak RSS under 150 MB.
  * Then bench/readers.ts: the project's reader against the `ndjson` package; bench/concurrency.ts:
  * http, exec and the file target at --concurrency 32 beside 1; bench/sql.ts: PostgreSQL and
- * MariaDB/MySQL with 100k records, at 32 beside 1; and bench/nats.ts: the NATS target to a
- * JetStream R1 stream with 100k records, beside the file target on that spool.
+ * MariaDB/MySQL with 100k records, at 32 beside 1; bench/nats.ts: the NATS target to a
+ * JetStream R1 stream with 100k records, beside the file target on that spool; and
+ * bench/jetstream-consumer.ts: a JetStream consumer (--source) to the file target.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -24,6 +25,7 @@ import { concurrencyTable, concurrencyTargets, runConcurrencyBench } from './con
 import { runSqlBench, sqlTargets } from './sql.js'
 import { natsTargets, runNatsBench } from './nats.js'
 import { readerChecks, readerTable, runReaderComparison } from './readers.js'
+import { consumerTable, consumerTargets, runConsumerBench } from './jetstream-consumer.js'
 import { evaluateProcessorTargets, processorTable, processorTargetsText, type Measured, type ProcessorRun } from './processor-report.js'
 
 /** Extra node flags for the processor run, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
@@ -184,7 +186,14 @@ export async function runProcessorBench (counts: number[], log: (line: string) =
   const nats = await runNatsBench(log)
   targets.push(...natsTargets(nats))
   const natsRuns = [nats.nats, nats.file].flatMap((r) => r === undefined ? [] : [r])
-  return { table: `${processorTable(runs)}\n\n${readerTable(readers)}\n\n${concurrencyTable([...side, ...sqlRuns, ...natsRuns])}`, targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
+  // A JetStream consumer (--source) to the file target.
+  const consumer = await runConsumerBench(log)
+  targets.push(...consumerTargets(consumer))
+  return {
+    table: `${processorTable(runs)}\n\n${readerTable(readers)}\n\n${concurrencyTable([...side, ...sqlRuns, ...natsRuns])}\n\n${consumerTable(consumer.runs)}`,
+    targets: processorTargetsText(targets),
+    pass: targets.every((t) => t.pass !== false),
+  }
 }
 
 // Run only when started as a script (bench/run.ts imports this module).

@@ -14,7 +14,7 @@ import { tempDir } from './helpers/tmp.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const CONTRIB = join(ROOT, 'contrib')
-const UNITS = ['callback-spool-receiver.service', 'callback-spool-process.service', 'callback-spool-process.timer', 'callback-spool-follow.service', 'callback-spool-forward.service']
+const UNITS = ['callback-spool-receiver.service', 'callback-spool-process.service', 'callback-spool-process.timer', 'callback-spool-follow.service', 'callback-spool-forward.service', 'callback-spool-pool.service']
 
 function read (name: string): Promise<string> {
   return readFile(join(CONTRIB, name), 'utf8')
@@ -73,14 +73,16 @@ test('the units share one user and StateDirectory, hardened, with the stop and r
     const text = units[name]!
     assert.equal(get(text, 'User'), 'callback-spool', name)
     assert.equal(get(text, 'Group'), 'callback-spool', name)
-    assert.equal(get(text, 'StateDirectory'), 'callback-spool', name)
+    // A pool's processor has a data dir of its own (it may run beside a receiver), asserted below.
+    const state = name === 'callback-spool-pool.service' ? 'callback-spool-pool' : 'callback-spool'
+    assert.equal(get(text, 'StateDirectory'), state, name)
     assert.equal(get(text, 'ProtectSystem'), 'strict', name)
     assert.equal(get(text, 'NoNewPrivileges'), 'yes', name)
     assert.equal(get(text, 'PrivateTmp'), 'yes', name)
     assert.equal(get(text, 'KillSignal'), 'SIGTERM', name)
     assert.ok(get(text, 'TimeoutStopSec') !== undefined, name)
     assert.equal(get(text, 'PrivateNetwork'), undefined, `${name}: the receiver listens, handlers call out`)
-    assert.match(get(text, 'ExecStart')!, /--data-dir \/var\/lib\/callback-spool( |$)/, name)
+    assert.match(get(text, 'ExecStart')!, new RegExp(`--data-dir /var/lib/${state}( |$)`), name)
   }
   const receiver = units['callback-spool-receiver.service']!
   assert.equal(get(receiver, 'Restart'), 'always')
@@ -98,6 +100,12 @@ test('the units share one user and StateDirectory, hardened, with the stop and r
   assert.match(get(forward, 'Environment')!, /^CALLBACK_SPOOL_ON=\*=nats:\/\//)
   const envFiles = settings(forward).filter(([k]) => k === 'EnvironmentFile').map(([, v]) => v)
   assert.deepEqual(envFiles, ['-/etc/default/callback-spool', '-/etc/default/callback-spool-forward'])
+  // A processor of a pool: the stream as its source, a data dir of its own (it may run beside a receiver).
+  const pool = units['callback-spool-pool.service']!
+  assert.match(get(pool, 'ExecStart')!, / process --follow --data-dir \/var\/lib\/callback-spool-pool$/)
+  assert.equal(get(pool, 'StateDirectory'), 'callback-spool-pool')
+  assert.match(get(pool, 'Environment')!, /^CALLBACK_SPOOL_SOURCE=nats:\/\/.*\?stream=CALLBACKS&consumer=callback-spool$/)
+  assert.equal(get(pool, 'Conflicts'), undefined)
   assert.equal(get(units['callback-spool-process.timer']!, 'OnCalendar'), '*-*-* *:*:00', 'every minute')
 })
 

@@ -6,8 +6,9 @@
  * with a nak and a back-off, and the records behind it go on; after --max-attempts deliveries
  * (the message's own delivery count) it is dead-lettered into this processor's dead/ and acked.
  *
- * A pass fetches what the consumer has and ends once nothing is pending (one-shot), or when a
- * fetch found nothing (--follow starts the next at once). The messages in hand are kept alive
+ * A pass fetches what the consumer has, a fetch at a time (each waits at most 1 s for its
+ * messages, then its records are committed and acked), and ends once nothing is pending;
+ * --follow starts the next at once. The messages in hand are kept alive
  * with `working()` while they wait, so the ack wait only runs out for a processor that is gone:
  * its messages then go to the others.
  */
@@ -19,6 +20,7 @@ import { ensureConsumer, type ConsumerUrl } from '../nats/consumer.js'
 import { KINDS } from './classify.js'
 import type { ProcessorOptions } from './defaults.js'
 import type { PassFigures } from './metrics.js'
+import { listRequeueFiles } from './requeue.js'
 import type { NormalisedCallback } from './normalise.js'
 import type { AttemptBook, LineFormat, LinePlace, PassContext, RecordSource, SourceLine } from './source.js'
 import { WINDOW_SPAN_PER_SLOT, type InFlightWindow } from './window.js'
@@ -35,7 +37,7 @@ export interface JetStreamSourceOptions {
   ackWaitMs: number
   /** The first back-off of a nak, doubled with each delivery (at most 2 min). @default 5 s */
   retryPauseMs: number
-  /** --follow: a fetch waits this long for messages. @default 5 s */
+  /** --follow (passes end the same way: the next starts at once). */
   follow: boolean
   /** Timeout of a request to the server. @default 10 s */
   requestTimeoutMs?: number
@@ -128,6 +130,8 @@ export class JetStreamSource implements RecordSource<MessageLine> {
   private async ready (logger: Logger): Promise<Consumer> {
     if (this.consumer !== undefined) return this.consumer
     const { where } = this.js
+    // A connection the client gave up on (it reconnects by itself otherwise) is opened again.
+    if (this.nc?.isClosed() === true) this.nc = undefined
     this.nc ??= await connectNats(where.url, { name: `callback-spool process ${where.consumer}`, timeoutMs: this.timeoutMs })
     const { created, info } = await ensureConsumer(this.nc, where, this.js.ackWaitMs, this.timeoutMs)
     this.ackWaitMs = Math.max(1, Math.round((info.config.ack_wait ?? 30e9) / 1e6))
@@ -141,6 +145,8 @@ export class JetStreamSource implements RecordSource<MessageLine> {
     this.pass = pass
     this.settled = []
     const consumer = await this.ready(pass.logger)
+    const requeued = await listRequeueFiles(this.options.dataDir)
+    if (requeued.length > 0) pass.logger.warn({ files: requeued.length }, 're-queue files in this data dir are not read with --source (`dead retry` is for spool records): they stay where they are')
     const window = pass.newWindow(undefined, {
       settled: (line) => this.settled.push(line.msg),
       left: (line) => this.handBack(line.msg, line.deliveries),
@@ -171,11 +177,12 @@ export class JetStreamSource implements RecordSource<MessageLine> {
     const { committer, dispatcher, figures } = pass
     const { batchSize, checkpointIntervalMs, concurrency } = this.options
     const holdsOutput = dispatcher.holdsOutput
-    // A fetch is taken into the window as it has room: what waits in the client has no working() yet.
-    const fetchSize = Math.min(batchSize, 1000, Math.max(64, concurrency * WINDOW_SPAN_PER_SLOT * 2))
+    // A fetch is taken into the window as it has room: what waits in the client has no working()
+    // yet, so slow handlers fetch little at a time; buffering ones (files) settle at once.
+    const fetchSize = Math.min(batchSize, 1000, holdsOutput ? 1000 : Math.max(64, concurrency * WINDOW_SPAN_PER_SLOT * 2))
     let lastCommit = Date.now()
     while (!window.halted && !pass.stopping()) {
-      const messages = this.fetching = await consumer.fetch({ max_messages: fetchSize, expires: this.js.follow ? 5000 : 1000 })
+      const messages = this.fetching = await consumer.fetch({ max_messages: fetchSize, expires: 1000 })
       let got = 0
       try {
         for await (const msg of messages) {
