@@ -47,7 +47,8 @@ async function inProcess (keys: number, log: (line: string) => void): Promise<{ 
       const key = `twilio:SM${(i * 2654435761 >>> 0).toString(16).padStart(8, '0')}${i.toString(16).padStart(24, '0')}|delivered`
       // One key every 50 ms: 1 M keys span about 14 h, all within the 24 h window.
       const at = start + i * 50
-      if (!window.seen(key, at)) window.remember(key, at)
+      const id = `019b0000-0000-7000-8000-${i.toString(16).padStart(12, '0')}`
+      if (!window.seen(key, at, id)) window.remember(key, at, id)
       if ((i + 1) % 10_000 === 0) {
         const w = window.take()
         if (w !== undefined) {

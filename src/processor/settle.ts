@@ -194,15 +194,15 @@ export class RecordSettler {
     return this.retry(line, result, normalised)
   }
 
-  /** Whether the event's key was seen within `--dedupe-window` (a re-send of an event handed over). */
+  /** Whether the event's key was handed over within `--dedupe-window` from another record (a re-send; not the same record again). */
   private duplicate (event: NormalisedCallback): boolean {
     const key = event.dedupe_key
-    return this.c.dedupe !== undefined && typeof key === 'string' && this.c.dedupe.seen(key, Date.parse(event.received_at))
+    return this.c.dedupe !== undefined && typeof key === 'string' && this.c.dedupe.seen(key, Date.parse(event.received_at), event.id)
   }
 
   private remember (event: NormalisedCallback): void {
     const key = event.dedupe_key
-    if (this.c.dedupe !== undefined && typeof key === 'string') this.c.dedupe.remember(key, Date.parse(event.received_at))
+    if (this.c.dedupe !== undefined && typeof key === 'string') this.c.dedupe.remember(key, Date.parse(event.received_at), event.id)
   }
 
   private countDuplicate (event: NormalisedCallback): void {
