@@ -5,13 +5,15 @@
 import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
-import { createLogger, LOG_LEVELS } from './logger.js'
+import { createLogger, DEFAULT_LOG_LEVEL, LOG_LEVELS } from './logger.js'
 import { checkAll, dataDirOption, envOption, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
-import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, RECEIVE_DEFAULTS } from './receiver/defaults.js'
+import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
 import type { ReceiveOptions } from './receiver/run.js'
 import { parseAccessOptions } from './receiver/access-config.js'
+import { parsePathBindings } from './providers/bindings.js'
+import { PROFILES, signatureOptions } from './providers/index.js'
 import { addPurgeCommand } from './tools/purge.js'
 import { registerUpCommand } from './up/command.js'
 import { addCatCommand } from './tools/cat.js'
@@ -22,7 +24,7 @@ import { addReplayCommand } from './tools/replay.js'
 import { addTraceCommand } from './tools/trace.js'
 import { addStatusCommand } from './tools/status.js'
 import { addVerifyCommand } from './tools/verify.js'
-import { HOUR_MS, parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
+import { formatDuration, formatSize, HOUR_MS, parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
 
 export interface ProgramContext {
   logger?: Logger
@@ -54,6 +56,20 @@ function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
     adminHost: () => opts.adminHost,
     minFreeBytes: () => parseBytes('--min-free', opts.minFree!),
     access: () => parseAccessOptions(opts),
+    providerPaths: () => parsePathBindings(opts.providerPath, PROFILES),
+  })
+}
+
+/** `--provider-path`, repeatable; each value (a flag, or a line of the variable or config value) is one binding. */
+function collectPathSpecs (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+/** The options of the providers' signature schemes, from their profiles, in the order listed there. */
+function signatureOptionsOf (): Option[] {
+  return signatureOptions().map(({ option, description, choices, default: fallback }) => {
+    if (choices === undefined) return envOption(`${option} <${option.endsWith('-key') ? 'key' : 'secret'}>`, `${description}; 401 when missing or wrong`)
+    return envOption(`${option} <method>`, description).choices(choices).default(fallback)
   })
 }
 
@@ -63,7 +79,8 @@ const RECEIVE_HELP_GROUPS: Record<string, string[]> = {
   'Durability:': ['--data-dir', '--durability'],
   'Rotation:': ['--rotate-bytes', '--rotate-age'],
   'Admin port (health and metrics):': ['--admin-port', '--admin-host', '--min-free'],
-  'Access control:': ['--token', '--basic-auth', '--basic-auth-file', '--allow', '--trust-proxy', '--twilio-auth-token', '--public-url'],
+  'Access control:': ['--token', '--basic-auth', '--basic-auth-file', '--allow', '--trust-proxy', '--public-url', '--provider-path'],
+  'Provider signatures (a request of a provider whose secret is set must carry its valid signature):': signatureOptions().map((o) => o.option),
 }
 
 function groupOptionsInHelp (command: Command, groups: Record<string, string[]>): void {
@@ -87,7 +104,7 @@ export function createProgram (context: ProgramContext = {}): Command {
     .description('Receive SMS provider callbacks durably into an NDJSON spool, and process them later.')
     .version(packageVersion(), '-V, --version', 'print the version and exit')
     .option('--verbose', 'print stack traces with errors')
-    .addOption(new Option('--log-level <level>', 'log lines at this level and above (receive, process, up)').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--log-level <level>', 'log lines at this level and above (receive, process, up)').choices(LOG_LEVELS).default(DEFAULT_LOG_LEVEL))
     .showHelpAfterError('(run with --help for usage)')
     // Every command's --help lists --log-level, --config and --verbose too.
     .configureHelp({ showGlobalOptions: true })
@@ -107,29 +124,31 @@ Examples:
     .addOption(envOption('--host <host>', 'address to listen on (default: all)'))
     .addOption(envOption('--port <port>', 'port to listen on (0: any free port, logged)').default(String(RECEIVE_DEFAULTS.port)))
     .addOption(dataDirOption())
-    .addOption(envOption('--max-body <size>', 'largest body accepted (65536, 64KiB, 1MiB; at most 64MiB)').default('64KiB'))
+    .addOption(envOption('--max-body <size>', 'largest body accepted (65536, 64KiB, 1MiB; at most 64MiB)').default(formatSize(RECEIVE_DEFAULTS.maxBodyBytes)))
     .addOption(envOption('--durability <mode>', 'fsync: answer once the line is on disk; os: once the OS has it')
-      .choices(['fsync', 'os']).default('fsync'))
-    .addOption(envOption('--rotate-bytes <size>', 'seal a segment at this size').default('64MiB'))
-    .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age').default('1h'))
-    .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer (at most 1h)').default('10s'))
+      .choices(['fsync', 'os']).default(RECEIVE_DEFAULTS.durability))
+    .addOption(envOption('--rotate-bytes <size>', 'seal a segment at this size').default(formatSize(RECEIVE_DEFAULTS.rotateBytes)))
+    .addOption(envOption('--rotate-age <duration>', 'seal a segment at this age').default(formatDuration(RECEIVE_DEFAULTS.rotateAgeMs)))
+    .addOption(envOption('--request-timeout <duration>', 'close a request whose headers and body take longer (at most 1h)').default(formatDuration(RECEIVE_DEFAULTS.requestTimeoutMs)))
     .addOption(envOption('--max-connections <n>', 'connections open at once; beyond, close the longest-idle one (or refuse if none is idle)')
       .default(String(RECEIVE_DEFAULTS.maxConnections)))
     .addOption(envOption('--max-connections-per-address <n>', 'the same, per peer address (default: as --max-connections)'))
     .addOption(envOption('--first-byte-timeout <duration>', 'close a connection that has sent nothing for this long')
-      .default(`${DEFAULT_FIRST_BYTE_TIMEOUT_MS / 1000}s`))
+      .default(formatDuration(RECEIVE_DEFAULTS.firstByteTimeoutMs)))
     .addOption(envOption('--admin-port <port>', 'serve /healthz, /readyz and /metrics on this port (default: off)'))
     .addOption(envOption('--admin-host <host>', 'address of the admin port').default(RECEIVE_DEFAULTS.adminHost))
-    .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this').default('1GiB'))
+    .addOption(envOption('--min-free <size>', '/readyz fails when free disk is under this').default(formatSize(RECEIVE_DEFAULTS.minFreeBytes)))
     // Access control (README "Security"). Secrets are never printed (`config` masks them).
     .addOption(envOption('--token <secret>', 'accept only /<secret>/... paths or ?token=<secret>; anything else 404'))
     .addOption(envOption('--basic-auth <user:password>', 'require HTTP Basic authentication'))
     .addOption(envOption('--basic-auth-file <path>', 'read user:password from this file'))
     .addOption(envOption('--allow <cidrs>', 'accept only these client addresses (IPv4/IPv6 CIDRs, comma-separated); others 403'))
     .addOption(envOption('--trust-proxy <cidrs>', 'believe X-Forwarded-For only from these proxies'))
-    .addOption(envOption('--twilio-auth-token <secret>', 'verify X-Twilio-Signature with this auth token; 401 when wrong'))
     .addOption(envOption('--public-url <url>', 'scheme and host the provider calls (https://sms.example.com), for signatures'))
-    .addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
+    .addOption(envOption('--provider-path <prefix=provider>', 'requests whose path starts with PREFIX are PROVIDER\'s, whatever their shape (e.g. /twilio/=twilio): its signature, its answer; repeatable')
+      .argParser(collectPathSpecs))
+  for (const option of signatureOptionsOf()) receive.addOption(option)
+  receive.addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
       const logger = context.logger ?? createLogger(logLevel())
       const options = receiveOptionsFrom(opts)

@@ -16,7 +16,7 @@ import { DEFAULT_DATA_DIR } from './spool/layout.js'
 
 export const ENV_PREFIX = 'CALLBACK_SPOOL_'
 /** Options named like this are printed as `****` by `callback-spool config`. */
-const SECRET_RE = /token|password|secret|auth/i
+const SECRET_RE = /token|password|secret|auth|signing/i
 const MASK = '****'
 
 /** Whether an environment variable holds one of our secrets (`CALLBACK_SPOOL_TOKEN`, ...): kept from handlers. */

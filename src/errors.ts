@@ -2,12 +2,43 @@
  * Coded errors, in the manner of undici and fastify: tests and callers look at `code`,
  * people read `message`, and the original error is kept as `cause`.
  */
+
+/**
+ * Every error code, with the exit codes the CLI may end with when an error of that code reaches
+ * it. The one list: a code not in it does not type-check, and the README's error table lists each
+ * (test/errors.test.ts). An internal code (never reaching the CLI) has the exit code 1 of an
+ * unexpected error.
+ */
+export const ERROR_CODES = {
+  SPOOL_ERR_USAGE: [64],
+  SPOOL_ERR_CONFIG: [78],
+  SPOOL_ERR_NO_DATA_DIR: [66],
+  SPOOL_ERR_NOT_DATA_DIR: [66],
+  SPOOL_ERR_NO_SPOOL: [66],
+  SPOOL_ERR_LOCKED: [75],
+  SPOOL_ERR_LOCK_FILE: [71, 77],
+  SPOOL_ERR_WRITE: [74],
+  SPOOL_ERR_CLOSED: [1],
+  SPOOL_ERR_CHECKPOINT_CORRUPT: [78],
+  SPOOL_ERR_LISTEN: [69, 77],
+  SPOOL_ERR_LINK: [78],
+  SPOOL_ERR_PERMISSION: [77],
+  SPOOL_ERR_DATA_DIR_NOT_WRITABLE: [73, 77],
+  SPOOL_ERR_BODY_TOO_LARGE: [1],
+  SPOOL_ERR_BODY_ABORTED: [1],
+  SPOOL_ERR_CANCELLED: [1],
+  SPOOL_ERR_NOT_FOUND: [1],
+  SPOOL_ERR_UNAVAILABLE: [69]
+} as const satisfies Record<string, readonly number[]>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
 export class CallbackSpoolError extends Error {
-  readonly code: string
+  readonly code: ErrorCode
   /** Process exit code the CLI uses when this error reaches it. */
   readonly exitCode: number
 
-  constructor (code: string, message: string, options: { cause?: unknown, exitCode?: number } = {}) {
+  constructor (code: ErrorCode, message: string, options: { cause?: unknown, exitCode?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = new.target.name
     this.code = code
@@ -36,11 +67,17 @@ export class NoInputError extends CallbackSpoolError {
   }
 }
 
-/** Another process holds the lock on this data dir for this role. */
+/**
+ * Another process holds the lock on this data dir for this role (EX_TEMPFAIL, 75). `doing` is what
+ * a tool was about to do (`replay`, `purge`): it must wait for the processor to stop, where a
+ * second service may instead use another data dir.
+ */
 export class LockHeldError extends CallbackSpoolError {
   readonly holder: string
-  constructor (role: string, dataDir: string, holder: string) {
-    super('SPOOL_ERR_LOCKED', `another ${role} is already running on ${dataDir} (${holder}); stop it first, or use another --data-dir`, { exitCode: 75 })
+  constructor (role: string, dataDir: string, holder: string, doing?: string) {
+    super('SPOOL_ERR_LOCKED', doing === undefined
+      ? `another ${role} is already running on ${dataDir} (${holder}); stop it first, or use another --data-dir`
+      : `a ${role} is running on ${dataDir} (${holder}); stop it before you ${doing} (e.g. systemctl stop callback-spool-follow), then start it again`, { exitCode: 75 })
     this.holder = holder
   }
 }
@@ -123,11 +160,46 @@ export class DataDirNotWritableError extends CallbackSpoolError {
   }
 }
 
+/** The request body passed `--max-body` (declared or as it arrived): the receiver answers 413. */
+export class BodyTooLargeError extends CallbackSpoolError {
+  constructor (message: string) {
+    super('SPOOL_ERR_BODY_TOO_LARGE', message)
+  }
+}
+
+/** The client went away before its body was read whole: nothing is spooled, nothing answered. */
+export class BodyAbortedError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('SPOOL_ERR_BODY_ABORTED', message, options)
+  }
+}
+
+/** The person at the terminal answered no to an irreversible command: nothing was changed (exit 1). */
+export class CancelledError extends CallbackSpoolError {
+  constructor (message: string) {
+    super('SPOOL_ERR_CANCELLED', message, { exitCode: 1 })
+  }
+}
+
+/** What a command was asked to act on is not there (a dead letter's record id): exit 1. */
+export class NotFoundError extends CallbackSpoolError {
+  constructor (message: string) {
+    super('SPOOL_ERR_NOT_FOUND', message, { exitCode: 1 })
+  }
+}
+
 /** Several bad option values found at once (checkAll): each kept, so the CLI can say where each came from. */
 export class ConfigMistakesError extends ConfigError {
   readonly mistakes: ConfigError[]
   constructor (mistakes: ConfigError[]) {
     super(mistakes.map((m) => m.message).join('; '))
     this.mistakes = mistakes
+  }
+}
+
+/** EX_UNAVAILABLE (69): a server this command needs (the NATS server of `--source`) does not answer. */
+export class ServerUnavailableError extends CallbackSpoolError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('SPOOL_ERR_UNAVAILABLE', message, { ...options, exitCode: 69 })
   }
 }

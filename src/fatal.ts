@@ -7,7 +7,7 @@
  * tools (status, cat, ...) print their output on stdout, so their errors go to stderr only.
  */
 import { fstatSync } from 'node:fs'
-import { createLogger } from './logger.js'
+import { createLogger, DEFAULT_LOG_LEVEL } from './logger.js'
 import { maskUrlCredentials } from './mask.js'
 
 export const SERVICE_COMMANDS: ReadonlySet<string> = new Set(['receive', 'process', 'up'])
@@ -36,7 +36,7 @@ export interface FatalReport {
 export function reportFatal (report: FatalReport, command: string | undefined, logLevel: string | undefined): void {
   let logged = false
   if (command !== undefined && SERVICE_COMMANDS.has(command)) {
-    const logger = createLogger(logLevel ?? 'info')
+    const logger = createLogger(logLevel ?? DEFAULT_LOG_LEVEL)
     if (logger.isLevelEnabled('fatal')) {
       logger.fatal({ code: report.code, exit_code: report.exitCode, ...(report.err === undefined ? {} : { err: report.err }) }, report.message)
       logged = true

@@ -6,13 +6,16 @@ import { maskJsonStrings } from './mask.js'
 /** pino's levels, and `silent`: what --log-level takes. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
+/** --log-level when none is given. */
+export const DEFAULT_LOG_LEVEL = 'info'
+
 /**
  * Every line is masked as it is written (phone numbers and URL credentials in its strings), so
  * that no message, error or stack can carry them, whoever wrote the text. Levels as words:
  * journald, jq and people read "warn", not 40. `destination` is for tests; the default is stdout
  * (with a journald priority prefix when stdout is the journal's stream).
  */
-export function createLogger (level: string = process.env.CALLBACK_SPOOL_LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+export function createLogger (level: string = process.env.CALLBACK_SPOOL_LOG_LEVEL ?? DEFAULT_LOG_LEVEL, destination?: DestinationStream): Logger {
   const options = {
     level,
     base: { pid: process.pid },

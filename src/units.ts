@@ -104,12 +104,24 @@ export function parsePositiveInt (name: string, value: string | number, limits: 
   return n
 }
 
-/** 3600000 -> `1h`, 90000 -> `90s`: the largest unit that divides it. */
+/**
+ * 3600000 -> `1h`, 90000 -> `90s`, 604800000 -> `7d`: the largest unit that divides it, as an
+ * option value (it parses back to `ms`). Weeks are read but not written: operators count in days.
+ */
 export function formatDuration (ms: number): string {
   for (const [unit, size] of Object.entries(DURATION_UNITS).reverse()) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+    if (unit !== 'w' && ms >= size && ms % size === 0) return `${ms / size}${unit}`
   }
   return `${ms}ms`
+}
+
+/** 65536 -> `64KiB`, 1073741824 -> `1GiB`: the largest binary unit that divides it, as an option value (it parses back to `bytes`). */
+export function formatSize (bytes: number): string {
+  for (const unit of ['TiB', 'GiB', 'MiB', 'KiB']) {
+    const size = BYTE_UNITS[unit.toLowerCase()]!
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`
+  }
+  return String(bytes)
 }
 
 /** 1073741824 -> `1 GiB`, 1536 -> `1.5 KiB`: for messages people read. */

@@ -8,6 +8,8 @@ import { stripToken } from '../src/receiver/access.js'
 import { parseBody } from '../src/receiver/params.js'
 import { parseAccessOptions } from '../src/receiver/access-config.js'
 import { createTwilioVerifier, twilioSignature } from '../src/providers/signatures/twilio.js'
+import { parsePathBinding, PathBindings } from '../src/providers/bindings.js'
+import { PROFILES } from '../src/providers/index.js'
 import { send } from './helpers/http.js'
 import { sendNormalCallback, startLiveReceiver } from './helpers/live-receiver.js'
 
@@ -195,7 +197,8 @@ test('on a dual-stack socket: an IPv4 client (::ffff:127.0.0.1) matches IPv4 CID
 
 test('receiver with --twilio-auth-token: signed requests pass, unsigned or wrong ones 401', async (t) => {
   const authToken = 'f00dfeedf00dfeedf00dfeedf00dfeed'
-  const live = await startLiveReceiver(t, { access: { signatures: [createTwilioVerifier(authToken)] } })
+  const bindings = new PathBindings([parsePathBinding('/twilio=twilio', PROFILES)])
+  const live = await startLiveReceiver(t, { access: { signatures: [createTwilioVerifier(authToken)] }, bindings })
   const params = { MessageSid: 'SM1', From: '+33600112233', To: '+33700000000', Body: 'STOP' }
   const body = new URLSearchParams(params).toString()
   const form = { 'Content-Type': 'application/x-www-form-urlencoded' }
@@ -211,6 +214,7 @@ test('receiver with --twilio-auth-token: signed requests pass, unsigned or wrong
   // Behind a TLS proxy with a token in the path: the URL signed is the public one, token included.
   const behind = await startLiveReceiver(t, {
     access: { token: TOKEN, publicUrl: 'https://sms.example.com', signatures: [createTwilioVerifier(authToken)] },
+    bindings,
   })
   const publicSig = twilioSignature(authToken, `https://sms.example.com/${TOKEN}/twilio`, Object.entries(params))
   assert.equal((await send(behind.port, { method: 'POST', path: `/${TOKEN}/twilio`, body, headers: { ...form, 'X-Twilio-Signature': sig } })).status, 401)
@@ -230,6 +234,7 @@ test('all combined: allowlist, token, basic auth and signature each have to hold
       allow: parseCidrList('--allow', '127.0.0.1'),
       signatures: [createTwilioVerifier(authToken)],
     },
+    bindings: new PathBindings([parsePathBinding('/in=twilio', PROFILES)]),
   })
   const body = 'From=%2B33600112233&Body=hi'
   const url = `/${TOKEN}/in`

@@ -150,7 +150,7 @@ test('SIGTERM with a client that stalls mid-body: exit 0 within 5 s anyway, the 
   const { code } = await cli.exited
   const exitedAfterMs = Date.now() - signalledAt
   assert.equal(code, 0, cli.stderr())
-  // The receiver waits 4 s for a stalled request, inside the issue's 5 s; the extra second is
+  // The receiver waits 4 s for a stalled request, inside the 5 s a supervisor waits; the extra second is
   // for scheduling on a loaded 2-core machine, not for the receiver.
   assert.ok(exitedAfterMs < 6000, `exited ${exitedAfterMs} ms after SIGTERM`)
   assert.deepEqual((await readSpool(dir)).lines, [])

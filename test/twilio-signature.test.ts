@@ -5,12 +5,16 @@ import { createTwilioVerifier, twilioSignature } from '../src/providers/signatur
 import { send } from './helpers/http.js'
 import { startLiveReceiver } from './helpers/live-receiver.js'
 import { sendRaw } from './helpers/raw-socket.js'
+import { parsePathBinding, PathBindings } from '../src/providers/bindings.js'
+import { PROFILES } from '../src/providers/index.js'
 
 const AUTH_TOKEN = 'c0ffeec0ffeec0ffeec0ffeec0ffee00'
 const PATH = '/twilio?a=1'
+/** Every path is Twilio's: whatever the shape of the body, Twilio's signature must hold. */
+const bindings = new PathBindings([parsePathBinding('/=twilio', PROFILES)])
 
 test('twilio: a captured URL-only signature cannot carry a forged body (forged STOPs get 401, nothing spooled)', async (t) => {
-  const live = await startLiveReceiver(t, { access: { signatures: [createTwilioVerifier(AUTH_TOKEN)] } })
+  const live = await startLiveReceiver(t, { access: { signatures: [createTwilioVerifier(AUTH_TOKEN)] }, bindings })
   // What an attacker can capture once: a signature over the URL alone (a bodyless callback or a GET).
   const urlOnly = twilioSignature(AUTH_TOKEN, `http://127.0.0.1:${live.port}${PATH}`, [])
   const stop = 'number=%2B33600112233&stop_date=2026-12-01+10%3A00%3A00&text=STOP'
@@ -44,7 +48,7 @@ test('twilio: a captured URL-only signature cannot carry a forged body (forged S
 })
 
 test('twilio: a JSON body passes only with a matching bodySHA256 in the signed URL', async (t) => {
-  const live = await startLiveReceiver(t, { access: { signatures: [createTwilioVerifier(AUTH_TOKEN)] } })
+  const live = await startLiveReceiver(t, { access: { signatures: [createTwilioVerifier(AUTH_TOKEN)] }, bindings })
   const body = JSON.stringify({ MessageSid: 'SM1', From: '+33600112233', Body: 'STOP' })
   const json = { 'Content-Type': 'application/json' }
   const hash = createHash('sha256').update(body).digest('hex')
@@ -59,7 +63,7 @@ test('twilio: a JSON body passes only with a matching bodySHA256 in the signed U
 })
 
 test('twilio: a signed form is verified over exactly the parameters recorded', async (t) => {
-  const live = await startLiveReceiver(t, { access: { signatures: [createTwilioVerifier(AUTH_TOKEN)] } })
+  const live = await startLiveReceiver(t, { access: { signatures: [createTwilioVerifier(AUTH_TOKEN)] }, bindings })
   const params: Array<[string, string]> = [['From', '+33600112233'], ['Body', 'STOP'], ['Body', 'again'], ['__proto__', 'x']]
   const body = new URLSearchParams(params).toString()
   const sig = twilioSignature(AUTH_TOKEN, `http://127.0.0.1:${live.port}${PATH}`, params)

@@ -8,10 +8,11 @@ import type { Logger } from 'pino'
 import { checkAll, dataDirOption, envOption, setOptionsValidator } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { createLogger } from '../logger.js'
-import { HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
+import { formatDuration, HOUR_MS, parseDuration, parsePositiveInt } from '../units.js'
 import { parseRoute } from './dispatch.js'
-import { PROCESS_DEFAULTS } from './defaults.js'
-import { parsePathBinding } from '../providers/bindings.js'
+import { parseConsumerUrl } from '../nats/consumer-url.js'
+import { FOLLOW_DEFAULTS, NATS_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
+import { parsePathBindings } from '../providers/bindings.js'
 import { PROFILES } from '../providers/index.js'
 import { parseKeywordList } from '../providers/keywords.js'
 import { parseProviderZones } from '../providers/times.js'
@@ -39,15 +40,17 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
       .argParser(collectRoutes))
     .addOption(envOption('--dedupe-window <duration>', "a record whose provider's key (a re-send) was handed over within this window is counted as a duplicate and not handed over again (0: off; at most 30d)").default('24h'))
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes, and for --dead-after (at most 1000)').default(String(PROCESS_DEFAULTS.maxAttempts)))
-    .addOption(envOption('--dead-after <duration>', 'dead-letter a record that fails (network error, 5xx, ...) only after it has failed this long (at most 30d)').default('1h'))
+    .addOption(envOption('--dead-after <duration>', 'dead-letter a record that fails (network error, 5xx, ...) only after it has failed this long (at most 30d)').default(formatDuration(PROCESS_DEFAULTS.deadAfterMs)))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass (at most 10)').default(String(PROCESS_DEFAULTS.tries)))
-    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time (0: none; at most 1m)').default('500ms'))
-    .addOption(envOption('--handler-timeout <duration>', 'timeout of one handler call (above 0, at most 1h)').default('30s'))
+    .addOption(envOption('--retry-delay <duration>', 'first back-off between tries, doubled each time (0: none; at most 1m)').default(formatDuration(PROCESS_DEFAULTS.retryDelayMs)))
+    .addOption(envOption('--handler-timeout <duration>', 'timeout of one handler call (above 0, at most 1h)').default(formatDuration(PROCESS_DEFAULTS.handlerTimeoutMs)))
     .addOption(envOption('--concurrency <n>', 'records handled at once (1: one after the other; at most 10000)').default(String(PROCESS_DEFAULTS.concurrency)))
     .addOption(envOption('--order-key <field>', `records with the same ${ORDER_KEYS.slice(0, -1).join(' or ')} are handled one after the other, in spool order (none: no order)`)
       .default(PROCESS_DEFAULTS.orderKey))
     .addOption(envOption('--batch-size <n>', 'records between checkpoints').default(String(PROCESS_DEFAULTS.batchSize)))
-    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass (0: keep them for ever)').default('7d'))
+    .addOption(envOption('--retain <duration>', 'delete fully processed segments older than this after a pass (0: keep them for ever)').default(formatDuration(PROCESS_DEFAULTS.retainMs)))
+    .addOption(envOption('--stream-max-age <duration>', 'nats target: a stream created when missing keeps messages this long').default(formatDuration(NATS_DEFAULTS.streamMaxAgeMs)))
+    .addOption(envOption('--stream-replicas <n>', 'nats target: replicas of a stream created when missing (1, or 3 on a cluster; at most 5)').default(String(NATS_DEFAULTS.streamReplicas)))
     .addOption(envOption('--metrics-file <path>', 'write the figures of each pass there (Prometheus text format)'))
     .addOption(envOption('--schedule <cron>', 'stay running; a pass on this cron expression (seconds allowed: "*/10 * * * * *")'))
     .addOption(envOption('--follow', 'stay running; dispatch each new record as soon as it is written'))
@@ -55,8 +58,10 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
     .addOption(envOption('--optin-keywords <words>', 'a reply whose whole text is one of these (comma-separated) is an opt-in (default: START, UNSTOP)'))
     .addOption(envOption('--provider-path <prefix=provider>', 'requests whose path starts with PREFIX are PROVIDER\'s, whatever their shape (e.g. /twilio/=twilio); repeatable')
       .argParser(collectRoutes))
-    .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
-    .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried').default('5s'))
+    .addOption(envOption('--source <url>', 'read the records from a JetStream stream through a durable consumer shared by a pool of processors, instead of the local spool: nats://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]...][?stream=CALLBACKS&consumer=callback-spool]'))
+    .addOption(envOption('--ack-wait <duration>', '--source: the ack wait of the consumer when this processor creates it (a processor gone: its messages go to the others after this)').default(formatDuration(NATS_DEFAULTS.ackWaitMs)))
+    .addOption(envOption('--poll-interval <duration>', '--follow: also look for new records this often').default(formatDuration(FOLLOW_DEFAULTS.pollIntervalMs)))
+    .addOption(envOption('--retry-pause <duration>', '--follow: pause after a pass that must be retried').default(formatDuration(FOLLOW_DEFAULTS.retryPauseMs)))
     .addHelpText('after', `
 Targets:
 ${targetsHelp()}
@@ -115,14 +120,22 @@ export function processOptionsFrom (opts: Record<string, unknown>): ProcessComma
     checkpointIntervalMs: () => PROCESS_DEFAULTS.checkpointIntervalMs,
     watchIntervalMs: () => PROCESS_DEFAULTS.watchIntervalMs,
     retainMs: () => parseDuration('--retain', str('retain'), { zero: 'keep for ever' }),
+    streamMaxAgeMs: () => opts.streamMaxAge === undefined ? undefined : parseDuration('--stream-max-age', str('streamMaxAge')),
+    streamReplicas: () => opts.streamReplicas === undefined ? undefined : parsePositiveInt('--stream-replicas', str('streamReplicas'), { max: 5 }),
     metricsFile: () => opts.metricsFile === undefined ? undefined : str('metricsFile'),
     progress: () => true,
     optoutKeywords: () => opts.optoutKeywords === undefined ? undefined : parseKeywordList(str('optoutKeywords')),
     optinKeywords: () => opts.optinKeywords === undefined ? undefined : parseKeywordList(str('optinKeywords')),
-    providerPaths: () => opts.providerPath === undefined ? undefined : (Array.isArray(opts.providerPath) ? opts.providerPath.map(String) : collectRoutes(String(opts.providerPath), undefined)).map((spec) => parsePathBinding(spec, PROFILES)),
+    providerPaths: () => parsePathBindings(opts.providerPath, PROFILES),
     schedule: () => opts.schedule === undefined ? undefined : str('schedule'),
     follow: () => opts.follow === true || opts.follow === 'true' || opts.follow === '1',
     pollIntervalMs: () => parseDuration('--poll-interval', str('pollInterval'), { max: HOUR_MS }),
     retryPauseMs: () => parseDuration('--retry-pause', str('retryPause'), { max: HOUR_MS }),
+    source: () => {
+      if (opts.source === undefined) return undefined
+      parseConsumerUrl(str('source'))
+      return str('source')
+    },
+    ackWaitMs: () => opts.ackWait === undefined ? NATS_DEFAULTS.ackWaitMs : parseDuration('--ack-wait', str('ackWait'), { max: HOUR_MS }),
   })
 }

@@ -1,46 +1,42 @@
 /**
  * The commit: the handlers' output and the dead letters made durable (with those of the records a
- * handler refused at flush), then the attempt counts, the de-duplication keys and the checkpoint saved, never before (fluent-bit #2846). A commit takes what it saves at once, so
- * the pass may go on while it is written.
+ * handler refused at flush), then the de-duplication keys of the records done, then the source's acknowledgement (the spool: the attempt counts and
+ * the checkpoint saved; JetStream: the messages acked), never before (fluent-bit #2846). A commit
+ * takes what it acknowledges at once, so the pass may go on while it is written.
  */
-import { saveCheckpoint } from '../spool/checkpoint.js'
 import type { DeliveryLogWriter } from '../spool/delivery-log.js'
-import type { SpoolPosition } from '../spool/reader.js'
-import { saveAttemptsText, type AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
-import { DedupeWindow } from './dedupe.js'
 import type { Dispatcher, TargetRefusal } from './dispatch.js'
+import type { Acknowledgement } from './source.js'
+import { DedupeWindow } from './dedupe.js'
+
+/** Called synchronously when a commit starts: takes what this commit acknowledges. */
+export type TakeAcknowledgement = () => Acknowledgement | undefined
 
 export class Committer {
-  private readonly dataDir: string
   private readonly dispatcher: Dispatcher
   private readonly deadLetters: DeadLetterWriter
-  private readonly attempts: AttemptCounts
   /** Dead-letters the records a handler refused at flush (the settler's bookkeeping). */
   private readonly onRefused: (refused: TargetRefusal[]) => void
-  /** The checkpoint on disk. */
-  saved: SpoolPosition | undefined
   /** A commit started by commitInBackground and not waited for yet. */
   private inFlight: Promise<void> | undefined
   private readonly deliveries: DeliveryLogWriter | undefined
-  private readonly dedupe: DedupeWindow | undefined
+  /** `--dedupe-window`: its keys, and the data dir whose state/ keeps them. */
+  private readonly dedupe: { window: DedupeWindow, dataDir: string } | undefined
 
-  constructor (dataDir: string, dispatcher: Dispatcher, deadLetters: DeadLetterWriter, attempts: AttemptCounts, saved: SpoolPosition | undefined,
-    onRefused: (refused: TargetRefusal[]) => void, deliveries?: DeliveryLogWriter, dedupe?: DedupeWindow) {
+  constructor (dispatcher: Dispatcher, deadLetters: DeadLetterWriter, onRefused: (refused: TargetRefusal[]) => void, deliveries?: DeliveryLogWriter,
+    dedupe?: { window: DedupeWindow, dataDir: string }) {
     this.deliveries = deliveries
     this.dedupe = dedupe
-    this.dataDir = dataDir
     this.onRefused = onRefused
     this.dispatcher = dispatcher
     this.deadLetters = deadLetters
-    this.attempts = attempts
-    this.saved = saved
   }
 
-  /** Flushes the handlers' output and the dead letters, then saves the attempts and (with `checkpoint`) the position. */
-  async commit (position: SpoolPosition | undefined, checkpoint: boolean): Promise<void> {
+  /** Flushes the handlers' output and the dead letters, then acknowledges what `take` takes. */
+  async commit (take: TakeAcknowledgement): Promise<void> {
     await this.settleInFlight()
-    await this.start(position, checkpoint)
+    await this.start(take)
   }
 
   /**
@@ -50,15 +46,15 @@ export class Committer {
    * fdatasyncs and the checkpoint's fsyncs no longer stall the pass. At most one is in flight:
    * the next commit, which every way out of a pass goes through, waits for it and throws its error.
    */
-  async commitInBackground (position: SpoolPosition | undefined): Promise<void> {
+  async commitInBackground (take: TakeAcknowledgement): Promise<void> {
     await this.settleInFlight()
-    const commit = this.start(position, true)
+    const commit = this.start(take)
     commit.catch(() => {})
     this.inFlight = commit
     this.dispatcher.holdOutputUntil(commit)
   }
 
-  /** A pass that fails: let a commit still in flight end (it may yet save a checkpoint), ignoring its error. */
+  /** A pass that fails: let a commit still in flight end (it may yet acknowledge), ignoring its error. */
   async abandon (): Promise<void> {
     await this.inFlight?.catch(() => {})
     this.inFlight = undefined
@@ -72,25 +68,20 @@ export class Committer {
   }
 
   /** Takes the content now, synchronously, then writes it. */
-  private start (position: SpoolPosition | undefined, checkpoint: boolean): Promise<void> {
-    const attemptsText = this.attempts.takeText()
+  private start (take: TakeAcknowledgement): Promise<void> {
+    const acknowledge = take()
     // The keys of the records done so far, whose output this commit's flush makes durable.
-    const dedupeWrite = this.dedupe?.take()
+    const dedupeWrite = this.dedupe?.window.take()
     const flushed = Promise.all([this.dispatcher.flush(), this.deadLetters.flush(), this.deliveries?.flush()])
     return (async () => {
       const [refused] = await flushed
-      // Refused at flush: their dead letters are made durable before the checkpoint passes them.
+      // Refused at flush: their dead letters are made durable before the acknowledgement passes them.
       if (refused.length > 0) {
         this.onRefused(refused)
         await this.deadLetters.flush()
       }
-      if (attemptsText !== undefined) await saveAttemptsText(this.dataDir, attemptsText)
-      if (dedupeWrite !== undefined) await DedupeWindow.write(this.dataDir, dedupeWrite)
-      const saved = this.saved
-      if (checkpoint && position !== undefined && (saved === undefined || position.segment !== saved.segment || position.offset !== saved.offset)) {
-        await saveCheckpoint(this.dataDir, position)
-        this.saved = position
-      }
+      if (dedupeWrite !== undefined) await DedupeWindow.write(this.dedupe!.dataDir, dedupeWrite)
+      await acknowledge?.()
     })()
   }
 }

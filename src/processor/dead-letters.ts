@@ -18,6 +18,8 @@ export interface DeadLetter {
   failed_at: string
   segment?: string
   offset?: number
+  /** A JetStream message that is not a valid record: its sequence in the stream. */
+  stream_seq?: number
 }
 
 export class DeadLetterWriter {

@@ -40,6 +40,10 @@ export interface ProcessorOptions {
   /** While a pass runs: a line for each handler call waiting longer than this, and state/pass-progress.json rewritten. @default 5 s */
   watchIntervalMs: number
   metricsFile?: string
+  /** A JetStream stream a nats target creates when missing: its maximum age. @default 7 d */
+  streamMaxAgeMs?: number
+  /** ... and its replicas. @default 1 */
+  streamReplicas?: number
   /** Show a progress bar on a terminal. @default true */
   progress: boolean
   /** Replies whose whole text is one of these are opt-outs. @default STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT, ARRET, ARRÊT, STOP SMS */
@@ -68,3 +72,21 @@ export const PROCESS_DEFAULTS: ProcessorOptions = {
   watchIntervalMs: 5000,
   progress: true,
 }
+
+/** `process --follow`'s defaults (and `cat --follow`'s poll). */
+export const FOLLOW_DEFAULTS = {
+  /** Poll this often too, in case file-system events are missed. */
+  pollIntervalMs: 250,
+  /** Wait this long after a pass that must be retried, doubled after each one in a row. */
+  retryPauseMs: 5000,
+}
+
+/** A JetStream stream the nats target creates when missing, and the consumer `--source` creates. */
+export const NATS_DEFAULTS = {
+  /** The stream's maximum age. */
+  streamMaxAgeMs: 7 * 24 * 3_600_000,
+  /** The stream's replicas. */
+  streamReplicas: 1,
+  /** The consumer's ack wait: a processor gone, its messages go to the others after this. */
+  ackWaitMs: 30_000,
+} as const

@@ -7,7 +7,8 @@
  */
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fsyncDir, listSegments, unlinkIfExists } from '../spool/fsutil.js'
+import { fsyncDir, unlinkIfExists } from '../spool/fsutil.js'
+import { listSegments } from '../spool/layout.js'
 import { segmentBefore, type SpoolPosition } from '../spool/reader.js'
 
 export async function deleteOldSegments (spoolDir: string, checkpoint: SpoolPosition | undefined, retainMs: number, now = Date.now()): Promise<string[]> {

@@ -1,5 +1,6 @@
 /** The `dead retry` requests left while this processor ran, carried out under its lock (see retry-requests.ts). */
 import type { Logger } from 'pino'
+import { NotFoundError } from '../errors.js'
 import { requeueDeadLetters } from '../tools/dead.js'
 import { listRetryRequests, removeRetryRequest } from './retry-requests.js'
 
@@ -11,7 +12,7 @@ export async function carryOutRetryRequests (dataDir: string, logger: Logger): P
         const r = await requeueDeadLetters(dataDir, request.id)
         logger.info({ id: request.id ?? null, requeued: r.requeued, skipped_invalid: r.skippedInvalid, file: r.file ?? null }, 'dead retry carried out: dead letters re-queued')
       } catch (err) {
-        if ((err as { code?: string }).code !== 'SPOOL_ERR_NOT_FOUND') throw err
+        if (!(err instanceof NotFoundError)) throw err
         logger.warn({ id: request.id ?? null }, 'dead retry: no dead letter left with this id (retried or purged meanwhile)')
       }
       await removeRetryRequest(request)

@@ -8,12 +8,13 @@ import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.js'
 import { RateLimitedLog } from '../rate-limited-log.js'
-import { ensureDir, existingDataDir } from '../spool/fsutil.js'
+import { ensureDir } from '../spool/fsutil.js'
+import { existingDataDir } from '../spool/data-dir.js'
 import { dataLayout } from '../spool/layout.js'
 import { tryAcquireLock } from '../spool/lock.js'
 import type { PassFigures } from './metrics.js'
-import type { ProcessorOptions } from './defaults.js'
-import { Processor } from './pass.js'
+import { FOLLOW_DEFAULTS, type ProcessorOptions } from './defaults.js'
+import { Processor, spoolSource, type SourceFactory } from './pass.js'
 import { WakeableSleep } from './wakeable-sleep.js'
 
 /** node-cron's API, loaded only for `--schedule`. */
@@ -31,6 +32,19 @@ export interface ProcessCommandOptions extends ProcessorOptions {
   pollIntervalMs?: number
   /** --follow: wait this long after a pass that must be retried, doubled after each one in a row (up to 2 min). @default 5 s */
   retryPauseMs?: number
+  /** `--source nats://...`: a JetStream consumer instead of the local spool. */
+  source?: string
+  /** The ack wait of the consumer this processor creates. @default 30 s */
+  ackWaitMs?: number
+}
+
+/** The spool, or the JetStream consumer of `--source` (its client loaded only then). */
+async function sourceFactory (options: ProcessCommandOptions): Promise<SourceFactory> {
+  if (options.source === undefined) return spoolSource
+  const { parseConsumerUrl } = await import('../nats/consumer-url.js')
+  const { JetStreamSource } = await import('./jetstream-source.js')
+  const where = parseConsumerUrl(options.source)
+  return async (o) => new JetStreamSource(o, { where, ackWaitMs: options.ackWaitMs ?? 30_000, retryPauseMs: options.retryPauseMs ?? 5000, follow: options.follow === true })
 }
 
 /** Called with the stop handler; the CLI wires it to SIGTERM and SIGINT. */
@@ -49,7 +63,7 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   // Only the receiver creates a data dir: a mistyped --data-dir is refused (66), not made empty.
   const layout = dataLayout(options.dataDir)
   await existingDataDir(layout.root)
-  const processor = await Processor.create(options, log)
+  const processor = await Processor.create(options, log, await sourceFactory(options))
   const lock = await tryAcquireLock(layout.root, 'processor')
   if (lock === undefined) {
     await processor.close()
@@ -63,6 +77,7 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
     stopSleep?.()
   })
   try {
+    if (options.follow === true && options.source !== undefined) return await followSource(processor, options, log, (wake) => { stopSleep = wake })
     if (options.follow === true) return await follow(processor, options, log, (wake) => { stopSleep = wake })
     if (options.schedule !== undefined) return await schedule(cron!, processor, options.schedule, log, (wake) => { stopSleep = wake })
     const figures = await onePass(processor, log, true)
@@ -135,6 +150,8 @@ function sleeper (setWake: (wake: () => void) => void): WakeableSleep {
  */
 async function follow (processor: Processor, options: ProcessCommandOptions, log: Logger, setWake: (wake: () => void) => void): Promise<number> {
   const spoolDir = dataLayout(options.dataDir).spool
+  const pollIntervalMs = options.pollIntervalMs ?? FOLLOW_DEFAULTS.pollIntervalMs
+  const retryPauseMs = options.retryPauseMs ?? FOLLOW_DEFAULTS.retryPauseMs
   await ensureDir(spoolDir)
   const sleep = sleeper(setWake)
   let changed = false
@@ -148,7 +165,7 @@ async function follow (processor: Processor, options: ProcessCommandOptions, log
   } catch (err) {
     log.warn({ err }, 'cannot watch the spool; polling only')
   }
-  log.info({ spool: spoolDir, poll_ms: options.pollIntervalMs ?? 250 }, 'following the spool')
+  log.info({ spool: spoolDir, poll_ms: pollIntervalMs }, 'following the spool')
   try {
     while (!processor.stopping) {
       changed = false
@@ -157,12 +174,31 @@ async function follow (processor: Processor, options: ProcessCommandOptions, log
       failedPasses = figures.outcome === 'retry_later' ? failedPasses + 1 : 0
       if (failedPasses > 0) {
         pausing = true
-        await sleep.sleep(retryPause(options.retryPauseMs ?? 5000, failedPasses))
+        await sleep.sleep(retryPause(retryPauseMs, failedPasses))
         pausing = false
-      } else if (!changed) await sleep.sleep(options.pollIntervalMs ?? 250)
+      } else if (!changed) await sleep.sleep(pollIntervalMs)
     }
   } finally {
     watcher?.close()
+  }
+  log.info('stopped')
+  return EXIT_OK
+}
+
+/**
+ * --follow with a --source: one pass after the other, each waiting for messages in its fetches;
+ * records handed back (nak) come again by themselves, so only a pass that failed (the server
+ * unreachable, an output that cannot be written) pauses before the next.
+ */
+async function followSource (processor: Processor, options: ProcessCommandOptions, log: Logger, setWake: (wake: () => void) => void): Promise<number> {
+  const sleep = sleeper(setWake)
+  let failedPasses = 0
+  log.info({ source: processor.source.description }, 'following the stream')
+  while (!processor.stopping) {
+    await onePass(processor, log, false)
+    if (processor.stopping) break
+    failedPasses = processor.lastPassFailed ? failedPasses + 1 : 0
+    if (failedPasses > 0) await sleep.sleep(retryPause(options.retryPauseMs ?? 5000, failedPasses))
   }
   log.info('stopped')
   return EXIT_OK

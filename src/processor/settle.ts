@@ -6,40 +6,36 @@
  * budget, which passes run more often (new records waking `--follow`) do not shorten.
  */
 import type { Logger } from 'pino'
-import { decodeRecord } from '../record.js'
 import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { SpoolLine } from '../spool/reader.js'
-import type { AttemptCounts } from './attempts.js'
 import type { DeadLetterWriter } from './dead-letters.js'
 import type { DedupeWindow } from './dedupe.js'
 import type { Dispatcher, DispatchResult, TargetRefusal } from './dispatch.js'
 import { providerFigures, type PassFigures } from './metrics.js'
 import { batchEventsOf } from './batch-events.js'
-import { normaliseCallback, type NormalisedCallback } from './normalise.js'
+import type { NormalisedCallback } from './normalise.js'
 import { maskErrorText } from './pass-activity.js'
-import type { ZonedTimeReader } from './provider-time.js'
-import type { ReadOptions } from '../providers/index.js'
+import type { AttemptBook, LineFormat, SourceLine } from './source.js'
 import type { WakeableSleep } from './wakeable-sleep.js'
 
 /** 'next' when the record is settled (done or dead-lettered), 'stop' when the pass must stop before it. */
 export type LineResult = 'next' | 'stop'
 
-export interface SettlerContext {
+export interface SettlerContext<L extends SourceLine = SpoolLine> {
   options: { tries: number, retryDelayMs: number, maxAttempts: number, deadAfterMs: number }
   logger: Logger
   dispatcher: Dispatcher
-  time: ZonedTimeReader
-  /** `--optout-keywords`, `--optin-keywords`, `--provider-path`. */
-  reading?: ReadOptions
+  /** How the source's lines are read into records. */
+  format: LineFormat<L>
   figures: PassFigures
-  attempts: AttemptCounts
+  attempts: AttemptBook<L>
   deadLetters: DeadLetterWriter
   /** Where each settled record went, for `trace`. */
   deliveries: DeliveryLogWriter
-  /** `--dedupe-window`: the keys seen; undefined when off. */
-  dedupe?: DedupeWindow
   /** The back-off between tries, cut short when the pass is asked to stop. */
   backOff: WakeableSleep
+  /** `--dedupe-window`: the keys handed over; undefined when off. */
+  dedupe?: DedupeWindow
   stopping: () => boolean
 }
 
@@ -47,22 +43,22 @@ export interface SettlerContext {
 interface Batch {
   events: NormalisedCallback[]
   done: number
-  /** Events not handed over: duplicates of events already handed over. */
+  /** Events not handed over: re-sends of events already handed over. */
   duplicates?: Set<NormalisedCallback>
 }
 
-export class RecordSettler {
+export class RecordSettler<L extends SourceLine = SpoolLine> {
   /** Batched requests in hand, by the record that stands for them in the window (their first event). */
   private readonly batches = new WeakMap<NormalisedCallback, Batch>()
-  private readonly c: SettlerContext
+  private readonly c: SettlerContext<L>
   private readonly names = new Map<NormalisedCallback['kind'], string[]>()
   /**
    * With a handler that may take back a 'done' at flush (defersOutcome): the line and past
    * attempts of each record done, for its dead letter. Weak: gone with the record.
    */
-  private readonly deferred: WeakMap<NormalisedCallback, { line: SpoolLine, attempts: number }> | undefined
+  private readonly deferred: WeakMap<NormalisedCallback, { line: L, attempts: number }> | undefined
 
-  constructor (context: SettlerContext) {
+  constructor (context: SettlerContext<L>) {
     this.c = context
     if (context.dispatcher.defersOutcomes) this.deferred = new WeakMap()
   }
@@ -89,26 +85,25 @@ export class RecordSettler {
    * Decodes and normalises a line. Undefined when it is settled at once: invalid (dead-lettered)
    * or of a kind with no target (skipped).
    */
-  prepare (line: SpoolLine): NormalisedCallback | undefined {
-    const { figures, dispatcher } = this.c
-    const decoded = decodeRecord(line.line)
-    if (!decoded.ok) {
+  prepare (line: L): NormalisedCallback | undefined {
+    const { figures, dispatcher, format } = this.c
+    const normalised = format.read(line)
+    if (typeof normalised === 'string') {
       figures.invalid++
       figures.dead_lettered++
+      const where = format.where(line)
       this.c.deadLetters.add({
         record: line.line,
         kind: null,
         target: null,
-        error: decoded.reason,
+        error: normalised,
         attempts: 0,
         failed_at: new Date().toISOString(),
-        segment: line.segment,
-        offset: line.offset,
+        ...where,
       })
-      this.c.logger.warn({ segment: line.segment, offset: line.offset, reason: decoded.reason }, 'invalid spool line dead-lettered')
+      this.c.logger.warn({ ...where, reason: normalised }, 'invalid spool line dead-lettered')
       return undefined
     }
-    const normalised = normaliseCallback(decoded.record, this.c.time, this.c.reading)
     const events = batchEventsOf(normalised)
     if (events !== undefined) return this.prepareBatch(events)
     if (dispatcher.targetsFor(normalised.kind).length === 0) {
@@ -158,10 +153,10 @@ export class RecordSettler {
   }
 
   /** Dispatches a prepared record, synchronously while the handlers answer synchronously (no await per record on the fast path). */
-  run (line: SpoolLine, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
+  run (line: L, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
     if (!this.batches.has(normalised) && this.duplicate(normalised)) {
       this.countDuplicate(normalised)
-      this.c.attempts.forget(normalised.id)
+      this.c.attempts.forget(line, normalised.id)
       return 'next'
     }
     const result = this.dispatch(normalised)
@@ -169,7 +164,7 @@ export class RecordSettler {
     return this.settle(line, result, normalised)
   }
 
-  private settle (line: SpoolLine, result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
+  private settle (line: L, result: DispatchResult, normalised: NormalisedCallback): LineResult | Promise<LineResult> {
     if (result.outcome === 'done') {
       const batch = this.batches.get(normalised)
       for (const event of batch?.events ?? [normalised]) {
@@ -181,14 +176,14 @@ export class RecordSettler {
         providerFigures(this.c.figures, event.provider).done++
         this.remember(event)
       }
-      this.deferred?.set(normalised, { line, attempts: this.c.attempts.of(normalised.id) })
-      this.c.attempts.forget(normalised.id)
+      this.deferred?.set(normalised, { line, attempts: this.c.attempts.of(line, normalised.id) })
+      this.c.attempts.forget(line, normalised.id)
       const { id, kind, message_id: messageId, number } = normalised
       this.c.deliveries.add({ id, kind, outcome: 'done', targets: this.targetNames(kind), message_id: messageId, number })
       return 'next'
     }
     if (result.outcome === 'dead') {
-      this.deadLetter(line, normalised, result.target ?? null, result.error, this.c.attempts.of(normalised.id) + 1)
+      this.deadLetter(line, normalised, result.target ?? null, result.error, this.c.attempts.of(line, normalised.id) + 1)
       return 'next'
     }
     return this.retry(line, result, normalised)
@@ -217,7 +212,7 @@ export class RecordSettler {
     return names
   }
 
-  private async retry (line: SpoolLine, first: DispatchResult, normalised: NormalisedCallback): Promise<LineResult> {
+  private async retry (line: L, first: DispatchResult, normalised: NormalisedCallback): Promise<LineResult> {
     const { options, logger } = this.c
     let result = first
     for (let attempt = 2; attempt <= options.tries && result.outcome === 'retry'; attempt++) {
@@ -232,7 +227,7 @@ export class RecordSettler {
     }
     if (result.outcome !== 'retry') return await this.settle(line, result, normalised)
     const now = new Date()
-    const entry = this.c.attempts.countFailure(normalised.id, `${result.target ?? ''}: ${result.error}`, now)
+    const entry = this.c.attempts.countFailure(line, normalised.id, `${result.target ?? ''}: ${result.error}`, now)
     const failingSince = entry.first_failed_at ?? entry.last_failed_at
     this.c.dispatcher.activity.stuck = {
       id: normalised.id,
@@ -248,21 +243,20 @@ export class RecordSettler {
       this.deadLetter(line, normalised, result.target ?? null, result.error, entry.attempts)
       return 'next'
     }
-    logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: maskErrorText(result.error), attempts: entry.attempts, max_attempts: options.maxAttempts, failing_since: failingSince, dead_after_ms: options.deadAfterMs, segment: line.segment, offset: line.offset },
-      'handler still failing: pass stopped before this record; retry later')
+    logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: maskErrorText(result.error), attempts: entry.attempts, max_attempts: options.maxAttempts, failing_since: failingSince, dead_after_ms: options.deadAfterMs, ...this.c.format.where(line) },
+      this.c.format.leftMessage)
     return 'stop'
   }
 
-  private deadLetter (line: SpoolLine, { id, kind, provider, message_id: messageId, number }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
+  private deadLetter (line: L, { id, kind, provider, message_id: messageId, number }: NormalisedCallback, target: string | null, error: string, attempts: number): void {
     this.c.deliveries.add({ id, kind, outcome: 'dead', targets: target === null ? [] : [target], message_id: messageId, number })
     this.c.figures.by_kind[kind].dead++
     this.c.figures.dead_lettered++
     providerFigures(this.c.figures, provider).dead++
     // Decoded again rather than kept beside every record in flight: dead letters are rare.
-    const decoded = decodeRecord(line.line)
-    const record = decoded.ok ? decoded.record : line.line
+    const record = this.c.format.deadRecord(line)
     this.c.deadLetters.add({ record, kind, target, error, attempts, failed_at: new Date().toISOString() })
-    this.c.attempts.forget(id)
+    this.c.attempts.forget(line, id)
     if (this.c.dispatcher.activity.stuck?.id === id) this.c.dispatcher.activity.stuck = undefined
     this.c.logger.warn({ id, kind, target, error: maskErrorText(error), attempts }, 'record dead-lettered')
   }

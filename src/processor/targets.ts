@@ -4,7 +4,9 @@
  * file and one line in TARGETS. The handlers' code is loaded only when a pass builds them, so the
  * commands that only check options (`config`, `--help`) and the tools do not load it.
  */
+import type { Logger } from 'pino'
 import type { Handler } from './handler.js'
+import { parseNatsTarget } from '../nats/url.js'
 import { parseSqlTarget } from './sql/target-url.js'
 
 /** What every factory receives besides the target. */
@@ -14,6 +16,11 @@ export interface HandlerOptions {
   /** Tries of a write a handler retries by itself (`--tries`), the first back-off doubled each time (`--retry-delay`). */
   tries?: number
   retryDelayMs?: number
+  /** For what a handler says once, outside any record (a JetStream stream created, or differing). */
+  logger?: Logger
+  /** A JetStream stream the nats target creates: its maximum age (`--stream-max-age`) and replicas (`--stream-replicas`). */
+  streamMaxAgeMs?: number
+  streamReplicas?: number
 }
 
 export interface TargetType {
@@ -86,6 +93,15 @@ const mysqlTarget: TargetType = {
   create: async (target, options) => await (await import('./handlers/mysql.js')).MysqlHandler.create(target, options),
 }
 
+const natsTarget: TargetType = {
+  schemes: ['nats', 'tls'],
+  usage: 'nats://HOST:PORT[,...]',
+  help: 'publish to the JetStream stream CALLBACKS (?stream=), subject callbacks.<kind> (?subject=), Nats-Msg-Id = id',
+  // Throws a ConfigError of its own, which never shows a secret.
+  check: (target) => { parseNatsTarget(target); return undefined },
+  create: async (target, options) => (await import('./handlers/nats.js')).NatsHandler.create(target, options),
+}
+
 export const TARGETS: readonly TargetType[] = [
   fileTarget,
   execTarget,
@@ -93,6 +109,7 @@ export const TARGETS: readonly TargetType[] = [
   httpTarget,
   postgresTarget,
   mysqlTarget,
+  natsTarget,
 ]
 
 /** The target type of `target` by its scheme, or undefined (no scheme, an unknown one, or nothing after it). */

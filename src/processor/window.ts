@@ -10,6 +10,7 @@
 import type { SpoolLine, SpoolPosition } from '../spool/reader.js'
 import type { NormalisedCallback } from './normalise.js'
 import type { LineResult, RecordSettler } from './settle.js'
+import type { SourceLine } from './source.js'
 
 /** What orders the records: two with the same value are handled one after the other. */
 export type OrderKey = 'number' | 'message_id' | 'none'
@@ -24,37 +25,52 @@ const SETTLED = 2
 /** Not settled: to be handed over again by the next pass. */
 const LEFT = 3
 
-interface Entry {
-  /** Where the checkpoint may go once this entry and all before it are settled. */
-  end: SpoolLine | SpoolPosition
+/**
+ * For a source that acknowledges each record on its own (JetStream): told of each line settled,
+ * and of each line left to be handed over again, which it takes back itself.
+ */
+export interface WindowHooks<L extends SourceLine> {
+  /** A line settled: done, dead-lettered, skipped or invalid. */
+  settled (line: L): void
+  /** A line left (its handler keeps failing, or a stop): the window goes on without halting. */
+  left (line: L): void
+}
+
+interface Entry<L extends SourceLine> {
+  /** Where the checkpoint may go once this entry and all before it are settled (spool lines only). */
+  end: L | SpoolPosition
   record: NormalisedCallback | undefined
   key: string | undefined
   state: number
 }
 
-export class InFlightWindow {
-  private readonly settler: RecordSettler
+export class InFlightWindow<L extends SourceLine = SpoolLine> {
+  private readonly settler: RecordSettler<L>
   private readonly concurrency: number
   private readonly span: number
   private readonly keyOf: (record: NormalisedCallback) => string | undefined
   /** Lines handed over and not yet past the low-water mark, oldest first (from `head`). */
-  private entries: Entry[] = []
+  private entries: Array<Entry<L>> = []
   private head = 0
   private running = 0
   /** Per key, its entries not yet settled: the first runs, the others wait their turn. */
-  private readonly byKey = new Map<string, Entry[]>()
+  private readonly byKey = new Map<string, Array<Entry<L>>>()
   /** The last line or position before which everything is settled; turned into `low` on demand. */
-  private last: SpoolLine | SpoolPosition | undefined
+  private last: L | SpoolPosition | undefined
   private low: SpoolPosition | undefined
   private wakeReader: (() => void) | undefined
   private failure: { error: unknown } | undefined
+  private readonly hooks: WindowHooks<L> | undefined
   /** Lines settled (done, dead-lettered, skipped or invalid). */
   settledCount = 0
+  /** Lines left to be handed over again, with hooks (without, the window halts at the first). */
+  leftCount = 0
   /** A record must be handed over again (its tries ran out, or a stop), or a failure: no new record starts. */
   halted = false
 
-  constructor (settler: RecordSettler, options: { concurrency: number, orderKey: OrderKey }, from: SpoolPosition | undefined) {
+  constructor (settler: RecordSettler<L>, options: { concurrency: number, orderKey: OrderKey }, from: SpoolPosition | undefined, hooks?: WindowHooks<L>) {
     this.settler = settler
+    this.hooks = hooks
     this.concurrency = options.concurrency
     this.span = options.concurrency * WINDOW_SPAN_PER_SLOT
     this.keyOf = keyFunction(options.orderKey)
@@ -71,9 +87,9 @@ export class InFlightWindow {
     return this.running < this.concurrency && this.entries.length - this.head < this.span
   }
 
-  /** The low-water mark: just before the oldest record not settled. */
+  /** The low-water mark: just before the oldest record not settled (spool lines). */
   position (): SpoolPosition | undefined {
-    const last = this.last
+    const last = this.last as SpoolLine | SpoolPosition | undefined
     if (last !== undefined) {
       this.low = 'nextOffset' in last ? { segment: last.segment, offset: last.nextOffset } : last
       this.last = undefined
@@ -82,25 +98,26 @@ export class InFlightWindow {
   }
 
   /** Hands a line over: settled at once, started, or left waiting for the record before it with the same key. */
-  add (line: SpoolLine): void {
+  add (line: L): void {
     const record = this.settler.prepare(line)
     if (this.head === this.entries.length) {
       // Nothing in flight: a record settled synchronously needs no entry.
       if (record === undefined) return this.settledAtOnce(line)
       const result = this.settler.run(line, record)
       if (result === 'next') return this.settledAtOnce(line)
-      const entry: Entry = { end: line, record, key: this.keyOf(record), state: RUNNING }
+      const entry: Entry<L> = { end: line, record, key: this.keyOf(record), state: RUNNING }
       this.entries.push(entry)
       if (entry.key !== undefined) this.byKey.set(entry.key, [entry])
       this.running++
       this.follow(entry, result)
       return
     }
-    const entry: Entry = { end: line, record, key: record === undefined ? undefined : this.keyOf(record), state: WAITING }
+    const entry: Entry<L> = { end: line, record, key: record === undefined ? undefined : this.keyOf(record), state: WAITING }
     this.entries.push(entry)
     if (record === undefined) {
       entry.state = SETTLED
       this.settledCount++
+      this.hooks?.settled(line)
       return
     }
     if (entry.key !== undefined) {
@@ -142,24 +159,25 @@ export class InFlightWindow {
     if (this.failure !== undefined) throw this.failure.error
   }
 
-  private settledAtOnce (line: SpoolLine): void {
+  private settledAtOnce (line: L): void {
     this.last = line
     this.settledCount++
+    this.hooks?.settled(line)
   }
 
-  private start (entry: Entry): void {
+  private start (entry: Entry<L>): void {
     entry.state = RUNNING
     this.running++
     let result: LineResult | Promise<LineResult>
     try {
-      result = this.settler.run(entry.end as SpoolLine, entry.record!)
+      result = this.settler.run(entry.end as L, entry.record!)
     } catch (error) {
       result = Promise.reject(error)
     }
     this.follow(entry, result)
   }
 
-  private follow (entry: Entry, result: LineResult | Promise<LineResult>): void {
+  private follow (entry: Entry<L>, result: LineResult | Promise<LineResult>): void {
     if (result instanceof Promise) {
       result.then((r) => this.finish(entry, r), (error: unknown) => {
         this.failure ??= { error }
@@ -170,11 +188,17 @@ export class InFlightWindow {
     }
   }
 
-  private finish (entry: Entry, result: LineResult): void {
+  private finish (entry: Entry<L>, result: LineResult): void {
     this.running--
     if (result === 'next') {
       entry.state = SETTLED
       this.settledCount++
+      this.hooks?.settled(entry.end as L)
+    } else if (this.hooks !== undefined && this.failure === undefined) {
+      // The source takes it back (a nak): the records behind it go on.
+      entry.state = SETTLED
+      this.leftCount++
+      this.hooks.left(entry.end as L)
     } else {
       entry.state = LEFT
       this.halted = true

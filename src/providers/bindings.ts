@@ -42,3 +42,10 @@ export function parsePathBinding (spec: string, profiles: readonly ProviderProfi
   }
   return { prefix, profile }
 }
+
+/** `--provider-path` values: repeated flags (an array), or values of several lines (environment, config file), one binding a line. */
+export function parsePathBindings (value: unknown, profiles: readonly ProviderProfile[]): PathBinding[] | undefined {
+  if (value === undefined) return undefined
+  const specs = (Array.isArray(value) ? value.map(String) : [String(value)]).flatMap((v) => v.split('\n')).map((v) => v.trim()).filter((v) => v !== '')
+  return specs.map((spec) => parsePathBinding(spec, profiles))
+}

@@ -6,6 +6,7 @@
 import { internationalNumber } from './numbers.js'
 import { errorCode, fieldString, hasFields } from './fields.js'
 import type { ProviderEvent, ProviderProfile } from './profile.js'
+import { createMessageBirdVerifier } from './signatures/messagebird.js'
 import { statusMapper } from './status.js'
 import { UTC_TIME } from './zoned-time.js'
 
@@ -43,4 +44,9 @@ export const messagebird: ProviderProfile = {
   },
   dedupeKey: (event, fields) => event.message_id === null ? null : `${event.message_id}|${event.number ?? ''}|${fieldString(fields.status) ?? ''}`,
   answer: { status: 200, body: '' },
+  signature: {
+    option: '--messagebird-signing-key',
+    description: 'verify MessageBird-Signature-JWT with this signing key (not the API key)',
+    create: createMessageBirdVerifier,
+  },
 }

@@ -1,5 +1,5 @@
 /**
- * Octopush (../shared/CALLBACKS.md). The kind is told by the date field, in this order, because a
+ * Octopush (docs/octopush.md). The kind is told by the date field, in this order, because a
  * STOP also carries `text`: `stop_date` -> optout; `delivery_date` in any case -> delivery;
  * `reception_date` or `answer_date` -> reply; anything else -> unknown. Dates carry no zone: they
  * are read in `--provider-tz` (Europe/Paris by default). Octopush expects an empty 200.
@@ -9,7 +9,7 @@ import { fieldString } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
 import { statusMapper } from './status.js'
 
-/** CALLBACKS.md's words: SMS, voice (NOT_DELIVERABLE, BUSY, REFUSED) and the legacy API's. */
+/** Octopush's words (docs/octopush.md): SMS, voice (NOT_DELIVERABLE, BUSY, REFUSED) and the legacy API's. */
 const toStatus = statusMapper({
   ACK: 'sent',
   DELIVERED: 'delivered',

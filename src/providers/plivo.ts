@@ -9,6 +9,7 @@
 import { internationalNumber } from './numbers.js'
 import { errorCode, fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
+import { createPlivoVerifier } from './signatures/plivo.js'
 import { statusMapper } from './status.js'
 
 const toStatus = statusMapper({
@@ -64,4 +65,9 @@ export const plivo: ProviderProfile = {
     : `${event.message_id}|${fieldString(fields.Status) ?? event.kind}|${fieldString(fields.Sequence) ?? ''}`,
   timeZone: 'UTC',
   answer: { status: 200, contentType: 'application/xml', body: '<?xml version="1.0" encoding="utf-8"?><Response></Response>' },
+  signature: {
+    option: '--plivo-auth-token',
+    description: 'verify X-Plivo-Signature-V3 (or -V2, which does not sign the body) with this auth token',
+    create: createPlivoVerifier,
+  },
 }

@@ -4,7 +4,7 @@
  * receiver and the processor read profiles, so they import neither.
  */
 import type { SpoolRecord } from '../record.js'
-import type { SignatureVerifier } from './signatures/verifier.js'
+import type { SignatureVerifier, VerifierOptions } from './signatures/verifier.js'
 import type { CallbackKind } from './kinds.js'
 import type { DeliveryStatus } from './status.js'
 import type { ZonedTimeReader } from './zoned-time.js'
@@ -76,9 +76,17 @@ export interface ProviderProfile {
   /** What the receiver answers once the callback is spooled. */
   readonly answer: ProviderAnswer
   /** The provider's signature scheme, checked by the receiver when its secret is configured. */
-  readonly signature?: {
-    /** The `receive` option that holds the secret. */
-    option: string
-    create (secret: string): SignatureVerifier
-  }
+  readonly signature?: SignatureScheme
+}
+
+/** How a provider signs its requests, and the `receive` options that configure the check. */
+export interface SignatureScheme {
+  /** The `receive` option that holds the secret (or key): `--twilio-auth-token`. Unset: not checked. */
+  option: string
+  /** Its line in `receive --help`. */
+  description: string
+  /** The option that chooses the algorithm, for a provider that lets the operator choose it. */
+  method?: { option: string, choices: readonly string[], default: string, description: string }
+  /** The verifier of this provider's requests; throws a TypeError when the secret cannot be one. */
+  create (secret: string, options?: VerifierOptions): SignatureVerifier
 }

@@ -7,6 +7,7 @@
 import { internationalNumber } from './numbers.js'
 import { errorCode, fieldString } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
+import { createSinchVerifier } from './signatures/sinch.js'
 import { statusMapper } from './status.js'
 import { UTC_TIME } from './zoned-time.js'
 
@@ -93,4 +94,9 @@ export const sinch: ProviderProfile = {
     return event.kind === 'delivery' ? `${id}|${event.number ?? ''}|${event.provider_status ?? ''}|${fieldString(fields.type) ?? ''}` : id
   },
   answer: { status: 200, body: '' },
+  signature: {
+    option: '--sinch-webhook-secret',
+    description: 'verify x-sinch-webhook-signature (HMAC, set on the service plan by Sinch) with this secret',
+    create: createSinchVerifier,
+  },
 }

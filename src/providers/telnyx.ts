@@ -7,6 +7,7 @@
 import { normaliseNumber } from '../number.js'
 import { errorCode, fieldAt, fieldString } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
+import { createTelnyxVerifier } from './signatures/telnyx.js'
 import { statusMapper } from './status.js'
 import { UTC_TIME } from './zoned-time.js'
 
@@ -60,4 +61,9 @@ export const telnyx: ProviderProfile = {
   },
   dedupeKey: (_event, fields) => fieldString(fieldAt(fields, 'data.id')),
   answer: { status: 200, body: '' },
+  signature: {
+    option: '--telnyx-public-key',
+    description: 'verify telnyx-signature-ed25519 with this public key (base64, from the portal); a timestamp over 5 minutes off is refused',
+    create: createTelnyxVerifier,
+  },
 }

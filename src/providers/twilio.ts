@@ -79,5 +79,9 @@ export const twilio: ProviderProfile = {
     : `${event.message_id}|${fieldString(fields.MessageStatus) ?? event.kind}`,
   timeZone: null,
   answer: { status: 200, contentType: 'text/xml', body: '<?xml version="1.0" encoding="UTF-8"?><Response></Response>' },
-  signature: { option: '--twilio-auth-token', create: createTwilioVerifier },
+  signature: {
+    option: '--twilio-auth-token',
+    description: 'verify X-Twilio-Signature with this auth token',
+    create: createTwilioVerifier,
+  },
 }

@@ -7,6 +7,7 @@
 import { internationalNumber } from './numbers.js'
 import { errorCode, fieldAt, fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
+import { createVonageMessagesVerifier } from './signatures/vonage.js'
 import { statusMapper } from './status.js'
 import { UTC_TIME } from './zoned-time.js'
 
@@ -58,4 +59,9 @@ export const vonageMessages: ProviderProfile = {
   },
   dedupeKey: (event, fields) => event.message_id === null ? null : `${event.message_id}|${fieldString(fields.status) ?? event.kind}`,
   answer: { status: 200, body: '' },
+  signature: {
+    option: '--vonage-signature-secret',
+    description: 'verify Vonage\'s signed webhooks (SMS API `sig`, Messages API JWT) with this signature secret',
+    create: createVonageMessagesVerifier,
+  },
 }

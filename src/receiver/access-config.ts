@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { ConfigError } from '../errors.js'
 import type { AccessOptions } from './access.js'
 import { parseCidrList } from './cidr.js'
-import { twilio } from '../providers/twilio.js'
+import { signatureSchemes } from '../providers/index.js'
 import type { SignatureVerifier } from '../providers/signatures/verifier.js'
 
 export interface RawAccessOptions {
@@ -15,8 +15,38 @@ export interface RawAccessOptions {
   basicAuthFile?: string
   allow?: string
   trustProxy?: string
-  twilioAuthToken?: string
   publicUrl?: string
+  /** The providers' secrets by their options' names (`twilioAuthToken`, from `--twilio-auth-token`). */
+  [providerOption: string]: unknown
+}
+
+/** `--twilio-auth-token` -> `twilioAuthToken`, the key commander gives it. */
+function optionKey (flag: string): string {
+  return flag.replace(/^--/, '').replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+}
+
+/** A verifier for each provider whose secret is set; errors name the option, never the secret. */
+function parseSignatures (raw: RawAccessOptions): SignatureVerifier[] {
+  const signatures: SignatureVerifier[] = []
+  for (const { scheme } of signatureSchemes()) {
+    const secret = raw[optionKey(scheme.option)]
+    if (secret === undefined) continue
+    if (typeof secret !== 'string' || secret === '') throw new ConfigError(`Expected \`${scheme.option}\` to be non-empty`)
+    let method: string | undefined
+    if (scheme.method !== undefined) {
+      const given = raw[optionKey(scheme.method.option)]
+      method = given === undefined ? scheme.method.default : String(given)
+      if (!scheme.method.choices.includes(method)) {
+        throw new ConfigError(`Expected \`${scheme.method.option}\` to be one of ${scheme.method.choices.join(', ')}, got \`${method}\``)
+      }
+    }
+    try {
+      signatures.push(scheme.create(secret, { method }))
+    } catch (err) {
+      throw new ConfigError(`Expected \`${scheme.option}\` to be a valid key: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  return signatures
 }
 
 /** Characters that survive in a URL path and a query string unencoded. */
@@ -51,11 +81,7 @@ export function parseAccessOptions (raw: RawAccessOptions): AccessOptions {
   }
   if (raw.allow !== undefined) options.allow = parseCidrList('--allow', raw.allow)
   if (raw.trustProxy !== undefined) options.trustProxy = parseCidrList('--trust-proxy', raw.trustProxy)
-  const signatures: SignatureVerifier[] = []
-  if (raw.twilioAuthToken !== undefined) {
-    if (raw.twilioAuthToken === '') throw new ConfigError('Expected `--twilio-auth-token` to be non-empty')
-    signatures.push(twilio.signature!.create(raw.twilioAuthToken))
-  }
+  const signatures = parseSignatures(raw)
   if (signatures.length > 0) options.signatures = signatures
   if (raw.publicUrl !== undefined) {
     let url: URL

@@ -5,7 +5,7 @@
  *   client address not in `allow`                     -> 403
  *   no secret token in the path (`/<token>/...`) or in a `token` query parameter -> 404
  *   Basic credentials missing or wrong                -> 401 with WWW-Authenticate
- * and once the body is in, a provider signature that does not hold -> 401.
+ * and once the body is in, a provider signature that does not hold -> 401 (see verifyBody).
  *
  * The token is stripped from the path and query that get recorded, so it never reaches the
  * spool or the logs. Every secret is compared in constant time.
@@ -16,6 +16,7 @@ import type { ParsedBody } from './params.js'
 import type { AddressSet } from './cidr.js'
 import { clientAddress } from './client-address.js'
 import { Secret, type SignatureVerifier } from '../providers/signatures/verifier.js'
+import type { ProviderProfile } from '../providers/profile.js'
 
 export interface AccessOptions {
   /** Secret the URL must carry: `/<token>/...` or `?token=<token>`. */
@@ -26,7 +27,7 @@ export interface AccessOptions {
   allow?: AddressSet
   /** Peers whose X-Forwarded-For is believed. */
   trustProxy?: AddressSet
-  /** Provider signatures that must hold (all of them). */
+  /** The providers whose secret is configured: each verifier checks the requests of the profile it names (`scheme`). */
   signatures?: SignatureVerifier[]
   /**
    * Scheme and host (and any path prefix a proxy strips) the provider calls, e.g.
@@ -56,10 +57,25 @@ export interface Refused {
 
 export type Admission = Admitted | Refused
 
+/** Which providers a request belongs to, by its path and by its shape. */
+export interface ProviderClaim {
+  /** The provider its path is bound to (`--provider-path`). */
+  bound?: ProviderProfile
+  /** The provider whose shape it has. */
+  shaped?: ProviderProfile
+}
+
 export interface AccessControl {
   admit (req: IncomingMessage): Admission
-  /** After the body is read (and parsed once, for this and the record): the refusal when a signature does not hold. */
-  verifyBody (req: IncomingMessage, admitted: Admitted, body: ParsedBody): Refused | undefined
+  /**
+   * After the body is read (and parsed once, for this and the record): the refusal when a
+   * signature does not hold. With no provider secret configured, none. Otherwise a request must
+   * carry the valid signature of the provider its path is bound to and of the provider its shape
+   * names, for each that has a secret; and when neither has one, its path must be bound to a
+   * provider (the operator says its requests come unsigned), or it is refused too: with secrets
+   * configured, no request gets in unauthenticated by dressing as an unsigned provider's.
+   */
+  verifyBody (req: IncomingMessage, admitted: Admitted, body: ParsedBody, claim: ProviderClaim): Refused | undefined
 }
 
 export const BASIC_REALM = 'callback-spool'
@@ -110,7 +126,8 @@ export function createAccessControl (options: AccessOptions): AccessControl {
   // Hashed once here, not on every request (see Secret).
   const token = options.token === undefined ? undefined : new Secret(options.token)
   const basicAuth = options.basicAuth === undefined ? undefined : new Secret(options.basicAuth)
-  const signatures = options.signatures ?? []
+  const verifiers = new Map<string, SignatureVerifier>()
+  for (const verifier of options.signatures ?? []) verifiers.set(verifier.scheme, verifier)
   const publicUrl = options.publicUrl?.replace(/\/+$/, '')
   const basicChallenge = { 'WWW-Authenticate': `Basic realm="${BASIC_REALM}", charset="UTF-8"` }
 
@@ -132,12 +149,20 @@ export function createAccessControl (options: AccessOptions): AccessControl {
       return { admitted: true, url, remoteAddr, signedUrl: base + target }
     },
 
-    verifyBody (req: IncomingMessage, admitted: Admitted, body: ParsedBody): Refused | undefined {
-      for (const verifier of signatures) {
-        const ok = verifier.verify({ method: req.method ?? '', url: admitted.signedUrl, headers: req.headers, body })
-        if (!ok) return refuse(401, `${verifier.scheme} signature missing or wrong`)
+    verifyBody (req: IncomingMessage, admitted: Admitted, body: ParsedBody, claim: ProviderClaim): Refused | undefined {
+      if (verifiers.size === 0) return undefined
+      const request = { method: req.method ?? '', url: admitted.signedUrl, headers: req.headers, body }
+      let verified = false
+      for (const profile of claim.bound === claim.shaped ? [claim.bound] : [claim.bound, claim.shaped]) {
+        const verifier = profile === undefined ? undefined : verifiers.get(profile.name)
+        if (verifier === undefined) continue
+        if (!verifier.verify(request)) return refuse(401, `${verifier.scheme} signature missing or wrong`)
+        verified = true
       }
-      return undefined
+      if (verified || claim.bound !== undefined) return undefined
+      return refuse(401, claim.shaped === undefined
+        ? 'no provider signature: no profile recognises the request and its path is bound to none'
+        : `no provider signature: ${claim.shaped.name} has no secret configured and the path is bound to none`)
     },
   }
 }

@@ -1,13 +1,6 @@
 /** Reads a request body into memory, enforcing the size limit as the bytes arrive. */
 import type { IncomingMessage } from 'node:http'
-
-export class BodyTooLargeError extends Error {
-  readonly code = 'SPOOL_ERR_BODY_TOO_LARGE'
-}
-
-export class BodyAbortedError extends Error {
-  readonly code = 'SPOOL_ERR_BODY_ABORTED'
-}
+import { BodyAbortedError, BodyTooLargeError } from '../errors.js'
 
 /** Whether the declared Content-Length is over `maxBytes`: known before a byte of the body is read. */
 export function declaredOverLimit (req: IncomingMessage, maxBytes: number): boolean {
@@ -48,7 +41,7 @@ export function readBody (req: IncomingMessage, maxBytes: number): Promise<Buffe
     }
     const onError = (err: Error): void => {
       cleanup()
-      reject(new BodyAbortedError(err.message))
+      reject(new BodyAbortedError(err.message, { cause: err }))
     }
     const onClose = (): void => {
       if (req.complete) return

@@ -1,7 +1,7 @@
 /** Turns one HTTP request into the version-1 spool line. */
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
-import { encodeRecord, newRecordId, RECORD_VERSION, type SpoolRecord } from '../record.js'
+import { encodeRecord, newRecordId, RECORD_VERSION, type Params, type SpoolRecord } from '../record.js'
 import { mergeFields, parseBody, parseParams, type ParsedBody } from './params.js'
 
 /**
@@ -21,9 +21,17 @@ export const RECORDED_HEADERS: readonly string[] = [
   'x-plivo-signature-v2-nonce',
   'x-plivo-signature-v3',
   'x-plivo-signature-v3-nonce',
+  'x-plivo-signature-ma-v2',
+  'x-plivo-signature-ma-v3',
   'x-sinch-webhook-signature',
   'x-sinch-webhook-signature-timestamp',
   'x-sinch-webhook-signature-nonce',
+  'x-sinch-webhook-signature-algorithm',
+  'telnyx-signature-ed25519',
+  'telnyx-timestamp',
+  'messagebird-signature-jwt',
+  'messagebird-signature',
+  'messagebird-request-timestamp',
   'webhook-id',
   'webhook-timestamp',
   'webhook-signature',
@@ -38,6 +46,8 @@ export interface RequestParts {
   body: Buffer
   /** `body` as parseBody read it, when the caller has already read it (for a signature). */
   parsed?: ParsedBody
+  /** The query string's parameters, when the caller has already read them. */
+  query?: Params
 }
 
 export function splitTarget (url: string): { path: string, search: string } {
@@ -60,7 +70,7 @@ function isoTime (ms: number): string {
 
 export function buildRecord (req: RequestParts, now = new Date()): SpoolRecord {
   const { path, search } = splitTarget(req.url)
-  const query = parseParams(search)
+  const query = req.query ?? parseParams(search)
   const headers: Record<string, string> = {}
   for (const name of RECORDED_HEADERS) {
     const value = req.headers[name]

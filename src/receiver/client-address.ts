@@ -2,8 +2,8 @@
  * The client's address, seen through trusted reverse proxies only.
  *
  * `X-Forwarded-For` is written by whoever sent the request, so it is believed only when the
- * peer is a configured proxy (LESSONS.md: adnanh/webhook #505 saw the proxy; Fluent Bit trusted
- * anyone). Each proxy appends the address it saw, so the list is read from the right: trusted
+ * peer is a configured proxy (an allowlist that believes it from anyone sees whatever the client
+ * wrote). Each proxy appends the address it saw, so the list is read from the right: trusted
  * hops are skipped and the first untrusted one is the client. Entries left of it were written by
  * the client itself and are never believed.
  */

@@ -13,8 +13,10 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 export const DEFAULT_MAX_CONNECTIONS = 1024
 /** Real senders write their request as soon as they connect. */
 export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 2000
+/** Retry-After of a 503: soon enough for a sender to come back once the disk has room again. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5
 
-export const RECEIVE_DEFAULTS: ReceiveOptions = {
+export const RECEIVE_DEFAULTS = {
   port: 8080,
   dataDir: DEFAULT_DATA_DIR,
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
@@ -26,4 +28,4 @@ export const RECEIVE_DEFAULTS: ReceiveOptions = {
   firstByteTimeoutMs: DEFAULT_FIRST_BYTE_TIMEOUT_MS,
   adminHost: '127.0.0.1',
   minFreeBytes: DEFAULT_MIN_FREE_BYTES,
-}
+} satisfies ReceiveOptions

@@ -9,6 +9,9 @@ import { Histogram, Registry, readMetric } from '../spool/prometheus.js'
 import type { SpoolWriterStats } from '../spool/writer.js'
 import type { ReceiverStats } from './server.js'
 
+/** How old the cached spool size may be when scraped: a directory listing per scrape is too many. */
+export const DEFAULT_SPOOL_SIZE_MAX_AGE_MS = 5000
+
 export interface ReceiverMetricsSources {
   server: ReceiverStats
   writer: SpoolWriterStats
@@ -26,12 +29,12 @@ export interface ReceiverMetrics {
 
 /** Records per group commit: 1 when idle, up to the connection count under load. */
 export const BATCH_RECORDS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
-/** fdatasync: ~0.1 ms on this machine's disk, 1-10 ms on a real one, far more on a sick one. */
+/** fdatasync: a tenth of a millisecond on a fast SSD, 1-10 ms on a real disk, far more on a sick one. */
 export const SYNC_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 export function createReceiverMetrics (sources: ReceiverMetricsSources): ReceiverMetrics {
   const { server, writer } = sources
-  const maxAge = sources.spoolSizeMaxAgeMs ?? 5000
+  const maxAge = sources.spoolSizeMaxAgeMs ?? DEFAULT_SPOOL_SIZE_MAX_AGE_MS
   const registry = new Registry()
   let size: SpoolSize = { segments: 0, bytes: 0 }
   let sizeAt = -Infinity

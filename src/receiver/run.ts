@@ -13,6 +13,7 @@ import { createAccessControl, type AccessOptions } from './access.js'
 import { describeAccess } from './access-config.js'
 import { checkDataDirWritable, listenError } from './start-checks.js'
 import { dataLayout } from '../spool/layout.js'
+import { PathBindings, type PathBinding } from '../providers/bindings.js'
 
 export interface ReceiveOptions {
   host?: string
@@ -32,6 +33,8 @@ export interface ReceiveOptions {
   firstByteTimeoutMs?: number
   /** Token, basic auth, allowlist, proxies, signatures. @default none */
   access?: AccessOptions
+  /** `--provider-path`: a bound path's provider wins over the request's shape. @default none */
+  providerPaths?: readonly PathBinding[]
   /** Port of the admin endpoint (/healthz, /readyz, /metrics); off when undefined. */
   adminPort?: number
   /** @default '127.0.0.1' */
@@ -78,6 +81,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
     maxConnectionsPerAddress: options.maxConnectionsPerAddress,
     firstByteTimeoutMs: options.firstByteTimeoutMs,
     access: createAccessControl(options.access ?? {}),
+    bindings: new PathBindings(options.providerPaths),
   })
   let admin: RunningReceiver['admin']
   try {
@@ -106,7 +110,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
   }
   const address = server.address() as AddressInfo
   const answers = startAnswersFile(options.dataDir, server.stats, log)
-  log.info({ access: describeAccess(options.access ?? {}) }, 'access control')
+  log.info({ access: describeAccess(options.access ?? {}), provider_paths: (options.providerPaths ?? []).map((b) => `${b.prefix}=${b.profile.name}`) }, 'access control')
   log.info({ address: address.address, port: address.port, data_dir: writer.layout.root, durability: options.durability },
     `listening on http://${hostPort(address)}, spooling to ${writer.layout.spool}`)
 

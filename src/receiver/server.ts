@@ -1,10 +1,12 @@
 /**
  * The callback endpoint: a bare node:http server whose only job is to record each callback
- * durably and answer with zero bytes.
+ * durably and answer what its provider expects (Octopush: zero bytes; Twilio and Plivo: an empty
+ * XML <Response/>): the provider its path is bound to (`--provider-path`), else the one whose
+ * shape it has, else Octopush's.
  *
  * | request                                  | answer                    | spooled |
- * | POST (any path, body, content type)      | 200, Content-Length: 0    | yes     |
- * | GET with a query string                  | 200, Content-Length: 0    | yes     |
+ * | POST (any path, body, content type)      | 200, the provider's answer | yes    |
+ * | GET with a query string                  | 200, the provider's answer | yes    |
  * | GET without a query string, any HEAD     | 200, Content-Length: 0    | no      |
  * | other methods                            | 405 with Allow            | no      |
  * | body over maxBodyBytes                   | 413                       | no      |
@@ -19,13 +21,17 @@ import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { RateLimitedLog } from '../rate-limited-log.js'
 import { OPEN_ACCESS, type AccessControl } from './access.js'
-import { BodyTooLargeError, declaredOverLimit, readBody } from './body.js'
+import { BodyTooLargeError } from '../errors.js'
+import { declaredOverLimit, readBody } from './body.js'
 import { answerClientError } from './client-error.js'
 import { debugSummary } from './debug-summary.js'
 import { createConnectionGuard, type ConnectionStats } from './connection-guard.js'
-import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS } from './defaults.js'
+import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_RETRY_AFTER_SECONDS } from './defaults.js'
 import { encodeRequest, splitTarget } from './build-record.js'
-import { parseBody } from './params.js'
+import { mergeFields, parseBody, parseParams } from './params.js'
+import type { PathBindings } from '../providers/bindings.js'
+import { FALLBACK_PROFILE, recogniseProvider } from '../providers/index.js'
+import type { ProviderAnswer } from '../providers/profile.js'
 
 /** What the receiver needs of the spool: an append that resolves once the line is durable. */
 export interface LineAppender {
@@ -50,6 +56,8 @@ export interface ReceiverOptions {
   retryAfterSeconds?: number
   /** Token, basic auth, allowlist, proxies, signatures (access.ts). @default everyone admitted */
   access?: AccessControl
+  /** `--provider-path`: the provider of a bound path, whatever the request's shape. @default none */
+  bindings?: PathBindings
 }
 
 /** Counters for metrics and tests. */
@@ -77,9 +85,10 @@ export const MAX_HEADER_COUNT = 100
 export function createReceiver (options: ReceiverOptions): Receiver {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-  const retryAfter = String(options.retryAfterSeconds ?? 5)
+  const retryAfter = String(options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS)
   const { spool, logger } = options
   const access = options.access ?? OPEN_ACCESS
+  const { bindings } = options
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
   const guard = createConnectionGuard({
     maxConnections,
@@ -115,6 +124,19 @@ export function createReceiver (options: ReceiverOptions): Receiver {
     stats.responses.set(status, (stats.responses.get(status) ?? 0) + 1)
     res.writeHead(status, headers === undefined ? EMPTY_BODY : { ...EMPTY_BODY, ...headers })
     res.end()
+  }
+
+  /** A stored callback's answer, as its provider expects it. */
+  const answerStored = (res: ServerResponse, expected: ProviderAnswer): void => {
+    if (expected.body === '' && expected.contentType === undefined) {
+      answer(res, expected.status)
+      return
+    }
+    stats.responses.set(expected.status, (stats.responses.get(expected.status) ?? 0) + 1)
+    const headers: Record<string, string> = { 'Content-Length': String(Buffer.byteLength(expected.body)) }
+    if (expected.contentType !== undefined) headers['Content-Type'] = expected.contentType
+    res.writeHead(expected.status, headers)
+    res.end(expected.body)
   }
 
   /** `expectsContinue`: the client waits for `100 Continue` before sending the body. */
@@ -169,9 +191,14 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       return
     }
     stats.bytesReceived += body.length
-    // Read once: the signature check and the record see the same fields.
+    // Read once: the signature check, the provider's choice and the record see the same fields.
     const parsed = parseBody(body)
-    const denied = access.verifyBody(req, admission, parsed)
+    const { path, search } = splitTarget(url)
+    const query = parseParams(search)
+    const fields = mergeFields(query, parsed.fields)
+    const bound = bindings?.profileFor(path)
+    const shaped = recogniseProvider({ fields })
+    const denied = access.verifyBody(req, admission, parsed, { bound, shaped })
     if (denied !== undefined) {
       refused(denied.status, denied.reason, admission.remoteAddr)
       answer(res, denied.status, denied.headers)
@@ -184,6 +211,7 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       headers: req.headers,
       body,
       parsed,
+      query,
     })
     // An earlier request on this connection was answered with a close while this one was read.
     if (behindClose(req)) return
@@ -197,9 +225,9 @@ export function createReceiver (options: ReceiverOptions): Receiver {
       return
     }
     stats.recordsSpooled++
-    answer(res, 200)
+    answerStored(res, (bound ?? shaped ?? FALLBACK_PROFILE).answer)
     // Parsed again only at debug level, so the hot path pays nothing; numbers are masked.
-    if (logger.isLevelEnabled('debug')) logger.debug(debugSummary(splitTarget(url).path, body), 'callback spooled')
+    if (logger.isLevelEnabled('debug')) logger.debug(debugSummary(path, body), 'callback spooled')
   }
 
   const server = createServer({

@@ -11,8 +11,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isParsableDate } from '../record.js'
-import { listSegments } from './fsutil.js'
-import { dataLayout } from './layout.js'
+import { dataLayout, listSegments } from './layout.js'
 import { readLineBatches, segmentBefore, type SpoolPosition } from './reader.js'
 
 export interface Backlog {

@@ -9,8 +9,8 @@
 import { join } from 'node:path'
 import { CheckpointError } from '../errors.js'
 import { isPermissionDenied, permissionError } from '../permission.js'
-import { ensureDir, listSegments, openNoFollow, readFileNoFollow, writeFileDurably } from './fsutil.js'
-import { dataLayout, parseSegmentName } from './layout.js'
+import { ensureDir, openNoFollow, readFileNoFollow, writeFileDurably } from './fsutil.js'
+import { dataLayout, listSegments, parseSegmentName } from './layout.js'
 import { segmentBefore, type SpoolPosition } from './reader.js'
 
 export interface Checkpoint extends SpoolPosition {

@@ -1,7 +1,7 @@
 /** Disk figures for readiness, metrics and `status`: free space and the spool's size. */
 import { statfs, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { listSegments } from './fsutil.js'
+import { listSegments } from './layout.js'
 
 /** Bytes an unprivileged writer may still use on the filesystem holding `path`. */
 export async function freeBytes (path: string): Promise<number> {

@@ -1,11 +1,9 @@
 /** Small durable-file helpers shared by the writer, the checkpoint and the tools. */
 import { constants } from 'node:fs'
-import { mkdir, open, readdir, readlink, rename, chmod, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, readlink, rename, chmod, unlink, type FileHandle } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
-import { LinkRefusedError, NoInputError } from '../errors.js'
-import { isPermissionDenied, permissionError } from '../permission.js'
-import { dataLayout, parseSegmentName, type SegmentName } from './layout.js'
+import { LinkRefusedError } from '../errors.js'
 
 export const FILE_MODE = 0o640
 export const DIR_MODE = 0o750
@@ -139,41 +137,6 @@ export async function listNdjsonFiles (dir: string): Promise<string[]> {
   }
 }
 
-/** The spool's segments, oldest first; other files are ignored. */
-export async function listSegments (spoolDir: string): Promise<SegmentName[]> {
-  let names: string[]
-  try {
-    names = await readdir(spoolDir)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
-  const segments: SegmentName[] = []
-  for (const name of names) {
-    const parsed = parseSegmentName(name)
-    if (parsed !== undefined) segments.push(parsed)
-  }
-  return segments.sort((a, b) => a.seq - b.seq)
-}
-
-/**
- * The data dir's absolute path. It must exist and be a directory (empty is fine: the receiver
- * fills it); NoInputError (exit 66) otherwise, rather than creating it: a mistyped --data-dir
- * must not look like an empty spool. Only the receiver creates a data dir.
- */
-export async function existingDataDir (dataDir: string): Promise<string> {
-  const root = dataLayout(dataDir).root
-  let isDir: boolean
-  try {
-    isDir = (await stat(root)).isDirectory()
-  } catch (err) {
-    if (isPermissionDenied(err)) throw permissionError(err, root)
-    throw new NoInputError('SPOOL_ERR_NO_DATA_DIR', `no data directory at ${root}: check --data-dir (or CALLBACK_SPOOL_DATA_DIR); \`callback-spool receive\` creates it`)
-  }
-  if (!isDir) throw new NoInputError('SPOOL_ERR_NOT_DATA_DIR', `${root} is not a directory, so not a data directory: check --data-dir (or CALLBACK_SPOOL_DATA_DIR)`)
-  return root
-}
-
 /** Writes the first `length` bytes of `data` at the file's position, finishing short writes (a disk filling up). */
 export async function writeFully (fh: FileHandle, data: Buffer, length = data.length): Promise<void> {
   let written = 0
@@ -183,31 +146,4 @@ export async function writeFully (fh: FileHandle, data: Buffer, length = data.le
 /** Deletes a file; one already gone is fine. */
 export async function unlinkIfExists (path: string): Promise<void> {
   await unlink(path).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
-}
-
-/**
- * Refuses (LinkRefusedError) a symbolic link among the data dir's own entries (its directories,
- * the lock files) and inside those directories: callback-spool never writes or reads through
- * one. The data dir itself may be a link (e.g. /var/lib/callback-spool to another disk).
- */
-export async function refuseLinksInDataDir (dataDir: string): Promise<void> {
-  const layout = dataLayout(dataDir)
-  const dirs = [layout.spool, layout.state, layout.quarantine, layout.dead, layout.out, layout.requeue]
-  const refuse = async (path: string): Promise<never> => {
-    throw new LinkRefusedError(path, await readlink(path).catch(() => undefined))
-  }
-  for (const entry of await readdir(layout.root, { withFileTypes: true })) {
-    const path = join(layout.root, entry.name)
-    if (entry.isSymbolicLink() && (dirs.includes(path) || entry.name.endsWith('.lock'))) await refuse(path)
-  }
-  for (const dir of dirs) {
-    let entries
-    try {
-      entries = await readdir(dir, { withFileTypes: true })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
-      throw err
-    }
-    for (const entry of entries) if (entry.isSymbolicLink()) await refuse(join(dir, entry.name))
-  }
 }

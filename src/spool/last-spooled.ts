@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path'
 import { decodeRecord } from '../record.js'
-import { listSegments, openNoFollow } from './fsutil.js'
+import { listSegments } from './layout.js'
+import { openNoFollow } from './fsutil.js'
 
 export interface LastSpooled {
   segment: string

@@ -9,6 +9,7 @@
  *   <data-dir>/out/          the default file handlers' output, `<kind>.ndjson`
  *   <data-dir>/requeue/      records to dispatch again first (`dead retry` writes there)
  */
+import { readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 
 /** Every command's --data-dir default: `data/` in the working directory. */
@@ -65,4 +66,21 @@ export function parseSegmentName (name: string): SegmentName | undefined {
 
 export function quarantineName (segment: string, offset: number): string {
   return `${segment}@${offset}.fragment`
+}
+
+/** The spool's segments, oldest first; other files are ignored. */
+export async function listSegments (spoolDir: string): Promise<SegmentName[]> {
+  let names: string[]
+  try {
+    names = await readdir(spoolDir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  const segments: SegmentName[] = []
+  for (const name of names) {
+    const parsed = parseSegmentName(name)
+    if (parsed !== undefined) segments.push(parsed)
+  }
+  return segments.sort((a, b) => a.seq - b.seq)
 }

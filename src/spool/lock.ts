@@ -17,7 +17,8 @@ import { readFile, stat, type FileHandle } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { basename, join } from 'node:path'
 import { LockFileError, LockHeldError } from '../errors.js'
-import { ensureDir, openNoFollow, refuseLinksInDataDir, unlinkIfExists } from './fsutil.js'
+import { ensureDir, openNoFollow, unlinkIfExists } from './fsutil.js'
+import { refuseLinksInDataDir } from './data-dir.js'
 
 export type LockRole = 'receiver' | 'processor'
 

@@ -16,8 +16,8 @@
  */
 import { type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { listSegments, openNoFollow } from './fsutil.js'
-import { parseSegmentName, type SegmentName } from './layout.js'
+import { listSegments, parseSegmentName, type SegmentName } from './layout.js'
+import { openNoFollow } from './fsutil.js'
 import { acknowledgedLength } from './durable-length.js'
 import { readRefused } from './refused.js'
 
@@ -45,8 +45,8 @@ export interface TornFragment {
 
 export interface ReadOptions {
   /**
-   * Bytes per read. Measured on 1M records (processor, default file handler): 256 KiB took 6.1-6.2 us
-   * CPU per record against 7.3-8.2 for 64 KiB; 1 MiB raised peak RSS to 150-180 MB. @default 256 KiB
+   * Bytes per read: fewer reads cost less CPU per record than 64 KiB, while 1 MiB raises peak RSS
+   * (bench/NOTES.md has the figures). @default 256 KiB
    */
   chunkBytes?: number
   /** Called (and awaited) for the unterminated tail of a sealed segment. */

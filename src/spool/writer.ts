@@ -4,7 +4,8 @@
  * A line is acknowledged (its promise resolves) only once it is written (`os`) or written and
  * fdatasync'ed (`fsync`). While one write+sync is in flight, the lines that arrive wait in the
  * next batch; when it returns they all go out in one write and one sync. A lone line never waits
- * for a timer: with nothing in flight it is flushed at once (LESSONS.md: 36.8k req/s vs 17.4k).
+ * for a timer: with nothing in flight it is flushed at once (a batch timer only adds its wait to
+ * every request; bench/NOTES.md has the figures).
  *
  * One refinement, PostgreSQL's commit_delay with commit_siblings: when the disk is slow (the last
  * sync took at least `minSyncMs`) and the batch just answered was large (at least `siblings`
@@ -28,8 +29,8 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { SpoolClosedError, SpoolWriteError } from '../errors.js'
-import { dataLayout, segmentName, type DataLayout } from './layout.js'
-import { ensureDir, FILE_MODE, fsyncDir, listSegments } from './fsutil.js'
+import { type DataLayout, dataLayout, listSegments, segmentName } from './layout.js'
+import { ensureDir, FILE_MODE, fsyncDir } from './fsutil.js'
 import { DurableLengthPublisher } from './durable-length.js'
 import { recordRefused } from './refused.js'
 import { findTornTail, quarantineFragment } from './quarantine.js'
@@ -95,7 +96,7 @@ function encodeBatch (batch: PendingLine[]): Buffer {
     return typeof only === 'string' ? Buffer.from(only, 'utf8') : only
   }
   // Plain loops: this runs once per commit, too rarely for V8 to optimise callbacks given to
-  // every/map, and it showed in profiles of the loaded receiver.
+  // every/map.
   let text = ''
   for (let i = 0; i < batch.length; i++) {
     const data = batch[i]!.data
@@ -223,8 +224,8 @@ export class SpoolWriter {
    * `alone`, a hint: no other client could send a line meanwhile (the receiver has one connection
    * open, and this is its request), so no batch would form behind the sync. On a fast disk the
    * line is then written and fdatasync'ed on the main thread, which saves the two hand-offs to and
-   * from libuv's thread pool (about 0.4 ms a request on this VM, where waking a sleeping thread is
-   * slow). Durability is the same either way; everything else goes through group commit.
+   * from libuv's thread pool (waking a sleeping thread costs more than a fast disk's sync).
+   * Durability is the same either way; everything else goes through group commit.
    */
   append (line: string | Buffer, alone = false): Promise<void> {
     if (this.closed) return Promise.reject(new SpoolClosedError())

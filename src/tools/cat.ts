@@ -11,10 +11,11 @@ import { KINDS, type CallbackKind } from '../processor/classify.js'
 import { decodeRecord, type SpoolRecord } from '../record.js'
 import { dataLayout } from '../spool/layout.js'
 import { readLineBatches, type SpoolPosition } from '../spool/reader.js'
-import { parseDuration } from '../units.js'
+import { formatDuration, parseDuration } from '../units.js'
+import { FOLLOW_DEFAULTS } from '../processor/defaults.js'
 import { e164Digits, parseCountryCode } from '../number.js'
 import { dataDirOption } from '../config.js'
-import { existingDataDir } from '../spool/fsutil.js'
+import { existingDataDir } from '../spool/data-dir.js'
 import { flag, parseTimeArg, type ToolIO } from './common.js'
 import { matchesFilter, prettyLine, providerName, useColour, type RecordFilter } from './record-filter.js'
 import { PROFILES, readCallback } from '../providers/index.js'
@@ -81,7 +82,7 @@ export function catOptionsFrom (opts: Record<string, unknown>, now = Date.now())
       return opts.follow === true
     },
     count: () => opts.count === true,
-    pollIntervalMs: () => parseDuration('--poll-interval', String(opts.pollInterval ?? '250ms')),
+    pollIntervalMs: () => opts.pollInterval === undefined ? FOLLOW_DEFAULTS.pollIntervalMs : parseDuration('--poll-interval', String(opts.pollInterval)),
   })
 }
 
@@ -225,7 +226,7 @@ export function addCatCommand (program: Command, makeIO: () => ToolIO): Command 
     .addOption(flag('--number <number>', 'only records of this phone number, in any spelling (+33600112233, 0033600112233, 33600112233)'))
     .addOption(flag('--country <code>', 'the country calling code (33) of national forms (0600112233), in --number and in the records'))
     .addOption(flag('-f, --follow', 'keep printing new records, across rotations, until Ctrl-C or SIGTERM'))
-    .addOption(flag('--poll-interval <duration>', '--follow: also look for new records this often').default('250ms'))
+    .addOption(flag('--poll-interval <duration>', '--follow: also look for new records this often').default(formatDuration(FOLLOW_DEFAULTS.pollIntervalMs)))
     .addHelpText('after', `
 Invalid lines are skipped (their count goes to stderr); \`callback-spool verify\` lists them.
 

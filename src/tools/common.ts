@@ -4,11 +4,11 @@
  */
 import { Option } from 'commander'
 import { createInterface } from 'node:readline/promises'
-import { CallbackSpoolError, ConfigError, UsageError } from '../errors.js'
+import { CancelledError, ConfigError, LockHeldError, UsageError } from '../errors.js'
 import { flagOnlyOption } from '../config.js'
 import { parseDuration } from '../units.js'
 import { describeHolder, findHolder, lockPath, tryAcquireLock, type SpoolLock } from '../spool/lock.js'
-import { existingDataDir } from '../spool/fsutil.js'
+import { existingDataDir } from '../spool/data-dir.js'
 
 /** Where a tool prints, and what it may ask. Tests pass their own; the CLI uses the process's. */
 export interface ToolIO {
@@ -100,7 +100,7 @@ export async function takeProcessorLock (dataDir: string, doing: string): Promis
   const lock = await tryAcquireLock(root, 'processor')
   if (lock !== undefined) return lock
   const holder = describeHolder(await findHolder(root, 'processor'), lockPath(root, 'processor'))
-  throw new CallbackSpoolError('SPOOL_ERR_LOCKED', `a processor is running on ${root} (${holder}); stop it before you ${doing} (e.g. systemctl stop callback-spool-follow), then start it again`, { exitCode: 75 })
+  throw new LockHeldError('processor', root, holder, doing)
 }
 
 /**
@@ -112,6 +112,6 @@ export async function confirmIrreversible (io: ToolIO, yes: boolean, what: strin
   if (yes) return
   if (!io.stdinIsTTY) throw new UsageError(`${command} would ${what}, which cannot be undone; pass --yes to confirm (stdin is not a terminal)`)
   if (!await io.confirm(`This will ${what}; it cannot be undone. Go ahead? [y/N] `)) {
-    throw new CallbackSpoolError('SPOOL_ERR_CANCELLED', `${command} cancelled; nothing was deleted`, { exitCode: 1 })
+    throw new CancelledError(`${command} cancelled; nothing was deleted`)
   }
 }

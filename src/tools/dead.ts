@@ -16,13 +16,14 @@
 import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Command } from 'commander'
-import { CallbackSpoolError } from '../errors.js'
+import { NotFoundError } from '../errors.js'
 import type { DeadLetter } from '../processor/dead-letters.js'
 import { requeueDir } from '../processor/requeue.js'
 import { writeRetryRequest } from '../processor/retry-requests.js'
 import { tryAcquireLock } from '../spool/lock.js'
 import { encodeRecord, type SpoolRecord } from '../record.js'
-import { ensureDir, existingDataDir, fsyncDir, listNdjsonFiles, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
+import { ensureDir, fsyncDir, listNdjsonFiles, readFileNoFollow, writeFileDurably } from '../spool/fsutil.js'
+import { existingDataDir } from '../spool/data-dir.js'
 import { dataLayout } from '../spool/layout.js'
 import { maskNumber } from '../mask.js'
 import { normaliseNumber } from '../number.js'
@@ -129,7 +130,7 @@ function chooseForRetry (letters: StoredDeadLetter[], id: string | undefined): {
   const chosen = letters.filter((l) => id === undefined || deadLetterId(l.letter) === id)
   const retry = chosen.filter((l) => deadLetterId(l.letter) !== undefined)
   if (id !== undefined && retry.length === 0) {
-    throw new CallbackSpoolError('SPOOL_ERR_NOT_FOUND', `no dead letter holds a record with id ${id} (see \`callback-spool dead list\`)`, { exitCode: 1 })
+    throw new NotFoundError(`no dead letter holds a record with id ${id} (see \`callback-spool dead list\`)`)
   }
   return { retry, skippedInvalid: chosen.length - retry.length }
 }

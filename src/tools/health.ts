@@ -15,6 +15,9 @@ export type Health = 'healthy' | 'degraded' | 'down'
 
 export const HEALTH_EXIT: Record<Health, number> = { healthy: 0, degraded: 1, down: 2 }
 
+/** `status --max-lag`: degraded when the oldest record not processed is older than this. */
+export const DEFAULT_MAX_LAG_MS = 10 * 60_000
+
 export interface HealthThresholds {
   minFreeBytes: number
   maxLagMs: number

@@ -6,7 +6,7 @@ import type { Command } from 'commander'
 import { maskNumber } from '../mask.js'
 import { purgeNumber, type PurgeReport } from '../spool/purge.js'
 import { dataDirOption } from '../config.js'
-import { existingDataDir } from '../spool/fsutil.js'
+import { existingDataDir } from '../spool/data-dir.js'
 import { confirmIrreversible, flag, type ToolIO } from './common.js'
 
 export function formatPurgeReport (report: PurgeReport): string {

@@ -5,11 +5,10 @@
  * never moves the checkpoint forward: that would skip records.
  */
 import type { Command } from 'commander'
-import { CallbackSpoolError, CheckpointError, UsageError } from '../errors.js'
+import { CancelledError, CheckpointError, UsageError } from '../errors.js'
 import { decodeRecord } from '../record.js'
 import { loadCheckpoint, saveCheckpoint, validatePosition, type Checkpoint } from '../spool/checkpoint.js'
-import { listSegments } from '../spool/fsutil.js'
-import { dataLayout } from '../spool/layout.js'
+import { dataLayout, listSegments } from '../spool/layout.js'
 import { readLineBatches, segmentBefore, type SpoolPosition } from '../spool/reader.js'
 import { dataDirOption } from '../config.js'
 import { flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
@@ -125,7 +124,7 @@ export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<Re
     if (!options.yes) {
       if (!io.stdinIsTTY) throw new UsageError(`replay would ${question}; pass --yes to confirm (stdin is not a terminal)`)
       if (!await io.confirm(`${question[0]!.toUpperCase()}${question.slice(1)}. Go ahead? [y/N] `)) {
-        throw new CallbackSpoolError('SPOOL_ERR_CANCELLED', 'replay cancelled; the checkpoint is unchanged', { exitCode: 1 })
+        throw new CancelledError('replay cancelled; the checkpoint is unchanged')
       }
     }
     await saveCheckpoint(options.dataDir, target)

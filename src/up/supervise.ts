@@ -20,6 +20,17 @@ export interface ChildSpec {
   stdio?: StdioOptions
 }
 
+/** systemd's own figures, where it has them (StartLimitBurst=5, StartLimitIntervalSec=10s). */
+export const SUPERVISE_DEFAULTS = {
+  minBackoffMs: 250,
+  maxBackoffMs: 30_000,
+  stableAfterMs: 10_000,
+  stopTimeoutMs: 10_000,
+  preventRestartExitCodes: [64, 78],
+  startLimitBurst: 5,
+  startLimitIntervalMs: 10_000,
+} as const
+
 export interface SuperviseOptions {
   logger: Logger
   /** First restart delay. @default 250 */
@@ -59,13 +70,13 @@ export interface SupervisedChild {
 
 export function supervise (spec: ChildSpec, options: SuperviseOptions): SupervisedChild {
   const log = options.logger.child({ child: spec.name })
-  const minBackoff = options.minBackoffMs ?? 250
-  const maxBackoff = options.maxBackoffMs ?? 30_000
-  const stableAfter = options.stableAfterMs ?? 10_000
-  const stopTimeout = options.stopTimeoutMs ?? 10_000
-  const preventRestart = new Set(options.preventRestartExitCodes ?? [64, 78])
-  const burst = options.startLimitBurst ?? 5
-  const interval = options.startLimitIntervalMs ?? 10_000
+  const minBackoff = options.minBackoffMs ?? SUPERVISE_DEFAULTS.minBackoffMs
+  const maxBackoff = options.maxBackoffMs ?? SUPERVISE_DEFAULTS.maxBackoffMs
+  const stableAfter = options.stableAfterMs ?? SUPERVISE_DEFAULTS.stableAfterMs
+  const stopTimeout = options.stopTimeoutMs ?? SUPERVISE_DEFAULTS.stopTimeoutMs
+  const preventRestart = new Set<number>(options.preventRestartExitCodes ?? SUPERVISE_DEFAULTS.preventRestartExitCodes)
+  const burst = options.startLimitBurst ?? SUPERVISE_DEFAULTS.startLimitBurst
+  const interval = options.startLimitIntervalMs ?? SUPERVISE_DEFAULTS.startLimitIntervalMs
   let fastFailures = 0
   let child: ChildProcess | undefined
   let exited: Promise<void> = Promise.resolve()

@@ -1,8 +1,7 @@
 /** Spool segments in tests: read back what the receiver wrote, or write them by hand. */
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { listSegments } from '../../src/spool/fsutil.js'
-import { dataLayout, segmentName } from '../../src/spool/layout.js'
+import { dataLayout, listSegments, segmentName } from '../../src/spool/layout.js'
 import { decodeRecord, type SpoolRecord } from '../../src/record.js'
 
 export interface SpoolContents {

@@ -25,10 +25,25 @@ export interface SignedRequest {
 }
 
 export interface SignatureVerifier {
-  /** Short name for logs and stats: `twilio`. */
+  /** The name of the profile whose requests it checks (`twilio`), for logs too. */
   readonly scheme: string
   /** True when the request carries a valid signature of this scheme. Never throws. */
   verify (request: SignedRequest): boolean
+}
+
+/** What a verifier may need beyond its secret. */
+export interface VerifierOptions {
+  /** The clock, in milliseconds since the epoch, for schemes that sign a time. @default Date.now */
+  now?: () => number
+  /** The algorithm, for schemes whose provider lets the operator choose it (Vonage's signature method). */
+  method?: string
+}
+
+/** A header's value; a repeated one (a list) gives its first value; empty is absent. */
+export function headerValue (headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name]
+  const first = Array.isArray(value) ? value[0] : value
+  return first === undefined || first === '' ? undefined : first
 }
 
 /**
