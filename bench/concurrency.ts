@@ -1,7 +1,9 @@
 /**
  * The processor with records in flight side by side: each target at `--concurrency 32` (the
  * default) beside `--concurrency 1` in the same run, through the real CLI:
- *   - http to a local server (in this process) that answers each POST after 5 ms;
+ *   - http to a local server (in this process) that answers each POST after 5 ms (at 32 over
+ *     HTTP_RECORDS records: the ~0.3 s a process takes to start, and the first thousand records
+ *     run before the JIT has compiled the path, would otherwise weigh as much as the delivery);
  *   - exec `cat > /dev/null`;
  *   - the default file target, over the processor bench's spools (rounds alternated, median).
  *
@@ -24,6 +26,8 @@ const CLI = join(new URL('..', import.meta.url).pathname, 'bin', 'callback-spool
 export const CONCURRENCY = 32
 /** Records for the slow targets: enough for a second or more at 32, without minutes at 1. */
 export const DELIVERY_RECORDS = 2000
+/** Records for http at 32: more than 3 s at its target of 3,000 records/s (2,000 would take 0.67 s, start-up included). */
+export const HTTP_RECORDS = 10_000
 const FILE_ROUNDS = 3
 
 export const TARGET_HTTP = 3000
@@ -33,6 +37,8 @@ export const FILE_TOLERANCE = 0.1
 export interface ConcurrencyRun {
   target: string
   records: number
+  /** Records of the passes at CONCURRENCY, when not `records`. */
+  concurrentRecords?: number
   /** Records/s at --concurrency 1 and at CONCURRENCY. */
   sequential: number
   concurrent: number
@@ -76,17 +82,19 @@ export async function pass (dataDir: string, records: number, args: string[]): P
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
-async function side (target: string, dataDir: string, records: number, args: string[], rounds: number): Promise<ConcurrencyRun> {
+/** `wide`: another spool, of `wide.records`, for the passes at CONCURRENCY. */
+async function side (target: string, dataDir: string, records: number, args: string[], rounds: number, wide?: { dataDir: string, records: number }): Promise<ConcurrencyRun> {
   const sequential: Pass[] = []
   const concurrent: Pass[] = []
   for (let round = 0; round < rounds; round++) {
-    concurrent.push(await pass(dataDir, records, [...args, '--concurrency', String(CONCURRENCY)]))
+    concurrent.push(await pass(wide?.dataDir ?? dataDir, wide?.records ?? records, [...args, '--concurrency', String(CONCURRENCY)]))
     sequential.push(await pass(dataDir, records, [...args, '--concurrency', '1']))
   }
   const failed = [...sequential, ...concurrent].some((p) => Number.isNaN(p.rate))
   return {
     target,
     records,
+    ...(wide === undefined ? {} : { concurrentRecords: wide.records }),
     sequential: median(sequential.map((p) => p.rate)),
     concurrent: median(concurrent.map((p) => p.rate)),
     sequentialCpuUs: median(sequential.map((p) => p.cpuUs)),
@@ -107,19 +115,22 @@ export async function runConcurrencyBench (fileCounts: number[], log: (line: str
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
   const report = (run: ConcurrencyRun): void => {
     runs.push(run)
-    log(`  ${run.target}, ${run.records.toLocaleString('en')} records: --concurrency 1 ${Math.round(run.sequential).toLocaleString('en')} records/s, ` +
+    log(`  ${run.target}, ${recordsText(run)} records: --concurrency 1 ${Math.round(run.sequential).toLocaleString('en')} records/s, ` +
       `${CONCURRENCY} ${Math.round(run.concurrent).toLocaleString('en')} records/s; CPU µs/record ${us(run.sequentialCpuUs)} and ${us(run.concurrentCpuUs)}` +
       `${run.failed ? ' (a pass failed)' : ''}`)
   }
   try {
     const dataDir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-'))
+    const httpDir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-'))
     try {
       // Callbacks about many numbers, as a real backlog: records of one number are handled in turn.
       await generateSpool(dataDir, DELIVERY_RECORDS, 1000)
-      report(await side('http (server answers in 5 ms)', dataDir, DELIVERY_RECORDS, ['--on', `*=${url}`], 1))
+      await generateSpool(httpDir, HTTP_RECORDS, 1000)
+      report(await side('http (server answers in 5 ms)', dataDir, DELIVERY_RECORDS, ['--on', `*=${url}`], 1, { dataDir: httpDir, records: HTTP_RECORDS }))
       report(await side('exec:cat > /dev/null', dataDir, DELIVERY_RECORDS, ['--on', '*=exec:cat > /dev/null'], 1))
     } finally {
       await rm(dataDir, { recursive: true, force: true })
+      await rm(httpDir, { recursive: true, force: true })
     }
   } finally {
     server.close()
@@ -138,6 +149,8 @@ export async function runConcurrencyBench (fileCounts: number[], log: (line: str
 
 const int = (n: number): string => Number.isNaN(n) ? 'failed' : Math.round(n).toLocaleString('en-US')
 const us = (n: number): string => Number.isNaN(n) ? '–' : n.toFixed(1)
+/** `2,000`, or `2,000 / 10,000` when the passes at CONCURRENCY had more. */
+const recordsText = (r: ConcurrencyRun): string => r.concurrentRecords === undefined ? int(r.records) : `${int(r.records)} / ${int(r.concurrentRecords)}`
 
 export function concurrencyTable (runs: ConcurrencyRun[]): string {
   const rows = [
@@ -145,7 +158,7 @@ export function concurrencyTable (runs: ConcurrencyRun[]): string {
     '|---|---:|---:|---:|---:|---:|---:|',
   ]
   for (const r of runs) {
-    rows.push(`| ${r.target} | ${int(r.records)} | ${int(r.sequential)} | ${int(r.concurrent)} | ${(r.concurrent / r.sequential).toFixed(2)} | ` +
+    rows.push(`| ${r.target} | ${recordsText(r)} | ${int(r.sequential)} | ${int(r.concurrent)} | ${(r.concurrent / r.sequential).toFixed(2)} | ` +
       `${us(r.sequentialCpuUs)} | ${us(r.concurrentCpuUs)} |`)
   }
   return rows.join('\n')

@@ -11,6 +11,7 @@ import { DEFAULT_LOG_LEVEL } from '../src/logger.js'
 import { FOLLOW_DEFAULTS, NATS_DEFAULTS, PROCESS_DEFAULTS } from '../src/processor/defaults.js'
 import { processOptionsFrom } from '../src/processor/command.js'
 import { RECEIVE_DEFAULTS } from '../src/receiver/defaults.js'
+import { DEFAULT_VONAGE_SIGNATURE_METHOD } from '../src/providers/signatures/vonage.js'
 import { DEFAULT_DATA_DIR } from '../src/spool/layout.js'
 import { DEFAULT_MAX_LAG_MS } from '../src/tools/health.js'
 import { formatDuration, formatSize, parseBytes, parseDuration, parsePort, parsePositiveInt } from '../src/units.js'
@@ -45,6 +46,8 @@ const EXPECTED: Record<string, [Parse, unknown]> = {
   'process --concurrency': [int, PROCESS_DEFAULTS.concurrency],
   'process --order-key': [text, PROCESS_DEFAULTS.orderKey],
   'process --batch-size': [int, PROCESS_DEFAULTS.batchSize],
+  'receive --vonage-signature-method': [text, DEFAULT_VONAGE_SIGNATURE_METHOD],
+  'process --dedupe-window': [duration, PROCESS_DEFAULTS.dedupeWindowMs],
   'process --retain': [duration, PROCESS_DEFAULTS.retainMs],
   'process --poll-interval': [duration, FOLLOW_DEFAULTS.pollIntervalMs],
   'process --stream-max-age': [duration, NATS_DEFAULTS.streamMaxAgeMs],

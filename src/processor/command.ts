@@ -38,7 +38,7 @@ export function addProcessCommand (program: Command, context: { logger?: Logger,
       .argParser(collectRoutes))
     .addOption(envOption('--provider-tz <[provider=]zone>', `the time zone of a provider's dates that carry none: ZONE for Octopush (default ${PROCESS_DEFAULTS.providerTz}), PROVIDER=ZONE for another (plivo=UTC); repeatable`)
       .argParser(collectRoutes))
-    .addOption(envOption('--dedupe-window <duration>', "a record whose provider's key (a re-send) was handed over within this window is counted as a duplicate and not handed over again (0: off; at most 30d)").default('24h'))
+    .addOption(envOption('--dedupe-window <duration>', "a record whose provider's key (a re-send) was handed over within this window is counted as a duplicate and not handed over again (0: off; at most 30d)").default(formatDuration(PROCESS_DEFAULTS.dedupeWindowMs)))
     .addOption(envOption('--max-attempts <n>', 'dead-letter a record after it failed in this many passes, and for --dead-after (at most 1000)').default(String(PROCESS_DEFAULTS.maxAttempts)))
     .addOption(envOption('--dead-after <duration>', 'dead-letter a record that fails (network error, 5xx, ...) only after it has failed this long (at most 30d)').default(formatDuration(PROCESS_DEFAULTS.deadAfterMs)))
     .addOption(envOption('--tries <n>', 'tries of a record within one pass (at most 10)').default(String(PROCESS_DEFAULTS.tries)))

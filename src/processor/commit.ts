@@ -1,14 +1,14 @@
 /**
  * The commit: the handlers' output and the dead letters made durable (with those of the records a
- * handler refused at flush), then the de-duplication keys of the records done, then the source's acknowledgement (the spool: the attempt counts and
+ * handler refused at flush), then the de-duplication keys saved, then the source's acknowledgement (the spool: the attempt counts and
  * the checkpoint saved; JetStream: the messages acked), never before (fluent-bit #2846). A commit
  * takes what it acknowledges at once, so the pass may go on while it is written.
  */
 import type { DeliveryLogWriter } from '../spool/delivery-log.js'
 import type { DeadLetterWriter } from './dead-letters.js'
+import { DedupeWindow } from './dedupe.js'
 import type { Dispatcher, TargetRefusal } from './dispatch.js'
 import type { Acknowledgement } from './source.js'
-import { DedupeWindow } from './dedupe.js'
 
 /** Called synchronously when a commit starts: takes what this commit acknowledges. */
 export type TakeAcknowledgement = () => Acknowledgement | undefined
@@ -21,7 +21,6 @@ export class Committer {
   /** A commit started by commitInBackground and not waited for yet. */
   private inFlight: Promise<void> | undefined
   private readonly deliveries: DeliveryLogWriter | undefined
-  /** `--dedupe-window`: its keys, and the data dir whose state/ keeps them. */
   private readonly dedupe: { window: DedupeWindow, dataDir: string } | undefined
 
   constructor (dispatcher: Dispatcher, deadLetters: DeadLetterWriter, onRefused: (refused: TargetRefusal[]) => void, deliveries?: DeliveryLogWriter,

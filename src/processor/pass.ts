@@ -9,16 +9,15 @@ import { DeliveryLogWriter } from '../spool/delivery-log.js'
 import { dataLayout, type DataLayout } from '../spool/layout.js'
 import type { SpoolPosition } from '../spool/reader.js'
 import { Committer } from './commit.js'
+import { DedupeWindow } from './dedupe.js'
 import { DeadLetterWriter } from './dead-letters.js'
 import type { ProcessorOptions } from './defaults.js'
 import { Dispatcher } from './dispatch.js'
 import { emptyFigures, writeMetricsFile, type PassFigures } from './metrics.js'
 import { PassWatch } from './pass-watch.js'
-import { ZonedTimeReader } from './provider-time.js'
 import { KeywordLists } from '../providers/keywords.js'
 import { PathBindings } from '../providers/bindings.js'
 import { ProviderTimes } from '../providers/times.js'
-import { DedupeWindow } from './dedupe.js'
 import { carryOutRetryRequests } from './retry-dead.js'
 import { RecordSettler } from './settle.js'
 import type { PassContext, RecordSource, SourceLine } from './source.js'
@@ -30,19 +29,14 @@ import { InFlightWindow, type WindowHooks } from './window.js'
 export { PROCESS_DEFAULTS, type ProcessorOptions } from './defaults.js'
 
 /** Builds the source of a processor, once its handlers are built. */
-export type SourceFactory = (options: ProcessorOptions, time: ZonedTimeReader, logger: Logger) => Promise<RecordSource<SourceLine>>
+export type SourceFactory = (options: ProcessorOptions, times: ProviderTimes, logger: Logger) => Promise<RecordSource<SourceLine>>
 
 /** The local spool and its checkpoint. */
-export const spoolSource: SourceFactory = async (options, time) => new SpoolSource(options, new SpoolLineFormat(time, {
+export const spoolSource: SourceFactory = async (options, times) => new SpoolSource(options, new SpoolLineFormat(times.fallback, {
   keywords: new KeywordLists(options.optoutKeywords, options.optinKeywords),
   bindings: new PathBindings(options.providerPaths),
-  times: providerTimes(options),
+  times,
 }))
-
-/** `--provider-tz`: each provider's zone (a bad one refused when the processor is built). */
-export function providerTimes (options: ProcessorOptions): ProviderTimes {
-  return new ProviderTimes({ default: options.providerTz, byProvider: options.providerZones ?? {} })
-}
 
 export class Processor {
   readonly options: ProcessorOptions
@@ -50,14 +44,14 @@ export class Processor {
   readonly source: RecordSource<SourceLine>
   private readonly logger: Logger
   private readonly dispatcher: Dispatcher
+  /** `--dedupe-window`: kept from pass to pass; loaded again from its file after a pass that failed. */
+  private dedupe: DedupeWindow | undefined
   private stopRequested = false
   /** The back-off between tries, cut short by requestStop. */
   private readonly backOff = new WakeableSleep()
   private passesStarted = 0
   /** The last pass failed (its output not made durable, or its source unreachable). */
   lastPassFailed = false
-  /** `--dedupe-window`: kept from pass to pass; loaded again from its file after a pass that failed. */
-  private dedupe: DedupeWindow | undefined
 
   // State of the pass in progress.
   /** The records in flight: a stop lets them end and starts no other. */
@@ -73,7 +67,7 @@ export class Processor {
 
   /** Checks the options and builds the handlers (loads module handlers) and the source; starts nothing. */
   static async create (options: ProcessorOptions, logger: Logger, source: SourceFactory = spoolSource): Promise<Processor> {
-    const time = providerTimes(options).fallback
+    const times = new ProviderTimes({ default: options.providerTz, byProvider: options.providerZones ?? {} })
     const dispatcher = await Dispatcher.create(options.routes, options.dataDir, {
       timeoutMs: options.handlerTimeoutMs,
       tries: options.tries,
@@ -83,7 +77,7 @@ export class Processor {
       streamReplicas: options.streamReplicas,
     })
     try {
-      return new Processor(options, logger, dispatcher, await source(options, time, logger))
+      return new Processor(options, logger, dispatcher, await source(options, times, logger))
     } catch (err) {
       await dispatcher.close()
       throw err
@@ -138,13 +132,13 @@ export class Processor {
       logger: this.logger,
       dispatcher: this.dispatcher,
       format: source.format,
+      dedupe,
       figures,
       attempts,
       deadLetters,
       deliveries,
       backOff: this.backOff,
       stopping: () => this.stopRequested,
-      dedupe,
     })
     const committer = new Committer(this.dispatcher, deadLetters, (refused) => settler.refused(refused), deliveries,
       dedupe === undefined ? undefined : { window: dedupe, dataDir })
@@ -175,9 +169,9 @@ export class Processor {
       await this.dispatcher.discard()
       this.logger.error({ err }, 'pass failed: the checkpoint stays before the records not made durable; retry later')
       source.failed()
-      // Keys of records whose output was not made durable: the file has what the acknowledgement covers.
-      this.dedupe = undefined
       this.lastPassFailed = true
+      // Keys of records whose output was not made durable: the file has what the last commit covers.
+      this.dedupe = undefined
       outcome = 'retry_later'
     }
     figures.outcome = outcome

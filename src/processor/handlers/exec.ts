@@ -1,21 +1,21 @@
 /**
- * `exec:COMMAND`: runs the command by `/bin/sh -c` once per record, the normalised record as JSON
+ * `exec:COMMAND`: runs the command by `/bin/sh` once per record, the normalised record as JSON
  * and a newline on stdin, `CALLBACK_KIND` and `CALLBACK_ID` in its environment (less our
  * secrets). Exit 0: done; exit 65 (EX_DATAERR): dead-letter; any other exit, a signal or the
  * timeout: retry. The call ends when the command exits, whatever its children still hold open.
+ *
+ * The command runs in a subshell of a long-lived shell (exec-shell.ts), or from that shell itself
+ * when it is one plain program, one record at a time per shell, as many shells as records in
+ * flight: forking node itself for each record costs more than the command (cat) does.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { constants } from 'node:os'
 import { isSecretEnvName } from '../../config.js'
 import type { Handler, HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
+import { ExecShell, isPlainProgram } from './exec-shell.js'
 
 export const EX_DATAERR = 65
 const STDERR_KEEP = 2048
-/**
- * After the command exits, how long its stderr may take to reach us. A child it left behind
- * may hold the pipes open for ever: past this, what was read is what is reported.
- */
-const STDERR_DRAIN_MS = 50
 
 /** The processor's environment without the variables that hold our secrets (tokens, passwords). */
 function handlerEnvironment (): NodeJS.ProcessEnv {
@@ -29,79 +29,64 @@ export class ExecHandler implements Handler {
   readonly command: string
   private readonly timeoutMs: number
   private readonly env: NodeJS.ProcessEnv
+  private readonly plain: boolean
+  /** Shells between records, ready for the next one. */
+  private readonly idle: ExecShell[] = []
 
   constructor (target: string, command: string, timeoutMs: number) {
     this.target = target
     this.command = command
     this.timeoutMs = timeoutMs
     this.env = handlerEnvironment()
+    this.plain = isPlainProgram(command, this.env)
   }
 
-  handle (record: NormalisedCallback): Promise<HandlerOutcome> {
-    return new Promise<HandlerOutcome>((resolve) => {
-      const child = spawn('/bin/sh', ['-c', this.command], {
-        env: { ...this.env, CALLBACK_KIND: record.kind, CALLBACK_ID: record.id },
-        // stdout is ours (pino logs): the command's output is read and dropped.
-        stdio: ['pipe', 'pipe', 'pipe'],
-        // Its own process group: a timeout kills the command and all it started, and a Ctrl-C
-        // on our terminal does not cut the record in hand.
-        detached: true,
-      })
-      let stderr = ''
-      let exit: { code: number | null, signal: NodeJS.Signals | null } | undefined
-      let drain: NodeJS.Timeout | undefined
-      let settled = false
-      const finish = (outcome: HandlerOutcome): void => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        clearTimeout(drain)
-        // Our ends of the pipes, which a child left behind may still hold: closed, not waited for.
-        child.stdin.destroy()
-        child.stdout.destroy()
-        child.stderr.destroy()
-        resolve(outcome)
-      }
-      const report = (): void => {
-        if (exit !== undefined) finish(outcomeOf(exit.code, exit.signal, stderr))
-      }
-      const timer = setTimeout(() => {
-        killGroup(child)
-        finish({ outcome: 'retry', error: `timed out after ${this.timeoutMs} ms` })
-      }, this.timeoutMs)
-      child.stdout.resume()
-      child.stderr.setEncoding('utf8')
-      child.stderr.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-STDERR_KEEP) })
-      child.on('error', (err) => finish({ outcome: 'retry', error: `cannot run the command: ${err.message}` }))
-      child.on('exit', (code, signal) => {
-        exit = { code, signal }
-        clearTimeout(timer)
-        drain = setTimeout(report, STDERR_DRAIN_MS)
-      })
-      // The pipes' end, right after the exit when no child holds them: nothing more to wait for.
-      child.on('close', report)
-      // A command that does not read its stdin must not fail the record by EPIPE.
-      child.stdin.on('error', () => {})
-      child.stdout.on('error', () => {})
-      child.stderr.on('error', () => {})
-      child.stdin.end(JSON.stringify(record) + '\n')
-    })
+  async handle (record: NormalisedCallback): Promise<HandlerOutcome> {
+    const shell = this.takeShell()
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), this.timeoutMs) })
+    const run = shell.run(JSON.stringify(record), { CALLBACK_KIND: record.kind, CALLBACK_ID: record.id })
+    const result = await Promise.race([run, timedOut])
+    clearTimeout(timer)
+    if (result === undefined) {
+      // The shell's process group: the command and everything it started there.
+      shell.kill()
+      return { outcome: 'retry', error: `timed out after ${this.timeoutMs} ms` }
+    }
+    if ('failed' in result) {
+      // Gone or going: its pipes, which a child it left may hold, are let go of.
+      shell.close().catch(() => {})
+      return { outcome: 'retry', error: `${result.failed}${said(result.stderr)}` }
+    }
+    this.idle.push(shell)
+    return outcomeOf(result.status, result.stderr)
+  }
+
+  /** Ends the idle shells and waits for them. */
+  async close (): Promise<void> {
+    await Promise.all(this.idle.splice(0).map(async (shell) => await shell.close()))
+  }
+
+  /** An idle shell still alive (one killed meanwhile is dropped), else a new one. */
+  private takeShell (): ExecShell {
+    for (let shell = this.idle.pop(); shell !== undefined; shell = this.idle.pop()) {
+      if (shell.usable) return shell
+      shell.close().catch(() => {})
+    }
+    return new ExecShell(this.command, this.env, { plain: this.plain, stderrKeep: STDERR_KEEP })
   }
 }
 
-function outcomeOf (code: number | null, signal: NodeJS.Signals | null, stderr: string): HandlerOutcome {
-  const said = stderr.trim() === '' ? '' : `: ${stderr.trim()}`
-  if (code === 0) return { outcome: 'done' }
-  if (code === EX_DATAERR) return { outcome: 'dead', error: `exit ${code} (EX_DATAERR)${said}` }
-  if (signal !== null) return { outcome: 'retry', error: `killed by ${signal}${said}` }
-  return { outcome: 'retry', error: `exit ${code ?? '?'}${said}` }
+const said = (stderr: string): string => stderr.trim() === '' ? '' : `: ${stderr.trim()}`
+
+/** The shell's `$?`: above 128, the command was killed by signal (status - 128). */
+function outcomeOf (status: number, stderr: string): HandlerOutcome {
+  if (status === 0) return { outcome: 'done' }
+  if (status === EX_DATAERR) return { outcome: 'dead', error: `exit ${status} (EX_DATAERR)${said(stderr)}` }
+  const signal = status > 128 ? signalName(status - 128) : undefined
+  return { outcome: 'retry', error: `exit ${status}${signal === undefined ? '' : ` (killed by ${signal})`}${said(stderr)}` }
 }
 
-/** SIGKILL to the command's process group: the shell and everything it started in the group. */
-function killGroup (child: ChildProcess): void {
-  try {
-    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL')
-  } catch {
-    child.kill('SIGKILL')
-  }
+function signalName (n: number): string | undefined {
+  return Object.entries(constants.signals).find(([, value]) => value === n)?.[0]
 }

@@ -8,6 +8,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { urlToHttpOptions } from 'node:url'
 import { maskUrlCredentials } from '../../mask.js'
 import type { Handler, HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
@@ -25,32 +26,37 @@ const STALE_CONNECTION = Symbol('stale connection')
 export class HttpHandler implements Handler {
   /** The URL with its password masked: this is what logs and dead letters show. */
   readonly target: string
-  /** The URL without credentials. */
-  private readonly url: URL
-  private readonly authorization: string | undefined
+  /** Where and how every request goes, worked out once (not from the URL for each record). */
+  private readonly options: RequestOptions
+  /** The headers every request carries (Host, Basic authentication), as name, value pairs. */
+  private readonly fixedHeaders: string[]
   private readonly timeoutMs: number
   private readonly agent: HttpAgent
-  private readonly request: (url: URL, options: RequestOptions) => ClientRequest
+  private readonly request: (options: RequestOptions) => ClientRequest
 
   constructor (url: string, timeoutMs: number) {
     const parsed = new URL(url)
     this.target = maskUrlCredentials(parsed.href)
+    // Host as node:http would send it (the port unless the default, an IPv6 address in brackets).
+    this.fixedHeaders = ['host', parsed.host]
     if (parsed.username !== '' || parsed.password !== '') {
       const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`
-      this.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
+      this.fixedHeaders.push('authorization', `Basic ${Buffer.from(credentials).toString('base64')}`)
       parsed.username = ''
       parsed.password = ''
     }
-    this.url = parsed
     this.timeoutMs = timeoutMs
     const https = parsed.protocol === 'https:'
     const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS }
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions)
     this.request = https ? httpsRequest : httpRequest
+    const { protocol, hostname, port, path } = urlToHttpOptions(parsed)
+    this.options = { protocol, hostname, port, path, method: 'POST', agent: this.agent }
   }
 
   async handle (record: NormalisedCallback): Promise<HandlerOutcome> {
-    const body = Buffer.from(JSON.stringify(record))
+    // A string: node:http sends it in one write with the head.
+    const body = JSON.stringify(record)
     const deadline = Date.now() + this.timeoutMs
     const first = await this.exchange(record, body, deadline)
     if (first !== STALE_CONNECTION) return first
@@ -59,7 +65,7 @@ export class HttpHandler implements Handler {
     return second === STALE_CONNECTION ? { outcome: 'retry', error: 'the connection was reset' } : second
   }
 
-  private exchange (record: NormalisedCallback, body: Buffer, deadline: number): Promise<HandlerOutcome | typeof STALE_CONNECTION> {
+  private exchange (record: NormalisedCallback, body: string, deadline: number): Promise<HandlerOutcome | typeof STALE_CONNECTION> {
     return new Promise((resolve) => {
       let settled = false
       let response: IncomingMessage | undefined
@@ -72,14 +78,13 @@ export class HttpHandler implements Handler {
         resolve(outcome)
       }
       const answered = (): void => finish(outcomeOf(response!.statusCode ?? 0, Buffer.concat(kept).toString('utf8')))
-      const headers: Record<string, string | number> = {
-        'content-type': 'application/json',
-        'content-length': body.length,
-        'idempotency-key': record.id,
-        'x-callback-kind': record.kind,
-      }
-      if (this.authorization !== undefined) headers.authorization = this.authorization
-      const req = this.request(this.url, { method: 'POST', headers, agent: this.agent })
+      // Name, value pairs: node:http writes them as they are, without a header map per request.
+      const headers = [...this.fixedHeaders,
+        'content-type', 'application/json',
+        'content-length', String(Buffer.byteLength(body)),
+        'idempotency-key', record.id,
+        'x-callback-kind', record.kind]
+      const req = this.request({ ...this.options, headers })
       const timer = setTimeout(() => {
         req.destroy()
         // Cut short in the body: the status has been given, and decides.
