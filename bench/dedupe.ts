@@ -4,12 +4,15 @@
  * 1. In process: 1 M distinct keys remembered (and looked up first, as the processor does), taken
  *    for the keys file every 10,000 keys (a commit), then the file loaded again: CPU µs per key,
  *    the bytes the window holds, the process's RSS and array-buffer growth, the file's size and the
- *    time to load it. Target (issue 10): at most 64 MB for 1 M keys in the window.
+ *    time to load it (memory after a full GC: what the window keeps, not the garbage of the keys
+ *    made for the bench; RSS is shown too, but V8 keeps freed pages). Target (issue 10): at most 64 MB for 1 M keys in the window.
  * 2. The processor (spawned through the real CLI) over the same spool of Octopush records with
  *    `--dedupe-window 0` and `24h`: CPU µs per record and peak RSS, so the window's cost per
  *    record and its memory in a real pass are seen beside each other.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DedupeWindow, dedupeKeysPath } from '../src/processor/dedupe.js'
@@ -18,6 +21,12 @@ import { generateSpool, measure } from './processor.js'
 const ROOT = new URL('..', import.meta.url).pathname
 const CLI = join(ROOT, 'bin', 'callback-spool.js')
 const MB = 1024 * 1024
+
+/** A full garbage collection, so that memory figures count what is kept, not what is yet to be collected. */
+function collect (): void {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+}
 
 export interface DedupeBench {
   table: string
@@ -28,6 +37,7 @@ export interface DedupeBench {
 async function inProcess (keys: number, log: (line: string) => void): Promise<{ row: string, bytes: number, growthMb: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-dedupe-'))
   try {
+    collect()
     const before = process.memoryUsage()
     const window = new DedupeWindow(24 * 3_600_000)
     const start = Date.UTC(2026, 5, 1)
@@ -37,7 +47,8 @@ async function inProcess (keys: number, log: (line: string) => void): Promise<{ 
       const key = `twilio:SM${(i * 2654435761 >>> 0).toString(16).padStart(8, '0')}${i.toString(16).padStart(24, '0')}|delivered`
       // One key every 50 ms: 1 M keys span about 14 h, all within the 24 h window.
       const at = start + i * 50
-      if (!window.seen(key, at)) window.remember(key, at)
+      const id = `019b0000-0000-7000-8000-${i.toString(16).padStart(12, '0')}`
+      if (!window.seen(key, at, id)) window.remember(key, at, id)
       if ((i + 1) % 10_000 === 0) {
         const w = window.take()
         if (w !== undefined) {
@@ -48,6 +59,7 @@ async function inProcess (keys: number, log: (line: string) => void): Promise<{ 
       }
     }
     const used = process.cpuUsage(cpu)
+    collect()
     const after = process.memoryUsage()
     const cpuUsPerKey = (used.user + used.system) / keys
     const fileBytes = (await stat(dedupeKeysPath(dir))).size
@@ -55,10 +67,12 @@ async function inProcess (keys: number, log: (line: string) => void): Promise<{ 
     const loaded = await DedupeWindow.load(dir, 24 * 3_600_000)
     const loadMs = Number(process.hrtime.bigint() - t0) / 1e6
     if (loaded.size !== window.size) throw new Error(`loaded ${loaded.size} keys, expected ${window.size}`)
-    const growthMb = (after.rss - before.rss) / MB
+    // What the window keeps, after a collection: its typed arrays (array buffers) and its objects (heap).
+    const growthMb = (after.arrayBuffers - before.arrayBuffers + after.heapUsed - before.heapUsed) / MB
+    const rssMb = (after.rss - before.rss) / MB
     log(`  dedupe window, ${keys.toLocaleString('en')} keys: ${cpuUsPerKey.toFixed(2)} µs CPU per key (seen + remember, commits included), ` +
-      `${(window.bytes / MB).toFixed(1)} MB held, RSS +${growthMb.toFixed(1)} MB, array buffers +${((after.arrayBuffers - before.arrayBuffers) / MB).toFixed(1)} MB`)
-    const row = `| in process | ${keys.toLocaleString('en')} keys | ${cpuUsPerKey.toFixed(2)} | ${(window.bytes / MB).toFixed(1)} | +${growthMb.toFixed(1)} | ` +
+      `${(window.bytes / MB).toFixed(1)} MB held, heap + array buffers +${growthMb.toFixed(1)} MB after a GC, RSS +${rssMb.toFixed(1)} MB`)
+    const row = `| in process | ${keys.toLocaleString('en')} keys | ${cpuUsPerKey.toFixed(2)} | ${(window.bytes / MB).toFixed(1)} | heap + buffers +${growthMb.toFixed(1)}, RSS +${rssMb.toFixed(1)} | ` +
       `${(fileBytes / MB).toFixed(1)} MB, appends ${writeMs.toFixed(0)} ms in all, load ${loadMs.toFixed(0)} ms |`
     return { row, bytes: window.bytes, growthMb }
   } finally {
@@ -95,6 +109,6 @@ export async function runDedupeBench (keys: number, records: number[], log: (lin
   ].join('\n')
   const limit = 64 * MB
   const pass = memory.bytes <= limit && memory.growthMb <= 64
-  const targets = `${pass ? 'PASS' : 'FAIL'}  dedupe window, ${keys.toLocaleString('en')} keys: at most 64 MB: ${(memory.bytes / MB).toFixed(1)} MB held, RSS +${memory.growthMb.toFixed(1)} MB`
+  const targets = `${pass ? 'PASS' : 'FAIL'}  dedupe window, ${keys.toLocaleString('en')} keys: at most 64 MB: ${(memory.bytes / MB).toFixed(1)} MB held, heap + array buffers +${memory.growthMb.toFixed(1)} MB after a GC`
   return { table, targets, pass }
 }

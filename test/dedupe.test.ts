@@ -14,7 +14,9 @@ import { parseRoute } from '../src/processor/dispatch.js'
 import { DedupeWindow, dedupeKeysPath } from '../src/processor/dedupe.js'
 import { loadCheckpoint } from '../src/spool/checkpoint.js'
 import type { SpoolRecord } from '../src/record.js'
+import { runReplay } from '../src/tools/replay.js'
 import { killHard, runCli } from './helpers/cli.js'
+import { captureIO } from './helpers/tool-io.js'
 import { lines, recordWithFields } from './helpers/records.js'
 import { writeSegment } from './helpers/spool.js'
 import { tempDir } from './helpers/tmp.js'
@@ -116,6 +118,21 @@ test('past the window, or with the window off, a re-send is handed over', async 
   await assert.rejects(stat(dedupeKeysPath(off)), { code: 'ENOENT' })
 })
 
+test('the same records again (replay --all, a redelivery): handed over again, the window is for re-sends only', async (t) => {
+  const dir = await tempDir(t)
+  const out = join(dir, 'handed.ndjson')
+  const first = vonageDlr('m1', 'delivered', 0)
+  const resent = vonageDlr('m1', 'delivered', 1000)
+  await writeSegment(dir, 1, lines([first, resent]))
+  assert.equal((await pass(dir, `file:${out}`)).code, 0)
+  assert.deepEqual(await idsIn(out), [first.id])
+  const replay = await runReplay({ dataDir: dir, target: { all: true }, yes: true }, captureIO())
+  assert.equal(replay.requeued, 2)
+  const again = await pass(dir, `file:${out}`)
+  assert.deepEqual(await idsIn(out), [first.id, first.id])
+  assert.equal(again.figures.duplicates, 1)
+})
+
 test('a batched request re-sent: its events are not handed over again, whatever their ids', async (t) => {
   const dir = await tempDir(t)
   const out = join(dir, 'handed.ndjson')
@@ -152,28 +169,30 @@ test('the window survives a SIGKILL of the processor: after a restart, a re-send
 test('keys file: a torn block at its end is dropped, the blocks before it kept, and the file rewritten at the next commit', async (t) => {
   const dir = await tempDir(t)
   const window = new DedupeWindow(24 * HOUR)
-  window.remember('vonage:a|delivered', base)
+  window.remember('vonage:a|delivered', base, 'r-vonage:a|delivered')
   await DedupeWindow.write(dir, window.take()!)
-  window.remember('vonage:b|delivered', base + 1000)
+  window.remember('vonage:b|delivered', base + 1000, 'r-vonage:b|delivered')
   await DedupeWindow.write(dir, window.take()!)
   // A crash while a third block was appended: half of it on disk.
   const size = (await stat(dedupeKeysPath(dir))).size
   await appendFile(dedupeKeysPath(dir), Buffer.alloc(20, 7))
   const loaded = await DedupeWindow.load(dir, 24 * HOUR)
-  assert.equal(loaded.seen('vonage:a|delivered', base + 5000), true)
-  assert.equal(loaded.seen('vonage:b|delivered', base + 5000), true)
-  assert.equal(loaded.seen('vonage:c|delivered', base + 5000), false)
+  assert.equal(loaded.seen('vonage:a|delivered', base + 5000, 'another'), true)
+  assert.equal(loaded.seen('vonage:b|delivered', base + 5000, 'another'), true)
+  assert.equal(loaded.seen('vonage:c|delivered', base + 5000, 'another'), false)
   const write = loaded.take()
   assert.equal(write?.replace, true)
   await DedupeWindow.write(dir, write!)
   assert.equal((await stat(dedupeKeysPath(dir))).size, size - 12, 'one block of two keys instead of two blocks of one')
+  // The record a key was remembered from is not its own duplicate (a replay, a re-queue, a redelivery).
+  assert.equal(loaded.seen('vonage:a|delivered', base + 5000, 'r-vonage:a|delivered'), false)
 })
 
 test('the window drops keys older than itself behind the newest, and keeps its table consistent while doing so', () => {
   const window = new DedupeWindow(10_000)
-  for (let i = 0; i < 5000; i++) window.remember(`k${i}`, base + i * 100)
+  for (let i = 0; i < 5000; i++) window.remember(`k${i}`, base + i * 100, `r${i}`)
   // The newest is at 499.9 s: keys remembered before 489.9 s are gone.
   assert.ok(window.size <= 110 && window.size >= 99, `size ${window.size}`)
-  for (let i = 4900; i < 5000; i++) assert.equal(window.seen(`k${i}`, base + 500_000), true, `k${i}`)
-  for (let i = 0; i < 4800; i += 37) assert.equal(window.seen(`k${i}`, base + 500_000), false, `k${i}`)
+  for (let i = 4900; i < 5000; i++) assert.equal(window.seen(`k${i}`, base + 500_000, 'another'), true, `k${i}`)
+  for (let i = 0; i < 4800; i += 37) assert.equal(window.seen(`k${i}`, base + 500_000, 'another'), false, `k${i}`)
 })

@@ -1,13 +1,15 @@
 /**
  * `--dedupe-window`: the providers' natural keys (`dedupe_key`) seen within the window, so that a
  * re-send is counted as a duplicate and not handed over again. A key is remembered once its record
- * is done, with the record's `received_at`; a record is a duplicate when its key was remembered
- * from a record received at most the window before it.
+ * is done, with the record's `received_at` and its id; a record is a duplicate when its key was
+ * remembered from another record (a re-send is a new spool record) received at most the window
+ * before it. The same record handed over again (a `replay`, a re-queue, a redelivery after a
+ * crash) is not a duplicate: those stay at-least-once, by `id`.
  *
- * Memory is bounded: a key is kept as 64 bits of its SHA-256 and its time in seconds, in an
- * open-addressing table (linear probing, at most half full) and a queue in the order keys were
- * remembered, from which keys older than the window (behind the newest time seen) are dropped:
- * 12 bytes per key in each, about 38 MB for 1 M keys (measured in bench/, `--only dedupe`).
+ * Memory is bounded: a key is kept as 64 bits of its SHA-256, its time in seconds and 32 bits of
+ * a hash of its record's id, in an open-addressing table (linear probing, at most half full) and a
+ * queue in the order keys were remembered, from which keys older than the window (behind the
+ * newest time seen) are dropped: 16 bytes per key in each, 48 MB for 1 M keys (bench/, `--only dedupe`).
  *
  * Durability: the keys remembered since the last commit are appended to
  * `state/dedupe-keys.bin` and synced before the checkpoint is saved, in blocks with a CRC, so a
@@ -15,28 +17,43 @@
  * as without de-duplication). The file is rewritten with only the live keys when it holds twice as
  * many as there are live, or after a torn block.
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { dataLayout } from '../spool/layout.js'
 import { ensureDir, openNoFollow, writeFileDurably, writeFully } from '../fs/durable.js'
 
-const MAGIC = 0x4b444431 // 'DDK1'
+const MAGIC = 0x4b444432 // 'DDK2'
 const HEADER = 12
-const ENTRY = 12
+const ENTRY = 16
 const MIN_CAPACITY = 1024
 
 export function dedupeKeysPath (dataDir: string): string {
   return join(dataLayout(dataDir).state, 'dedupe-keys.bin')
 }
 
+/** The last key hashed: a record's key is looked up, then remembered when it is done. */
+let lastKey: string | undefined
+let lastHash: { hi: number, lo: number } = { hi: 0, lo: 1 }
+
 function hash64 (key: string): { hi: number, lo: number } {
-  const d = createHash('sha256').update(key).digest()
+  if (key === lastKey) return lastHash
+  // The one-shot form: a third of createHash's cost per key.
+  const d = hash('sha256', key, 'buffer')
   // 0 is the table's empty mark: a key hashing to 0:0 is stored as 0:1 (one more collision in 2^64).
   const hi = d.readUInt32LE(0)
   const lo = d.readUInt32LE(4)
-  return { hi, lo: hi === 0 && lo === 0 ? 1 : lo }
+  lastKey = key
+  lastHash = { hi, lo: hi === 0 && lo === 0 ? 1 : lo }
+  return lastHash
+}
+
+/** FNV-1a, 32 bits: tells one record id from another (not a security boundary: ids are ours). */
+function idHash (id: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193)
+  return h >>> 0
 }
 
 export class DedupeWindow {
@@ -46,9 +63,10 @@ export class DedupeWindow {
   private hi = new Uint32Array(MIN_CAPACITY)
   private lo = new Uint32Array(MIN_CAPACITY)
   private at = new Uint32Array(MIN_CAPACITY)
+  private rid = new Uint32Array(MIN_CAPACITY)
   private count = 0
-  /** The queue of keys remembered, oldest first: a ring of (hi, lo, at) triples. */
-  private queue = new Uint32Array(MIN_CAPACITY * 3)
+  /** The queue of keys remembered, oldest first: a ring of (hi, lo, at, rid) entries. */
+  private queue = new Uint32Array(MIN_CAPACITY * 4)
   private queueHead = 0
   private queueSize = 0
   private newest = 0
@@ -69,27 +87,28 @@ export class DedupeWindow {
 
   /** Bytes held by the table and the queue. */
   get bytes (): number {
-    return this.hi.byteLength + this.lo.byteLength + this.at.byteLength + this.queue.byteLength
+    return this.hi.byteLength + this.lo.byteLength + this.at.byteLength + this.rid.byteLength + this.queue.byteLength
   }
 
-  /** True when the key was remembered from a record received at most the window before `receivedAtMs`. */
-  seen (key: string, receivedAtMs: number): boolean {
+  /** True when the key was remembered from another record (`id`), received at most the window before `receivedAtMs`. */
+  seen (key: string, receivedAtMs: number, id: string): boolean {
     const { hi, lo } = hash64(key)
     const slot = this.find(hi, lo)
-    if (slot === -1) return false
+    if (slot === -1 || this.rid[slot] === idHash(id)) return false
     const t = Math.floor(receivedAtMs / 1000)
     return Math.abs(t - this.at[slot]!) <= this.windowSeconds
   }
 
-  /** Remembers a key, from a record done. */
-  remember (key: string, receivedAtMs: number): void {
+  /** Remembers a key, from a record (`id`) done. */
+  remember (key: string, receivedAtMs: number, id: string): void {
     const { hi, lo } = hash64(key)
     const t = Math.max(1, Math.floor(receivedAtMs / 1000))
-    if (this.put(hi, lo, t)) this.pending.push(hi, lo, t)
+    const r = idHash(id)
+    if (this.put(hi, lo, t, r)) this.pending.push(hi, lo, t, r)
   }
 
-  /** Puts an entry in the table and the queue; false when the same key was there with the same time. */
-  private put (hi: number, lo: number, t: number): boolean {
+  /** Puts an entry in the table and the queue; false when the same key was there with the same time and record. */
+  private put (hi: number, lo: number, t: number, r: number): boolean {
     if (t > this.newest) {
       this.newest = t
       this.expire()
@@ -98,17 +117,21 @@ export class DedupeWindow {
     }
     let slot = this.find(hi, lo)
     if (slot !== -1) {
-      if (this.at[slot] === t) return false
+      // The first record of a key keeps it (a duplicate is never remembered; the same record again changes nothing).
+      if (this.at[slot] === t && this.rid[slot] === r) return false
+      if (this.at[slot]! >= t - this.windowSeconds && this.rid[slot] !== r) return false
       this.at[slot] = t
+      this.rid[slot] = r
     } else {
       if ((this.count + 1) * 2 > this.capacity) this.grow()
       slot = this.freeSlot(hi)
       this.hi[slot] = hi
       this.lo[slot] = lo
       this.at[slot] = t
+      this.rid[slot] = r
       this.count++
     }
-    this.enqueue(hi, lo, t)
+    this.enqueue(hi, lo, t, r)
     return true
   }
 
@@ -138,6 +161,7 @@ export class DedupeWindow {
         this.hi[hole] = this.hi[next]!
         this.lo[hole] = this.lo[next]!
         this.at[hole] = this.at[next]!
+        this.rid[hole] = this.rid[next]!
         hole = next
       }
       next = (next + 1) & this.mask
@@ -146,53 +170,61 @@ export class DedupeWindow {
     this.count--
   }
 
+  /** Room for `n` keys at once (loading a file): one rehash instead of one per doubling. */
+  private reserve (n: number): void {
+    let capacity = this.capacity
+    while (n * 2 > capacity) capacity *= 2
+    while (this.capacity < capacity) this.grow()
+  }
+
   private grow (): void {
-    const { hi, lo, at, capacity } = this
+    const { hi, lo, at, rid, capacity } = this
     this.capacity = capacity * 2
     this.mask = this.capacity - 1
     this.hi = new Uint32Array(this.capacity)
     this.lo = new Uint32Array(this.capacity)
     this.at = new Uint32Array(this.capacity)
+    this.rid = new Uint32Array(this.capacity)
     for (let i = 0; i < capacity; i++) {
       if (at[i] === 0) continue
       const slot = this.freeSlot(hi[i]!)
       this.hi[slot] = hi[i]!
       this.lo[slot] = lo[i]!
       this.at[slot] = at[i]!
+      this.rid[slot] = rid[i]!
     }
   }
 
-  private enqueue (hi: number, lo: number, t: number): void {
-    const slots = this.queue.length / 3
+  private enqueue (hi: number, lo: number, t: number, r: number): void {
+    const slots = this.queue.length / 4
     if (this.queueSize === slots) {
       const bigger = new Uint32Array(this.queue.length * 2)
       for (let i = 0; i < this.queueSize; i++) {
-        const from = ((this.queueHead + i) % slots) * 3
-        bigger[i * 3] = this.queue[from]!
-        bigger[i * 3 + 1] = this.queue[from + 1]!
-        bigger[i * 3 + 2] = this.queue[from + 2]!
+        const from = ((this.queueHead + i) % slots) * 4
+        bigger.set(this.queue.subarray(from, from + 4), i * 4)
       }
       this.queue = bigger
       this.queueHead = 0
     }
-    const at = ((this.queueHead + this.queueSize) % (this.queue.length / 3)) * 3
+    const at = ((this.queueHead + this.queueSize) % (this.queue.length / 4)) * 4
     this.queue[at] = hi
     this.queue[at + 1] = lo
     this.queue[at + 2] = t
+    this.queue[at + 3] = r
     this.queueSize++
   }
 
   /** Drops the keys remembered longer than the window before the newest. */
   private expire (): void {
     const cutoff = this.newest - this.windowSeconds
-    const slots = this.queue.length / 3
+    const slots = this.queue.length / 4
     while (this.queueSize > 0) {
-      const i = this.queueHead * 3
+      const i = this.queueHead * 4
       const t = this.queue[i + 2]!
       if (t >= cutoff) break
       const slot = this.find(this.queue[i]!, this.queue[i + 1]!)
       // Remembered again since: a later entry of the queue stands for it.
-      if (slot !== -1 && this.at[slot] === t) this.remove(slot)
+      if (slot !== -1 && this.at[slot] === t && this.rid[slot] === this.queue[i + 3]) this.remove(slot)
       this.queueHead = (this.queueHead + 1) % slots
       this.queueSize--
     }
@@ -204,27 +236,29 @@ export class DedupeWindow {
    */
   take (): DedupeWrite | undefined {
     // No file yet (or nothing live in it): written whole, so that its creation is made durable too.
-    if (this.rewrite || (this.fileEntries === 0 && this.pending.length > 0) || this.fileEntries + this.pending.length / 3 > 2 * this.count + 100_000) {
+    if (this.rewrite || (this.fileEntries === 0 && this.pending.length > 0) || this.fileEntries + this.pending.length / 4 > 2 * this.count + 100_000) {
       const live = this.liveEntries()
       this.pending = []
       this.rewrite = false
-      this.fileEntries = live.length / 3
+      this.fileEntries = live.length / 4
       return { replace: true, data: block(live) }
     }
     if (this.pending.length === 0) return undefined
     const data = block(this.pending)
-    this.fileEntries += this.pending.length / 3
+    this.fileEntries += this.pending.length / 4
     this.pending = []
     return { replace: false, data }
   }
 
   private liveEntries (): number[] {
     const out: number[] = []
-    const slots = this.queue.length / 3
+    const slots = this.queue.length / 4
     for (let k = 0; k < this.queueSize; k++) {
-      const i = ((this.queueHead + k) % slots) * 3
+      const i = ((this.queueHead + k) % slots) * 4
       const slot = this.find(this.queue[i]!, this.queue[i + 1]!)
-      if (slot !== -1 && this.at[slot] === this.queue[i + 2]) out.push(this.queue[i]!, this.queue[i + 1]!, this.queue[i + 2]!)
+      if (slot !== -1 && this.at[slot] === this.queue[i + 2] && this.rid[slot] === this.queue[i + 3]) {
+        out.push(this.queue[i]!, this.queue[i + 1]!, this.queue[i + 2]!, this.queue[i + 3]!)
+      }
     }
     return out
   }
@@ -244,13 +278,14 @@ export class DedupeWindow {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return window
       throw err
     }
+    window.reserve(Math.floor(data.length / ENTRY))
     let offset = 0
     while (offset + HEADER <= data.length) {
       const n = data.readUInt32LE(offset + 4)
       const end = offset + HEADER + n * ENTRY
       if (data.readUInt32LE(offset) !== MAGIC || end > data.length || crc32(data.subarray(offset + HEADER, end)) !== data.readUInt32LE(offset + 8)) break
       for (let p = offset + HEADER; p < end; p += ENTRY) {
-        window.put(data.readUInt32LE(p), data.readUInt32LE(p + 4), data.readUInt32LE(p + 8))
+        window.put(data.readUInt32LE(p), data.readUInt32LE(p + 4), data.readUInt32LE(p + 8), data.readUInt32LE(p + 12))
       }
       window.fileEntries += n
       offset = end
@@ -284,7 +319,7 @@ export interface DedupeWrite {
 }
 
 function block (entries: number[]): Buffer {
-  const n = entries.length / 3
+  const n = entries.length / 4
   const out = Buffer.allocUnsafe(HEADER + n * ENTRY)
   for (let i = 0; i < entries.length; i++) out.writeUInt32LE(entries[i]!, HEADER + i * 4)
   out.writeUInt32LE(MAGIC, 0)

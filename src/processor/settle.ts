@@ -32,10 +32,10 @@ export interface SettlerContext<L extends SourceLine = SpoolLine> {
   deadLetters: DeadLetterWriter
   /** Where each settled record went, for `trace`. */
   deliveries: DeliveryLogWriter
-  /** `--dedupe-window`: the keys seen; undefined when off. */
-  dedupe?: DedupeWindow
   /** The back-off between tries, cut short when the pass is asked to stop. */
   backOff: WakeableSleep
+  /** `--dedupe-window`: the keys handed over; undefined when off. */
+  dedupe?: DedupeWindow
   stopping: () => boolean
 }
 
@@ -43,7 +43,7 @@ export interface SettlerContext<L extends SourceLine = SpoolLine> {
 interface Batch {
   events: NormalisedCallback[]
   done: number
-  /** Events not handed over: duplicates of events already handed over. */
+  /** Events not handed over: re-sends of events already handed over. */
   duplicates?: Set<NormalisedCallback>
 }
 
@@ -189,15 +189,15 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
     return this.retry(line, result, normalised)
   }
 
-  /** Whether the event's key was seen within `--dedupe-window` (a re-send of an event handed over). */
+  /** Whether the event's key was handed over within `--dedupe-window` from another record (a re-send; not the same record again). */
   private duplicate (event: NormalisedCallback): boolean {
     const key = event.dedupe_key
-    return this.c.dedupe !== undefined && typeof key === 'string' && this.c.dedupe.seen(key, Date.parse(event.received_at))
+    return this.c.dedupe !== undefined && typeof key === 'string' && this.c.dedupe.seen(key, Date.parse(event.received_at), event.id)
   }
 
   private remember (event: NormalisedCallback): void {
     const key = event.dedupe_key
-    if (this.c.dedupe !== undefined && typeof key === 'string') this.c.dedupe.remember(key, Date.parse(event.received_at))
+    if (this.c.dedupe !== undefined && typeof key === 'string') this.c.dedupe.remember(key, Date.parse(event.received_at), event.id)
   }
 
   private countDuplicate (event: NormalisedCallback): void {

@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from 'node:fs'
 import { checkAll } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { KINDS, type CallbackKind } from '../processor/classify.js'
-import { decodeRecord } from '../record.js'
+import { decodeRecord, type SpoolRecord } from '../record.js'
 import { dataLayout } from '../spool/layout.js'
 import { readLineBatches, type SpoolPosition } from '../spool/reader.js'
 import { parseDuration } from '../units.js'
@@ -15,13 +15,17 @@ import { FOLLOW_DEFAULTS } from '../processor/defaults.js'
 import { e164Digits, parseCountryCode } from '../number.js'
 import { existingDataDir } from '../spool/data-dir.js'
 import { parseTimeArg, type ToolIO } from './common.js'
-import { matchesFilter, prettyLine, useColour, type RecordFilter } from './record-filter.js'
+import { matchesFilter, prettyLine, providerName, useColour, type RecordFilter } from './record-filter.js'
+import { PROFILES, readCallback } from '../providers/index.js'
+import { UTC_TIME } from '../providers/zoned-time.js'
 
 export interface CatOptions {
   dataDir: string
   filter: RecordFilter
   pretty: boolean
   follow: boolean
+  /** --count: instead of the records, how many match, by provider and kind. */
+  count?: boolean
   /** --follow: look for new records this often too, in case file-system events are missed. @default 250 ms */
   pollIntervalMs: number
 }
@@ -59,9 +63,23 @@ export function catOptionsFrom (opts: Record<string, unknown>, now = Date.now())
       },
       messageId: () => str('messageId'),
       ...numberFilter(str('number'), str('country')),
+      providers: () => {
+        const raw = str('provider')
+        if (raw === undefined) return undefined
+        const names = ['none', ...PROFILES.map((p) => p.name)]
+        const list = raw.split(',').map((k) => k.trim())
+        for (const name of list) {
+          if (!names.includes(name)) throw new ConfigError(`Expected \`--provider\` to be ${names.join(', ')} (or several, comma-separated), got \`${name}\``)
+        }
+        return list
+      },
     }),
     pretty: () => opts.pretty === true,
-    follow: () => opts.follow === true,
+    follow: () => {
+      if (opts.follow === true && opts.count === true) throw new ConfigError('`--count` counts what is there: it does not go with `--follow`')
+      return opts.follow === true
+    },
+    count: () => opts.count === true,
     pollIntervalMs: () => opts.pollInterval === undefined ? FOLLOW_DEFAULTS.pollIntervalMs : parseDuration('--poll-interval', String(opts.pollInterval)),
   })
 }
@@ -104,6 +122,7 @@ export async function runCat (options: CatOptions, io: ToolIO): Promise<CatResul
   let wake: (() => void) | undefined
   if (options.follow) io.onSignal(() => { state.stopped = true; wake?.() })
 
+  const counts = options.count === true ? new Map<string, Map<string, number>>() : undefined
   let position: SpoolPosition | undefined
   const readOnce = async (): Promise<void> => {
     for await (const batch of readLineBatches(spool, position)) {
@@ -115,6 +134,11 @@ export async function runCat (options: CatOptions, io: ToolIO): Promise<CatResul
           continue
         }
         if (!matchesFilter(decoded.record, options.filter)) continue
+        if (counts !== undefined) {
+          countRecord(counts, decoded.record)
+          result.printed++
+          continue
+        }
         out += options.pretty ? prettyLine(decoded.record, colour) : line.line + '\n'
         result.printed++
       }
@@ -125,6 +149,10 @@ export async function runCat (options: CatOptions, io: ToolIO): Promise<CatResul
   }
 
   await readOnce()
+  if (counts !== undefined) {
+    await io.write(countsText(counts))
+    return result
+  }
   if (!options.follow) return result
 
   let watcher: FSWatcher | undefined
@@ -152,6 +180,32 @@ export async function runCat (options: CatOptions, io: ToolIO): Promise<CatResul
     watcher?.close()
   }
   return result
+}
+
+/** --count: a request's events, by provider and kind (a batch counts each of its events). */
+function countRecord (counts: Map<string, Map<string, number>>, record: SpoolRecord): void {
+  const provider = providerName(record)
+  let byKind = counts.get(provider)
+  if (byKind === undefined) counts.set(provider, byKind = new Map())
+  const events = readCallback(record, { time: UTC_TIME }).events
+  for (const event of events.length === 0 ? [{ kind: 'unknown' }] : events) byKind.set(event.kind, (byKind.get(event.kind) ?? 0) + 1)
+}
+
+/** `PROVIDER  KIND  COUNT` lines, providers by name, kinds in their usual order, then each provider's total. */
+function countsText (counts: Map<string, Map<string, number>>): string {
+  let out = ''
+  for (const provider of [...counts.keys()].sort()) {
+    const byKind = counts.get(provider)!
+    let total = 0
+    for (const kind of KINDS) {
+      const n = byKind.get(kind)
+      if (n === undefined) continue
+      total += n
+      out += `${provider.padEnd(16)}${kind.padEnd(10)}${n}\n`
+    }
+    out += `${provider.padEnd(16)}${'total'.padEnd(10)}${total}\n`
+  }
+  return out
 }
 
 /** The `cat` command: the records, then the count of invalid lines skipped on stderr. */

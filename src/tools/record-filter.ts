@@ -1,7 +1,7 @@
-/** Which records `cat` prints (--kind, --since, --until, --grep, --message-id), and its --pretty line. */
+/** Which records `cat` prints (--kind, --provider, --since, --until, --grep, --message-id), and its --pretty line. */
 import type { SpoolRecord } from '../record.js'
 import { type CallbackKind } from '../providers/kinds.js'
-import { profileFor, readCallback } from '../providers/index.js'
+import { profileFor, readCallback, recogniseProvider } from '../providers/index.js'
 import { fieldString } from '../providers/fields.js'
 import { e164Digits } from '../number.js'
 import { ZonedTimeReader } from '../providers/zoned-time.js'
@@ -22,6 +22,13 @@ export interface RecordFilter {
   numberDigits?: string
   /** The country calling code for the records' national forms (`0600112233`). */
   countryCode?: string
+  /** Profile names (`none`: records no profile recognises). */
+  providers?: string[]
+}
+
+/** The record's provider as the processor names it: its profile's name, `none` when none recognises it. */
+export function providerName (record: SpoolRecord): string {
+  return recogniseProvider(record)?.name ?? 'none'
 }
 
 /** The fields that carry a phone number, in the providers' spellings (compared case-insensitively). */
@@ -53,6 +60,7 @@ export function matchesFilter (record: SpoolRecord, filter: RecordFilter): boole
     if (filter.sinceMs !== undefined && t < filter.sinceMs) return false
     if (filter.untilMs !== undefined && t >= filter.untilMs) return false
   }
+  if (filter.providers !== undefined && !filter.providers.includes(providerName(record))) return false
   if (filter.messageId !== undefined && profileFor(record).messageId(record.fields) !== filter.messageId) return false
   if (filter.numberDigits !== undefined && !mentionsNumber(record.fields, filter.numberDigits, filter.countryCode)) return false
   if (filter.kinds !== undefined && !filter.kinds.includes(readCallback(record, { time: LINE_TIME }).events[0]?.kind ?? 'unknown')) return false

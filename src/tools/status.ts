@@ -204,6 +204,8 @@ export function formatStatus (r: StatusReport): string {
   else {
     const f = lp.figures as { records_read?: number, dead_lettered?: number, quarantined?: number, duration_ms?: number, lag_records?: number }
     rows.push(['last pass', `${lp.outcome} ${since(lp.when, now)}: ${f.records_read ?? 0} read, ${f.dead_lettered ?? 0} dead-lettered, ${f.quarantined ?? 0} quarantined, ${f.duration_ms ?? 0} ms`])
+    const byProvider = (lp.figures as { by_provider?: Record<string, { done: number, dead: number, skipped: number, duplicate: number }> }).by_provider
+    if (byProvider !== undefined && Object.keys(byProvider).length > 0) rows.push(['by provider', providersLine(byProvider)])
   }
   if (r.pass_in_progress !== null) rows.push(['pass now', passLine(r.pass_in_progress, now)])
   if (r.stuck !== null) rows.push(['stuck', stuckLine(r.stuck, now)])
@@ -211,6 +213,15 @@ export function formatStatus (r: StatusReport): string {
   rows.push(['free disk', `${formatBytes(r.disk_free_bytes)} (--min-free ${formatBytes(r.min_free_bytes)}${r.disk_free_bytes < r.min_free_bytes ? ': UNDER, the receiver answers 503' : ''})`])
   rows.push(['health', r.health.reasons.length === 0 ? r.health.state : `${r.health.state}: ${r.health.reasons.join('; ')}`])
   return rows.map(([k, v]) => `${k.padEnd(13)}${v}\n`).join('')
+}
+
+/** `twilio 120 done, 3 duplicate; vonage 4 done, 1 dead` from the last pass's figures. */
+function providersLine (byProvider: Record<string, { done: number, dead: number, skipped: number, duplicate: number }>): string {
+  return Object.keys(byProvider).sort().map((name) => {
+    const c = byProvider[name]!
+    const parts = (['done', 'dead', 'skipped', 'duplicate'] as const).filter((k) => c[k] > 0).map((k) => `${c[k]} ${k}`)
+    return `${name} ${parts.length === 0 ? 'nothing' : parts.join(', ')}`
+  }).join('; ')
 }
 
 /** `404 x3, 200 x120` over the last 5 min, and since the receiver started. */
