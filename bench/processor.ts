@@ -7,8 +7,10 @@
  *   npm run bench -- --only processor          (the same, from bench/run.ts)
  *
  * Targets: at least 200,000 records/s, at least as fast as jq, peak RSS under 150 MB.
- * Then bench/readers.ts: the project's reader against the `ndjson` package; bench/concurrency.ts: http, exec and the file target at --concurrency 32 beside 1; and
- * bench/sql.ts: PostgreSQL and MariaDB/MySQL with 100k records, at 32 beside 1.
+ * Then bench/readers.ts: the project's reader against the `ndjson` package; bench/concurrency.ts:
+ * http, exec and the file target at --concurrency 32 beside 1; bench/sql.ts: PostgreSQL and
+ * MariaDB/MySQL with 100k records, at 32 beside 1; and bench/nats.ts: the NATS target to a
+ * JetStream R1 stream with 100k records, beside the file target on that spool.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -21,6 +23,7 @@ import { segmentName } from '../src/spool/layout.js'
 import { concurrencyTable, concurrencyTargets, runConcurrencyBench } from './concurrency.js'
 import { runSqlBench, sqlTargets } from './sql.js'
 import { readerChecks, readerTable, runReaderComparison } from './readers.js'
+import { natsTargets, runNatsBench } from './nats.js'
 import { evaluateProcessorTargets, processorTable, processorTargetsText, type Measured, type ProcessorRun } from './processor-report.js'
 
 /** Extra node flags for the processor run, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
@@ -177,7 +180,11 @@ export async function runProcessorBench (counts: number[], log: (line: string) =
   const sql = await runSqlBench(log)
   targets.push(...sqlTargets(sql))
   const sqlRuns = sql.flatMap((s) => s.run === undefined ? [] : [s.run])
-  return { table: `${processorTable(runs)}\n\n${readerTable(readers)}\n\n${concurrencyTable([...side, ...sqlRuns])}`, targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
+  // The NATS target (the forwarder) to JetStream R1, beside the file target over the same spool.
+  const nats = await runNatsBench(log)
+  targets.push(...natsTargets(nats))
+  const natsRuns = [nats.nats, nats.file].flatMap((r) => r === undefined ? [] : [r])
+  return { table: `${processorTable(runs)}\n\n${readerTable(readers)}\n\n${concurrencyTable([...side, ...sqlRuns, ...natsRuns])}`, targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
 }
 
 // Run only when started as a script (bench/run.ts imports this module).

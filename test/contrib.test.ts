@@ -14,7 +14,7 @@ import { tempDir } from './helpers/tmp.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const CONTRIB = join(ROOT, 'contrib')
-const UNITS = ['callback-spool-receiver.service', 'callback-spool-process.service', 'callback-spool-process.timer', 'callback-spool-follow.service']
+const UNITS = ['callback-spool-receiver.service', 'callback-spool-process.service', 'callback-spool-process.timer', 'callback-spool-follow.service', 'callback-spool-forward.service']
 
 function read (name: string): Promise<string> {
   return readFile(join(CONTRIB, name), 'utf8')
@@ -90,6 +90,14 @@ test('the units share one user and StateDirectory, hardened, with the stop and r
   assert.match(get(units['callback-spool-process.service']!, 'ExecStart')!, / process --data-dir/)
   assert.match(get(units['callback-spool-follow.service']!, 'ExecStart')!, / process --follow /)
   assert.equal(get(units['callback-spool-follow.service']!, 'Restart'), 'always')
+  // The forwarder is this host's processor, following the spool into NATS: never beside another one.
+  const forward = units['callback-spool-forward.service']!
+  assert.match(get(forward, 'ExecStart')!, / process --follow /)
+  assert.equal(get(forward, 'Restart'), 'always')
+  assert.deepEqual(get(forward, 'Conflicts')!.split(' ').sort(), ['callback-spool-follow.service', 'callback-spool-process.service', 'callback-spool-process.timer'])
+  assert.match(get(forward, 'Environment')!, /^CALLBACK_SPOOL_ON=\*=nats:\/\//)
+  const envFiles = settings(forward).filter(([k]) => k === 'EnvironmentFile').map(([, v]) => v)
+  assert.deepEqual(envFiles, ['-/etc/default/callback-spool', '-/etc/default/callback-spool-forward'])
   assert.equal(get(units['callback-spool-process.timer']!, 'OnCalendar'), '*-*-* *:*:00', 'every minute')
 })
 

@@ -15,6 +15,7 @@ import { loadCheckpoint } from '../src/spool/checkpoint.js'
 import { runReplay } from '../src/tools/replay.js'
 import type { SpoolRecord } from '../src/record.js'
 import { parseNatsTarget } from '../src/nats/url.js'
+import { MAX_IN_FLIGHT } from '../src/processor/handlers/nats.js'
 import { runCli } from './helpers/cli.js'
 import { loadFixtures } from './helpers/fixtures.js'
 import { capturingLogger, silentLogger } from './helpers/logger.js'
@@ -146,12 +147,14 @@ describe('nats target', { skip: server === undefined ? 'no nats-server (see the 
     assert.equal((await three.exited).code, 64, three.stderr())
   })
 
-  test('re-forwarding after `replay --all` stores no message twice', async (t) => {
+  test('more records than publishes may await their PubAck at once; re-forwarding after `replay --all` stores none twice', async (t) => {
     const stream = await testStream(t, server!)
     const dir = await tempDir(t)
-    const records = Array.from({ length: 50 }, (_, i) => deliveryRecord(i))
+    const records = Array.from({ length: MAX_IN_FLIGHT * 3 }, (_, i) => deliveryRecord(i))
     await writeSegment(dir, 1, lines(records))
-    assert.equal(await pass(dir, stream.url()), 0)
+    // Every handle() past the limit waits for room; none may be left waiting (the handler timeout would fail it).
+    assert.equal(await pass(dir, stream.url(), { handlerTimeoutMs: 5000, tries: 1, orderKey: 'none' }), 0)
+    assert.equal((await stream.info()).state.messages, records.length)
     const replay = await runReplay({ dataDir: dir, target: { all: true }, yes: true }, captureIO())
     assert.equal(replay.requeued, records.length)
     assert.equal(await pass(dir, stream.url()), 0)

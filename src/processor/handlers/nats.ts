@@ -23,7 +23,7 @@ import type { NormalisedCallback } from '../normalise.js'
 import type { HandlerOptions } from '../targets.js'
 
 /** Publishes awaiting their PubAck; past this, handle() waits for one to come. */
-export const MAX_IN_FLIGHT = 4096
+export const MAX_IN_FLIGHT = 1024
 
 /** err_code of the stream's answers that blame the message itself: message size exceeds maximum allowed. */
 const MESSAGE_REFUSED_CODES = new Set([10054])
@@ -76,7 +76,8 @@ export class NatsHandler implements Handler {
   /** Publishes handed over since the last flush, oldest first. */
   private publishes: Publish[] = []
   private inFlight = 0
-  private wakeRoom: (() => void) | undefined
+  /** handle() calls waiting for room, woken one per publish that settles. */
+  private readonly roomWaiters: Array<() => void> = []
   /** Publishes answered `duplicate` since the handler began (the stream already held them). */
   duplicates = 0
 
@@ -101,7 +102,7 @@ export class NatsHandler implements Handler {
   }
 
   private async room (): Promise<HandlerOutcome> {
-    while (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => { this.wakeRoom = resolve })
+    while (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => { this.roomWaiters.push(resolve) })
     return DONE
   }
 
@@ -116,9 +117,7 @@ export class NatsHandler implements Handler {
       p.failure = err
     }).finally(() => {
       this.inFlight--
-      const wake = this.wakeRoom
-      this.wakeRoom = undefined
-      wake?.()
+      this.roomWaiters.shift()?.()
     })
   }
 
@@ -187,6 +186,14 @@ export class NatsHandler implements Handler {
   private async settled (batch: Publish[]): Promise<void> {
     for (const p of batch) await p.done
   }
+
+  /**
+   * A commit is in flight: publishing goes on all the same. What lands in the stream past the
+   * checkpoint is published again after a crash with the same Nats-Msg-Id, which the stream
+   * answers `duplicate` within its duplicate window; having it lets the commit (the PubAcks, then
+   * the checkpoint's fsyncs) run while the next records are published, instead of stalling them.
+   */
+  holdOutputUntil (_done: Promise<unknown>): void {}
 
   /** The pass failed: the publishes handed over are forgotten (the next pass hands them over again). */
   async discard (): Promise<void> {
