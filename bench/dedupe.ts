@@ -4,7 +4,7 @@
  * 1. In process: 1 M distinct keys remembered (and looked up first, as the processor does), taken
  *    for the keys file every 10,000 keys (a commit), then the file loaded again: CPU µs per key,
  *    the bytes the window holds, the process's RSS and array-buffer growth, the file's size and the
- *    time to load it. Target (issue 10): at most 64 MB for 1 M keys in the window.
+ *    time to load it. Target: at most 64 MB for 1 M keys in the window.
  * 2. The processor (spawned through the real CLI) over the same spool of Octopush records with
  *    `--dedupe-window 0` and `24h`: CPU µs per record and peak RSS, so the window's cost per
  *    record and its memory in a real pass are seen beside each other.
