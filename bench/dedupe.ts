@@ -5,7 +5,7 @@
  *    for the keys file every 10,000 keys (a commit), then the file loaded again: CPU µs per key,
  *    the bytes the window holds, the process's RSS and array-buffer growth, the file's size and the
  *    time to load it (memory after a full GC: what the window keeps, not the garbage of the keys
- *    made for the bench; RSS is shown too, but V8 keeps freed pages). Target (issue 10): at most 64 MB for 1 M keys in the window.
+ *    made for the bench; RSS is shown too, but V8 keeps freed pages). Target: at most 64 MB for 1 M keys in the window.
  * 2. The processor (spawned through the real CLI) over the same spool of Octopush records with
  *    `--dedupe-window 0` and `24h`: CPU µs per record and peak RSS, so the window's cost per
  *    record and its memory in a real pass are seen beside each other.
