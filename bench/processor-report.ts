@@ -1,4 +1,4 @@
-/** The processor bench's figures as a markdown table for the README, and issue 3's targets as PASS/FAIL/SKIP. */
+/** The processor bench's figures as a markdown table for bench/RESULTS.md, and its targets as PASS/FAIL/SKIP. */
 
 export interface Measured {
   /** Wall time, seconds. */

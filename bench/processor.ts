@@ -6,10 +6,11 @@
  *   npm run build && node --import tsx bench/processor.ts [records...]
  *   npm run bench -- --only processor          (the same, from bench/run.ts)
  *
- * Targets (issue 3): at least 200,000 records/s, at least as fast as jq, peak RSS under 150 MB.
- * Then bench/concurrency.ts: http, exec and the file target at --concurrency 32 beside 1; and
- * bench/sql.ts: PostgreSQL and MariaDB/MySQL with 100k records, at 32 beside 1; and bench/nats.ts:
- * the NATS target to a JetStream R1 stream with 100k records, beside the file target on that spool.
+ * Targets: at least 200,000 records/s, at least as fast as jq, peak RSS under 150 MB.
+ * Then bench/readers.ts: the project's reader against the `ndjson` package; bench/concurrency.ts:
+ * http, exec and the file target at --concurrency 32 beside 1; bench/sql.ts: PostgreSQL and
+ * MariaDB/MySQL with 100k records, at 32 beside 1; and bench/nats.ts: the NATS target to a
+ * JetStream R1 stream with 100k records, beside the file target on that spool.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -22,6 +23,7 @@ import { segmentName } from '../src/spool/layout.js'
 import { concurrencyTable, concurrencyTargets, runConcurrencyBench } from './concurrency.js'
 import { runSqlBench, sqlTargets } from './sql.js'
 import { natsTargets, runNatsBench } from './nats.js'
+import { readerChecks, readerTable, runReaderComparison } from './readers.js'
 import { evaluateProcessorTargets, processorTable, processorTargetsText, type Measured, type ProcessorRun } from './processor-report.js'
 
 /** Extra node flags for the processor run, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
@@ -89,13 +91,15 @@ export async function generateSpool (dataDir: string, count: number, numbers = 0
 }
 
 /** Runs a command under /usr/bin/time -v when present (peak RSS and CPU time from it), else polls VmHWM. */
-export async function measure (command: string, args: string[]): Promise<Measured & { code: number | null }> {
+export async function measure (command: string, args: string[], stdout: 'ignore' | 'pipe' = 'ignore'): Promise<Measured & { code: number | null, output: string }> {
   const useTime = existsSync('/usr/bin/time')
   const file = useTime ? '/usr/bin/time' : command
   const argv = useTime ? ['-v', command, ...args] : args
   const started = process.hrtime.bigint()
-  const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(file, argv, { stdio: ['ignore', stdout, 'pipe'] })
   let stderr = ''
+  let output = ''
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { output += d })
   child.stderr!.setEncoding('utf8')
   child.stderr!.on('data', (d: string) => { stderr += d })
   let polledKb = 0
@@ -117,7 +121,12 @@ export async function measure (command: string, args: string[]): Promise<Measure
   const sys = /System time \(seconds\): ([\d.]+)/.exec(stderr)
   const cpuSeconds = user === null || sys === null ? undefined : Number(user[1]) + Number(sys[1])
   if (code !== 0) process.stderr.write(stderr.slice(-2000))
-  return { seconds, cpuSeconds, peakRssMb: kb / 1024, code }
+  return { seconds, cpuSeconds, peakRssMb: kb / 1024, code, output }
+}
+
+/** The figures of a measured run, without its exit code and output. */
+export function figures ({ seconds, cpuSeconds, peakRssMb }: Measured): Measured {
+  return { seconds, cpuSeconds, peakRssMb }
 }
 
 export async function hasJq (): Promise<boolean> {
@@ -134,13 +143,14 @@ export async function benchProcessor (count: number, jq: boolean): Promise<Proce
   try {
     const spoolBytes = await generateSpool(dataDir, count)
     const segments = (await readdir(join(dataDir, 'spool'))).map((n) => join(dataDir, 'spool', n)).sort()
-    const { code, ...processor } = await measure(process.execPath, [...nodeArgs, CLI, 'process', '--data-dir', dataDir])
+    const run = await measure(process.execPath, [...nodeArgs, CLI, 'process', '--data-dir', dataDir])
+    const processor = figures(run)
     let jqRun: Measured | undefined
     if (jq) {
-      const { code: jqCode, ...measured } = await measure('/bin/sh', ['-c', `jq -c . ${segments.map((s) => `'${s}'`).join(' ')} > /dev/null`])
-      if (jqCode === 0) jqRun = measured
+      const jqMeasured = await measure('/bin/sh', ['-c', `jq -c . ${segments.map((s) => `'${s}'`).join(' ')} > /dev/null`])
+      if (jqMeasured.code === 0) jqRun = figures(jqMeasured)
     }
-    return { records: count, spoolBytes, segments: segments.length, exitCode: code, processor, jq: jqRun }
+    return { records: count, spoolBytes, segments: segments.length, exitCode: run.code, processor, jq: jqRun }
   } finally {
     await rm(dataDir, { recursive: true, force: true })
   }
@@ -160,6 +170,9 @@ export async function runProcessorBench (counts: number[], log: (line: string) =
     runs.push(run)
   }
   const targets = evaluateProcessorTargets(runs)
+  // The project's reader against the ndjson package, over 1M lines whatever the spools' sizes.
+  const readers = await runReaderComparison(log)
+  targets.push(...readerChecks(readers))
   // Records in flight side by side: each target at --concurrency 32 beside 1.
   const side = await runConcurrencyBench(counts, log)
   targets.push(...concurrencyTargets(side))
@@ -171,7 +184,7 @@ export async function runProcessorBench (counts: number[], log: (line: string) =
   const nats = await runNatsBench(log)
   targets.push(...natsTargets(nats))
   const natsRuns = [nats.nats, nats.file].flatMap((r) => r === undefined ? [] : [r])
-  return { table: `${processorTable(runs)}\n\n${concurrencyTable([...side, ...sqlRuns, ...natsRuns])}`, targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
+  return { table: `${processorTable(runs)}\n\n${readerTable(readers)}\n\n${concurrencyTable([...side, ...sqlRuns, ...natsRuns])}`, targets: processorTargetsText(targets), pass: targets.every((t) => t.pass !== false) }
 }
 
 // Run only when started as a script (bench/run.ts imports this module).

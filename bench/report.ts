@@ -1,4 +1,4 @@
-/** The figures as a markdown table for the README, and the targets as PASS/FAIL. */
+/** The receiver bench's figures as a markdown table for bench/RESULTS.md, and its targets as PASS/FAIL. */
 import type { ServerKind } from './servers.js'
 import type { WrkResult } from './wrk.js'
 

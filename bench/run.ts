@@ -1,21 +1,23 @@
 /**
  * `npm run bench`: the receiver (spawned through the real CLI, --durability fsync) against a bare
  * node:http server (the ceiling) and a naive one that fdatasyncs once per request, at 1, 16 and
- * 64 connections (two naive ones: `naive` syncs one request at a time, as the sketch in LESSONS.md
- * that the issue's targets were set against; `naive-async` leaves its syncs to libuv's pool,
+ * 64 connections (two naive ones: `naive` syncs one request at a time, the sketch the receiver's
+ * targets were set against (bench/NOTES.md); `naive-async` leaves its syncs to libuv's pool,
  * where up to four overlap); then the two durable ones again with every sync slowed to 5 ms by strace, as
- * on a real disk. Prints a markdown table for the README and the issue's targets as PASS/FAIL.
+ * on a real disk. Then the start-up (bench/startup.ts) and the processor (bench/processor.ts).
+ * Prints each part's table and targets as PASS/FAIL, and writes them to bench/RESULTS.md.
  *
- *   npm run bench               3 rounds of 4 s per figure, about 4 minutes, then the processor
+ *   npm run bench               3 rounds of 4 s per figure, about 4 minutes, then start-up and processor
  *   npm run bench -- --quick    1 round of 3 s
  *   npm run bench -- --rounds 5 --seconds 6
- *   npm run bench -- --only receiver|processor|dedupe
+ *   npm run bench -- --only receiver|startup|processor|dedupe
  *   npm run bench -- --only dedupe --records 100000   (bench/dedupe.ts: 1 M keys in the window, and a pass with it on and off)
  *   npm run bench -- --only processor --records 100000,1000000
  *
  * The processor part (bench/processor.ts): spools of 100k and 1M records through `callback-spool
  * process` to the default file handler, records/s, CPU per record and peak RSS, beside
- * `jq -c .` over the same files when jq is installed, and issue 3's targets.
+ * `jq -c .` over the same files when jq is installed; the reader against the `ndjson` package; the
+ * targets at --concurrency 32 beside 1.
  *
  * The servers run side by side (idle but for the one under load) and the rounds interleave them,
  * so a burst of load from elsewhere on a shared machine hits one round of each, not one server;
@@ -30,6 +32,8 @@ import { runProcessorBench } from './processor.js'
 import { runDedupeBench } from './dedupe.js'
 import { medianSyncMs } from './disk-probe.js'
 import { evaluateTargets, markdownTable, targetsText, type Cell, type SpoolCheck } from './report.js'
+import { benchCommand, describeRun, writeResults as writeSection, type Part } from './results.js'
+import { runStartupBench, startupTable, startupTargets } from './startup.js'
 import { startServer, type RunningServer, type ServerKind } from './servers.js'
 import { missingTools, wrkVersion } from './tools.js'
 import { runWrk, type WrkResult } from './wrk.js'
@@ -48,8 +52,8 @@ const { values } = parseArgs({
   },
 })
 
-if (values.only !== undefined && values.only !== 'receiver' && values.only !== 'processor' && values.only !== 'dedupe') {
-  throw new Error(`Expected \`--only\` to be receiver, processor or dedupe, got \`${values.only}\``)
+if (values.only !== undefined && !['receiver', 'startup', 'processor', 'dedupe'].includes(values.only)) {
+  throw new Error(`Expected \`--only\` to be receiver, startup, processor or dedupe, got \`${values.only}\``)
 }
 const recordCounts = (values.records ?? '100000,1000000').split(',').map((v) => {
   const n = Number(v)
@@ -154,38 +158,66 @@ async function stopAndCount (subject: Subject): Promise<SpoolCheck | undefined> 
   return check
 }
 
+const command = benchCommand(process.argv.slice(2))
+const runs = (part: Part): boolean => values.only === undefined || values.only === part
+
+/** Each part goes to bench/RESULTS.md as soon as it is measured: a run stopped later keeps it. */
+async function writeResults (section: Partial<Record<Part, string>>): Promise<void> {
+  await writeSection(section)
+  log(`bench/RESULTS.md: ${Object.keys(section).join(', ')} written`)
+}
+
 async function main (): Promise<number> {
   let code = 0
   if (values.only === 'dedupe') {
-    log(`dedupe bench, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+    const startLoad = loadavg()
+    log(`dedupe bench, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${startLoad.map((l) => l.toFixed(2)).join(' ')}`)
     const dedupe = await runDedupeBench(1_000_000, values.records === undefined ? [100_000] : recordCounts, log)
     process.stdout.write(`\n${dedupe.table}\n\n${dedupe.targets}\n`)
+    await writeResults({ dedupe: `${describeRun(command, startLoad)}\n\n${dedupe.table}\n\n\`\`\`\n${dedupe.targets}\n\`\`\`` })
     return dedupe.pass ? 0 : 1
   }
-  if (values.only !== 'processor') code = Math.max(code, await receiverBench())
-  if (values.only !== 'receiver') {
+  if (runs('receiver')) {
+    const startLoad = loadavg()
+    const receiver = await receiverBench()
+    code = Math.max(code, receiver.code)
+    if (receiver.text !== undefined) await writeResults({ receiver: `${describeRun(command, startLoad)} ${receiver.about}\n\n${receiver.text}` })
+  }
+  if (runs('startup')) {
+    const startLoad = loadavg()
+    log(`start-up bench, ${new Date().toISOString()}: load average ${startLoad.map((n) => n.toFixed(2)).join(' ')}`)
+    const subjects = await runStartupBench(values.quick ? 5 : 10, log)
+    const targets = startupTargets(subjects)
+    const text = `${startupTable(subjects)}\n\n\`\`\`\n${targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'}  ${t.label}: ${t.measured}`).join('\n')}\n\`\`\``
+    process.stdout.write(`\n${text}\n`)
+    await writeResults({ startup: `${describeRun(command, startLoad)} Each command spawned ${values.quick ? 5 : 10} times, the three in turn; wall time from the parent, CPU time (user + system) from /usr/bin/time.\n\n${text}` })
+    if (!targets.every((t) => t.pass)) code = Math.max(code, 1)
+  }
+  if (runs('processor')) {
+    const startLoad = loadavg()
     log(`processor bench, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ` +
-      `load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}; records: ${recordCounts.join(', ')}`)
+      `load average ${startLoad.map((n) => n.toFixed(2)).join(' ')}; records: ${recordCounts.join(', ')}`)
     const processor = await runProcessorBench(recordCounts, log)
     process.stdout.write(`\n${processor.table}\n\n${processor.targets}\n`)
+    await writeResults({ processor: `${describeRun(command, startLoad)} Wall time from the parent; CPU time (user + system) and peak RSS from /usr/bin/time -v.\n\n${processor.table}\n\n\`\`\`\n${processor.targets}\n\`\`\`` })
     if (!processor.pass) code = Math.max(code, 1)
   }
   return code
 }
 
-async function receiverBench (): Promise<number> {
+async function receiverBench (): Promise<{ code: number, text?: string, about?: string }> {
   const problems = missingTools()
   if (problems.length > 0) {
     for (const p of problems) log(p)
-    return 2
+    return { code: 2 }
   }
   const fs = await statfs(tmpdir())
   if (fs.type === TMPFS_MAGIC) log(`warning: ${tmpdir()} is a tmpfs, where fdatasync costs nothing; set TMPDIR to a directory on a disk`)
 
+  const about = `${wrkVersion()}; fdatasync in ${tmpdir()} ${(await medianSyncMs()).toFixed(2)} ms (median of 200); ` +
+    `${rounds} round(s) of ${seconds} s per figure, after a ${warmupSeconds} s warm-up, the servers' rounds interleaved; each figure the median of its rounds.`
   log(`callback-spool bench, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ` +
-    `${wrkVersion()}, load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}, ` +
-    `fdatasync in ${tmpdir()} ${(await medianSyncMs()).toFixed(2)} ms (median of 200); ` +
-    `${rounds} round(s) of ${seconds} s per figure, after a ${warmupSeconds} s warm-up`)
+    `load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}, ${about}`)
 
   const subjects: Subject[] = []
   try {
@@ -207,8 +239,9 @@ async function receiverBench (): Promise<number> {
       if (check !== undefined) checks.push(check)
     }
     const targets = evaluateTargets(cells, checks)
-    process.stdout.write(`\n${markdownTable(cells)}\n\n${targetsText(targets)}\n`)
-    return targets.every((t) => t.pass) ? 0 : 1
+    const text = `${markdownTable(cells)}\n\n\`\`\`\n${targetsText(targets)}\n\`\`\``
+    process.stdout.write(`\n${text}\n`)
+    return { code: targets.every((t) => t.pass) ? 0 : 1, text, about }
   } finally {
     for (const subject of subjects) await subject.server.stop().catch(() => {})
   }

@@ -5,26 +5,16 @@
 import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
-import { createLogger, DEFAULT_LOG_LEVEL, LOG_LEVELS } from './logger.js'
-import { checkAll, dataDirOption, envOption, installConfig, setOptionsValidator } from './config.js'
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from './log-levels.js'
+import { dataDirOption, envOption, installConfig, setOptionsValidator } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
-import type { ReceiveOptions } from './receiver/run.js'
-import { parseAccessOptions } from './receiver/access-config.js'
-import { parsePathBindings } from './providers/bindings.js'
-import { PROFILES, signatureOptions } from './providers/index.js'
-import { addPurgeCommand } from './tools/purge.js'
+import { signatureOptions } from './providers/index.js'
 import { registerUpCommand } from './up/command.js'
-import { addCatCommand } from './tools/cat.js'
-import { processIO, type ToolIO } from './tools/common.js'
-import { addDeadCommand } from './tools/dead.js'
-import { addDbCommand } from './tools/db-schema.js'
-import { addReplayCommand } from './tools/replay.js'
-import { addTraceCommand } from './tools/trace.js'
-import { addStatusCommand } from './tools/status.js'
-import { addVerifyCommand } from './tools/verify.js'
-import { formatDuration, formatSize, HOUR_MS, parseBytes, parseDuration, parsePort, parsePositiveInt } from './units.js'
+import type { ToolIO } from './tools/common.js'
+import { addCatCommand, addDbCommand, addDeadCommand, addPurgeCommand, addReplayCommand, addStatusCommand, addTraceCommand, addVerifyCommand } from './tools/commands.js'
+import { formatDuration, formatSize } from './units.js'
 
 export interface ProgramContext {
   logger?: Logger
@@ -34,30 +24,6 @@ export interface ProgramContext {
   stdout?: (text: string) => void
   /** Where the operator tools (status, cat, verify, replay, dead) print and ask; defaults to the process's. */
   toolIO?: ToolIO
-}
-
-/** Checks and converts the receive command's raw options (flags, env or config file). */
-function receiveOptionsFrom (opts: Record<string, string>): ReceiveOptions {
-  return checkAll<ReceiveOptions>({
-    host: () => opts.host,
-    port: () => parsePort('--port', opts.port!),
-    dataDir: () => opts.dataDir!,
-    maxBodyBytes: () => parseBytes('--max-body', opts.maxBody!, { max: 64 * 1024 ** 2 }),
-    durability: () => opts.durability as 'fsync' | 'os',
-    rotateBytes: () => parseBytes('--rotate-bytes', opts.rotateBytes!),
-    rotateAgeMs: () => parseDuration('--rotate-age', opts.rotateAge!),
-    requestTimeoutMs: () => parseDuration('--request-timeout', opts.requestTimeout!, { max: HOUR_MS }),
-    maxConnections: () => parsePositiveInt('--max-connections', opts.maxConnections!, { max: 1_000_000 }),
-    maxConnectionsPerAddress: () => opts.maxConnectionsPerAddress === undefined
-      ? undefined
-      : parsePositiveInt('--max-connections-per-address', opts.maxConnectionsPerAddress, { max: 1_000_000 }),
-    firstByteTimeoutMs: () => parseDuration('--first-byte-timeout', opts.firstByteTimeout!, { max: HOUR_MS }),
-    adminPort: () => opts.adminPort === undefined ? undefined : parsePort('--admin-port', opts.adminPort),
-    adminHost: () => opts.adminHost,
-    minFreeBytes: () => parseBytes('--min-free', opts.minFree!),
-    access: () => parseAccessOptions(opts),
-    providerPaths: () => parsePathBindings(opts.providerPath, PROFILES),
-  })
 }
 
 /** `--provider-path`, repeatable; each value (a flag, or a line of the variable or config value) is one binding. */
@@ -150,13 +116,14 @@ Examples:
   for (const option of signatureOptionsOf()) receive.addOption(option)
   receive.addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
     .action(async (opts: Record<string, string>) => {
-      const logger = context.logger ?? createLogger(logLevel())
-      const options = receiveOptionsFrom(opts)
-      // Listen for signals before listening for requests: a SIGTERM that comes as soon as the
-      // "listening" line is out (systemd, `up`, a test) must stop it cleanly, not kill it.
+      // Listen for signals before anything else: a SIGTERM that comes as soon as the "listening"
+      // line is out (systemd, `up`, a test) must stop it cleanly, not kill it.
       const signalled = new Promise<NodeJS.Signals>((resolve) => onSignal(resolve))
       // The receiver's implementation is loaded only by the command that runs it.
-      const { startReceiver } = await import('./receiver/run.js')
+      const [{ receiveOptionsFrom }, { startReceiver }, { createLogger }] =
+        await Promise.all([import('./receiver/options.js'), import('./receiver/run.js'), import('./logger.js')])
+      const logger = context.logger ?? createLogger(logLevel())
+      const options = receiveOptionsFrom(opts)
       const running = await startReceiver(options, logger)
       const signal = await signalled
       logger.info({ signal }, 'signal received')
@@ -167,9 +134,9 @@ Examples:
     })
 
   addProcessCommand(program, { logger: context.logger, onSignal })
-  registerUpCommand(program, { makeLogger: () => context.logger ?? createLogger(logLevel()), onSignal, defaults: RECEIVE_DEFAULTS })
+  registerUpCommand(program, { makeLogger: async () => context.logger ?? (await import('./logger.js')).createLogger(logLevel()), onSignal, defaults: RECEIVE_DEFAULTS })
   registerConfigCommand(program, context.stdout)
-  const toolIO = (): ToolIO => context.toolIO ?? processIO(onSignal)
+  const toolIO = async (): Promise<ToolIO> => context.toolIO ?? (await import('./tools/common.js')).processIO(onSignal)
   addStatusCommand(program, toolIO)
   addCatCommand(program, toolIO)
   addVerifyCommand(program, toolIO)
@@ -178,7 +145,7 @@ Examples:
   addPurgeCommand(program, toolIO)
   addDbCommand(program, toolIO)
   addTraceCommand(program, toolIO)
-  setOptionsValidator(receive, receiveOptionsFrom)
+  setOptionsValidator(receive, async (opts: Record<string, string>) => (await import('./receiver/options.js')).receiveOptionsFrom(opts))
   groupOptionsInHelp(receive, RECEIVE_HELP_GROUPS)
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
   installConfig(program)

@@ -23,12 +23,12 @@ function withoutUrlCredentials (option: EffectiveOption): EffectiveOption {
 }
 
 /** Effective, masked options per command; throws one ConfigError naming every invalid value. */
-export function collectConfig (program: Command, values: ConfigValues, env: NodeJS.ProcessEnv = process.env): CommandConfig[] {
+export async function collectConfig (program: Command, values: ConfigValues, env: NodeJS.ProcessEnv = process.env): Promise<CommandConfig[]> {
   const out: CommandConfig[] = []
   const mistakes: string[] = []
   for (const command of configurableCommands(program)) {
     const options = effectiveOptions(command, values, env)
-    const mistake = validateEffective(command, options)
+    const mistake = await validateEffective(command, options)
     if (mistake !== undefined) mistakes.push(`${command.name()}: ${mistake}`)
     out.push({ command: command.name(), options: maskSecrets(options).map(withoutUrlCredentials) })
   }
@@ -68,7 +68,7 @@ export function registerConfigCommand (program: Command, write: (text: string) =
     .action(async (opts: { json?: boolean }) => {
       const path = program.opts().config as string | undefined
       const values = path === undefined ? {} : await loadConfigFile(path, program)
-      const config = collectConfig(program, values)
+      const config = await collectConfig(program, values)
       write(opts.json === true ? configAsJson(config) : configAsText(config, path))
     })
 }

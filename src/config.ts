@@ -29,7 +29,11 @@ export type ConfigValues = Record<string, unknown>
 /** Where an option's effective value came from. */
 export type ConfigSource = 'cli' | 'env' | 'config' | 'default' | 'unset'
 
-/** Checks and converts a command's raw option values; throws ConfigError on a bad one. */
+/**
+ * Checks and converts a command's raw option values; throws (or rejects with) ConfigError on a bad
+ * one. It may load the checks first: a command's definition stays light, and only the command that
+ * runs (or `config`) loads its validation code.
+ */
 export type OptionsValidator = (opts: Record<string, unknown>) => unknown
 
 const validators = new WeakMap<Command, OptionsValidator>()
@@ -118,7 +122,7 @@ export function installConfig (program: Command): void {
     // The action checks its options again; checked here, each mistake can name its source.
     const validate = validators.get(actionCommand)
     try {
-      validate?.(actionCommand.opts())
+      await validate?.(actionCommand.opts())
     } catch (err) {
       if (err instanceof ConfigError) throw attributeMistakes(actionCommand, err, path)
       throw err
@@ -307,11 +311,11 @@ export function maskSecrets (options: EffectiveOption[]): EffectiveOption[] {
 }
 
 /** Runs the command's validator, if it has one, over the effective values; returns its mistake or undefined. */
-export function validateEffective (command: Command, options: EffectiveOption[]): string | undefined {
+export async function validateEffective (command: Command, options: EffectiveOption[]): Promise<string | undefined> {
   const validate = validators.get(command)
   if (validate === undefined) return undefined
   try {
-    validate(Object.fromEntries(options.map((o) => [o.key, o.value])))
+    await validate(Object.fromEntries(options.map((o) => [o.key, o.value])))
     return undefined
   } catch (err) {
     if (err instanceof ConfigError) return err.message

@@ -7,7 +7,7 @@
  * tools (status, cat, ...) print their output on stdout, so their errors go to stderr only.
  */
 import { fstatSync } from 'node:fs'
-import { createLogger, DEFAULT_LOG_LEVEL } from './logger.js'
+import { DEFAULT_LOG_LEVEL } from './log-levels.js'
 import { maskUrlCredentials } from './mask.js'
 
 export const SERVICE_COMMANDS: ReadonlySet<string> = new Set(['receive', 'process', 'up'])
@@ -33,9 +33,11 @@ export interface FatalReport {
   err?: unknown
 }
 
-export function reportFatal (report: FatalReport, command: string | undefined, logLevel: string | undefined): void {
+export async function reportFatal (report: FatalReport, command: string | undefined, logLevel: string | undefined): Promise<void> {
   let logged = false
   if (command !== undefined && SERVICE_COMMANDS.has(command)) {
+    // pino is loaded by the service commands only: the operator tools never log.
+    const { createLogger } = await import('./logger.js')
     const logger = createLogger(logLevel ?? DEFAULT_LOG_LEVEL)
     if (logger.isLevelEnabled('fatal')) {
       logger.fatal({ code: report.code, exit_code: report.exitCode, ...(report.err === undefined ? {} : { err: report.err }) }, report.message)

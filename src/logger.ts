@@ -1,13 +1,10 @@
 /** The one pino logger: JSON lines on stdout, for journald. */
 import { pino, type DestinationStream, type Logger } from 'pino'
 import { isJournalStream, journalDestination } from './log-journal.js'
+import { DEFAULT_LOG_LEVEL } from './log-levels.js'
 import { maskJsonStrings } from './mask.js'
 
-/** pino's levels, and `silent`: what --log-level takes. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-
-/** --log-level when none is given. */
-export const DEFAULT_LOG_LEVEL = 'info'
+export { DEFAULT_LOG_LEVEL, LOG_LEVELS } from './log-levels.js'
 
 /**
  * Every line is masked as it is written (phone numbers and URL credentials in its strings), so

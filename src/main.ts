@@ -28,13 +28,13 @@ try {
   } else if (err instanceof CallbackSpoolError || isPermissionDenied(err)) {
     // A file this user may not read or write, wherever it was met: 77 with the path and who may.
     const known = err instanceof CallbackSpoolError ? err : permissionError(err)
-    reportFatal({ message: known.message, code: known.code, exitCode: known.exitCode }, program.args[0], logLevel())
+    await reportFatal({ message: known.message, code: known.code, exitCode: known.exitCode }, program.args[0], logLevel())
     if (verbose && known.stack !== undefined) process.stderr.write(`${maskUrlCredentials(known.stack)}\n`)
     process.exitCode = known.exitCode
   } else {
     const e = err as NodeJS.ErrnoException
     const message = `unexpected error: ${e.message ?? String(err)}${verbose ? '' : ' (run with --verbose for details)'}`
-    reportFatal({ message, code: undefined, exitCode: 1, err }, program.args[0], logLevel())
+    await reportFatal({ message, code: undefined, exitCode: 1, err }, program.args[0], logLevel())
     if (verbose && e.stack !== undefined) process.stderr.write(`${maskUrlCredentials(e.stack)}\n`)
     process.exitCode = 1
   }

@@ -160,6 +160,8 @@ test('status --source shows the stream\'s and the consumer\'s figures', { skip }
   const consumer = await jetstream(server!.nc).consumers.get(stream.name, 'procs')
   const first = await consumer.next({ expires: 2000 })
   first!.nak()
+  // The nak is a message of its own: a flush makes the server take it before the next pull (else that pull may get message 12).
+  await server!.nc.flush()
   const again = await consumer.next({ expires: 2000 })
   assert.equal(again!.info.deliveryCount, 2)
 

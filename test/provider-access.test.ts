@@ -128,7 +128,7 @@ test('`config` masks every provider secret, from flags or the environment', asyn
 test('receive (the real CLI): a secret from the environment and --provider-path; the secret never logged', async (t) => {
   const dir = await tempDir(t)
   const secret = 'SMSWebhooksSecret'
-  const cli = await startCliReceiver(dir, ['--provider-path', '/octopush/=octopush'], { CALLBACK_SPOOL_SINCH_WEBHOOK_SECRET: secret })
+  const cli = await startCliReceiver(dir, ['--provider-path', '/octopush/=octopush', '--provider-path', '/plivo/=plivo'], { CALLBACK_SPOOL_SINCH_WEBHOOK_SECRET: secret })
   t.after(() => killHard(cli))
   // sinch/sinch-sdk-node packages/sms/tests/rest/v1/callbacks/callbacks-webhook.test.ts
   const body = '{"at":"2025-01-13T09:22:40.914Z","batch_id":"01JHFFHQ0P99JPPNQPJDV7JTBP","client_reference":"a client reference","code":0,"operator_status_at":"2025-01-13T09:22:00Z","recipient":"33662162466","status":"Delivered","type":"recipient_delivery_report_sms"}'
@@ -144,6 +144,9 @@ test('receive (the real CLI): a secret from the environment and --provider-path;
   assert.equal((await send(cli.port, { path: '/octopush/stop', body: octopushStop, headers: JSON_TYPE })).status, 200)
   assert.doesNotMatch(cli.stdout() + cli.stderr(), new RegExp(secret))
   assert.match(cli.stdout(), /"signatures":\["sinch"\]/)
+  // Plivo signs its requests but has no token here: its bound path admits them unverified, and the log says so.
+  assert.match(cli.stdout(), /plivo signs its requests, but --plivo-auth-token is not set: the requests to \/plivo\/ are not verified/)
+  assert.doesNotMatch(cli.stdout(), /octopush signs/)
 })
 
 function withEnv (t: TestContext, values: Record<string, string>): void {

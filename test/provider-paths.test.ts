@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { processOptionsFrom } from '../src/processor/command.js'
+import { processOptionsFrom } from '../src/processor/options.js'
 import { normaliseCallback } from '../src/processor/normalise.js'
 import { ZonedTimeReader } from '../src/processor/provider-time.js'
 import { runProcessCommand } from '../src/processor/run.js'

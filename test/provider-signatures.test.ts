@@ -365,3 +365,40 @@ test('bird: messagebird-signature over the timestamp, the URL and the body\'s SH
   assert.equal(verifier.verify(request({ signature: oneByte(signature, 0) })), false, 'one byte of the signature')
   assert.equal(createBirdVerifier('another key').verify(request()), false, 'another key')
 })
+
+test('every verifier answers 401, never 500, to malformed signatures', async (t) => {
+  const { publicKey } = generateKeyPairSync('ed25519')
+  const telnyxKey = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64')
+  const verifiers: Array<[string, SignatureVerifier]> = [
+    ['twilio', createTwilioVerifier('k')],
+    ['vonage', createVonageSmsVerifier('k', { method: 'sha256' })],
+    ['vonage-messages', createVonageMessagesVerifier('k')],
+    ['plivo', createPlivoVerifier('k')],
+    ['sinch', createSinchVerifier('k')],
+    ['telnyx', createTelnyxVerifier(telnyxKey)],
+    ['messagebird', createMessageBirdVerifier('k')],
+  ]
+  const garbage = ['x', '.', '..', 'a.b.c', 'eyJhbGciOiJIUzI1NiJ9.e30.', 'eyJhbGciOiJfX3Byb3RvX18ifQ.e30.x', '%%%,,,', 'A'.repeat(1200)]
+  for (const [name, verifier] of verifiers) {
+    const live = await receiver(t, verifier, { bind: `/=${name}` })
+    for (const value of garbage) {
+      const headers = {
+        'X-Twilio-Signature': value,
+        Authorization: `Bearer ${value}`,
+        'X-Plivo-Signature-V3': value,
+        'X-Plivo-Signature-V3-Nonce': value,
+        'x-sinch-webhook-signature': value,
+        'x-sinch-webhook-signature-nonce': value,
+        'x-sinch-webhook-signature-timestamp': value,
+        'telnyx-signature-ed25519': value,
+        'telnyx-timestamp': String(Math.floor(Date.now() / 1000)),
+        'MessageBird-Signature-JWT': value,
+      }
+      for (const body of ['', 'sig=x&a=1&a=2', '{"sig":{"x":1}}', '{"a":']) {
+        const res = await send(live.port, { path: `/in?sig=${encodeURIComponent(value)}`, body, headers })
+        assert.equal(res.status, 401, `${name}: ${value.slice(0, 20)} / ${body}`)
+      }
+    }
+    assert.equal((await live.records()).length, 0)
+  }
+})

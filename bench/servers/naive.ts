@@ -5,8 +5,7 @@
  *
  * Two ways to write it, both "one write and one fdatasync per request":
  * - `serial` (the default): writeSync then fdatasyncSync in the request handler, one sync at a
- *   time. This is the sketch LESSONS.md measured (4.2k requests/s, p99 87 ms at 64 connections)
- *   and the one issue 2's targets were set against.
+ *   time: the sketch the receiver's targets were set against (bench/NOTES.md has its figures).
  * - `async`: fh.write then fh.datasync on libuv's thread pool, so up to four syncs overlap and
  *   ext4 folds them into one journal commit: a little group commit by accident.
  *

@@ -111,6 +111,13 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
   const address = server.address() as AddressInfo
   const answers = startAnswersFile(options.dataDir, server.stats, log)
   log.info({ access: describeAccess(options.access ?? {}), provider_paths: (options.providerPaths ?? []).map((b) => `${b.prefix}=${b.profile.name}`) }, 'access control')
+  const verified = new Set((options.access?.signatures ?? []).map((s) => s.scheme))
+  for (const { prefix, profile } of options.providerPaths ?? []) {
+    // A binding admits its path's requests unsigned when the provider has no secret: say so when it could have one.
+    if (profile.signature !== undefined && !verified.has(profile.name)) {
+      log.warn({ provider_path: `${prefix}=${profile.name}` }, `${profile.name} signs its requests, but ${profile.signature.option} is not set: the requests to ${prefix} are not verified`)
+    }
+  }
   log.info({ address: address.address, port: address.port, data_dir: writer.layout.root, durability: options.durability },
     `listening on http://${hostPort(address)}, spooling to ${writer.layout.spool}`)
 

@@ -4,19 +4,17 @@
  * like `tail -F`, until SIGINT or SIGTERM.
  */
 import { watch, type FSWatcher } from 'node:fs'
-import type { Command } from 'commander'
 import { checkAll } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { KINDS, type CallbackKind } from '../processor/classify.js'
 import { decodeRecord, type SpoolRecord } from '../record.js'
 import { dataLayout } from '../spool/layout.js'
 import { readLineBatches, type SpoolPosition } from '../spool/reader.js'
-import { formatDuration, parseDuration } from '../units.js'
+import { parseDuration } from '../units.js'
 import { FOLLOW_DEFAULTS } from '../processor/defaults.js'
 import { e164Digits, parseCountryCode } from '../number.js'
-import { dataDirOption } from '../config.js'
 import { existingDataDir } from '../spool/data-dir.js'
-import { flag, parseTimeArg, type ToolIO } from './common.js'
+import { parseTimeArg, type ToolIO } from './common.js'
 import { matchesFilter, prettyLine, providerName, useColour, type RecordFilter } from './record-filter.js'
 import { PROFILES, readCallback } from '../providers/index.js'
 import { UTC_TIME } from '../providers/zoned-time.js'
@@ -210,37 +208,8 @@ function countsText (counts: Map<string, Map<string, number>>): string {
   return out
 }
 
-export function addCatCommand (program: Command, makeIO: () => ToolIO): Command {
-  return program.command('cat')
-    .description('print the spooled records in write order: NDJSON as spooled, or --pretty; filters; --follow like tail -F')
-    .addOption(dataDirOption())
-    .addOption(flag('--pretty', 'one line per record: time, kind, number, status or text, message id (colours on a terminal unless NO_COLOR is set)'))
-    .addOption(flag('--kind <kinds>', 'only these kinds: delivery, reply, optout, optin, unknown (comma-separated)'))
-    .addOption(flag('--provider <names>', `only these providers' records: ${PROFILES.map((p) => p.name).join(', ')}, or none (recognised by no profile); comma-separated`))
-    .addOption(flag('--count', 'print how many records match, by provider and kind (a batched request counts each event), instead of the records'))
-    .addOption(flag('--since <time>', 'only records received at or after this time: ISO 8601, or a duration ago (2h, 7d)'))
-    .addOption(flag('--until <time>', 'only records received before this time: ISO 8601, or a duration ago'))
-    .addOption(flag('--grep <regexp>', 'only records with a field matching this regular expression, tested on each field as name=value'))
-    .addOption(flag('-i, --ignore-case', '--grep ignores case'))
-    .addOption(flag('--message-id <id>', 'only records of this message_id'))
-    .addOption(flag('--number <number>', 'only records of this phone number, in any spelling (+33600112233, 0033600112233, 33600112233)'))
-    .addOption(flag('--country <code>', 'the country calling code (33) of national forms (0600112233), in --number and in the records'))
-    .addOption(flag('-f, --follow', 'keep printing new records, across rotations, until Ctrl-C or SIGTERM'))
-    .addOption(flag('--poll-interval <duration>', '--follow: also look for new records this often').default(formatDuration(FOLLOW_DEFAULTS.pollIntervalMs)))
-    .addHelpText('after', `
-Invalid lines are skipped (their count goes to stderr); \`callback-spool verify\` lists them.
-
-Examples:
-  callback-spool cat --pretty --since 2h
-  callback-spool cat --message-id sms_5fa275dbf21dc | jq .fields
-  callback-spool cat --number +33600000000 --kind optout,reply --pretty    # "my STOP was ignored"
-  callback-spool cat --number '06 00 00 00 00' --country 33 --pretty
-  callback-spool cat --grep 'status=NOT_DELIVERED' --pretty
-  callback-spool cat --follow --pretty
-`)
-    .action(async (opts: Record<string, unknown>) => {
-      const io = makeIO()
-      const result = await runCat(catOptionsFrom(opts), io)
-      if (result.invalid > 0) io.warn(`cat: ${result.invalid} invalid line(s) skipped; run \`callback-spool verify\` to see where`)
-    })
+/** The `cat` command: the records, then the count of invalid lines skipped on stderr. */
+export async function catCommand (opts: Record<string, unknown>, io: ToolIO): Promise<void> {
+  const result = await runCat(catOptionsFrom(opts), io)
+  if (result.invalid > 0) io.warn(`cat: ${result.invalid} invalid line(s) skipped; run \`callback-spool verify\` to see where`)
 }

@@ -2,10 +2,8 @@
  * What the operator tools share: the --data-dir option, where they print, how they ask, and how
  * they read a time given as an ISO date or as a duration ago.
  */
-import { Option } from 'commander'
 import { createInterface } from 'node:readline/promises'
 import { CancelledError, ConfigError, LockHeldError, UsageError } from '../errors.js'
-import { flagOnlyOption } from '../config.js'
 import { parseDuration } from '../units.js'
 import { describeHolder, findHolder, lockPath, tryAcquireLock, type SpoolLock } from '../spool/lock.js'
 import { existingDataDir } from '../spool/data-dir.js'
@@ -59,11 +57,6 @@ export function processIO (onSignal: ToolIO['onSignal']): ToolIO {
     closed: () => closed,
     onSignal,
   }
-}
-
-/** An option only its flag sets (see flagOnlyOption). */
-export function flag (flags: string, description: string): Option {
-  return flagOnlyOption(new Option(flags, description))
 }
 
 const AGO_RE = /^(\d+(\.\d+)?(ms|s|m|h|d|w))+$/

@@ -15,7 +15,6 @@
  */
 import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import type { Command } from 'commander'
 import { NotFoundError } from '../errors.js'
 import type { DeadLetter } from '../processor/dead-letters.js'
 import { requeueDir } from '../processor/requeue.js'
@@ -27,8 +26,7 @@ import { existingDataDir } from '../spool/data-dir.js'
 import { dataLayout } from '../spool/layout.js'
 import { maskNumber } from '../mask.js'
 import { normaliseNumber } from '../number.js'
-import { dataDirOption } from '../config.js'
-import { confirmIrreversible, flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
+import { confirmIrreversible, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
 
 export interface StoredDeadLetter {
   file: string
@@ -165,65 +163,34 @@ export async function purgeDeadLetters (dataDir: string, beforeMs: number, confi
   }
 }
 
-export function addDeadCommand (program: Command, makeIO: () => ToolIO): Command {
-  const dead = program.command('dead')
-    .description('list, retry or purge the dead letters (records the handlers refused, and invalid spool lines)')
-    .addHelpText('after', `
-Examples:
-  callback-spool dead list
-  callback-spool dead retry --id 019abcde-...   # or every dead letter: callback-spool dead retry
-  callback-spool dead purge --before 30d --yes
-`)
-  dead.command('list')
-    .description('one line per dead letter: failed_at, kind, number (masked), id, target, error, attempts')
-    .addOption(dataDirOption())
-    .addOption(flag('--json', 'one JSON object per line: the dead letter as stored, plus its file'))
-    .addHelpText('after', '\nExample:\n  callback-spool dead list --json | jq -r \'select(.kind == "optout") | .record.id\'\n')
-    .action(async (opts: { dataDir: string, json?: boolean }) => {
-      const io = makeIO()
-      // A mistyped --data-dir is not "no dead letters".
-      await existingDataDir(opts.dataDir)
-      const letters = await readDeadLetters(opts.dataDir)
-      let out = ''
-      for (const l of letters) out += opts.json === true ? JSON.stringify({ ...l.letter, file: l.file }) + '\n' : formatDeadLetter(l.letter)
-      if (opts.json !== true && letters.length === 0) out = 'no dead letters\n'
-      await io.write(out)
-    })
-  dead.command('retry')
-    .description('move the dead letters\' records (all, or --id) to requeue/: the next pass dispatches them again')
-    .addOption(dataDirOption())
-    .addOption(flag('--id <id>', 'only the dead letter of this record id'))
-    .addHelpText('after', `
-Dead letters of invalid spool lines hold no record: they are skipped (and kept) with a message.
-While a processor runs, a request is left in requeue/: it re-queues them at its next pass.
+/** `dead list`: one line per dead letter, or one JSON object per line with its file. */
+export async function deadListCommand (opts: { dataDir: string, json?: boolean }, io: ToolIO): Promise<void> {
+  // A mistyped --data-dir is not "no dead letters".
+  await existingDataDir(opts.dataDir)
+  const letters = await readDeadLetters(opts.dataDir)
+  let out = ''
+  for (const l of letters) out += opts.json === true ? JSON.stringify({ ...l.letter, file: l.file }) + '\n' : formatDeadLetter(l.letter)
+  if (opts.json !== true && letters.length === 0) out = 'no dead letters\n'
+  await io.write(out)
+}
 
-Example:
-  callback-spool dead retry --id 019abcde-0123-7456-89ab-0123456789ab && callback-spool process
-`)
-    .action(async (opts: { dataDir: string, id?: string }) => {
-      const io = makeIO()
-      const r = await retryDeadLetters(opts.dataDir, opts.id)
-      let out = r.requeued === 0
-        ? 'no dead letter to retry\n'
-        : r.deferred === true
-          ? `a processor is running: ${r.requeued} record(s) to be re-queued by its next pass (request ${r.file})\n`
-          : `${r.requeued} record(s) re-queued in ${r.file}; the next pass dispatches them\n`
-      if (r.skippedInvalid > 0) out += `${r.skippedInvalid} dead letter(s) of invalid spool lines skipped and kept: they hold no record to dispatch (fix the line by hand if it matters, then purge them)\n`
-      await io.write(out)
-    })
-  dead.command('purge')
-    .description('remove the dead letters that failed before a time')
-    .addOption(dataDirOption())
-    .addOption(flag('--before <time>', 'ISO 8601, or a duration ago (30d)').makeOptionMandatory())
-    .addOption(flag('-y, --yes', 'do not ask (required when stdin is not a terminal)'))
-    .addHelpText('after', '\nIt cannot be undone: it asks on a terminal, and needs --yes otherwise (exit 64 without).\n\nExample:\n  callback-spool dead purge --before 30d --yes\n')
-    .action(async (opts: { dataDir: string, before: string, yes?: boolean }) => {
-      const io = makeIO()
-      const beforeMs = parseTimeArg('--before', opts.before)
-      const n = await purgeDeadLetters(opts.dataDir, beforeMs, async (count) => {
-        await confirmIrreversible(io, opts.yes === true, `delete ${count} dead letter(s) that failed before ${new Date(beforeMs).toISOString()}`, 'dead purge')
-      })
-      await io.write(`${n} dead letter(s) purged\n`)
-    })
-  return dead
+/** `dead retry`: the records to requeue/ (or a request for the running processor). */
+export async function deadRetryCommand (opts: { dataDir: string, id?: string }, io: ToolIO): Promise<void> {
+  const r = await retryDeadLetters(opts.dataDir, opts.id)
+  let out = r.requeued === 0
+    ? 'no dead letter to retry\n'
+    : r.deferred === true
+      ? `a processor is running: ${r.requeued} record(s) to be re-queued by its next pass (request ${r.file})\n`
+      : `${r.requeued} record(s) re-queued in ${r.file}; the next pass dispatches them\n`
+  if (r.skippedInvalid > 0) out += `${r.skippedInvalid} dead letter(s) of invalid spool lines skipped and kept: they hold no record to dispatch (fix the line by hand if it matters, then purge them)\n`
+  await io.write(out)
+}
+
+/** `dead purge --before`: asks on a terminal, needs --yes otherwise. */
+export async function deadPurgeCommand (opts: { dataDir: string, before: string, yes?: boolean }, io: ToolIO): Promise<void> {
+  const beforeMs = parseTimeArg('--before', opts.before)
+  const n = await purgeDeadLetters(opts.dataDir, beforeMs, async (count) => {
+    await confirmIrreversible(io, opts.yes === true, `delete ${count} dead letter(s) that failed before ${new Date(beforeMs).toISOString()}`, 'dead purge')
+  })
+  await io.write(`${n} dead letter(s) purged\n`)
 }

@@ -4,14 +4,12 @@
  * It holds the processor lock while it works, so no pass moves the checkpoint meanwhile, and it
  * never moves the checkpoint forward: that would skip records.
  */
-import type { Command } from 'commander'
 import { CancelledError, CheckpointError, UsageError } from '../errors.js'
 import { decodeRecord } from '../record.js'
 import { loadCheckpoint, saveCheckpoint, validatePosition, type Checkpoint } from '../spool/checkpoint.js'
 import { dataLayout, listSegments } from '../spool/layout.js'
 import { readLineBatches, segmentBefore, type SpoolPosition } from '../spool/reader.js'
-import { dataDirOption } from '../config.js'
-import { flag, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
+import { parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
 
 export type ReplayTarget = { all: true } | { from: SpoolPosition } | { sinceMs: number }
 
@@ -140,29 +138,8 @@ export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<Re
   }
 }
 
-export function addReplayCommand (program: Command, makeIO: () => ToolIO): Command {
-  return program.command('replay')
-    .description('move the checkpoint back so the next pass dispatches those records again (handlers are idempotent by id)')
-    .addOption(dataDirOption())
-    .addOption(flag('--since <time>', 'from the first record received at or after this time: ISO 8601, or a duration ago (2h, 7d)'))
-    .addOption(flag('--from <segment:offset>', 'from this line start (a segment file name and a byte offset, as `verify` and the logs print them)'))
-    .addOption(flag('--all', 'from the first record of the oldest segment'))
-    .addOption(flag('-y, --yes', 'do not ask (required when stdin is not a terminal)'))
-    .addHelpText('after', `
-The checkpoint only moves back: a target at or after it changes nothing. It also repairs a bad
-checkpoint (\`process\` exit 78). Refused while a processor runs (stop it first).
-
-Exit codes: 0 done (or nothing to replay); 1 cancelled at the prompt; 64 usage, or no --yes and
-stdin not a terminal; 75 a processor is running; 78 --from is not a line start of the spool.
-
-Examples:
-  callback-spool replay --since 2h
-  callback-spool replay --from 000000000042-20261127T115217123Z.ndjson:1234 --yes
-  callback-spool replay --all --yes --data-dir /var/lib/callback-spool
-`)
-    .action(async (opts: Record<string, unknown>) => {
-      const io = makeIO()
-      const result = await runReplay(replayOptionsFrom(opts), io)
-      await io.write(result.message)
-    })
+/** The `replay` command. */
+export async function replayCommand (opts: Record<string, unknown>, io: ToolIO): Promise<void> {
+  const result = await runReplay(replayOptionsFrom(opts), io)
+  await io.write(result.message)
 }

@@ -5,7 +5,6 @@
  */
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Command } from 'commander'
 import { listRequeueFiles } from '../processor/requeue.js'
 import { computeBacklog } from '../spool/backlog.js'
 import { readCheckpoint, validatePosition } from '../spool/checkpoint.js'
@@ -13,19 +12,17 @@ import { freeBytes } from '../spool/disk.js'
 import { listNdjsonFiles, readFileNoFollow } from '../spool/fsutil.js'
 import { dataLayout, listSegments } from '../spool/layout.js'
 import { describeHolder, findHolder, lockPath, type LockRole } from '../spool/lock.js'
-import { formatBytes, formatDuration, formatSize, parseBytes, parseDuration } from '../units.js'
-import { DEFAULT_MIN_FREE_BYTES } from '../receiver/defaults.js'
+import { formatBytes, parseBytes, parseDuration } from '../units.js'
 import type { PassProgress } from '../processor/pass-watch.js'
 import type { StuckRecord } from '../processor/pass-activity.js'
 import { findLastSpooled, type LastSpooled } from '../spool/last-spooled.js'
 import { readReceiverAnswers, type ReceiverAnswers } from '../spool/receiver-answers.js'
-import { assessHealth, DEFAULT_MAX_LAG_MS, HEALTH_EXIT, type Health, type HealthThresholds } from './health.js'
+import { assessHealth, HEALTH_EXIT, type Health, type HealthThresholds } from './health.js'
 import { readPassState } from './status-pass.js'
-import { dataDirOption } from '../config.js'
 import { existingDataDir } from '../spool/data-dir.js'
 import { PermissionError, UsageError } from '../errors.js'
 import { isPermissionDenied, permissionError } from '../permission.js'
-import { flag, formatAge, type ToolIO } from './common.js'
+import { formatAge, type ToolIO } from './common.js'
 
 export interface SegmentInfo {
   name: string
@@ -246,41 +243,22 @@ export function stuckLine (s: StuckRecord, now: number): string {
   return `record ${s.id} (${s.kind}) at ${s.target ?? '-'}: ${s.error}; attempt ${s.attempts} of ${s.max_attempts}, failing since ${since(s.failing_since, now)}, dead-lettered from ${s.dead_after}`
 }
 
-export function addStatusCommand (program: Command, makeIO: () => ToolIO): Command {
-  return program.command('status')
-    .description('the state of a data dir: segments, receiver and processor, checkpoint, backlog, dead letters, last pass, free disk')
-    .addOption(dataDirOption())
-    .addOption(flag('--json', 'print one JSON object, for scripts'))
-    .addOption(flag('--check', 'print one line (healthy, degraded or down, and why) and exit 0, 1 or 2, for monitoring'))
-    .addOption(flag('--min-free <size>', 'the receiver\'s --min-free: down under it, degraded under twice it').default(formatSize(DEFAULT_MIN_FREE_BYTES)))
-    .addOption(flag('--max-lag <duration>', 'degraded when the oldest record not processed is older than this').default(formatDuration(DEFAULT_MAX_LAG_MS)))
-    .addOption(flag('--source <url>', 'instead of a data dir: the figures of a JetStream stream and its consumer (nats://HOST:PORT?stream=CALLBACKS&consumer=callback-spool)'))
-    .addHelpText('after', `
-Exit codes: 0 printed (whatever the state); 66 no such data directory; 69 the --source server does not answer; 64 usage.
-With --check: 0 healthy, 1 degraded, 2 down (see "When something is wrong" in the README).
-
-Examples:
-  callback-spool status --data-dir /var/lib/callback-spool
-  callback-spool status --json | jq .backlog.records
-  callback-spool status --source 'nats://127.0.0.1:4222?stream=CALLBACKS&consumer=callback-spool'
-`)
-    .action(async (opts: { dataDir: string, json?: boolean, check?: boolean, minFree: string, maxLag: string, source?: string }) => {
-      const io = makeIO()
-      if (opts.source !== undefined) {
-        if (opts.check === true) throw new UsageError('Expected only one of `--source` and `--check`')
-        const { collectSourceStatus, formatSourceStatus } = await import('./status-source.js')
-        const report = await collectSourceStatus(opts.source)
-        await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatSourceStatus(report))
-        return
-      }
-      const thresholds = { minFreeBytes: parseBytes('--min-free', opts.minFree), maxLagMs: parseDuration('--max-lag', opts.maxLag) }
-      const report = await collectStatus(opts.dataDir, Date.now(), thresholds)
-      if (opts.check === true) {
-        const { state, reasons } = report.health
-        await io.write(opts.json === true ? JSON.stringify(report.health) + '\n' : `${state}${reasons.length === 0 ? '' : ': ' + reasons.join('; ')}\n`)
-        process.exitCode = HEALTH_EXIT[state]
-        return
-      }
-      await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report))
-    })
+/** The `status` command: the report, or with --check the health line, and its exit code. */
+export async function statusCommand (opts: { dataDir: string, json?: boolean, check?: boolean, minFree: string, maxLag: string, source?: string }, io: ToolIO): Promise<void> {
+  if (opts.source !== undefined) {
+    if (opts.check === true) throw new UsageError('Expected only one of `--source` and `--check`')
+    const { collectSourceStatus, formatSourceStatus } = await import('./status-source.js')
+    const report = await collectSourceStatus(opts.source)
+    await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatSourceStatus(report))
+    return
+  }
+  const thresholds = { minFreeBytes: parseBytes('--min-free', opts.minFree), maxLagMs: parseDuration('--max-lag', opts.maxLag) }
+  const report = await collectStatus(opts.dataDir, Date.now(), thresholds)
+  if (opts.check === true) {
+    const { state, reasons } = report.health
+    await io.write(opts.json === true ? JSON.stringify(report.health) + '\n' : `${state}${reasons.length === 0 ? '' : ': ' + reasons.join('; ')}\n`)
+    process.exitCode = HEALTH_EXIT[state]
+    return
+  }
+  await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report))
 }

@@ -6,8 +6,6 @@
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Command } from 'commander'
-import { dataDirOption } from '../config.js'
 import { maskNumber } from '../mask.js'
 import { loadAttempts } from '../processor/attempts.js'
 import { classifyCallback } from '../processor/classify.js'
@@ -20,7 +18,7 @@ import { existingDataDir } from '../spool/data-dir.js'
 import { readFileNoFollow } from '../spool/fsutil.js'
 import { dataLayout } from '../spool/layout.js'
 import { readLines, segmentBefore } from '../spool/reader.js'
-import { flag, type ToolIO } from './common.js'
+import { type ToolIO } from './common.js'
 import { deadLetterId, readDeadLetters } from './dead.js'
 import { parseTraceQuery, recordNumber, type TraceQuery } from './trace-query.js'
 
@@ -128,24 +126,8 @@ export function formatTrace (r: TraceReport): string {
   return out
 }
 
-export function addTraceCommand (program: Command, makeIO: () => ToolIO): Command {
-  return program.command('trace')
-    .description('where the callbacks of a number, a message id or a record id went: handed over, pending, failing, dead-lettered, quarantined or deleted')
-    .argument('<query>', 'a phone number (+33..., 0033..., or 06... with --country), a message id, or a record id')
-    .addOption(dataDirOption())
-    .addOption(flag('--country <code>', 'the country of a national number like 0612345678: a calling code (33) or FR, BE, ...'))
-    .addOption(flag('--json', 'print one JSON object, for scripts'))
-    .addHelpText('after', `
-Exit codes: 0 printed (found or not); 64 usage; 66 no such data directory.
-
-Examples:
-  callback-spool trace +33612345678
-  callback-spool trace 0612345678 --country FR
-  callback-spool trace 019abcde-0123-7456-89ab-0123456789ab --json | jq -r '.records[].state'
-`)
-    .action(async (query: string, opts: { dataDir: string, country?: string, json?: boolean }) => {
-      const io = makeIO()
-      const report = await traceRecords(opts.dataDir, parseTraceQuery(query, opts.country))
-      await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatTrace(report))
-    })
+/** The `trace` command. */
+export async function traceCommand (query: string, opts: { dataDir: string, country?: string, json?: boolean }, io: ToolIO): Promise<void> {
+  const report = await traceRecords(opts.dataDir, parseTraceQuery(query, opts.country))
+  await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatTrace(report))
 }

@@ -11,16 +11,14 @@
  */
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Command } from 'commander'
 import { decodeRecord } from '../record.js'
 import { loadCheckpoint } from '../spool/checkpoint.js'
 import { dataLayout, listSegments, quarantineName } from '../spool/layout.js'
 import { isLockHeld } from '../spool/lock.js'
 import { findTornTail } from '../spool/quarantine.js'
 import { readLineBatches } from '../spool/reader.js'
-import { dataDirOption } from '../config.js'
 import { existingDataDir } from '../spool/data-dir.js'
-import { flag, type ToolIO } from './common.js'
+import { type ToolIO } from './common.js'
 
 export type FindingKind = 'invalid' | 'torn' | 'write_in_progress' | 'checkpoint'
 
@@ -127,23 +125,9 @@ export function formatVerifyReport (report: VerifyReport): string {
   return report.findings.map(formatFinding).join('') + summary
 }
 
-export function addVerifyCommand (program: Command, makeIO: () => ToolIO): Command {
-  return program.command('verify')
-    .description('check every segment and the checkpoint; report each torn or invalid line (segment, line number, byte offset)')
-    .addOption(dataDirOption())
-    .addOption(flag('--json', 'print the report as JSON'))
-    .addHelpText('after', `
-Exit codes: 0 all sound; 1 a torn or invalid line, or a bad checkpoint (each one listed); 64 usage.
-An unterminated last line of the newest segment while the receiver runs is a write in progress:
-listed as a note, not a problem.
-
-Example:
-  callback-spool verify --data-dir /var/lib/callback-spool
-`)
-    .action(async (opts: { dataDir: string, json?: boolean }) => {
-      const io = makeIO()
-      const report = await verifySpool(opts.dataDir)
-      await io.write(opts.json === true ? JSON.stringify(report) + '\n' : formatVerifyReport(report))
-      process.exitCode = report.sound ? 0 : 1
-    })
+/** The `verify` command: the report; exit 1 when something is not sound. */
+export async function verifyCommand (opts: { dataDir: string, json?: boolean }, io: ToolIO): Promise<void> {
+  const report = await verifySpool(opts.dataDir)
+  await io.write(opts.json === true ? JSON.stringify(report) + '\n' : formatVerifyReport(report))
+  process.exitCode = report.sound ? 0 : 1
 }

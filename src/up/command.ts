@@ -6,7 +6,8 @@ import { parsePort } from '../units.js'
 import { ensureDir } from '../spool/fsutil.js'
 
 export interface UpCommandDeps {
-  makeLogger: () => Logger
+  /** Loads pino only when `up` runs. */
+  makeLogger: () => Promise<Logger>
   onSignal: (handler: (signal: NodeJS.Signals) => void) => void
   defaults: { port: number }
 }
@@ -79,7 +80,7 @@ Example:
   const passed = addPassedOptions(program, up)
   setOptionsValidator(up, (opts: { port: string }) => parsePort('--port', opts.port))
   return up.action(async (opts: { host?: string, port: string, dataDir: string }) => {
-    const logger = deps.makeLogger()
+    const logger = await deps.makeLogger()
     parsePort('--port', opts.port)
     // `up` runs the receiver, which alone creates a data dir: create it before the processor
     // starts beside it, or the processor would refuse it (66) until the receiver had made it.

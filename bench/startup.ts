@@ -1,0 +1,117 @@
+/**
+ * Start-up: how long a command takes before it does its work, beside `node -e 0` in the same run.
+ *   - `node -e 0`: Node itself, the floor;
+ *   - `callback-spool status` on an empty data dir;
+ *   - `callback-spool process`, one pass over a spool of one record (a fresh copy each run), start
+ *     to exit: the time to the first record handed over, plus its commit.
+ * Each is spawned `rounds` times, the three in turn, through /usr/bin/time when present (CPU time);
+ * the figures are the medians. Target: the two commands under 0.15 s of wall time.
+ *
+ *   npm run bench -- --only startup
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateSpool } from './processor.js'
+
+const CLI = join(new URL('..', import.meta.url).pathname, 'bin', 'callback-spool.js')
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined
+export const TARGET_STARTUP_SECONDS = 0.15
+
+export interface StartupSubject {
+  label: string
+  /** Median wall time, seconds. */
+  wall: number
+  /** The fastest run's wall time, seconds: what an idle machine gives. */
+  minWall: number
+  /** Median user + system CPU time, seconds (NaN without /usr/bin/time). */
+  cpu: number
+  /** Every run ended with exit code 0. */
+  ok: boolean
+  target: boolean
+}
+
+interface Run { wall: number, cpu: number, code: number | null }
+
+async function timed (argv: string[]): Promise<Run> {
+  const started = process.hrtime.bigint()
+  const child = TIME === undefined
+    ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(TIME, ['-f', 'cpu %U %S', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const [code] = await once(child, 'close') as [number | null]
+  const wall = Number(process.hrtime.bigint() - started) / 1e9
+  const m = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr)
+  if (code !== 0) process.stderr.write(stderr.slice(-2000))
+  return { wall, cpu: m === null ? Number.NaN : Number(m[1]) + Number(m[2]), code }
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+export async function runStartupBench (rounds: number, log: (line: string) => void): Promise<StartupSubject[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-'))
+  try {
+    const empty = join(dir, 'empty')
+    await mkdir(empty)
+    const oneRecord = join(dir, 'one-record')
+    await generateSpool(oneRecord, 1)
+    const pass = join(dir, 'pass')
+    const subjects: Array<{ label: string, target: boolean, prepare?: () => Promise<void>, argv: string[], runs: Run[] }> = [
+      { label: 'node -e 0', target: false, argv: [process.execPath, '-e', '0'], runs: [] },
+      { label: 'status, empty data dir', target: true, argv: [process.execPath, CLI, 'status', '--data-dir', empty], runs: [] },
+      {
+        label: 'process, one pass over one record',
+        target: true,
+        prepare: async () => {
+          await rm(pass, { recursive: true, force: true })
+          await cp(oneRecord, pass, { recursive: true })
+        },
+        argv: [process.execPath, CLI, 'process', '--data-dir', pass, '--log-level', 'warn'],
+        runs: [],
+      },
+    ]
+    for (let round = 1; round <= rounds; round++) {
+      for (const s of subjects) {
+        await s.prepare?.()
+        s.runs.push(await timed(s.argv))
+      }
+    }
+    return subjects.map((s) => {
+      const subject: StartupSubject = {
+        label: s.label,
+        wall: median(s.runs.map((r) => r.wall)),
+        minWall: Math.min(...s.runs.map((r) => r.wall)),
+        cpu: median(s.runs.map((r) => r.cpu)),
+        ok: s.runs.every((r) => r.code === 0),
+        target: s.target,
+      }
+      log(`  start-up, ${s.label}: ${subject.wall.toFixed(3)} s wall (fastest ${subject.minWall.toFixed(3)}), ${subject.cpu.toFixed(3)} s CPU, median of ${rounds}`)
+      return subject
+    })
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export function startupTable (subjects: StartupSubject[]): string {
+  const rows = ['| command | wall s (median) | wall s (fastest) | CPU s (median) |', '|---|---:|---:|---:|']
+  for (const s of subjects) rows.push(`| ${s.label} | ${s.wall.toFixed(3)} | ${s.minWall.toFixed(3)} | ${Number.isNaN(s.cpu) ? '–' : s.cpu.toFixed(3)} |`)
+  return rows.join('\n')
+}
+
+export function startupTargets (subjects: StartupSubject[]): Array<{ label: string, measured: string, pass: boolean }> {
+  const floor = subjects.find((s) => !s.target)
+  return subjects.filter((s) => s.target).map((s) => ({
+    label: `start-up, ${s.label}: < ${TARGET_STARTUP_SECONDS} s`,
+    measured: `${s.wall.toFixed(3)} s (node -e 0: ${floor?.wall.toFixed(3) ?? '?'} s)${s.ok ? '' : '; a run did not exit 0'}`,
+    pass: s.ok && s.wall < TARGET_STARTUP_SECONDS,
+  }))
+}
