@@ -70,7 +70,7 @@ export function addCatCommand (program: Command, makeIO: MakeIO): Command {
     .addOption(dataDirOption())
     .addOption(flag('--pretty', 'one line per record: time, kind, number, status or text, message id (colours on a terminal unless NO_COLOR is set)'))
     .addOption(flag('--kind <kinds>', 'only these kinds: delivery, reply, optout, optin, unknown (comma-separated)'))
-    .addOption(flag('--provider <names>', "only these providers' records, by profile name (octopush, twilio, vonage, ...: see the README), or none (recognised by no profile); comma-separated"))
+    .addOption(flag('--provider <names>', "only these providers' records (octopush, twilio, vonage, ...; none: recognised by no profile); comma-separated"))
     .addOption(flag('--count', 'print how many records match, by provider and kind (a batched request counts each event), instead of the records'))
     .addOption(flag('--since <time>', 'only records received at or after this time: ISO 8601, or a duration ago (2h, 7d)'))
     .addOption(flag('--until <time>', 'only records received before this time: ISO 8601, or a duration ago'))
