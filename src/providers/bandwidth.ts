@@ -1,5 +1,5 @@
 /**
- * Bandwidth Messaging API v2 (../shared/PROVIDERS.md, section 10): a JSON array of events (the
+ * Bandwidth Messaging API v2: a JSON array of events (the
  * receiver keeps its items as fields `0`, `1`, ...), one event per item. `type`:
  * `message-received` is an incoming message; `message-delivered`, `message-failed` and
  * `message-sending` are status events, whose `message.text` is empty. Times are ISO 8601 UTC.

@@ -1,5 +1,5 @@
 /**
- * Brevo transactional SMS webhooks (../shared/PROVIDERS.md, section 9): JSON with `msg_status`
+ * Brevo transactional SMS webhooks: JSON with `msg_status`
  * and `messageId`. `replied` is a reply, `unsubscribe` an opt-out, `subscribe` an opt-in, the
  * other words are delivery statuses. `date` is in CET/CEST (read in Europe/Paris, whose rules
  * they are). `id` is the webhook's id, not the event's. The reply's text field is not documented:

@@ -1,5 +1,5 @@
 /**
- * Clickatell (../shared/PROVIDERS.md, section 11). A status callback has `integrationName`,
+ * Clickatell. A status callback has `integrationName`,
  * `messageId` and a numeric `statusCode` (One API table); an incoming-message callback has
  * `event.moText[]`, one event per message. Times are epoch milliseconds.
  */

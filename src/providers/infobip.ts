@@ -1,5 +1,5 @@
 /**
- * Infobip (../shared/PROVIDERS.md, section 8): JSON `{results: [...]}`, up to 100 events per
+ * Infobip: JSON `{results: [...]}`, up to 100 events per
  * request by default, one event per result. A delivery report has `status{groupName, name}` and
  * `doneAt`; an incoming message `text` and `receivedAt`. Offsets come without a colon (`+0000`).
  * Numbers come without `+`.

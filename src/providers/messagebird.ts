@@ -1,5 +1,5 @@
 /**
- * MessageBird's legacy SMS status reports (../shared/PROVIDERS.md, section 7): a GET with `id`,
+ * MessageBird's legacy SMS status reports: a GET with `id`,
  * `reference`, `recipient`, `status` and `statusDatetime` (ISO 8601 with its offset). Inbound
  * messages and opt-outs: no documented callback found.
  */

@@ -1,5 +1,5 @@
 /**
- * Plivo (../shared/PROVIDERS.md, section 4): form posts (or GET) with `MessageUUID`. `Status`
+ * Plivo: form posts (or GET) with `MessageUUID`. `Status`
  * makes a status callback; otherwise `Text` (SMS) or `Body` (MMS) an incoming message, whose
  * `MessageIntent` says `optout` or `optin` for the standard keywords. Numbers come without `+`.
  * Its times (`DeliveryReportTime`, `MessageTime`) carry no zone and are read as UTC unless

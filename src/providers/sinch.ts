@@ -1,5 +1,5 @@
 /**
- * Sinch SMS REST API (../shared/PROVIDERS.md, section 5): JSON with a `type`. A per-recipient
+ * Sinch SMS REST API: JSON with a `type`. A per-recipient
  * report (`recipient_delivery_report_sms`/`_mms`) is one event; a batch report
  * (`delivery_report_sms`/`_mms`) one event per recipient of each status; `mo_text`, `mo_binary`
  * and `mo_media` are incoming messages. Numbers come without `+`; times are ISO 8601 UTC.

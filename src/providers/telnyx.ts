@@ -1,5 +1,5 @@
 /**
- * Telnyx Messaging (../shared/PROVIDERS.md, section 6): JSON `{data: {id, event_type,
+ * Telnyx Messaging: JSON `{data: {id, event_type,
  * occurred_at, payload}}`. `message.received` is an incoming message; `message.sent` and
  * `message.finalized` are status updates, the status being the recipient's (`payload.to[0]`).
  * Times carry their offset. `data.id` identifies the event.

@@ -1,5 +1,5 @@
 /**
- * Twilio Programmable Messaging (../shared/PROVIDERS.md, section 2). Form posts with `MessageSid`
+ * Twilio Programmable Messaging. Form posts with `MessageSid`
  * and `AccountSid`: `MessageStatus` makes a status callback; `OptOutType` (Advanced Opt-Out)
  * STOP / START an opt-out / opt-in; otherwise `Body` makes an incoming message. Status callbacks
  * carry no event time; `RawDlrDoneDate` (YYMMDDhhmm) is in the carrier's zone, which Twilio says

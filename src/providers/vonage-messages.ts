@@ -1,5 +1,5 @@
 /**
- * Vonage Messages API (../shared/PROVIDERS.md, section 3b): JSON with `message_uuid`. A status
+ * Vonage Messages API: JSON with `message_uuid`. A status
  * webhook has `status` (`submitted`, `delivered`, `read`, `rejected`, `undeliverable`); an
  * inbound webhook `message_type` and `text`. `to` and `from` keep their roles (a status's `to` is
  * the subscriber, an inbound message's `from`); numbers come without `+`; `timestamp` is UTC.

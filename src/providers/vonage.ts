@@ -1,5 +1,5 @@
 /**
- * Vonage SMS API (../shared/PROVIDERS.md, section 3a): GET, form or JSON, with `msisdn` and
+ * Vonage SMS API: GET, form or JSON, with `msisdn` and
  * `messageId`. A delivery receipt has `status`; an inbound message `text`. Vonage swaps the two
  * numbers' roles: in a receipt `msisdn` is the recipient and `to` our sender ID, in an inbound
  * message `msisdn` is the sender and `to` our number. Its numbers are international without `+`.

@@ -1,5 +1,5 @@
 /**
- * Bird's webhook subscriptions (../shared/PROVIDERS.md, section 7, "Bird: verifying a webhook"):
+ * Bird's webhook subscriptions ("Bird: verifying a webhook" in its docs):
  * `messagebird-signature` is base64 HMAC-SHA256, keyed with the subscription's signing key, of
  * `messagebird-request-timestamp`, a newline, the URL called, a newline and the SHA-256 of the raw
  * body (its 32 bytes, not hex). Bird publishes no test vector and no tolerance for the timestamp:

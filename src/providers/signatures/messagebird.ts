@@ -1,5 +1,5 @@
 /**
- * MessageBird (../shared/PROVIDERS.md, section 7): `MessageBird-Signature-JWT` is a JWT signed
+ * MessageBird: `MessageBird-Signature-JWT` is a JWT signed
  * with the signing key (HS256, HS384 or HS512; not the API key). As messagebird/go-rest-api's
  * validator checks: `iss` is `MessageBird`; now lies between `nbf` and `exp` (1 s of skew); `jti`
  * is set; `url_hash` is the hex SHA-256 of the full URL called, query included; `payload_hash`

@@ -1,5 +1,5 @@
 /**
- * Plivo's signatures (../shared/PROVIDERS.md, section 4), keyed with the account's auth token,
+ * Plivo's signatures, keyed with the account's auth token,
  * base64 of HMAC-SHA256. Each comes in two headers: `...-V2`/`-V3` signed with the auth token of
  * the account that owns the application, `...-Ma-V2`/`-Ma-V3` with the main account's; either holds.
  *

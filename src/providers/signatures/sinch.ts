@@ -1,5 +1,5 @@
 /**
- * Sinch SMS callbacks signed with HMAC (../shared/PROVIDERS.md, section 5; configured on the
+ * Sinch SMS callbacks signed with HMAC (configured on the
  * service plan by Sinch): `x-sinch-webhook-signature` is base64 of HMAC-SHA256, keyed with the
  * webhook secret, over the raw body, `.`, `x-sinch-webhook-signature-nonce`, `.` and
  * `x-sinch-webhook-signature-timestamp`; `x-sinch-webhook-signature-algorithm`, when sent, must be

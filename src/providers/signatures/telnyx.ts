@@ -1,5 +1,5 @@
 /**
- * Telnyx (../shared/PROVIDERS.md, section 6): `telnyx-signature-ed25519` is the base64 Ed25519
+ * Telnyx: `telnyx-signature-ed25519` is the base64 Ed25519
  * signature, by Telnyx's key, of `telnyx-timestamp` (Unix seconds), `|` and the raw body; the
  * account's public key (base64, 32 bytes) is in the portal. As telnyx-node does, a timestamp more
  * than 5 minutes from now is refused, so a captured request cannot be replayed later.

@@ -1,5 +1,5 @@
 /**
- * Vonage's two signatures (../shared/PROVIDERS.md, section 3), both keyed with the account's
+ * Vonage's two signatures, both keyed with the account's
  * signature secret (API settings in the dashboard; not the API secret):
  *
  * - SMS API: a `sig` parameter beside the others. For every other parameter, sorted by name,
