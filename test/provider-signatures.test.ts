@@ -344,7 +344,7 @@ test('messagebird: the go-rest-api reference vectors pass or fail as published, 
 
 test('bird: messagebird-signature over the timestamp, the URL and the body\'s SHA-256 holds; a byte, a parameter or the timestamp changed does not', () => {
   // Bird publishes no vector: the signature is made here from its definition ("Bird: verifying a
-  // webhook", PROVIDERS.md section 7). No Bird profile names the verifier yet, so it is called alone.
+  // webhook" in its docs), and the verifier is called alone; the next test goes through the receiver.
   const key = 'bird-signing-key'
   const url = 'https://sms.example.com/bird?x=1'
   const body = '{"service":"channels","event":"sms.inbound","payload":{"id":"1","body":{"text":{"text":"STOP"}}}}'
@@ -364,6 +364,22 @@ test('bird: messagebird-signature over the timestamp, the URL and the body\'s SH
   assert.equal(verifier.verify(request({ timestamp: String(Number(timestamp) + 60) })), false, 'the timestamp a minute later')
   assert.equal(verifier.verify(request({ signature: oneByte(signature, 0) })), false, 'one byte of the signature')
   assert.equal(createBirdVerifier('another key').verify(request()), false, 'another key')
+})
+
+test('bird: a path bound to bird is verified through the receiver, spooled when signed, refused (401, nothing spooled) when not', async (t) => {
+  const key = 'bird-signing-key'
+  const publicUrl = 'https://sms.example.com'
+  const path = '/bird/events?x=1'
+  const body = '{"service":"channels","event":"sms.inbound","payload":{"id":"1"}}'
+  const timestamp = '1736760161'
+  const sign = (b: string, ts: string): string => createHmac('sha256', key)
+    .update(Buffer.concat([Buffer.from(`${ts}\n${publicUrl}${path}\n`), createHash('sha256').update(b).digest()])).digest('base64')
+  const live = await receiver(t, createBirdVerifier(key), { publicUrl, bind: '/bird/=bird' })
+  const request = (headers: Record<string, string>, b = body): SendOptions => ({ method: 'POST', path, body: b, headers: { 'content-type': 'application/json', ...headers } })
+  await accepted(live, request({ 'messagebird-signature': sign(body, timestamp), 'messagebird-request-timestamp': timestamp }), 'signed')
+  await refused(live, request({ 'messagebird-signature': sign(body, timestamp), 'messagebird-request-timestamp': timestamp }, body.replace('"1"', '"2"')), 'one byte of the body')
+  await refused(live, request({ 'messagebird-signature': sign(body, timestamp), 'messagebird-request-timestamp': String(Number(timestamp) + 60) }), 'the timestamp a minute later')
+  await refused(live, request({}), 'no signature')
 })
 
 test('every verifier answers 401, never 500, to malformed signatures', async (t) => {

@@ -19,6 +19,7 @@ import { vonageMessages } from './vonage-messages.js'
 import type { NormaliseContext, ProviderEvent, ProviderProfile, SignatureScheme } from './profile.js'
 import { ProviderTimes } from './times.js'
 import { bandwidth } from './bandwidth.js'
+import { bird } from './bird.js'
 
 export const PROFILES: readonly ProviderProfile[] = [
   octopush,
@@ -30,6 +31,7 @@ export const PROFILES: readonly ProviderProfile[] = [
   sinch,
   infobip,
   messagebird,
+  bird,
   brevo,
   clickatell,
   bandwidth,
