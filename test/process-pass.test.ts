@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdir, readFile, writeFile, mkdir, utimes } from 'node:fs/promises'
@@ -9,6 +10,7 @@ import { loadCheckpoint, saveCheckpoint } from '../src/spool/checkpoint.js'
 import { tryAcquireLock } from '../src/spool/lock.js'
 import { encodeRecord } from '../src/record.js'
 import { tempDir } from './helpers/tmp.js'
+import { waitFor } from './helpers/wait.js'
 import { capturingLogger, silentLogger } from './helpers/logger.js'
 import { deliveryRecord, fixtureRecord, lines, recordWithFields } from './helpers/records.js'
 import { writeSegment } from './helpers/spool.js'
@@ -249,7 +251,8 @@ test('SIGTERM during a pass: the record in hand is finished, the checkpoint save
   let stop: ((s: NodeJS.Signals) => void) | undefined
   const running = runProcessCommand(processorOptions(dir, { routes: [parseRoute(`*=exec:cat >/dev/null; echo $CALLBACK_ID >> ${seen}; sleep 0.05`)] }),
     silentLogger(), (handler) => { stop = handler })
-  await new Promise((resolve) => setTimeout(resolve, 250))
+  // Once the pass has its signal handler and a first record is done (a fixed wait was too short on a loaded machine).
+  await waitFor('the handler installed and a first record done', () => stop !== undefined && existsSync(seen), 30_000, 20)
   stop!('SIGTERM')
   assert.equal(await running, 0)
   const ids = (await readFile(seen, 'utf8')).trim().split('\n')

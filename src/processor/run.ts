@@ -198,7 +198,7 @@ async function followSource (processor: Processor, options: ProcessCommandOption
     await onePass(processor, log, false)
     if (processor.stopping) break
     failedPasses = processor.lastPassFailed ? failedPasses + 1 : 0
-    if (failedPasses > 0) await sleep.sleep(retryPause(options.retryPauseMs ?? 5000, failedPasses))
+    if (failedPasses > 0) await sleep.sleep(retryPause(options.retryPauseMs ?? FOLLOW_DEFAULTS.retryPauseMs, failedPasses))
   }
   log.info('stopped')
   return EXIT_OK
