@@ -6,7 +6,7 @@
 /**
  * Every error code, with the exit codes the CLI may end with when an error of that code reaches
  * it. The one list: a code not in it does not type-check, and the README's error table lists each
- * (test/errors.test.ts). An internal code (never reaching the CLI) has the exit code 1 of an
+ * (test/core/errors.codes.test.ts). An internal code (never reaching the CLI) has the exit code 1 of an
  * unexpected error.
  */
 export const ERROR_CODES = {
