@@ -126,18 +126,8 @@ test('an R3 stream on three servers: its leader SIGKILLed mid-forward, the forwa
 test('an R3 stream on three servers: its leader SIGKILLed mid-consumption, the processor carries on and every message is handled and acked', { skip, timeout: 180_000 }, async (t) => {
   const nodes = await cluster(t)
   const servers = nodes.map((n) => `127.0.0.1:${n.port}`)
-  let nc: NatsConnection | undefined
-  await waitFor('the cluster up, JetStream ready', async () => {
-    try {
-      nc ??= await connect({ servers, timeout: 2000, maxReconnectAttempts: -1 })
-      await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo()
-      return true
-    } catch {
-      return false
-    }
-  }, 60_000, 500)
-  t.after(async () => { await nc!.close() })
-  const jsm = await jetstreamManager(nc!, { timeout: 10_000 })
+  const nc = await clusterClient(t, servers)
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 })
   await waitFor('the R3 stream created', async () => {
     try {
       await jsm.streams.add({ name: 'CALLBACKS', subjects: ['callbacks.>'], num_replicas: 3 })
@@ -146,7 +136,7 @@ test('an R3 stream on three servers: its leader SIGKILLed mid-consumption, the p
       return false
     }
   }, 60_000, 500)
-  const server: NatsServer = { address: servers[0]!, nc: nc!, jsm }
+  const server: NatsServer = { address: servers[0]!, nc, jsm }
   const records = await publishRecords(server, { name: 'CALLBACKS', prefix: 'callbacks', url: () => '', info: async () => await jsm.streams.info('CALLBACKS'), messages: async () => [] },
     Array.from({ length: 400 }, (_, i) => normalisedRecord(i)))
 
