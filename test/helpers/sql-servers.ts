@@ -81,7 +81,7 @@ async function connect (dialect: Dialect, url: string): Promise<Connection> {
   }
 }
 
-const TIME_COLUMNS = new Set(['received_at', 'event_time', 'opted_out_at', 'applied_at'])
+const TIME_COLUMNS = new Set(['opted_in_at', 'received_at', 'event_time', 'opted_out_at', 'applied_at'])
 
 function plain (row: Row): Row {
   const out: Row = {}

@@ -1,14 +1,14 @@
 /**
  * The SQL targets and the providers' re-sends: the unique index on `callbacks.dedupe_key` keeps a
  * re-send (another spool record, the same provider key) out, with no state row changed; an opt-in
- * newer than a number's opt-out drops it from `callback_optouts`; tables of schema version 1 are
- * migrated. The processor's own window is off here (`dedupeWindowMs: 0`): the database does it.
+ * newer than a number's opt-out drops it from `callback_optouts`, also when the older opt-out
+ * comes in a later pass (`callback_optins`); tables of schema versions 1 and 2 are migrated. The processor's own window is off here (`dedupeWindowMs: 0`): the database does it.
  */
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { runProcessCommand } from '../../src/processor/run.js'
 import { parseRoute } from '../../src/processor/dispatch.js'
-import { SCHEMA_VERSION } from '../../src/processor/sql/schema.js'
+import { SCHEMA_VERSION, schemaStatements } from '../../src/processor/sql/schema.js'
 import type { SpoolRecord } from '../../src/record.js'
 import { lines, recordWithFields } from '../helpers/records.js'
 import { writeSegment } from '../helpers/spool.js'
@@ -87,6 +87,61 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       ]))
       assert.equal(await pass(dir, db), 0)
       assert.deepEqual((await state(db)).optouts.map((r) => r.number), ['+15550000002'])
+    })
+
+    test('across passes: an opt-out older than an opt-in already written leaves the number out; a newer one puts it back', async (t) => {
+      const db = await testDatabase(t, server!)
+      const dir = await tempDir(t)
+      // Pass 1: the opt-ins, newer than the opt-outs still to come; +15550000002 had opted out before.
+      await writeSegment(dir, 1, lines([
+        twilioOpt('SMd0', '+15550000002', 'STOP', -30),
+        twilioOpt('SMd1', '+15550000001', 'START', 10),
+        twilioOpt('SMd2', '+15550000002', 'START', 10),
+      ]))
+      assert.equal(await pass(dir, db), 0)
+      assert.deepEqual((await state(db)).optouts, [])
+      // Pass 2: the older opt-outs, late (a provider's retry): both numbers stay out of the list.
+      await writeSegment(dir, 2, lines([
+        twilioOpt('SMe1', '+15550000001', 'STOP', 5),
+        twilioOpt('SMe2', '+15550000002', 'STOP', 10),
+      ]))
+      assert.equal(await pass(dir, db), 0)
+      assert.deepEqual((await state(db)).optouts, [])
+      // Pass 3: opt-outs newer than the opt-ins put the numbers back.
+      const back = twilioOpt('SMf1', '+15550000001', 'STOP', 20)
+      await writeSegment(dir, 3, lines([back, twilioOpt('SMf2', '+15550000002', 'STOP', 11)]))
+      assert.equal(await pass(dir, db), 0)
+      const optouts = (await state(db)).optouts
+      assert.deepEqual(optouts.map((r) => r.number), ['+15550000001', '+15550000002'])
+      assert.equal(optouts[0]!.record_id, back.id)
+      // Pass 4: an opt-in older than those opt-outs changes nothing; the latest opt-in is kept.
+      await writeSegment(dir, 4, lines([twilioOpt('SMg1', '+15550000001', 'START', 15)]))
+      assert.equal(await pass(dir, db), 0)
+      assert.deepEqual((await state(db)).optouts.map((r) => r.number), ['+15550000001', '+15550000002'])
+      assert.deepEqual((await db.query('SELECT number, opted_in_at FROM callback_optins ORDER BY number')).map((r) => [r.number, r.opted_in_at]),
+        [['+15550000001', at(15).toISOString()], ['+15550000002', at(10).toISOString()]])
+    })
+
+    test('tables of schema version 2 get callback_optins; their rows stay', async (t) => {
+      const db = await testDatabase(t, server!)
+      const dir = await tempDir(t)
+      const q = (name: string): string => dialect === 'postgres' ? name : `\`${name}\``
+      // Version 2's tables: this release's without callback_optins.
+      for (const statement of schemaStatements(dialect, '')) await db.query(statement)
+      await db.query(`DROP TABLE ${q('callback_optins')}`)
+      await db.query(`UPDATE ${q('callback_schema')} SET ${q('version')} = 2`)
+      await db.query(`INSERT INTO ${q('callback_optouts')} (${q('number')}, ${q('opted_out_at')}, ${q('record_id')}) VALUES ('+15550000009', '2026-01-01 00:00:00', '01900000-0000-7000-8000-000000000009')`)
+
+      const optin = twilioOpt('SMh1', '+15550000008', 'START', 10)
+      await writeSegment(dir, 1, lines([optin]))
+      assert.equal(await pass(dir, db), 0)
+      assert.deepEqual((await db.query(`SELECT ${q('version')} FROM ${q('callback_schema')} ORDER BY ${q('version')}`)).map((r) => Number(r.version)), [2, SCHEMA_VERSION])
+      assert.deepEqual((await db.query('SELECT number, record_id FROM callback_optins')), [{ number: '+15550000008', record_id: optin.id }])
+      assert.deepEqual((await state(db)).optouts.map((r) => r.number), ['+15550000009'])
+      // The new table is in use: an older opt-out, later, stays out.
+      await writeSegment(dir, 2, lines([twilioOpt('SMh2', '+15550000008', 'STOP', 5)]))
+      assert.equal(await pass(dir, db), 0)
+      assert.deepEqual((await state(db)).optouts.map((r) => r.number), ['+15550000009'])
     })
 
     test('tables of schema version 1 get the dedupe_key column and its unique index; their rows stay', async (t) => {

@@ -86,7 +86,7 @@ test('`db schema URL` prints the tables of the dialect, with the prefix; no pass
   await createProgram({ toolIO: io }).exitOverride().parseAsync(['db', 'schema', 'postgres://app:pw-secret@db/x?prefix=sms_'], { from: 'user' })
   assert.match(io.out(), /^-- callback-spool tables for postgres:\/\/app:\*\*\*@db\/x\?prefix=sms_\nBEGIN;/)
   assert.equal(io.out().slice(io.out().indexOf('\n') + 1), schemaScript('postgres', 'sms_'))
-  for (const table of ['sms_callbacks', 'sms_callback_optouts', 'sms_callback_deliveries', 'sms_callback_schema']) assert.match(io.out(), new RegExp(`CREATE TABLE IF NOT EXISTS ${table} `))
+  for (const table of ['sms_callbacks', 'sms_callback_optouts', 'sms_callback_optins', 'sms_callback_deliveries', 'sms_callback_schema']) assert.match(io.out(), new RegExp(`CREATE TABLE IF NOT EXISTS ${table} `))
   assert.doesNotMatch(io.out(), /pw-secret/)
   const my = captureIO()
   await createProgram({ toolIO: my }).exitOverride().parseAsync(['db', 'schema', 'mysql://app@db/x'], { from: 'user' })

@@ -1,7 +1,7 @@
 /**
  * `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `mariadb://`): records are buffered and written
  * in the background (sql/batch-queue.ts); each batch is one transaction of a few multi-row statements. The ids and
- * `dedupe_key`s already in `callbacks` are looked up first and left as they are; only the new records are inserted and update `callback_optouts` and `callback_deliveries`.
+ * `dedupe_key`s already in `callbacks` are looked up first and left as they are; only the new records are inserted and update `callback_optouts`, `callback_optins` and `callback_deliveries`.
  * No INSERT IGNORE: it would turn a refused value into a warning and store it truncated.
  */
 import { createHash } from 'node:crypto'
@@ -78,18 +78,25 @@ function latestBy (rows: MysqlRow[], key: (r: MysqlRow) => string | null, newer:
 
 const optedOutAt = (r: MysqlRow): string => r.eventTime ?? r.receivedAt
 
-function statements (t: TableNames): { existing: string, callbacks: string, optouts: string, optins: string, deliveries: string } {
+function statements (t: TableNames): { existing: string, callbacks: string, optouts: (rows: string) => string, optins: string, latestOptins: string, deliveries: string } {
   const newer = '`event_time` IS NULL OR VALUES(`event_time`) >= `event_time`'
   return {
     existing: `SELECT \`id\`, \`dedupe_key\` FROM \`${t.callbacks}\` WHERE \`id\` IN (?) OR \`dedupe_key\` IN (?)`,
     callbacks: `INSERT INTO \`${t.callbacks}\` (\`id\`, \`kind\`, \`received_at\`, \`event_time\`, \`message_id\`, \`number\`, \`status\`, \`text\`, \`fields\`, \`dedupe_key\`) VALUES ?
       ON DUPLICATE KEY UPDATE \`id\` = \`id\``,
     // Assignments run left to right on the updated row: the column compared is assigned last.
-    optouts: `INSERT INTO \`${t.optouts}\` (\`number\`, \`opted_out_at\`, \`record_id\`) VALUES ?
+    // `rows`: `SELECT ? AS n, CAST(? AS DATETIME(3)) AS at, ? AS rid UNION ALL SELECT ...`, one per
+    // opt-out; one with an opt-in at or after its time in `callback_optins` is left out.
+    optouts: (rows) => `INSERT INTO \`${t.optouts}\` (\`number\`, \`opted_out_at\`, \`record_id\`)
+      SELECT v.n, v.at, v.rid FROM (${rows}) AS v
+      WHERE NOT EXISTS (SELECT 1 FROM \`${t.optins}\` AS o WHERE o.\`number\` = v.n AND o.\`opted_in_at\` >= v.at)
       ON DUPLICATE KEY UPDATE \`record_id\` = IF(VALUES(\`opted_out_at\`) >= \`opted_out_at\`, VALUES(\`record_id\`), \`record_id\`),
       \`opted_out_at\` = GREATEST(\`opted_out_at\`, VALUES(\`opted_out_at\`))`,
     // One `(number = ? AND opted_out_at <= ?)` per opt-in, joined by OR.
     optins: `DELETE FROM \`${t.optouts}\` WHERE `,
+    latestOptins: `INSERT INTO \`${t.optins}\` (\`number\`, \`opted_in_at\`, \`record_id\`) VALUES ?
+      ON DUPLICATE KEY UPDATE \`record_id\` = IF(VALUES(\`opted_in_at\`) >= \`opted_in_at\`, VALUES(\`record_id\`), \`record_id\`),
+      \`opted_in_at\` = GREATEST(\`opted_in_at\`, VALUES(\`opted_in_at\`))`,
     deliveries: `INSERT INTO \`${t.deliveries}\` (\`message_id\`, \`number\`, \`status\`, \`event_time\`, \`record_id\`) VALUES ?
       ON DUPLICATE KEY UPDATE \`status\` = IF(${newer}, VALUES(\`status\`), \`status\`),
       \`record_id\` = IF(${newer}, VALUES(\`record_id\`), \`record_id\`),
@@ -202,14 +209,21 @@ export class MysqlHandler extends QueuedSqlHandler<MysqlRow> implements Handler,
         const writes: string[] = []
         if (fresh.length > 0) {
           writes.push(mysql.format(this.sql.callbacks, [fresh.map((r) => r.values)]))
-          // Per number, the latest opt-out or opt-in decides: an opt-out is upserted, an opt-in removes an older opt-out.
+          // Per number, the latest opt-out or opt-in decides: an opt-out is upserted unless an opt-in at
+          // or after its time is in `callback_optins` (from an earlier batch: it is written last), an
+          // opt-in removes an older opt-out. The batch's latest opt-in per number is kept in `callback_optins`.
           const latest = latestBy(fresh.filter((r) => r.kind === 'optout' || r.kind === 'optin'), (r) => r.number, (a, b) => optedOutAt(b) >= optedOutAt(a))
           const optouts = latest.filter((r) => r.kind === 'optout')
-          if (optouts.length > 0) writes.push(mysql.format(this.sql.optouts, [optouts.map((r) => [r.number, optedOutAt(r), r.id])]))
+          if (optouts.length > 0) {
+            writes.push(this.sql.optouts(optouts.map((r, i) =>
+              mysql.format(i === 0 ? 'SELECT ? AS n, CAST(? AS DATETIME(3)) AS at, ? AS rid' : 'SELECT ?, CAST(? AS DATETIME(3)), ?', [r.number, optedOutAt(r), r.id])).join(' UNION ALL ')))
+          }
           const optins = latest.filter((r) => r.kind === 'optin')
           if (optins.length > 0) {
             writes.push(this.sql.optins + optins.map((r) => mysql.format('(`number` = ? AND `opted_out_at` <= ?)', [r.number, optedOutAt(r)])).join(' OR '))
           }
+          const latestOptins = latestBy(fresh.filter((r) => r.kind === 'optin'), (r) => r.number, (a, b) => optedOutAt(b) >= optedOutAt(a))
+          if (latestOptins.length > 0) writes.push(mysql.format(this.sql.latestOptins, [latestOptins.map((r) => [r.number, optedOutAt(r), r.id])]))
           const deliveries = latestBy(fresh.filter((r) => r.kind === 'delivery' && r.number !== null),
             (r) => r.messageId === null ? null : JSON.stringify([r.messageId, r.number]), newerDelivery)
           if (deliveries.length > 0) writes.push(mysql.format(this.sql.deliveries, [deliveries.map((r) => [r.messageId, r.number, r.status, r.eventTime, r.id])]))
@@ -251,7 +265,7 @@ export class MysqlHandler extends QueuedSqlHandler<MysqlRow> implements Handler,
    * together do not race. MySQL commits each CREATE TABLE at once: no transaction can hold them.
    */
   private async ensureSchema (conn: mysql.PoolConnection): Promise<void> {
-    const names = [this.tables.callbacks, this.tables.optouts, this.tables.deliveries, this.tables.schema]
+    const names = [this.tables.callbacks, this.tables.optouts, this.tables.optins, this.tables.deliveries, this.tables.schema]
     const present = await this.query<Array<{ n: number }>>(conn,
       'SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?)', [names])
     const readVersion = async (): Promise<number | null> =>

@@ -3,7 +3,7 @@
  * written in the background (sql/batch-queue.ts); each batch is one statement, so one transaction
  * and one round trip: the records go in as one JSON array, new
  * ids are inserted into `callbacks` (an id or a `dedupe_key` already there is left as it is), and
- * only those new rows update `callback_optouts` and `callback_deliveries`.
+ * only those new rows update `callback_optouts`, `callback_optins` and `callback_deliveries`.
  */
 import pg from 'pg'
 import { DONE, type Handler, type HandlerOutcome } from '../handler.js'
@@ -30,8 +30,10 @@ function describe (err: unknown): string {
  * Newest record wins within a batch (`s`, its order of arrival); the database's rows by time. A
  * row whose id or `dedupe_key` is already there (a re-send, or a record handed over again after a
  * crash) is not inserted, and only the rows inserted change the state tables. Per number, the
- * latest opt-out or opt-in of the batch decides: an opt-out newer than the row replaces it, an
- * opt-in newer than the row removes it.
+ * latest opt-out or opt-in of the batch decides: an opt-out newer than the row replaces it unless
+ * an opt-in at or after its time is in `callback_optins` (from an earlier batch), an opt-in newer
+ * than the row removes it. The batch's latest opt-in per number goes into `callback_optins` (the
+ * newest kept). Every CTE sees the tables as they were before the statement.
  */
 function batchSql (t: TableNames): string {
   return `WITH input AS (
@@ -48,9 +50,19 @@ function batchSql (t: TableNames): string {
   SELECT DISTINCT ON (number) number, kind, coalesce(event_time, received_at) AS at, id FROM fresh
   WHERE kind IN ('optout', 'optin') AND number IS NOT NULL
   ORDER BY number, coalesce(event_time, received_at) DESC, s DESC
+), latest_optin AS (
+  SELECT DISTINCT ON (number) number, coalesce(event_time, received_at) AS at, id FROM fresh
+  WHERE kind = 'optin' AND number IS NOT NULL
+  ORDER BY number, coalesce(event_time, received_at) DESC, s DESC
+), optin_rows AS (
+  INSERT INTO ${t.optins} AS cur (number, opted_in_at, record_id)
+  SELECT number, at, id FROM latest_optin
+  ON CONFLICT (number) DO UPDATE SET opted_in_at = EXCLUDED.opted_in_at, record_id = EXCLUDED.record_id
+  WHERE EXCLUDED.opted_in_at >= cur.opted_in_at
 ), optouts AS (
   INSERT INTO ${t.optouts} AS cur (number, opted_out_at, record_id)
   SELECT number, at, id FROM latest WHERE kind = 'optout'
+    AND NOT EXISTS (SELECT 1 FROM ${t.optins} AS o WHERE o.number = latest.number AND o.opted_in_at >= latest.at)
   ON CONFLICT (number) DO UPDATE SET opted_out_at = EXCLUDED.opted_out_at, record_id = EXCLUDED.record_id
   WHERE EXCLUDED.opted_out_at >= cur.opted_out_at
 ), optins AS (
@@ -154,7 +166,7 @@ export class PostgresHandler extends QueuedSqlHandler<string> implements Handler
     const client = await this.pool.connect()
     let broken: Error | undefined
     try {
-      const names = [this.tables.callbacks, this.tables.optouts, this.tables.deliveries, this.tables.schema]
+      const names = [this.tables.callbacks, this.tables.optouts, this.tables.optins, this.tables.deliveries, this.tables.schema]
       const present = await client.query<{ n: string }>('SELECT count(to_regclass(name)) AS n FROM unnest($1::text[]) AS name', [names])
       const readVersion = async (): Promise<number | null> =>
         (await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${this.tables.schema}`)).rows[0]!.v

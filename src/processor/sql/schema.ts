@@ -9,12 +9,15 @@ import type { SqlDialect } from './target-url.js'
  * Bumped with each change to the tables below; a later release migrates from the recorded one.
  * 2: `callbacks.dedupe_key`, the provider's natural key of the event, with a unique index (a
  * re-send inserts nothing and changes no state row).
+ * 3: `callback_optins`, each number's latest opt-in, so that an opt-out older than it, written in
+ * a later batch, does not put the number back in `callback_optouts` (created empty by the migration).
  */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 export interface TableNames {
   callbacks: string
   optouts: string
+  optins: string
   deliveries: string
   schema: string
 }
@@ -23,6 +26,7 @@ export function tableNames (prefix: string): TableNames {
   return {
     callbacks: `${prefix}callbacks`,
     optouts: `${prefix}callback_optouts`,
+    optins: `${prefix}callback_optins`,
     deliveries: `${prefix}callback_deliveries`,
     schema: `${prefix}callback_schema`,
   }
@@ -50,6 +54,12 @@ function postgresTables (t: TableNames): string[] {
     `CREATE TABLE IF NOT EXISTS ${t.optouts} (
   number varchar(64) PRIMARY KEY,
   opted_out_at timestamptz NOT NULL,
+  record_id uuid NOT NULL
+)`,
+    // Version 2's tables: this one is new in version 3.
+    `CREATE TABLE IF NOT EXISTS ${t.optins} (
+  number varchar(64) PRIMARY KEY,
+  opted_in_at timestamptz NOT NULL,
   record_id uuid NOT NULL
 )`,
     `CREATE TABLE IF NOT EXISTS ${t.deliveries} (
@@ -92,6 +102,11 @@ function mysqlTables (t: TableNames): string[] {
   \`opted_out_at\` datetime(3) NOT NULL,
   \`record_id\` char(36) CHARACTER SET ascii NOT NULL
 ) ${MYSQL_TABLE_OPTIONS}`,
+    `CREATE TABLE IF NOT EXISTS \`${t.optins}\` (
+  \`number\` varchar(64) NOT NULL PRIMARY KEY,
+  \`opted_in_at\` datetime(3) NOT NULL,
+  \`record_id\` char(36) CHARACTER SET ascii NOT NULL
+) ${MYSQL_TABLE_OPTIONS}`,
     `CREATE TABLE IF NOT EXISTS \`${t.deliveries}\` (
   \`message_id\` varchar(255) NOT NULL,
   \`number\` varchar(64) NOT NULL,
@@ -110,7 +125,8 @@ function mysqlTables (t: TableNames): string[] {
 
 /**
  * MySQL and MariaDB: what brings version 1's `callbacks` to this version, given whether its
- * `dedupe_key` column and index exist (MySQL has no ADD COLUMN IF NOT EXISTS). Run by the handler.
+ * `dedupe_key` column and index exist (MySQL has no ADD COLUMN IF NOT EXISTS). Run by the handler,
+ * after the CREATE TABLE IF NOT EXISTS statements (which add version 3's `callback_optins`).
  */
 export function mysqlMigration (prefix: string, has: { column: boolean, index: boolean }): string[] {
   const t = tableNames(prefix)
