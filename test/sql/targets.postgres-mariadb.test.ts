@@ -170,7 +170,9 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       assert.deepEqual(outcomes.map((o) => o.outcome), ['done', 'done'])
       assert.equal((await db.query('SELECT id FROM sms_callbacks')).length, 2)
       assert.deepEqual((await db.query('SELECT version FROM sms_callback_schema')).map((r) => Number(r.version)), [SCHEMA_VERSION])
+      assert.deepEqual(await db.query('SELECT number FROM sms_callback_optins'), [])
       await assert.rejects(db.query('SELECT 1 FROM callbacks'))
+      await assert.rejects(db.query('SELECT 1 FROM callback_optins'))
 
       const byHand = await fresh(t)
       const script = schemaScript(dialect, '')
