@@ -15,12 +15,18 @@ const MAX_CACHE = 50_000
 
 export class ZonedTimeReader {
   readonly timeZone: string
-  private readonly format: Intl.DateTimeFormat
+  /** Undefined for UTC, whose offset is always 0: no Intl formatter (its first one costs ~20 ms of ICU set-up). */
+  private readonly format: Intl.DateTimeFormat | undefined
   private readonly offsets = new Map<number, number>()
   /** Provider dates repeat a lot (same second, same minute): remember recent answers. */
   private readonly answers = new Map<string, string | null>()
 
   constructor (timeZone: string) {
+    this.timeZone = timeZone
+    if (timeZone === 'UTC') {
+      this.format = undefined
+      return
+    }
     try {
       this.format = new Intl.DateTimeFormat('en-US', {
         timeZone,
@@ -35,11 +41,11 @@ export class ZonedTimeReader {
     } catch (err) {
       throw new ConfigError(`Expected \`--provider-tz\` to be an IANA time zone like Europe/Paris, got \`${timeZone}\``, { cause: err })
     }
-    this.timeZone = timeZone
   }
 
   /** The zone's offset from UTC in ms at an instant. */
   offsetAt (epochMs: number): number {
+    if (this.format === undefined) return 0
     const bucket = Math.floor(epochMs / BUCKET_MS)
     const cached = this.offsets.get(bucket)
     if (cached !== undefined) return cached
