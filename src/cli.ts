@@ -3,6 +3,7 @@
  * createProgram() builds it without parsing, so tests can drive it with an explicit argv.
  */
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from './log-levels.js'
@@ -10,10 +11,11 @@ import { dataDirOption, envOption, installConfig, setOptionsValidator } from './
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
-import { signatureOptions } from './providers/index.js'
+import { signatureOptions } from './providers/signature-options.js'
 import { registerUpCommand } from './up/command.js'
 import type { ToolIO } from './tools/common.js'
 import { addCatCommand, addDbCommand, addDeadCommand, addPurgeCommand, addReplayCommand, addStatusCommand, addTraceCommand, addVerifyCommand } from './tools/commands.js'
+import { PACKAGE_ROOT } from './package-root.js'
 import { formatDuration, formatSize } from './units.js'
 
 export interface ProgramContext {
@@ -55,9 +57,9 @@ function groupOptionsInHelp (command: Command, groups: Record<string, string[]>)
   }
 }
 
-/** This package's version, from its package.json (one level above src/ and dist/ alike). */
+/** This package's version, from its package.json. */
 function packageVersion (): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version
 }
 
 function defaultOnSignal (handler: (signal: NodeJS.Signals) => void): void {

@@ -7,6 +7,7 @@
  */
 import type { ProviderProfile } from './profile.js'
 import { createBirdVerifier } from './signatures/bird.js'
+import { SIGNATURE_OPTIONS } from './signature-options.js'
 
 export const bird: ProviderProfile = {
   name: 'bird',
@@ -16,9 +17,5 @@ export const bird: ProviderProfile = {
   normalise: () => [{ kind: 'unknown', message_id: null, number: null, our_number: null, event_date: null, event_time: null }],
   dedupeKey: () => null,
   answer: { status: 200, body: '' },
-  signature: {
-    option: '--bird-signing-key',
-    description: 'verify messagebird-signature (Bird webhook subscriptions) with this signing key; bind the path with --provider-path /PREFIX/=bird',
-    create: createBirdVerifier,
-  },
+  signature: { ...SIGNATURE_OPTIONS.bird, create: createBirdVerifier },
 }

@@ -43,30 +43,9 @@ export const PROFILES: readonly ProviderProfile[] = [
  */
 export const FALLBACK_PROFILE: ProviderProfile = octopush
 
-/** The `receive` options of a signature scheme (its secret, and its method when it has one). */
-export interface SignatureOption {
-  option: string
-  description: string
-  choices?: readonly string[]
-  default?: string
-}
-
 /** Each provider that signs its requests, with its scheme, in PROFILES order. */
 export function signatureSchemes (): Array<{ profile: ProviderProfile, scheme: SignatureScheme }> {
   return PROFILES.flatMap((profile) => profile.signature === undefined ? [] : [{ profile, scheme: profile.signature }])
-}
-
-/** The options of every signature scheme, each once (Vonage's two APIs share their secret). */
-export function signatureOptions (): SignatureOption[] {
-  const options = new Map<string, SignatureOption>()
-  for (const { scheme } of signatureSchemes()) {
-    if (!options.has(scheme.option)) options.set(scheme.option, { option: scheme.option, description: scheme.description })
-    const method = scheme.method
-    if (method !== undefined && !options.has(method.option)) {
-      options.set(method.option, { option: method.option, description: method.description, choices: method.choices, default: method.default })
-    }
-  }
-  return [...options.values()]
 }
 
 export function profileByName (name: string): ProviderProfile | undefined {

@@ -9,6 +9,7 @@ import type { ProviderEvent, ProviderProfile } from './profile.js'
 import { createMessageBirdVerifier } from './signatures/messagebird.js'
 import { statusMapper } from './status.js'
 import { UTC_TIME } from './zoned-time.js'
+import { SIGNATURE_OPTIONS } from './signature-options.js'
 
 const toStatus = statusMapper({
   scheduled: 'accepted',
@@ -44,9 +45,5 @@ export const messagebird: ProviderProfile = {
   },
   dedupeKey: (event, fields) => event.message_id === null ? null : `${event.message_id}|${event.number ?? ''}|${fieldString(fields.status) ?? ''}`,
   answer: { status: 200, body: '' },
-  signature: {
-    option: '--messagebird-signing-key',
-    description: 'verify MessageBird-Signature-JWT with this signing key (not the API key)',
-    create: createMessageBirdVerifier,
-  },
+  signature: { ...SIGNATURE_OPTIONS.messagebird, create: createMessageBirdVerifier },
 }

@@ -11,6 +11,7 @@ import { errorCode, fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
 import { createPlivoVerifier } from './signatures/plivo.js'
 import { statusMapper } from './status.js'
+import { SIGNATURE_OPTIONS } from './signature-options.js'
 
 const toStatus = statusMapper({
   queued: 'accepted',
@@ -65,9 +66,5 @@ export const plivo: ProviderProfile = {
     : `${event.message_id}|${fieldString(fields.Status) ?? event.kind}|${fieldString(fields.Sequence) ?? ''}`,
   timeZone: 'UTC',
   answer: { status: 200, contentType: 'application/xml', body: '<?xml version="1.0" encoding="utf-8"?><Response></Response>' },
-  signature: {
-    option: '--plivo-auth-token',
-    description: 'verify X-Plivo-Signature-V3 (or -V2, which does not sign the body) with this auth token',
-    create: createPlivoVerifier,
-  },
+  signature: { ...SIGNATURE_OPTIONS.plivo, create: createPlivoVerifier },
 }

@@ -8,6 +8,7 @@ import type { SignatureVerifier, VerifierOptions } from './signatures/verifier.j
 import type { CallbackKind } from './kinds.js'
 import type { DeliveryStatus } from './status.js'
 import type { ZonedTimeReader } from './zoned-time.js'
+import type { SignatureOptionSpec } from './signature-options.js'
 
 export interface Classification {
   kind: CallbackKind
@@ -80,13 +81,7 @@ export interface ProviderProfile {
 }
 
 /** How a provider signs its requests, and the `receive` options that configure the check. */
-export interface SignatureScheme {
-  /** The `receive` option that holds the secret (or key): `--twilio-auth-token`. Unset: not checked. */
-  option: string
-  /** Its line in `receive --help`. */
-  description: string
-  /** The option that chooses the algorithm, for a provider that lets the operator choose it. */
-  method?: { option: string, choices: readonly string[], default: string, description: string }
+export interface SignatureScheme extends SignatureOptionSpec {
   /** The verifier of this provider's requests; throws a TypeError when the secret cannot be one. */
   create (secret: string, options?: VerifierOptions): SignatureVerifier
 }

@@ -10,6 +10,7 @@ import type { Classification, ProviderEvent, ProviderProfile } from './profile.j
 import { createSinchVerifier } from './signatures/sinch.js'
 import { statusMapper } from './status.js'
 import { UTC_TIME } from './zoned-time.js'
+import { SIGNATURE_OPTIONS } from './signature-options.js'
 
 const toStatus = statusMapper({
   Queued: 'accepted',
@@ -94,9 +95,5 @@ export const sinch: ProviderProfile = {
     return event.kind === 'delivery' ? `${id}|${event.number ?? ''}|${event.provider_status ?? ''}|${fieldString(fields.type) ?? ''}` : id
   },
   answer: { status: 200, body: '' },
-  signature: {
-    option: '--sinch-webhook-secret',
-    description: 'verify x-sinch-webhook-signature (HMAC, set on the service plan by Sinch) with this secret',
-    create: createSinchVerifier,
-  },
+  signature: { ...SIGNATURE_OPTIONS.sinch, create: createSinchVerifier },
 }

@@ -10,6 +10,7 @@ import type { Classification, ProviderEvent, ProviderProfile } from './profile.j
 import { createTelnyxVerifier } from './signatures/telnyx.js'
 import { statusMapper } from './status.js'
 import { UTC_TIME } from './zoned-time.js'
+import { SIGNATURE_OPTIONS } from './signature-options.js'
 
 const toStatus = statusMapper({
   queued: 'accepted',
@@ -61,9 +62,5 @@ export const telnyx: ProviderProfile = {
   },
   dedupeKey: (_event, fields) => fieldString(fieldAt(fields, 'data.id')),
   answer: { status: 200, body: '' },
-  signature: {
-    option: '--telnyx-public-key',
-    description: 'verify telnyx-signature-ed25519 with this public key (base64, from the portal); a timestamp over 5 minutes off is refused',
-    create: createTelnyxVerifier,
-  },
+  signature: { ...SIGNATURE_OPTIONS.telnyx, create: createTelnyxVerifier },
 }

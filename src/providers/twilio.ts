@@ -13,6 +13,7 @@ import type { Classification, ProviderEvent, ProviderProfile } from './profile.j
 import { createTwilioVerifier } from './signatures/twilio.js'
 import { statusMapper } from './status.js'
 import type { ZonedTimeReader } from './zoned-time.js'
+import { SIGNATURE_OPTIONS } from './signature-options.js'
 
 const toStatus = statusMapper({
   queued: 'accepted',
@@ -79,9 +80,5 @@ export const twilio: ProviderProfile = {
     : `${event.message_id}|${fieldString(fields.MessageStatus) ?? event.kind}`,
   timeZone: null,
   answer: { status: 200, contentType: 'text/xml', body: '<?xml version="1.0" encoding="UTF-8"?><Response></Response>' },
-  signature: {
-    option: '--twilio-auth-token',
-    description: 'verify X-Twilio-Signature with this auth token',
-    create: createTwilioVerifier,
-  },
+  signature: { ...SIGNATURE_OPTIONS.twilio, create: createTwilioVerifier },
 }

@@ -10,6 +10,7 @@ import type { Classification, ProviderEvent, ProviderProfile } from './profile.j
 import { createVonageMessagesVerifier } from './signatures/vonage.js'
 import { statusMapper } from './status.js'
 import { UTC_TIME } from './zoned-time.js'
+import { SIGNATURE_OPTIONS } from './signature-options.js'
 
 const toStatus = statusMapper({
   submitted: 'sent',
@@ -59,9 +60,5 @@ export const vonageMessages: ProviderProfile = {
   },
   dedupeKey: (event, fields) => event.message_id === null ? null : `${event.message_id}|${fieldString(fields.status) ?? event.kind}`,
   answer: { status: 200, body: '' },
-  signature: {
-    option: '--vonage-signature-secret',
-    description: 'verify Vonage\'s signed webhooks (SMS API `sig`, Messages API JWT) with this signature secret',
-    create: createVonageMessagesVerifier,
-  },
+  signature: { ...SIGNATURE_OPTIONS.vonageMessages, create: createVonageMessagesVerifier },
 }

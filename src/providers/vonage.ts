@@ -9,8 +9,9 @@
 import { internationalNumber } from './numbers.js'
 import { errorCode, fieldString, hasFields } from './fields.js'
 import type { Classification, ProviderEvent, ProviderProfile } from './profile.js'
-import { createVonageSmsVerifier, DEFAULT_VONAGE_SIGNATURE_METHOD, VONAGE_SIGNATURE_METHODS } from './signatures/vonage.js'
+import { createVonageSmsVerifier } from './signatures/vonage.js'
 import { statusMapper } from './status.js'
+import { SIGNATURE_OPTIONS } from './signature-options.js'
 
 const toStatus = statusMapper({
   accepted: 'accepted',
@@ -58,15 +59,5 @@ export const vonage: ProviderProfile = {
   dedupeKey: (event, fields) => event.message_id === null ? null : `${event.message_id}|${fieldString(fields.status) ?? event.kind}`,
   timeZone: 'UTC',
   answer: { status: 200, body: '' },
-  signature: {
-    option: '--vonage-signature-secret',
-    description: 'verify Vonage\'s signed webhooks (SMS API `sig`, Messages API JWT) with this signature secret',
-    method: {
-      option: '--vonage-signature-method',
-      choices: VONAGE_SIGNATURE_METHODS,
-      default: DEFAULT_VONAGE_SIGNATURE_METHOD,
-      description: 'the SMS API signature method chosen in Vonage\'s dashboard',
-    },
-    create: createVonageSmsVerifier,
-  },
+  signature: { ...SIGNATURE_OPTIONS.vonage, create: createVonageSmsVerifier },
 }

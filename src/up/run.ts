@@ -3,9 +3,10 @@
  * of this one, each restarted if it dies, both stopped together. For trying it out and for small
  * installs; production runs them as two systemd units (contrib/).
  */
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { supervise, type ChildExit, type SuperviseOptions, type SupervisedChild } from './supervise.js'
+import { PACKAGE_ROOT } from '../package-root.js'
 
 export interface UpOptions {
   dataDir: string
@@ -32,8 +33,7 @@ export interface RunningUp {
   stop (): Promise<boolean>
 }
 
-// Two levels up from src/up/run.ts (tsx) and from dist/up/run.js (built) alike.
-const DEFAULT_CLI = fileURLToPath(new URL('../../bin/callback-spool.js', import.meta.url))
+const DEFAULT_CLI = join(PACKAGE_ROOT, 'bin', 'callback-spool.js')
 
 /** The two command lines `up` runs. */
 export function upChildArgs (options: UpOptions): { receive: string[], process: string[] } {

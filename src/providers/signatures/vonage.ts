@@ -15,13 +15,8 @@
  */
 import { createHash, createHmac } from 'node:crypto'
 import { bearerToken, numericClaim, sha256Hex, verifyHmacJwt } from './jwt.js'
+import { DEFAULT_VONAGE_SIGNATURE_METHOD, VONAGE_SIGNATURE_METHODS, type VonageSignatureMethod } from '../signature-options.js'
 import { constantTimeEqual, headerValue, type SignatureVerifier, type SignedRequest, type VerifierOptions } from './verifier.js'
-
-/** The dashboard's choices, by the names vonage-node-sdk gives them. */
-export const VONAGE_SIGNATURE_METHODS = ['md5hash', 'md5', 'sha1', 'sha256', 'sha512'] as const
-export type VonageSignatureMethod = typeof VONAGE_SIGNATURE_METHODS[number]
-/** The dashboard's default. */
-export const DEFAULT_VONAGE_SIGNATURE_METHOD: VonageSignatureMethod = 'md5hash'
 
 /** The string Vonage signs; undefined when a parameter is not one plain value. */
 export function vonageSigningString (params: Record<string, unknown>): string | undefined {
