@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { tempDir } from '../helpers/tmp.js'
 import { parseStrace, skipWithoutStrace } from '../helpers/strace.js'
 
-const FSUTIL = new URL('../../dist/fs/durable.js', import.meta.url).href
+const FSUTIL = new URL('../../src/fs/durable.ts', import.meta.url).href
 
 test('ensureDir creates 0750 directories and fsyncs the parent of each one it created', async (t) => {
   if (skipWithoutStrace(t, 'to see the fsync of each new directory\'s parent')) return
@@ -14,7 +14,7 @@ test('ensureDir creates 0750 directories and fsyncs the parent of each one it cr
   const target = join(dir, 'a', 'b', 'c')
   const log = join(dir, 'strace.log')
   execFileSync('strace', ['-f', '-ttt', '-T', '-y', '-e', 'trace=mkdir,fsync', '-o', log,
-    process.execPath, '-e', `import(${JSON.stringify(FSUTIL)}).then((m) => m.ensureDir(${JSON.stringify(target)}))`])
+    process.execPath, '--import', 'tsx', '-e', `import(${JSON.stringify(FSUTIL)}).then((m) => m.ensureDir(${JSON.stringify(target)}))`])
   const synced = parseStrace(readFileSync(log, 'utf8'))
     .map((e) => /^fsync\(\d+<([^>]+)>\) = 0/.exec(e.text)?.[1])
     .filter((p): p is string => p !== undefined)
