@@ -11,6 +11,8 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { existsSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -36,8 +38,15 @@ export interface StartupSubject {
 
 interface Run { wall: number, cpu: number, code: number | null }
 
+/** When the running subject was spawned, for the http target's first request. */
+let spawnedAt = 0n
+/** Seconds from the spawn to the first request the http target got, in this run. */
+let firstRecordAfter: number | undefined
+
 async function timed (argv: string[]): Promise<Run> {
   const started = process.hrtime.bigint()
+  spawnedAt = started
+  firstRecordAfter = undefined
   const child = TIME === undefined
     ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn(TIME, ['-f', 'cpu %U %S', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -58,22 +67,38 @@ const median = (values: number[]): number => {
 
 export async function runStartupBench (rounds: number, log: (line: string) => void): Promise<StartupSubject[]> {
   const dir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-'))
+  const server = createServer((req, res) => {
+    firstRecordAfter ??= Number(process.hrtime.bigint() - spawnedAt) / 1e9
+    req.resume().on('end', () => res.end())
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const target = `*=http://127.0.0.1:${(server.address() as AddressInfo).port}/`
   try {
     const empty = join(dir, 'empty')
     await mkdir(empty)
     const oneRecord = join(dir, 'one-record')
     await generateSpool(oneRecord, 1)
     const pass = join(dir, 'pass')
-    const subjects: Array<{ label: string, target: boolean, prepare?: () => Promise<void>, argv: string[], runs: Run[] }> = [
+    const fresh = async (): Promise<void> => {
+      await rm(pass, { recursive: true, force: true })
+      await cp(oneRecord, pass, { recursive: true })
+    }
+    const subjects: Array<{ label: string, target: boolean, firstRecord?: boolean, prepare?: () => Promise<void>, argv: string[], runs: Run[] }> = [
       { label: 'node -e 0', target: false, argv: [process.execPath, '-e', '0'], runs: [] },
       { label: 'status, empty data dir', target: true, argv: [process.execPath, CLI, 'status', '--data-dir', empty], runs: [] },
       {
-        label: 'process, one pass over one record',
+        label: 'process, spawn to the first record handed over',
         target: true,
-        prepare: async () => {
-          await rm(pass, { recursive: true, force: true })
-          await cp(oneRecord, pass, { recursive: true })
-        },
+        firstRecord: true,
+        prepare: fresh,
+        argv: [process.execPath, CLI, 'process', '--data-dir', pass, '--log-level', 'warn', '--on', target],
+        runs: [],
+      },
+      {
+        label: 'process, one pass over one record, spawn to exit',
+        target: false,
+        prepare: fresh,
         argv: [process.execPath, CLI, 'process', '--data-dir', pass, '--log-level', 'warn'],
         runs: [],
       },
@@ -81,7 +106,13 @@ export async function runStartupBench (rounds: number, log: (line: string) => vo
     for (let round = 1; round <= rounds; round++) {
       for (const s of subjects) {
         await s.prepare?.()
-        s.runs.push(await timed(s.argv))
+        const run = await timed(s.argv)
+        if (s.firstRecord === true) {
+          // The record's arrival, not the exit; a pass that never sent it is a failed run.
+          if (firstRecordAfter === undefined) run.code = -1
+          else run.wall = firstRecordAfter
+        }
+        s.runs.push(run)
       }
     }
     return subjects.map((s) => {
@@ -97,6 +128,7 @@ export async function runStartupBench (rounds: number, log: (line: string) => vo
       return subject
     })
   } finally {
+    server.close()
     await rm(dir, { recursive: true, force: true })
   }
 }
