@@ -1,7 +1,7 @@
 /**
  * The `receive` options of the providers that sign their requests, one entry per scheme, declared
  * apart from the profiles: the CLI lists them in every command's start-up, and loading the
- * profiles (and node:crypto with them) for that cost `status` a tenth of its start. A profile's
+ * profiles (and node:crypto with them) for that would weigh on every command. A profile's
  * `signature` is its entry here and its verifier; Vonage's two APIs share one secret.
  */
 

@@ -15,7 +15,7 @@ const MAX_CACHE = 50_000
 
 export class ZonedTimeReader {
   readonly timeZone: string
-  /** Undefined for UTC, whose offset is always 0: no Intl formatter (its first one costs ~20 ms of ICU set-up). */
+  /** Undefined for UTC, whose offset is always 0: no Intl formatter, whose first construction in a process sets up ICU's zone data. */
   private readonly format: Intl.DateTimeFormat | undefined
   private readonly offsets = new Map<number, number>()
   /** Provider dates repeat a lot (same second, same minute): remember recent answers. */
