@@ -219,7 +219,7 @@ function parseV2 (buf: Uint8Array, view: DataView, at: number, c: Counts): Tzif 
 
   const transitions: number[] = []
   for (let i = 0; i < c.timecnt; i++) {
-    const t = Number(view.getBigInt64(at + i * 8))
+    const t = view.getInt32(at + i * 8) * 0x1_0000_0000 + view.getUint32(at + i * 8 + 4) // exact below 2^53
     if (i > 0 && t <= transitions[i - 1]!) return undefined // must ascend
     transitions.push(t)
   }

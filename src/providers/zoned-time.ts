@@ -1,10 +1,15 @@
 /**
  * The provider's local date strings (`2020-11-04 11:11:45`, no zone) read in its time zone,
- * with Intl only (Node 20 has no Temporal). Ambiguous and missing local times follow Temporal's
+ * without Temporal (Node 20 has none). Ambiguous and missing local times follow Temporal's
  * "compatible" rule: in the autumn's repeated hour the first occurrence (the earlier instant), in
  * the spring's missing hour the time shifted forward by the length of the gap.
+ *
+ * The zone's offsets come from the system's time zone database (its TZif file, as glibc reads it)
+ * when it has the zone and the file parses: then Intl is never touched, sparing the set-up of ICU's
+ * zone data that its first formatter costs. Otherwise from Intl, whose constructor validates the zone.
  */
 import { ConfigError } from '../errors.js'
+import { loadTzif, type OffsetSource } from './tzif.js'
 
 const LOCAL_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?$/
 const ZONED_RE = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i
@@ -15,7 +20,11 @@ const MAX_CACHE = 50_000
 
 export class ZonedTimeReader {
   readonly timeZone: string
-  /** Undefined for UTC, whose offset is always 0: no Intl formatter, whose first construction in a process sets up ICU's zone data. */
+  /** Where the offsets come from: none needed for UTC, the zone's TZif file, or Intl. */
+  readonly offsetSource: 'utc' | 'tzif' | 'intl'
+  /** Set when the zone's TZif file parsed. */
+  private readonly tzif: OffsetSource | undefined
+  /** Set when offsets come from Intl: undefined for UTC and TZif zones (the first formatter in a process sets up ICU's zone data). */
   private readonly format: Intl.DateTimeFormat | undefined
   private readonly offsets = new Map<number, number>()
   /** Provider dates repeat a lot (same second, same minute): remember recent answers. */
@@ -23,10 +32,19 @@ export class ZonedTimeReader {
 
   constructor (timeZone: string) {
     this.timeZone = timeZone
+    this.format = undefined
+    this.tzif = undefined
     if (timeZone === 'UTC') {
-      this.format = undefined
+      this.offsetSource = 'utc'
       return
     }
+    // A zone the database has (the file exists and parses) is valid: Intl is not asked.
+    this.tzif = loadTzif(timeZone)
+    if (this.tzif !== undefined) {
+      this.offsetSource = 'tzif'
+      return
+    }
+    this.offsetSource = 'intl'
     try {
       this.format = new Intl.DateTimeFormat('en-US', {
         timeZone,
@@ -45,11 +63,20 @@ export class ZonedTimeReader {
 
   /** The zone's offset from UTC in ms at an instant. */
   offsetAt (epochMs: number): number {
-    if (this.format === undefined) return 0
+    if (this.offsetSource === 'utc') return 0
     const bucket = Math.floor(epochMs / BUCKET_MS)
     const cached = this.offsets.get(bucket)
     if (cached !== undefined) return cached
     const at = bucket * BUCKET_MS
+    const offset = this.tzif === undefined ? this.intlOffsetAt(at) : this.tzif.offsetAt(at / 1000) * 1000
+    if (this.offsets.size >= MAX_CACHE) this.offsets.clear()
+    this.offsets.set(bucket, offset)
+    return offset
+  }
+
+  /** The offset at an instant from Intl's wall-clock fields there. */
+  private intlOffsetAt (at: number): number {
+    if (this.format === undefined) throw new Error('unreachable')
     let y = 0; let mo = 0; let d = 0; let h = 0; let mi = 0; let s = 0
     for (const part of this.format.formatToParts(at)) {
       switch (part.type) {
@@ -61,10 +88,7 @@ export class ZonedTimeReader {
         case 'second': s = Number(part.value); break
       }
     }
-    const offset = Date.UTC(y, mo - 1, d, h, mi, s) - at
-    if (this.offsets.size >= MAX_CACHE) this.offsets.clear()
-    this.offsets.set(bucket, offset)
-    return offset
+    return Date.UTC(y, mo - 1, d, h, mi, s) - at
   }
 
   /** Wall-clock fields (as if UTC, in ms) -> the instant, by the "compatible" rule. */
