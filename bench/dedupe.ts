@@ -15,7 +15,8 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DedupeWindow, dedupeKeysPath } from '../src/processor/dedupe.js'
+import { DedupeWindow } from '../src/processor/dedupe.js'
+import { dataLayout } from '../src/spool/layout.js'
 import { generateSpool, measure } from './processor.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
@@ -36,6 +37,7 @@ export interface DedupeBench {
 
 async function inProcess (keys: number, log: (line: string) => void): Promise<{ row: string, bytes: number, growthMb: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'callback-spool-bench-dedupe-'))
+  const layout = dataLayout(dir)
   try {
     collect()
     const before = process.memoryUsage()
@@ -53,7 +55,7 @@ async function inProcess (keys: number, log: (line: string) => void): Promise<{ 
         const w = window.take()
         if (w !== undefined) {
           const t0 = process.hrtime.bigint()
-          await DedupeWindow.write(dir, w)
+          await DedupeWindow.write(layout, w)
           writeMs += Number(process.hrtime.bigint() - t0) / 1e6
         }
       }
@@ -62,9 +64,9 @@ async function inProcess (keys: number, log: (line: string) => void): Promise<{ 
     collect()
     const after = process.memoryUsage()
     const cpuUsPerKey = (used.user + used.system) / keys
-    const fileBytes = (await stat(dedupeKeysPath(dir))).size
+    const fileBytes = (await stat(layout.dedupeKeys)).size
     const t0 = process.hrtime.bigint()
-    const loaded = await DedupeWindow.load(dir, 24 * 3_600_000)
+    const loaded = await DedupeWindow.load(layout, 24 * 3_600_000)
     const loadMs = Number(process.hrtime.bigint() - t0) / 1e6
     if (loaded.size !== window.size) throw new Error(`loaded ${loaded.size} keys, expected ${window.size}`)
     // What the window keeps, after a collection: its typed arrays (array buffers) and its objects (heap).
@@ -87,7 +89,7 @@ async function processorPass (records: number, window: string, log: (line: strin
     const { code, seconds, cpuSeconds, peakRssMb } = await measure(process.execPath, [CLI, 'process', '--data-dir', dataDir, '--dedupe-window', window])
     if (code !== 0) throw new Error(`the processor exited ${code}`)
     const cpuUs = cpuSeconds === undefined ? undefined : cpuSeconds * 1e6 / records
-    const keysFile = window === '0' ? '-' : `${((await stat(dedupeKeysPath(dataDir))).size / MB).toFixed(1)} MB`
+    const keysFile = window === '0' ? '-' : `${((await stat(dataLayout(dataDir).dedupeKeys)).size / MB).toFixed(1)} MB`
     log(`  processor, ${records.toLocaleString('en')} records, --dedupe-window ${window}: ${(records / seconds).toFixed(0)} records/s, ` +
       `${cpuUs?.toFixed(1) ?? '?'} µs CPU/record, peak RSS ${peakRssMb.toFixed(0)} MB`)
     return { row: `| processor --dedupe-window ${window} | ${records.toLocaleString('en')} records | ${cpuUs?.toFixed(1) ?? '?'} | - | peak ${peakRssMb.toFixed(0)} | ${keysFile} |`, cpuUs }

@@ -10,16 +10,17 @@
 import { createReadStream } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'ndjson'
-import { listSegments } from '../src/spool/layout.js'
+import { dataLayout, listSegments } from '../src/spool/layout.js'
 import { readLineBatches } from '../src/spool/reader.js'
 
 const [mode, dir] = process.argv.slice(2)
 if ((mode !== 'reader' && mode !== 'ndjson') || dir === undefined) throw new Error('usage: read-lines.ts reader|ndjson DIR')
-const spool = join(dir, 'spool')
+const layout = dataLayout(dir)
+const spool = layout.spool
 let objects = 0
 let bytes = 0
 if (mode === 'reader') {
-  for await (const batch of readLineBatches(spool, undefined)) {
+  for await (const batch of readLineBatches(layout, undefined)) {
     for (const { line } of batch.lines) {
       const value = JSON.parse(line) as { id?: string }
       if (value.id !== undefined) objects++

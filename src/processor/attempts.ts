@@ -5,7 +5,7 @@
  * and for `--dead-after` since its first failure, instead of blocking for ever.
  */
 import { ensureDir, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
-import { dataLayout } from '../spool/layout.js'
+import type { DataLayout } from '../spool/layout.js'
 import { maskJsonStrings } from '../mask.js'
 
 export interface AttemptEntry {
@@ -18,14 +18,10 @@ export interface AttemptEntry {
 
 export type Attempts = Record<string, AttemptEntry>
 
-export function attemptsPath (dataDir: string): string {
-  return dataLayout(dataDir).attempts
-}
-
 /** The attempt counts; an unreadable file counts as empty (it only delays a dead letter). */
-export async function loadAttempts (dataDir: string): Promise<Attempts> {
+export async function loadAttempts (layout: DataLayout): Promise<Attempts> {
   try {
-    const value = JSON.parse(await readFileNoFollow(attemptsPath(dataDir), 'utf8')) as unknown
+    const value = JSON.parse(await readFileNoFollow(layout.attempts, 'utf8')) as unknown
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       return Object.assign(Object.create(null) as Attempts, value)
     }
@@ -45,8 +41,8 @@ export class AttemptCounts {
     this.any = Object.keys(counts).length > 0
   }
 
-  static async load (dataDir: string): Promise<AttemptCounts> {
-    return new AttemptCounts(await loadAttempts(dataDir))
+  static async load (layout: DataLayout): Promise<AttemptCounts> {
+    return new AttemptCounts(await loadAttempts(layout))
   }
 
   /** The failed passes counted so far for `id`. */
@@ -87,7 +83,7 @@ export class AttemptCounts {
   }
 }
 
-export async function saveAttemptsText (dataDir: string, text: string): Promise<void> {
-  await ensureDir(dataLayout(dataDir).state)
-  await writeFileDurably(attemptsPath(dataDir), text)
+export async function saveAttemptsText (layout: DataLayout, text: string): Promise<void> {
+  await ensureDir(layout.state)
+  await writeFileDurably(layout.attempts, text)
 }

@@ -5,6 +5,7 @@
  * takes what it acknowledges at once, so the pass may go on while it is written.
  */
 import type { DeliveryLogWriter } from '../spool/delivery-log.js'
+import type { DataLayout } from '../spool/layout.js'
 import type { DeadLetterWriter } from './dead-letters.js'
 import { DedupeWindow } from './dedupe.js'
 import type { Dispatcher, TargetRefusal } from './dispatch.js'
@@ -21,10 +22,10 @@ export class Committer {
   /** A commit started by commitInBackground and not waited for yet. */
   private inFlight: Promise<void> | undefined
   private readonly deliveries: DeliveryLogWriter | undefined
-  private readonly dedupe: { window: DedupeWindow, dataDir: string } | undefined
+  private readonly dedupe: { window: DedupeWindow, layout: DataLayout } | undefined
 
   constructor (dispatcher: Dispatcher, deadLetters: DeadLetterWriter, onRefused: (refused: TargetRefusal[]) => void, deliveries?: DeliveryLogWriter,
-    dedupe?: { window: DedupeWindow, dataDir: string }) {
+    dedupe?: { window: DedupeWindow, layout: DataLayout }) {
     this.deliveries = deliveries
     this.dedupe = dedupe
     this.onRefused = onRefused
@@ -79,7 +80,7 @@ export class Committer {
         this.onRefused(refused)
         await this.deadLetters.flush()
       }
-      if (dedupeWrite !== undefined) await DedupeWindow.write(this.dedupe!.dataDir, dedupeWrite)
+      if (dedupeWrite !== undefined) await DedupeWindow.write(this.dedupe!.layout, dedupeWrite)
       await acknowledge?.()
     })()
   }

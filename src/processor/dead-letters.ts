@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path'
 import { ensureDir, openForAppend, writeFully } from '../fs/durable.js'
-import { dataLayout } from '../spool/layout.js'
+import type { DataLayout } from '../spool/layout.js'
 import { maskFreeText, maskUrlCredentials } from '../mask.js'
 
 export interface DeadLetter {
@@ -26,8 +26,8 @@ export class DeadLetterWriter {
   readonly dir: string
   private pending: string[] = []
 
-  constructor (dataDir: string) {
-    this.dir = dataLayout(dataDir).dead
+  constructor (layout: DataLayout) {
+    this.dir = layout.dead
   }
 
   add (letter: DeadLetter): void {

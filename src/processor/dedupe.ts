@@ -19,19 +19,14 @@
  */
 import { hash } from 'node:crypto'
 import { constants } from 'node:fs'
-import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { dataLayout } from '../spool/layout.js'
+import type { DataLayout } from '../spool/layout.js'
 import { ensureDir, openNoFollow, writeFileDurably, writeFully } from '../fs/durable.js'
 
 const MAGIC = 0x4b444432 // 'DDK2'
 const HEADER = 12
 const ENTRY = 16
 const MIN_CAPACITY = 1024
-
-export function dedupeKeysPath (dataDir: string): string {
-  return join(dataLayout(dataDir).state, 'dedupe-keys.bin')
-}
 
 /** The last key hashed: a record's key is looked up, then remembered when it is done. */
 let lastKey: string | undefined
@@ -264,11 +259,11 @@ export class DedupeWindow {
   }
 
   /** The window as the last commit left it; an absent file is an empty window. */
-  static async load (dataDir: string, windowMs: number): Promise<DedupeWindow> {
+  static async load (layout: DataLayout, windowMs: number): Promise<DedupeWindow> {
     const window = new DedupeWindow(windowMs)
     let data: Buffer
     try {
-      const fh = await openNoFollow(dedupeKeysPath(dataDir))
+      const fh = await openNoFollow(layout.dedupeKeys)
       try {
         data = await fh.readFile()
       } finally {
@@ -296,10 +291,10 @@ export class DedupeWindow {
   }
 
   /** Writes what take() gave: appended and synced, or the whole file replaced. */
-  static async write (dataDir: string, write: DedupeWrite): Promise<void> {
-    const path = dedupeKeysPath(dataDir)
+  static async write (layout: DataLayout, write: DedupeWrite): Promise<void> {
+    const path = layout.dedupeKeys
     if (write.replace) {
-      await ensureDir(dataLayout(dataDir).state)
+      await ensureDir(layout.state)
       await writeFileDurably(path, write.data)
       return
     }

@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { maskUrlCredentials } from '../mask.js'
-import { dataLayout } from '../spool/layout.js'
+import type { DataLayout } from '../spool/layout.js'
 import { callBounded } from './bounded-call.js'
 import { KINDS, type CallbackKind } from './classify.js'
 import { DONE, type Handler, type HandlerOutcome, type Refusal } from './handler.js'
@@ -56,10 +56,10 @@ export class Dispatcher {
   }
 
   /** Builds the handlers. With no route at all, every kind goes to `<data-dir>/out/<kind>.ndjson`. */
-  static async create (routes: Route[], dataDir: string, options: HandlerOptions): Promise<Dispatcher> {
+  static async create (routes: Route[], layout: DataLayout, options: HandlerOptions): Promise<Dispatcher> {
     const effective = routes.length > 0
       ? routes
-      : KINDS.map((kind) => ({ kind, target: `file:${join(dataLayout(dataDir).out, `${kind}.ndjson`)}` }))
+      : KINDS.map((kind) => ({ kind, target: `file:${join(layout.out, `${kind}.ndjson`)}` }))
     // One instance per distinct target, so a file shared by several kinds has one writer.
     const instances = new Map<string, Handler>()
     const byKind = new Map<CallbackKind, Handler[]>(KINDS.map((k) => [k, []]))

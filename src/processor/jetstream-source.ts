@@ -18,6 +18,7 @@ import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from '@na
 import { connectNats } from '../nats/connection.js'
 import { ensureConsumer, type ConsumerUrl } from '../nats/consumer.js'
 import { KINDS } from './classify.js'
+import type { DataLayout } from '../spool/layout.js'
 import type { ProcessorOptions } from './defaults.js'
 import type { PassFigures } from './metrics.js'
 import { listRequeueFiles } from './requeue.js'
@@ -99,6 +100,7 @@ export class JetStreamSource implements RecordSource<MessageLine> {
   readonly format = new MessageLineFormat()
   readonly description: string
   private readonly options: ProcessorOptions
+  private readonly layout: DataLayout
   private readonly js: JetStreamSourceOptions
   private readonly timeoutMs: number
   private nc: NatsConnection | undefined
@@ -115,8 +117,9 @@ export class JetStreamSource implements RecordSource<MessageLine> {
   private fetching: ConsumerMessages | undefined
   private keepAlive: NodeJS.Timeout | undefined
 
-  constructor (options: ProcessorOptions, js: JetStreamSourceOptions) {
+  constructor (options: ProcessorOptions, layout: DataLayout, js: JetStreamSourceOptions) {
     this.options = options
+    this.layout = layout
     this.js = js
     this.timeoutMs = js.requestTimeoutMs ?? 10_000
     this.description = `${js.where.url.display} stream ${js.where.stream} consumer ${js.where.consumer}`
@@ -145,7 +148,7 @@ export class JetStreamSource implements RecordSource<MessageLine> {
     this.pass = pass
     this.settled = []
     const consumer = await this.ready(pass.logger)
-    const requeued = await listRequeueFiles(this.options.dataDir)
+    const requeued = await listRequeueFiles(this.layout)
     if (requeued.length > 0) pass.logger.warn({ files: requeued.length }, 're-queue files in this data dir are not read with --source (`dead retry` is for spool records): they stay where they are')
     const window = pass.newWindow(undefined, {
       settled: (line) => this.settled.push(line.msg),

@@ -8,7 +8,7 @@
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { ensureDir, unlinkIfExists, writeFileDurably } from '../fs/durable.js'
-import { dataLayout } from '../spool/layout.js'
+import type { DataLayout } from '../spool/layout.js'
 import type { PassFigures } from './metrics.js'
 import type { PassActivity, StuckRecord } from './pass-activity.js'
 
@@ -22,10 +22,6 @@ export interface PassProgress {
   stuck: StuckRecord | null
 }
 
-export function passProgressPath (dataDir: string): string {
-  return dataLayout(dataDir).passProgress
-}
-
 export class PassWatch {
   private readonly path: string
   private readonly timer: NodeJS.Timeout
@@ -34,8 +30,8 @@ export class PassWatch {
   private wrote: boolean
 
   /** `firstPass`: a file a killed processor left is removed at the end of this pass even if it writes none. */
-  constructor (dataDir: string, private readonly activity: PassActivity, private readonly figures: PassFigures, private readonly logger: Logger, intervalMs: number, firstPass: boolean) {
-    this.path = passProgressPath(dataDir)
+  constructor (layout: DataLayout, private readonly activity: PassActivity, private readonly figures: PassFigures, private readonly logger: Logger, intervalMs: number, firstPass: boolean) {
+    this.path = layout.passProgress
     this.wrote = firstPass
     this.timer = setInterval(() => this.tick(intervalMs), intervalMs)
     this.timer.unref()

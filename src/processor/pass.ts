@@ -6,7 +6,7 @@
 import type { Logger } from 'pino'
 import { ensureDir, writeFileDurably } from '../fs/durable.js'
 import { DeliveryLogWriter } from '../spool/delivery-log.js'
-import { dataLayout, type DataLayout } from '../spool/layout.js'
+import type { DataLayout } from '../spool/layout.js'
 import type { SpoolPosition } from '../spool/reader.js'
 import { Committer } from './commit.js'
 import { DedupeWindow } from './dedupe.js'
@@ -29,10 +29,10 @@ import { InFlightWindow, type WindowHooks } from './window.js'
 export { PROCESS_DEFAULTS, type ProcessorOptions } from './defaults.js'
 
 /** Builds the source of a processor, once its handlers are built. */
-export type SourceFactory = (options: ProcessorOptions, times: ProviderTimes, logger: Logger) => Promise<RecordSource<SourceLine>>
+export type SourceFactory = (options: ProcessorOptions, layout: DataLayout, times: ProviderTimes, logger: Logger) => Promise<RecordSource<SourceLine>>
 
 /** The local spool and its checkpoint. */
-export const spoolSource: SourceFactory = async (options, times) => new SpoolSource(options, new SpoolLineFormat(times.fallback, {
+export const spoolSource: SourceFactory = async (options, layout, times) => new SpoolSource(options, layout, new SpoolLineFormat(times.fallback, {
   keywords: new KeywordLists(options.optoutKeywords, options.optinKeywords),
   bindings: new PathBindings(options.providerPaths),
   times,
@@ -57,18 +57,18 @@ export class Processor {
   /** The records in flight: a stop lets them end and starts no other. */
   private window: InFlightWindow<SourceLine> | undefined
 
-  private constructor (options: ProcessorOptions, logger: Logger, dispatcher: Dispatcher, source: RecordSource<SourceLine>) {
+  private constructor (options: ProcessorOptions, layout: DataLayout, logger: Logger, dispatcher: Dispatcher, source: RecordSource<SourceLine>) {
     this.options = options
-    this.layout = dataLayout(options.dataDir)
+    this.layout = layout
     this.logger = logger
     this.dispatcher = dispatcher
     this.source = source
   }
 
   /** Checks the options and builds the handlers (loads module handlers) and the source; starts nothing. */
-  static async create (options: ProcessorOptions, logger: Logger, source: SourceFactory = spoolSource): Promise<Processor> {
+  static async create (options: ProcessorOptions, layout: DataLayout, logger: Logger, source: SourceFactory = spoolSource): Promise<Processor> {
     const times = new ProviderTimes({ default: options.providerTz, byProvider: options.providerZones ?? {} })
-    const dispatcher = await Dispatcher.create(options.routes, options.dataDir, {
+    const dispatcher = await Dispatcher.create(options.routes, layout, {
       timeoutMs: options.handlerTimeoutMs,
       tries: options.tries,
       retryDelayMs: options.retryDelayMs,
@@ -77,7 +77,7 @@ export class Processor {
       streamReplicas: options.streamReplicas,
     })
     try {
-      return new Processor(options, logger, dispatcher, await source(options, times, logger))
+      return new Processor(options, layout, logger, dispatcher, await source(options, layout, times, logger))
     } catch (err) {
       await dispatcher.close()
       throw err
@@ -109,7 +109,7 @@ export class Processor {
     const started = new Date()
     const figures = emptyFigures(started)
     this.dispatcher.activity.stuck = undefined
-    const watch = new PassWatch(this.options.dataDir, this.dispatcher.activity, figures, this.logger, this.options.watchIntervalMs, this.passesStarted++ === 0)
+    const watch = new PassWatch(this.layout, this.dispatcher.activity, figures, this.logger, this.options.watchIntervalMs, this.passesStarted++ === 0)
     try {
       return await this.runPassWatched(started, figures)
     } finally {
@@ -118,15 +118,15 @@ export class Processor {
   }
 
   private async runPassWatched (started: Date, figures: PassFigures): Promise<PassFigures> {
-    const { dataDir, tries, retryDelayMs, maxAttempts, deadAfterMs } = this.options
-    const source = this.source
+    const { tries, retryDelayMs, maxAttempts, deadAfterMs } = this.options
+    const { layout, source } = this
     // Before this pass writes any dead letter: `dead retry` rewrites their files.
-    await carryOutRetryRequests(dataDir, this.logger)
-    const deadLetters = new DeadLetterWriter(dataDir)
+    await carryOutRetryRequests(layout, this.logger)
+    const deadLetters = new DeadLetterWriter(layout)
     const attempts = await source.begin()
-    if (this.dedupe === undefined && this.options.dedupeWindowMs > 0) this.dedupe = await DedupeWindow.load(dataDir, this.options.dedupeWindowMs)
+    if (this.dedupe === undefined && this.options.dedupeWindowMs > 0) this.dedupe = await DedupeWindow.load(layout, this.options.dedupeWindowMs)
     const dedupe = this.dedupe
-    const deliveries = new DeliveryLogWriter(dataDir)
+    const deliveries = new DeliveryLogWriter(layout)
     const settler = new RecordSettler<SourceLine>({
       options: { tries, retryDelayMs, maxAttempts, deadAfterMs },
       logger: this.logger,
@@ -141,7 +141,7 @@ export class Processor {
       stopping: () => this.stopRequested,
     })
     const committer = new Committer(this.dispatcher, deadLetters, (refused) => settler.refused(refused), deliveries,
-      dedupe === undefined ? undefined : { window: dedupe, dataDir })
+      dedupe === undefined ? undefined : { window: dedupe, layout })
     const pass: PassContext<SourceLine> = {
       options: this.options,
       logger: this.logger,

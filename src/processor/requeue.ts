@@ -5,12 +5,8 @@
  * handlers are idempotent by id).
  */
 import { listNdjsonFiles } from '../fs/durable.js'
-import { dataLayout } from '../spool/layout.js'
+import type { DataLayout } from '../spool/layout.js'
 
-export function requeueDir (dataDir: string): string {
-  return dataLayout(dataDir).requeue
-}
-
-export async function listRequeueFiles (dataDir: string): Promise<string[]> {
-  return await listNdjsonFiles(requeueDir(dataDir))
+export async function listRequeueFiles (layout: DataLayout): Promise<string[]> {
+  return await listNdjsonFiles(layout.requeue)
 }

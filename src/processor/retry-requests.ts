@@ -7,12 +7,12 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ensureDir, readFileNoFollow, unlinkIfExists, writeFileDurably } from '../fs/durable.js'
-import { requeueDir } from './requeue.js'
+import type { DataLayout } from '../spool/layout.js'
 
 const SUFFIX = '.request'
 
-export async function writeRetryRequest (dataDir: string, id: string | undefined, now = new Date()): Promise<string> {
-  const dir = requeueDir(dataDir)
+export async function writeRetryRequest (layout: DataLayout, id: string | undefined, now = new Date()): Promise<string> {
+  const dir = layout.requeue
   await ensureDir(dir)
   const file = join(dir, `${now.toISOString().replace(/[-:.]/g, '')}-dead-retry-${process.pid}${SUFFIX}`)
   // writeFileDurably writes a dot-file first, which is not listed, then renames it.
@@ -27,17 +27,17 @@ export interface RetryRequest {
 }
 
 /** The requests waiting, oldest first; an unreadable one is returned with no id only if it parses. */
-export async function listRetryRequests (dataDir: string): Promise<RetryRequest[]> {
+export async function listRetryRequests (layout: DataLayout): Promise<RetryRequest[]> {
   let names: string[]
   try {
-    names = await readdir(requeueDir(dataDir))
+    names = await readdir(layout.requeue)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err
   }
   const out: RetryRequest[] = []
   for (const name of names.filter((n) => n.endsWith(SUFFIX) && !n.startsWith('.')).sort()) {
-    const file = join(requeueDir(dataDir), name)
+    const file = join(layout.requeue, name)
     const value = JSON.parse(await readFileNoFollow(file, 'utf8')) as { id?: unknown }
     out.push({ file, id: typeof value.id === 'string' ? value.id : undefined })
   }

@@ -44,7 +44,7 @@ async function sourceFactory (options: ProcessCommandOptions): Promise<SourceFac
   const { parseConsumerUrl } = await import('../nats/consumer-url.js')
   const { JetStreamSource } = await import('./jetstream-source.js')
   const where = parseConsumerUrl(options.source)
-  return async (o) => new JetStreamSource(o, { where, ackWaitMs: options.ackWaitMs ?? NATS_DEFAULTS.ackWaitMs, retryPauseMs: options.retryPauseMs ?? FOLLOW_DEFAULTS.retryPauseMs, follow: options.follow === true })
+  return async (o, layout) => new JetStreamSource(o, layout, { where, ackWaitMs: options.ackWaitMs ?? NATS_DEFAULTS.ackWaitMs, retryPauseMs: options.retryPauseMs ?? FOLLOW_DEFAULTS.retryPauseMs, follow: options.follow === true })
 }
 
 /** Called with the stop handler; the CLI wires it to SIGTERM and SIGINT. */
@@ -62,9 +62,9 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   }
   // Only the receiver creates a data dir: a mistyped --data-dir is refused (66), not made empty.
   const layout = dataLayout(options.dataDir)
-  await existingDataDir(layout.root)
-  const processor = await Processor.create(options, log, await sourceFactory(options))
-  const lock = await tryAcquireLock(layout.root, 'processor')
+  await existingDataDir(layout)
+  const processor = await Processor.create(options, layout, log, await sourceFactory(options))
+  const lock = await tryAcquireLock(layout, 'processor')
   if (lock === undefined) {
     await processor.close()
     log.info({ data_dir: layout.root }, 'another processor is running on this data dir; nothing to do')
@@ -149,7 +149,7 @@ function sleeper (setWake: (wake: () => void) => void): WakeableSleep {
  * `pollIntervalMs` anyway, for file systems where events are missed (NFS, some containers).
  */
 async function follow (processor: Processor, options: ProcessCommandOptions, log: Logger, setWake: (wake: () => void) => void): Promise<number> {
-  const spoolDir = dataLayout(options.dataDir).spool
+  const spoolDir = processor.layout.spool
   const pollIntervalMs = options.pollIntervalMs ?? FOLLOW_DEFAULTS.pollIntervalMs
   const retryPauseMs = options.retryPauseMs ?? FOLLOW_DEFAULTS.retryPauseMs
   await ensureDir(spoolDir)

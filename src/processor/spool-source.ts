@@ -14,7 +14,7 @@ import { loadCheckpoint, saveCheckpoint } from '../spool/checkpoint.js'
 import { deleteOldDeliveryLogs } from '../spool/delivery-log.js'
 import { segmentSizes } from '../spool/size.js'
 import { unlinkIfExists } from '../fs/durable.js'
-import { dataLayout, type DataLayout } from '../spool/layout.js'
+import type { DataLayout } from '../spool/layout.js'
 import { quarantineFragment } from '../spool/quarantine.js'
 import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolLine, type SpoolPosition, type TornFragment } from '../spool/reader.js'
 import type { ReadOptions } from '../providers/index.js'
@@ -72,17 +72,17 @@ export class SpoolSource implements RecordSource<SpoolLine> {
   private saved: SpoolPosition | undefined
   private pass!: PassContext<SpoolLine>
 
-  constructor (options: ProcessorOptions, format: SpoolLineFormat) {
+  constructor (options: ProcessorOptions, layout: DataLayout, format: SpoolLineFormat) {
     this.options = options
     this.format = format
-    this.layout = dataLayout(options.dataDir)
-    this.description = this.layout.spool
-    this.backlog = new BacklogCounter(options.dataDir)
+    this.layout = layout
+    this.description = layout.spool
+    this.backlog = new BacklogCounter(layout)
   }
 
   async begin (): Promise<AttemptBook<SpoolLine>> {
-    const attempts = this.attempts = await AttemptCounts.load(this.options.dataDir)
-    const checkpoint = await loadCheckpoint(this.options.dataDir)
+    const attempts = this.attempts = await AttemptCounts.load(this.layout)
+    const checkpoint = await loadCheckpoint(this.layout)
     this.position = this.saved = checkpoint === undefined ? undefined : { segment: checkpoint.segment, offset: checkpoint.offset }
     return {
       of: (_line, id) => attempts.of(id),
@@ -106,7 +106,7 @@ export class SpoolSource implements RecordSource<SpoolLine> {
       figures.segments_deleted = (await deleteOldSegments(this.layout.spool, this.position, this.options.retainMs)).length
       if (Date.now() - this.deliveryLogRetentionAt >= 3_600_000) {
         this.deliveryLogRetentionAt = Date.now()
-        await deleteOldDeliveryLogs(this.options.dataDir, this.options.retainMs)
+        await deleteOldDeliveryLogs(this.layout, this.options.retainMs)
       }
     } catch (err) {
       logger.error({ err }, 'retention failed')
@@ -125,10 +125,10 @@ export class SpoolSource implements RecordSource<SpoolLine> {
     return () => {
       const attemptsText = this.attempts.takeText()
       return async () => {
-        if (attemptsText !== undefined) await saveAttemptsText(this.options.dataDir, attemptsText)
+        if (attemptsText !== undefined) await saveAttemptsText(this.layout, attemptsText)
         const saved = this.saved
         if (checkpoint && position !== undefined && (saved === undefined || position.segment !== saved.segment || position.offset !== saved.offset)) {
-          await saveCheckpoint(this.options.dataDir, position)
+          await saveCheckpoint(this.layout, position)
           this.saved = position
         }
       }
@@ -137,7 +137,7 @@ export class SpoolSource implements RecordSource<SpoolLine> {
 
   private async processRequeue (): Promise<PassFigures['outcome']> {
     const { pass } = this
-    for (const path of await listRequeueFiles(this.options.dataDir)) {
+    for (const path of await listRequeueFiles(this.layout)) {
       const window = pass.newWindow()
       let complete = true
       try {
@@ -183,7 +183,7 @@ export class SpoolSource implements RecordSource<SpoolLine> {
     let readBytes = 0
     let halted = false
     try {
-      const batches = readLineBatches(this.layout.spool, this.position, { onTorn: (torn) => this.quarantine(torn) })
+      const batches = readLineBatches(this.layout, this.position, { onTorn: (torn) => this.quarantine(torn) })
       for await (const batch of batches) {
         const lines = batch.lines
         for (let i = 0; i < lines.length; i++) {

@@ -1,5 +1,6 @@
 /** The receiver's side of state/receiver-answers.json: its response counts, written every few seconds and at stop. */
 import type { Logger } from 'pino'
+import type { DataLayout } from '../spool/layout.js'
 import { ANSWERS_WINDOW_MS, writeReceiverAnswers } from '../spool/receiver-answers.js'
 import type { ReceiverStats } from './server.js'
 
@@ -18,7 +19,7 @@ function minus (now: Record<string, number>, then: Record<string, number>): Reco
   return out
 }
 
-export function startAnswersFile (dataDir: string, stats: ReceiverStats, logger: Logger, intervalMs = ANSWERS_INTERVAL_MS): { stop: () => Promise<void> } {
+export function startAnswersFile (layout: DataLayout, stats: ReceiverStats, logger: Logger, intervalMs = ANSWERS_INTERVAL_MS): { stop: () => Promise<void> } {
   const startedAt = new Date().toISOString()
   // Snapshots of the counts, oldest first, over the last five minutes.
   const snapshots: Array<{ at: number, counts: Record<string, number> }> = [{ at: Date.now(), counts: {} }]
@@ -30,7 +31,7 @@ export function startAnswersFile (dataDir: string, stats: ReceiverStats, logger:
     while (snapshots.length > 1 && now - snapshots[1]!.at >= ANSWERS_WINDOW_MS) snapshots.shift()
     const answers = { pid: process.pid, started_at: startedAt, updated_at: new Date(now).toISOString(), since_start: total, last_5m: minus(total, snapshots[0]!.counts) }
     snapshots.push({ at: now, counts: total })
-    writing = writing.then(() => writeReceiverAnswers(dataDir, answers)).then(() => { failed = false }, (err: unknown) => {
+    writing = writing.then(() => writeReceiverAnswers(layout, answers)).then(() => { failed = false }, (err: unknown) => {
       // A full disk is answered 503 and seen elsewhere: one line, not one every few seconds.
       if (!failed) logger.warn({ err }, 'cannot write state/receiver-answers.json (for `status`)')
       failed = true

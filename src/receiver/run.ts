@@ -57,12 +57,13 @@ export interface RunningReceiver {
 
 export async function startReceiver (options: ReceiveOptions, logger: Logger): Promise<RunningReceiver> {
   const log = logger.child({ component: 'receiver' })
-  await checkDataDirWritable(dataLayout(options.dataDir))
-  const lock = await acquireLock(options.dataDir, 'receiver')
+  const layout = dataLayout(options.dataDir)
+  await checkDataDirWritable(layout)
+  const lock = await acquireLock(layout, 'receiver')
   let writer: SpoolWriter
   try {
     writer = await SpoolWriter.open({
-      dataDir: options.dataDir,
+      layout,
       durability: options.durability,
       rotateBytes: options.rotateBytes,
       rotateAgeMs: options.rotateAgeMs,
@@ -109,7 +110,7 @@ export async function startReceiver (options: ReceiveOptions, logger: Logger): P
     throw err
   }
   const address = server.address() as AddressInfo
-  const answers = startAnswersFile(options.dataDir, server.stats, log)
+  const answers = startAnswersFile(layout, server.stats, log)
   log.info({ access: describeAccess(options.access ?? {}), provider_paths: (options.providerPaths ?? []).map((b) => `${b.prefix}=${b.profile.name}`) }, 'access control')
   const verified = new Set((options.access?.signatures ?? []).map((s) => s.scheme))
   for (const { prefix, profile } of options.providerPaths ?? []) {

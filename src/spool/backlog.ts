@@ -11,7 +11,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isParsableDate } from '../record.js'
-import { dataLayout, listSegments } from './layout.js'
+import { listSegments, type DataLayout } from './layout.js'
 import { readLineBatches, segmentBefore, type SpoolPosition } from './reader.js'
 
 export interface Backlog {
@@ -35,18 +35,18 @@ interface Counted {
 }
 
 export class BacklogCounter {
-  private readonly spoolDir: string
+  private readonly layout: DataLayout
   /** Segments counted from their start. */
   private readonly cache = new Map<string, Counted>()
   /** Bytes read by the counts so far (for tests and curiosity). */
   bytesRead = 0
 
-  constructor (dataDir: string) {
-    this.spoolDir = dataLayout(dataDir).spool
+  constructor (layout: DataLayout) {
+    this.layout = layout
   }
 
   async measure (position: SpoolPosition | undefined, now = Date.now()): Promise<Backlog> {
-    const segments = await listSegments(this.spoolDir)
+    const segments = await listSegments(this.layout.spool)
     const names = new Set(segments.map((s) => s.name))
     for (const name of this.cache.keys()) if (!names.has(name)) this.cache.delete(name)
     const backlog: Backlog = { records: 0, bytes: 0 }
@@ -80,14 +80,14 @@ export class BacklogCounter {
   private async cached (name: string): Promise<{ counted: Counted, unchanged: boolean }> {
     const known = this.cache.get(name)
     if (known === undefined) return { counted: { to: 0, records: 0, bytes: 0 }, unchanged: false }
-    const size = await stat(join(this.spoolDir, name)).then((s) => s.size, () => 0)
+    const size = await stat(join(this.layout.spool, name)).then((s) => s.size, () => 0)
     if (size < known.to) return { counted: { to: 0, records: 0, bytes: 0 }, unchanged: false }
     return { counted: { ...known }, unchanged: size === known.to }
   }
 
   /** Counts the complete lines of one segment from `counted.to` to its end, into `counted`. */
   private async countOn (name: string, counted: Counted): Promise<void> {
-    for await (const batch of readLineBatches(this.spoolDir, { segment: name, offset: counted.to })) {
+    for await (const batch of readLineBatches(this.layout, { segment: name, offset: counted.to })) {
       if (batch.segment !== name) break
       for (const line of batch.lines) {
         counted.records++
@@ -101,8 +101,8 @@ export class BacklogCounter {
 }
 
 /** One-off count (`status`): reads the whole backlog. */
-export async function computeBacklog (dataDir: string, position: SpoolPosition | undefined, now = Date.now()): Promise<Backlog> {
-  return await new BacklogCounter(dataDir).measure(position, now)
+export async function computeBacklog (layout: DataLayout, position: SpoolPosition | undefined, now = Date.now()): Promise<Backlog> {
+  return await new BacklogCounter(layout).measure(position, now)
 }
 
 function receivedAt (line: string): string | undefined {

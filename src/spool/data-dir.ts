@@ -3,15 +3,15 @@ import { readdir, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LinkRefusedError, NoInputError } from '../errors.js'
 import { isPermissionDenied, permissionError } from '../permission.js'
-import { dataLayout } from './layout.js'
+import type { DataLayout } from './layout.js'
 
 /**
  * The data dir's absolute path. It must exist and be a directory (empty is fine: the receiver
  * fills it); NoInputError (exit 66) otherwise, rather than creating it: a mistyped --data-dir
  * must not look like an empty spool. Only the receiver creates a data dir.
  */
-export async function existingDataDir (dataDir: string): Promise<string> {
-  const root = dataLayout(dataDir).root
+export async function existingDataDir (layout: DataLayout): Promise<string> {
+  const root = layout.root
   let isDir: boolean
   try {
     isDir = (await stat(root)).isDirectory()
@@ -28,8 +28,7 @@ export async function existingDataDir (dataDir: string): Promise<string> {
  * the lock files) and inside those directories: callback-spool never writes or reads through
  * one. The data dir itself may be a link (e.g. /var/lib/callback-spool to another disk).
  */
-export async function refuseLinksInDataDir (dataDir: string): Promise<void> {
-  const layout = dataLayout(dataDir)
+export async function refuseLinksInDataDir (layout: DataLayout): Promise<void> {
   const dirs = [layout.spool, layout.state, layout.quarantine, layout.dead, layout.out, layout.requeue]
   const refuse = async (path: string): Promise<never> => {
     throw new LinkRefusedError(path, await readlink(path).catch(() => undefined))

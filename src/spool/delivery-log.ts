@@ -12,7 +12,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { appendFile, readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ensureDir, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
-import { dataLayout } from './layout.js'
+import type { DataLayout } from './layout.js'
 
 export interface DeliveryEntry {
   id: string
@@ -25,24 +25,16 @@ export interface DeliveryEntry {
   number_key: string | null
 }
 
-export function deliveriesDir (dataDir: string): string {
-  return dataLayout(dataDir).deliveries
-}
-
-function keyPath (dataDir: string): string {
-  return dataLayout(dataDir).traceKey
-}
-
 /** The data dir's secret, created on first use when `create`. */
-export async function loadTraceKey (dataDir: string, create: boolean): Promise<Buffer | undefined> {
+export async function loadTraceKey (layout: DataLayout, create: boolean): Promise<Buffer | undefined> {
   try {
-    return Buffer.from((await readFileNoFollow(keyPath(dataDir), 'utf8')).trim(), 'hex')
+    return Buffer.from((await readFileNoFollow(layout.traceKey, 'utf8')).trim(), 'hex')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) return undefined
   }
-  await ensureDir(dataLayout(dataDir).state)
+  await ensureDir(layout.state)
   const key = randomBytes(32)
-  await writeFileDurably(keyPath(dataDir), key.toString('hex') + '\n')
+  await writeFileDurably(layout.traceKey, key.toString('hex') + '\n')
   return key
 }
 
@@ -55,7 +47,7 @@ export class DeliveryLogWriter {
   private pending: Array<Omit<DeliveryEntry, 'number_key'> & { number: string | null }> = []
   private key: Buffer | undefined
 
-  constructor (private readonly dataDir: string) {}
+  constructor (private readonly layout: DataLayout) {}
 
   /** The time of the last add, as a string: one per millisecond, not one per record. */
   private lastMs = 0
@@ -87,7 +79,7 @@ export class DeliveryLogWriter {
     if (this.pending.length === 0) return
     const taken = this.pending
     this.pending = []
-    this.key ??= await loadTraceKey(this.dataDir, true)
+    this.key ??= await loadTraceKey(this.layout, true)
     const byDay = new Map<string, string[]>()
     for (const e of taken) {
       const line: DeliveryEntry = { id: e.id, at: e.at, kind: e.kind, outcome: e.outcome, targets: e.targets, message_id: e.message_id, number_key: e.number === null ? null : this.keyOf(e.number) }
@@ -96,24 +88,24 @@ export class DeliveryLogWriter {
       if (lines === undefined) byDay.set(day, lines = [])
       lines.push(JSON.stringify(line))
     }
-    await ensureDir(deliveriesDir(this.dataDir))
-    for (const [day, lines] of byDay) await appendFile(join(deliveriesDir(this.dataDir), `${day}.ndjson`), lines.join('\n') + '\n', { mode: 0o600 })
+    await ensureDir(this.layout.deliveries)
+    for (const [day, lines] of byDay) await appendFile(join(this.layout.deliveries, `${day}.ndjson`), lines.join('\n') + '\n', { mode: 0o600 })
   }
 }
 
-async function logFiles (dataDir: string): Promise<string[]> {
+async function logFiles (layout: DataLayout): Promise<string[]> {
   try {
-    return (await readdir(deliveriesDir(dataDir))).filter((n) => /^\d{4}-\d\d-\d\d\.ndjson$/.test(n)).sort()
+    return (await readdir(layout.deliveries)).filter((n) => /^\d{4}-\d\d-\d\d\.ndjson$/.test(n)).sort()
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err
   }
 }
 
-export async function readDeliveryLog (dataDir: string): Promise<DeliveryEntry[]> {
+export async function readDeliveryLog (layout: DataLayout): Promise<DeliveryEntry[]> {
   const out: DeliveryEntry[] = []
-  for (const name of await logFiles(dataDir)) {
-    for (const line of (await readFileNoFollow(join(deliveriesDir(dataDir), name), 'utf8')).split('\n')) {
+  for (const name of await logFiles(layout)) {
+    for (const line of (await readFileNoFollow(join(layout.deliveries, name), 'utf8')).split('\n')) {
       if (line === '') continue
       try {
         out.push(JSON.parse(line) as DeliveryEntry)
@@ -124,22 +116,22 @@ export async function readDeliveryLog (dataDir: string): Promise<DeliveryEntry[]
 }
 
 /** Retention: the files of days wholly older than `retainMs`; 0 keeps them for ever, as `--retain 0` keeps the segments. */
-export async function deleteOldDeliveryLogs (dataDir: string, retainMs: number, now = Date.now()): Promise<void> {
+export async function deleteOldDeliveryLogs (layout: DataLayout, retainMs: number, now = Date.now()): Promise<void> {
   if (retainMs === 0) return
-  for (const name of await logFiles(dataDir)) {
+  for (const name of await logFiles(layout)) {
     const dayEnd = Date.parse(name.slice(0, 10) + 'T00:00:00Z') + 86_400_000
-    if (now - dayEnd >= retainMs) await unlink(join(deliveriesDir(dataDir), name)).catch(() => {})
+    if (now - dayEnd >= retainMs) await unlink(join(layout.deliveries, name)).catch(() => {})
   }
 }
 
 /** `purge --number`: the lines of that number removed (files rewritten atomically); returns how many. */
-export async function eraseNumberFromDeliveryLog (dataDir: string, number: string, dryRun: boolean): Promise<number> {
-  const key = await loadTraceKey(dataDir, false)
+export async function eraseNumberFromDeliveryLog (layout: DataLayout, number: string, dryRun: boolean): Promise<number> {
+  const key = await loadTraceKey(layout, false)
   if (key === undefined) return 0
   const wanted = numberKey(key, number)
   let removed = 0
-  for (const name of await logFiles(dataDir)) {
-    const path = join(deliveriesDir(dataDir), name)
+  for (const name of await logFiles(layout)) {
+    const path = join(layout.deliveries, name)
     const lines = (await readFileNoFollow(path, 'utf8')).split('\n').filter((l) => l !== '')
     const kept = lines.filter((l) => !l.includes(`"number_key":"${wanted}"`))
     if (kept.length === lines.length) continue

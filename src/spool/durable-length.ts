@@ -13,9 +13,10 @@
  */
 import { closeSync, constants, openSync, writeSync } from 'node:fs'
 import { readFile, type FileHandle } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { FILE_MODE } from '../fs/durable.js'
+import type { DataLayout } from './layout.js'
 import { isLockHeld } from './lock.js'
 
 export const DURABLE_LENGTH_FILE = '.durable-length'
@@ -116,16 +117,16 @@ const orphaned = new Set<string>()
  * With nothing ever published, no writer says how far: the whole file, after an fdatasync, as
  * before writers published (a receiver publishes before its first segment exists).
  */
-export async function acknowledgedLength (spoolDir: string, segment: string, fh: FileHandle): Promise<number> {
-  const published = await readDurableLength(spoolDir)
+export async function acknowledgedLength (layout: DataLayout, segment: string, fh: FileHandle): Promise<number> {
+  const published = await readDurableLength(layout.spool)
   const record = typeof published === 'object' ? published : undefined
   const known = record?.segment === segment ? record.length : 0
   const { size } = await fh.stat()
   if (size <= known) return known
-  const path = join(spoolDir, segment)
+  const path = join(layout.spool, segment)
   if (published !== 'none' && !orphaned.has(path)) {
     if (record !== undefined && processExists(record.pid)) return known
-    if (await isLockHeld(dirname(spoolDir), 'receiver')) return known
+    if (await isLockHeld(layout, 'receiver')) return known
     if (orphaned.size >= 64) orphaned.clear()
     orphaned.add(path)
   }

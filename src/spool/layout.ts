@@ -1,14 +1,19 @@
 /**
  * The data directory's layout, and the names of spool segments.
  *
+ *   <data-dir>/receiver.lock, processor.lock   one owner per role (lock.ts)
  *   <data-dir>/spool/        segments, `<seq>-<created>.ndjson`, names sort in write order;
  *                            `.durable-length` (durable-length.ts) and `.refused` (refused.ts)
- *   <data-dir>/state/        the processor's checkpoint, attempt counts, last pass and pass in
- *                            progress, the delivery log and its key, the receiver's answers
+ *   <data-dir>/state/        the processor's checkpoint, attempt counts, de-duplication keys, last
+ *                            pass and pass in progress, the delivery log and its key, the
+ *                            receiver's answers
  *   <data-dir>/quarantine/   torn fragments, `<segment>@<offset>.fragment`
  *   <data-dir>/dead/         dead letters, NDJSON
  *   <data-dir>/out/          the default file handlers' output, `<kind>.ndjson`
  *   <data-dir>/requeue/      records to dispatch again first (`dead retry` writes there)
+ *
+ * Every path of the data dir is named here, once: each command builds its DataLayout from
+ * `--data-dir` at its start (`dataLayout`) and hands it down; nothing below rebuilds a path.
  */
 import { readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -17,47 +22,59 @@ import { join, resolve } from 'node:path'
 export const DEFAULT_DATA_DIR = './data'
 
 export interface DataLayout {
-  root: string
-  spool: string
-  state: string
+  /** --data-dir as given (maybe relative): what a message repeats when it suggests a command. */
+  readonly given: string
+  /** The data dir's absolute path. */
+  readonly root: string
+  /** `<role>.lock`: one owner per role (lock.ts). */
+  readonly locks: Readonly<{ receiver: string, processor: string }>
+  readonly spool: string
+  readonly state: string
   /** The processor's position in the spool (checkpoint.ts). */
-  checkpoint: string
+  readonly checkpoint: string
   /** Failed passes per record (processor/attempts.ts). */
-  attempts: string
+  readonly attempts: string
+  /** The keys remembered for `--dedupe-window` (processor/dedupe.ts). */
+  readonly dedupeKeys: string
   /** The last pass's outcome and figures, written by the processor for `status`. */
-  lastPass: string
+  readonly lastPass: string
   /** The pass in progress, rewritten while it runs (processor/pass-watch.ts). */
-  passProgress: string
+  readonly passProgress: string
   /** The delivery log's daily files, for `trace` (delivery-log.ts). */
-  deliveries: string
+  readonly deliveries: string
   /** The key of the delivery log's number hashes (delivery-log.ts). */
-  traceKey: string
+  readonly traceKey: string
   /** What the running receiver answered, for `status` (receiver-answers.ts). */
-  receiverAnswers: string
-  quarantine: string
-  dead: string
-  out: string
-  requeue: string
+  readonly receiverAnswers: string
+  readonly quarantine: string
+  readonly dead: string
+  readonly out: string
+  readonly requeue: string
 }
 
+/** The layout of the data dir `dataDir` (as given by --data-dir): built once per command. */
 export function dataLayout (dataDir: string): DataLayout {
   const root = resolve(dataDir)
-  return {
+  const state = join(root, 'state')
+  return Object.freeze({
+    given: dataDir,
     root,
+    locks: Object.freeze({ receiver: join(root, 'receiver.lock'), processor: join(root, 'processor.lock') }),
     spool: join(root, 'spool'),
-    state: join(root, 'state'),
-    checkpoint: join(root, 'state', 'checkpoint.json'),
-    attempts: join(root, 'state', 'attempts.json'),
-    lastPass: join(root, 'state', 'last-pass.json'),
-    passProgress: join(root, 'state', 'pass-progress.json'),
-    deliveries: join(root, 'state', 'deliveries'),
-    traceKey: join(root, 'state', 'trace.key'),
-    receiverAnswers: join(root, 'state', 'receiver-answers.json'),
+    state,
+    checkpoint: join(state, 'checkpoint.json'),
+    attempts: join(state, 'attempts.json'),
+    dedupeKeys: join(state, 'dedupe-keys.bin'),
+    lastPass: join(state, 'last-pass.json'),
+    passProgress: join(state, 'pass-progress.json'),
+    deliveries: join(state, 'deliveries'),
+    traceKey: join(state, 'trace.key'),
+    receiverAnswers: join(state, 'receiver-answers.json'),
     quarantine: join(root, 'quarantine'),
     dead: join(root, 'dead'),
     out: join(root, 'out'),
     requeue: join(root, 'requeue'),
-  }
+  })
 }
 
 const SEGMENT_RE = /^(\d{12})-(\d{8}T\d{9}Z)\.ndjson$/

@@ -15,10 +15,11 @@ import { constants } from 'node:fs'
 import { once } from 'node:events'
 import { readFile, stat, type FileHandle } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { basename, join } from 'node:path'
+import { basename } from 'node:path'
 import { LockFileError, LockHeldError } from '../errors.js'
 import { ensureDir, openNoFollow, unlinkIfExists } from '../fs/durable.js'
 import { refuseLinksInDataDir } from './data-dir.js'
+import type { DataLayout } from './layout.js'
 
 export type LockRole = 'receiver' | 'processor'
 
@@ -51,8 +52,8 @@ const LOCK_MODE = 0o600
 const ACQUIRE_PATIENCE_MS = 1000
 const ACQUIRE_RETRY_MS = 50
 
-export function lockPath (dataDir: string, role: LockRole): string {
-  return join(dataDir, `${role}.lock`)
+export function lockPath (layout: DataLayout, role: LockRole): string {
+  return layout.locks[role]
 }
 
 /** flock(2) on the descriptor, without waiting: true when taken, false when another holds it. */
@@ -117,11 +118,11 @@ async function writeHolderInfo (fh: FileHandle): Promise<void> {
 }
 
 /** Takes the lock, or returns undefined when another process holds it. */
-export async function tryAcquireLock (dataDir: string, role: LockRole): Promise<SpoolLock | undefined> {
-  await ensureDir(dataDir)
+export async function tryAcquireLock (layout: DataLayout, role: LockRole): Promise<SpoolLock | undefined> {
+  await ensureDir(layout.root)
   // Whoever takes a lock is about to write in the data dir: never through a planted link.
-  await refuseLinksInDataDir(dataDir)
-  const path = lockPath(dataDir, role)
+  await refuseLinksInDataDir(layout)
+  const path = lockPath(layout, role)
   const deadline = Date.now() + ACQUIRE_PATIENCE_MS
   for (;;) {
     const fh = await openLockFile(path, true)
@@ -166,10 +167,10 @@ function lockHandle (role: LockRole, fh: FileHandle): SpoolLock {
 }
 
 /** Takes the lock or throws LockHeldError naming the holder. */
-export async function acquireLock (dataDir: string, role: LockRole): Promise<SpoolLock> {
-  const lock = await tryAcquireLock(dataDir, role)
+export async function acquireLock (layout: DataLayout, role: LockRole): Promise<SpoolLock> {
+  const lock = await tryAcquireLock(layout, role)
   if (lock !== undefined) return lock
-  throw new LockHeldError(role, dataDir, describeHolder(await findHolder(dataDir, role), lockPath(dataDir, role)))
+  throw new LockHeldError(role, layout.given, describeHolder(await findHolder(layout, role), lockPath(layout, role)))
 }
 
 /** `pid 12 (node callback-spool.js receive) on host since ...`, or why the holder is unknown. */
@@ -187,8 +188,8 @@ export function describeHolder (holder: LockHolder, path: string): string {
  * is free (a start meanwhile waits for it). A user who may not open the lock file (the data
  * dir's group) is answered from /proc/locks instead.
  */
-export async function isLockHeld (dataDir: string, role: LockRole): Promise<boolean> {
-  const path = lockPath(dataDir, role)
+export async function isLockHeld (layout: DataLayout, role: LockRole): Promise<boolean> {
+  const path = lockPath(layout, role)
   let fh: FileHandle
   try {
     fh = await openLockFile(path, false)
@@ -215,9 +216,9 @@ async function listedInProcLocks (path: string): Promise<boolean> {
 }
 
 /** Who holds the role's lock: running or not, and whether the recorded holder is really it. */
-export async function findHolder (dataDir: string, role: LockRole): Promise<LockHolder> {
-  const running = await isLockHeld(dataDir, role)
-  const info = running ? await readLockInfo(dataDir, role) : undefined
+export async function findHolder (layout: DataLayout, role: LockRole): Promise<LockHolder> {
+  const running = await isLockHeld(layout, role)
+  const info = running ? await readLockInfo(layout, role) : undefined
   if (info === undefined || info.hostname !== hostname() || info.boot_id !== await bootId() ||
       info.pid_start === undefined || await processStart(info.pid) !== info.pid_start) {
     return { running, identified: false, info, command: undefined }
@@ -236,9 +237,9 @@ async function commandOf (pid: number): Promise<string | undefined> {
   return words.length === 0 ? undefined : words.join(' ')
 }
 
-export async function readLockInfo (dataDir: string, role: LockRole): Promise<LockInfo | undefined> {
+export async function readLockInfo (layout: DataLayout, role: LockRole): Promise<LockInfo | undefined> {
   try {
-    const fh = await openNoFollow(lockPath(dataDir, role))
+    const fh = await openNoFollow(lockPath(layout, role))
     try {
       const text = await fh.readFile('utf8')
       return text === '' ? undefined : JSON.parse(text) as LockInfo

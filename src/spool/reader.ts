@@ -16,7 +16,7 @@
  */
 import { type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { listSegments, parseSegmentName, type SegmentName } from './layout.js'
+import { listSegments, parseSegmentName, type DataLayout, type SegmentName } from './layout.js'
 import { openNoFollow } from '../fs/durable.js'
 import { acknowledgedLength } from './durable-length.js'
 import { readRefused } from './refused.js'
@@ -91,7 +91,8 @@ function splitLines (buf: Buffer, end: number, segment: string, base: number, ou
  * Segments are listed again at the end of the newest one, so a segment sealed meanwhile is
  * read to its true end. A `from` naming a segment that is gone starts at the first segment after it.
  */
-export async function * readLineBatches (spoolDir: string, from: SpoolPosition | undefined, options: ReadOptions = {}): AsyncGenerator<LineBatch> {
+export async function * readLineBatches (layout: DataLayout, from: SpoolPosition | undefined, options: ReadOptions = {}): AsyncGenerator<LineBatch> {
+  const spoolDir = layout.spool
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK
   let segments = await listSegments(spoolDir)
   let index: number
@@ -129,7 +130,7 @@ export async function * readLineBatches (spoolDir: string, from: SpoolPosition |
     // never past refused lines.
     const readableEnd = async (): Promise<number> => {
       const refusedAt = (await readRefused(spoolDir)).get(seg.name) ?? Infinity
-      return sealed ? refusedAt : Math.min(refusedAt, await acknowledgedLength(spoolDir, seg.name, fh))
+      return sealed ? refusedAt : Math.min(refusedAt, await acknowledgedLength(layout, seg.name, fh))
     }
     let limit: number
     try {
@@ -217,8 +218,8 @@ function mergeListing (old: SegmentName[], fresh: SegmentName[]): SegmentName[] 
 }
 
 /** The shared contract: complete lines one by one (an adapter over readLineBatches). */
-export async function * readLines (spoolDir: string, from: SpoolPosition | undefined, options: ReadOptions = {}): AsyncGenerator<SpoolLine> {
-  for await (const batch of readLineBatches(spoolDir, from, options)) yield * batch.lines
+export async function * readLines (layout: DataLayout, from: SpoolPosition | undefined, options: ReadOptions = {}): AsyncGenerator<SpoolLine> {
+  for await (const batch of readLineBatches(layout, from, options)) yield * batch.lines
 }
 
 /**

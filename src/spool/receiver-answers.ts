@@ -6,7 +6,7 @@
  */
 import { rename, writeFile } from 'node:fs/promises'
 import { ensureDir, readFileNoFollow } from '../fs/durable.js'
-import { dataLayout } from './layout.js'
+import type { DataLayout } from './layout.js'
 
 export interface ReceiverAnswers {
   pid: number
@@ -20,21 +20,17 @@ export interface ReceiverAnswers {
 
 export const ANSWERS_WINDOW_MS = 5 * 60_000
 
-export function receiverAnswersPath (dataDir: string): string {
-  return dataLayout(dataDir).receiverAnswers
-}
-
-export async function writeReceiverAnswers (dataDir: string, answers: ReceiverAnswers): Promise<void> {
-  const path = receiverAnswersPath(dataDir)
-  await ensureDir(dataLayout(dataDir).state)
+export async function writeReceiverAnswers (layout: DataLayout, answers: ReceiverAnswers): Promise<void> {
+  const path = layout.receiverAnswers
+  await ensureDir(layout.state)
   const tmp = `${path}.${process.pid}.tmp`
   await writeFile(tmp, JSON.stringify(answers) + '\n', { mode: 0o600 })
   await rename(tmp, path)
 }
 
-export async function readReceiverAnswers (dataDir: string): Promise<ReceiverAnswers | undefined> {
+export async function readReceiverAnswers (layout: DataLayout): Promise<ReceiverAnswers | undefined> {
   try {
-    return JSON.parse(await readFileNoFollow(receiverAnswersPath(dataDir), 'utf8')) as ReceiverAnswers
+    return JSON.parse(await readFileNoFollow(layout.receiverAnswers, 'utf8')) as ReceiverAnswers
   } catch {
     return undefined
   }

@@ -29,7 +29,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { SpoolClosedError, SpoolWriteError } from '../errors.js'
-import { type DataLayout, dataLayout, listSegments, segmentName } from './layout.js'
+import { type DataLayout, listSegments, segmentName } from './layout.js'
 import { ensureDir, FILE_MODE, fsyncDir } from '../fs/durable.js'
 import { DurableLengthPublisher } from './durable-length.js'
 import { recordRefused } from './refused.js'
@@ -39,7 +39,7 @@ import { DEFAULT_DURABILITY, DEFAULT_ROTATE_AGE_MS, DEFAULT_ROTATE_BYTES, type D
 export type { Durability }
 
 export interface SpoolWriterOptions {
-  dataDir: string
+  layout: DataLayout
   /** @default 'fsync' */
   durability?: Durability
   /** Seal the segment when a batch would take it past this size. @default 64 MiB */
@@ -137,7 +137,7 @@ export class SpoolWriter {
   private reopenAt = 0
 
   private constructor (options: SpoolWriterOptions, lastSeq: number) {
-    this.layout = dataLayout(options.dataDir)
+    this.layout = options.layout
     this.durability = options.durability ?? DEFAULT_DURABILITY
     this.rotateBytes = options.rotateBytes ?? DEFAULT_ROTATE_BYTES
     this.rotateAgeMs = options.rotateAgeMs ?? DEFAULT_ROTATE_AGE_MS
@@ -151,7 +151,7 @@ export class SpoolWriter {
    * line), then begins a new segment. The caller holds the receiver lock.
    */
   static async open (options: SpoolWriterOptions): Promise<SpoolWriter> {
-    const layout = dataLayout(options.dataDir)
+    const layout = options.layout
     await ensureDir(layout.root)
     await ensureDir(layout.spool)
     const segments = await listSegments(layout.spool)

@@ -114,8 +114,9 @@ export interface CatResult {
 /** Prints the matching records; with --follow, returns only once stopped by a signal or a closed stdout. */
 export async function runCat (options: CatOptions, io: ToolIO): Promise<CatResult> {
   // A mistyped --data-dir prints nothing and succeeds otherwise: exit 66, as status does.
-  await existingDataDir(options.dataDir)
-  const spool = dataLayout(options.dataDir).spool
+  const layout = dataLayout(options.dataDir)
+  await existingDataDir(layout)
+  const spool = layout.spool
   const colour = options.pretty && useColour(io.stdoutIsTTY)
   const result: CatResult = { printed: 0, invalid: 0 }
   const state = { stopped: false }
@@ -125,7 +126,7 @@ export async function runCat (options: CatOptions, io: ToolIO): Promise<CatResul
   const counts = options.count === true ? new Map<string, Map<string, number>>() : undefined
   let position: SpoolPosition | undefined
   const readOnce = async (): Promise<void> => {
-    for await (const batch of readLineBatches(spool, position)) {
+    for await (const batch of readLineBatches(layout, position)) {
       let out = ''
       for (const line of batch.lines) {
         const decoded = decodeRecord(line.line)

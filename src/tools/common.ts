@@ -7,6 +7,7 @@ import { CancelledError, ConfigError, LockHeldError, UsageError } from '../error
 import { parseDuration } from '../units.js'
 import { describeHolder, findHolder, lockPath, tryAcquireLock, type SpoolLock } from '../spool/lock.js'
 import { existingDataDir } from '../spool/data-dir.js'
+import type { DataLayout } from '../spool/layout.js'
 
 /** Where a tool prints, and what it may ask. Tests pass their own; the CLI uses the process's. */
 export interface ToolIO {
@@ -88,11 +89,11 @@ export function formatAge (ms: number): string {
  * Takes the processor lock for a tool that rewrites the processor's state (the checkpoint, the
  * dead letters), so that no pass runs meanwhile; refuses in one line (exit 75) when one runs.
  */
-export async function takeProcessorLock (dataDir: string, doing: string): Promise<SpoolLock> {
-  const root = await existingDataDir(dataDir)
-  const lock = await tryAcquireLock(root, 'processor')
+export async function takeProcessorLock (layout: DataLayout, doing: string): Promise<SpoolLock> {
+  const root = await existingDataDir(layout)
+  const lock = await tryAcquireLock(layout, 'processor')
   if (lock !== undefined) return lock
-  const holder = describeHolder(await findHolder(root, 'processor'), lockPath(root, 'processor'))
+  const holder = describeHolder(await findHolder(layout, 'processor'), lockPath(layout, 'processor'))
   throw new LockHeldError('processor', root, holder, doing)
 }
 

@@ -17,13 +17,12 @@ import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { NotFoundError } from '../errors.js'
 import type { DeadLetter } from '../processor/dead-letters.js'
-import { requeueDir } from '../processor/requeue.js'
 import { writeRetryRequest } from '../processor/retry-requests.js'
 import { tryAcquireLock } from '../spool/lock.js'
 import { encodeRecord, type SpoolRecord } from '../record.js'
 import { ensureDir, fsyncDir, listNdjsonFiles, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
 import { existingDataDir } from '../spool/data-dir.js'
-import { dataLayout } from '../spool/layout.js'
+import { dataLayout, type DataLayout } from '../spool/layout.js'
 import { maskNumber } from '../mask.js'
 import { normaliseNumber } from '../number.js'
 import { confirmIrreversible, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
@@ -36,14 +35,14 @@ export interface StoredDeadLetter {
 }
 
 /** The dead-letter files, oldest first. */
-async function deadFiles (dataDir: string): Promise<string[]> {
-  return await listNdjsonFiles(dataLayout(dataDir).dead)
+async function deadFiles (layout: DataLayout): Promise<string[]> {
+  return await listNdjsonFiles(layout.dead)
 }
 
 /** Every dead letter, file by file; a line that does not parse is kept as it is, with an error. */
-export async function readDeadLetters (dataDir: string): Promise<StoredDeadLetter[]> {
+export async function readDeadLetters (layout: DataLayout): Promise<StoredDeadLetter[]> {
   const out: StoredDeadLetter[] = []
-  for (const file of await deadFiles(dataDir)) {
+  for (const file of await deadFiles(layout)) {
     for (const raw of (await readFileNoFollow(file, 'utf8')).split('\n')) {
       if (raw === '') continue
       let letter: DeadLetter
@@ -101,15 +100,16 @@ export interface RetryResult {
 }
 
 /** Re-queues now, or, while a processor runs, leaves it a request (the dead letters it names are counted, not moved). */
-export async function retryDeadLetters (dataDir: string, id: string | undefined, now = new Date()): Promise<RetryResult> {
-  const lock = await tryAcquireLock(await existingDataDir(dataDir), 'processor')
+export async function retryDeadLetters (layout: DataLayout, id: string | undefined, now = new Date()): Promise<RetryResult> {
+  await existingDataDir(layout)
+  const lock = await tryAcquireLock(layout, 'processor')
   if (lock === undefined) {
-    const { retry, skippedInvalid } = chooseForRetry(await readDeadLetters(dataDir), id)
+    const { retry, skippedInvalid } = chooseForRetry(await readDeadLetters(layout), id)
     if (retry.length === 0) return { requeued: 0, skippedInvalid }
-    return { requeued: retry.length, skippedInvalid, file: await writeRetryRequest(dataDir, id, now), deferred: true }
+    return { requeued: retry.length, skippedInvalid, file: await writeRetryRequest(layout, id, now), deferred: true }
   }
   try {
-    return await requeueDeadLetters(dataDir, id, now)
+    return await requeueDeadLetters(layout, id, now)
   } finally {
     await lock.release()
   }
@@ -134,11 +134,11 @@ function chooseForRetry (letters: StoredDeadLetter[], id: string | undefined): {
 }
 
 /** The dead letters (all, or of `id`) moved to a re-queue file; the caller holds the processor lock. */
-export async function requeueDeadLetters (dataDir: string, id: string | undefined, now = new Date()): Promise<RetryResult> {
-  const letters = await readDeadLetters(dataDir)
+export async function requeueDeadLetters (layout: DataLayout, id: string | undefined, now = new Date()): Promise<RetryResult> {
+  const letters = await readDeadLetters(layout)
   const { retry, skippedInvalid } = chooseForRetry(letters, id)
   if (retry.length === 0) return { requeued: 0, skippedInvalid }
-  const dir = requeueDir(dataDir)
+  const dir = layout.requeue
   await ensureDir(dir)
   // Names sort in time order: the processor takes re-queue files oldest first.
   const file = join(dir, `${now.toISOString().replace(/[-:.]/g, '')}-dead-retry-${process.pid}.ndjson`)
@@ -149,10 +149,10 @@ export async function requeueDeadLetters (dataDir: string, id: string | undefine
 }
 
 /** Removes the dead letters that failed before `beforeMs`; `confirm` is asked with their count first. */
-export async function purgeDeadLetters (dataDir: string, beforeMs: number, confirm: (count: number) => Promise<void> = async () => {}): Promise<number> {
-  const lock = await takeProcessorLock(dataDir, 'purge dead letters')
+export async function purgeDeadLetters (layout: DataLayout, beforeMs: number, confirm: (count: number) => Promise<void> = async () => {}): Promise<number> {
+  const lock = await takeProcessorLock(layout, 'purge dead letters')
   try {
-    const letters = await readDeadLetters(dataDir)
+    const letters = await readDeadLetters(layout)
     const old = failedBefore(letters, beforeMs)
     if (old.length === 0) return 0
     await confirm(old.length)
@@ -166,8 +166,9 @@ export async function purgeDeadLetters (dataDir: string, beforeMs: number, confi
 /** `dead list`: one line per dead letter, or one JSON object per line with its file. */
 export async function deadListCommand (opts: { dataDir: string, json?: boolean }, io: ToolIO): Promise<void> {
   // A mistyped --data-dir is not "no dead letters".
-  await existingDataDir(opts.dataDir)
-  const letters = await readDeadLetters(opts.dataDir)
+  const layout = dataLayout(opts.dataDir)
+  await existingDataDir(layout)
+  const letters = await readDeadLetters(layout)
   let out = ''
   for (const l of letters) out += opts.json === true ? JSON.stringify({ ...l.letter, file: l.file }) + '\n' : formatDeadLetter(l.letter)
   if (opts.json !== true && letters.length === 0) out = 'no dead letters\n'
@@ -176,7 +177,7 @@ export async function deadListCommand (opts: { dataDir: string, json?: boolean }
 
 /** `dead retry`: the records to requeue/ (or a request for the running processor). */
 export async function deadRetryCommand (opts: { dataDir: string, id?: string }, io: ToolIO): Promise<void> {
-  const r = await retryDeadLetters(opts.dataDir, opts.id)
+  const r = await retryDeadLetters(dataLayout(opts.dataDir), opts.id)
   let out = r.requeued === 0
     ? 'no dead letter to retry\n'
     : r.deferred === true
@@ -189,7 +190,7 @@ export async function deadRetryCommand (opts: { dataDir: string, id?: string }, 
 /** `dead purge --before`: asks on a terminal, needs --yes otherwise. */
 export async function deadPurgeCommand (opts: { dataDir: string, before: string, yes?: boolean }, io: ToolIO): Promise<void> {
   const beforeMs = parseTimeArg('--before', opts.before)
-  const n = await purgeDeadLetters(opts.dataDir, beforeMs, async (count) => {
+  const n = await purgeDeadLetters(dataLayout(opts.dataDir), beforeMs, async (count) => {
     await confirmIrreversible(io, opts.yes === true, `delete ${count} dead letter(s) that failed before ${new Date(beforeMs).toISOString()}`, 'dead purge')
   })
   await io.write(`${n} dead letter(s) purged\n`)

@@ -20,7 +20,7 @@ import { normaliseNumber } from '../number.js'
 import { textMentionsNumber } from './number-spellings.js'
 import { createTempBeside, FILE_MODE, fsyncDir, listNdjsonFiles, openNoFollow, readFileNoFollow, writeFully } from '../fs/durable.js'
 import { existingDataDir } from '../spool/data-dir.js'
-import { dataLayout, listSegments } from '../spool/layout.js'
+import { listSegments, type DataLayout } from '../spool/layout.js'
 import { readCheckpoint, saveCheckpoint } from '../spool/checkpoint.js'
 import { readRefused, recordRefused } from '../spool/refused.js'
 import { acquireLock, isLockHeld } from '../spool/lock.js'
@@ -148,24 +148,23 @@ const emptyArea = (): AreaCounts => ({ files: 0, filesChanged: 0, removed: 0 })
 
 const NUMBER_RE = /^\+\d{6,15}$/
 
-export async function purgeNumber (dataDir: string, rawNumber: string, options: { dryRun?: boolean } = {}): Promise<PurgeReport> {
+export async function purgeNumber (layout: DataLayout, rawNumber: string, options: { dryRun?: boolean } = {}): Promise<PurgeReport> {
   // People type numbers with spaces, dots or dashes; records hold them without.
   const number = normalizeNumber(rawNumber.trimEnd()).replace(/(?!^)[\s.()-]/g, '')
   if (!NUMBER_RE.test(number)) {
     throw new UsageError('Expected `--number` to be a phone number like +33600112233 or 0033600112233')
   }
   const dryRun = options.dryRun ?? false
-  const layout = dataLayout(dataDir)
   // Every spelling of the number anywhere in a line: fields, query, path, raw body (one that did
   // not parse too), a dead letter's quoted invalid line, a torn tail.
   const digits = number.slice(1)
   const drop = (text: string): boolean => textMentionsNumber(text, digits)
   // A mistyped --data-dir must not "purge" an empty directory it just created and report zeros.
-  await existingDataDir(dataDir)
+  await existingDataDir(layout)
   if (!(await stat(layout.spool).then((st) => st.isDirectory(), () => false))) {
     throw new NoInputError('SPOOL_ERR_NO_SPOOL', `no spool in ${layout.root}: is --data-dir right?`)
   }
-  const lock = await acquireLock(layout.root, 'processor')
+  const lock = await acquireLock(layout, 'processor')
   try {
     const report: PurgeReport = {
       spool: emptyArea(),
@@ -179,13 +178,13 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
     }
     // Spool segments: a spool record names the number in its fields or query.
     let segments = await listSegments(layout.spool)
-    if (await isLockHeld(layout.root, 'receiver') && segments.length > 0) {
+    if (await isLockHeld(layout, 'receiver') && segments.length > 0) {
       report.spool.skippedActiveSegment = segments.at(-1)!.name
       segments = segments.slice(0, -1)
     }
     // Offsets in a rewritten segment move, and the checkpoint with them: a checkpoint that cannot
     // be read stops the purge before anything changes (CheckpointError says how to repair it).
-    const checkpoint = await readCheckpoint(dataDir)
+    const checkpoint = await readCheckpoint(layout)
     for (const seg of segments) {
       // A torn tail goes too: otherwise the next pass would quarantine it again.
       const result = await purgeNdjsonFile(join(layout.spool, seg.name), drop, dryRun)
@@ -194,7 +193,7 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
       report.spool.filesChanged++
       report.spool.removed += result.removed
       if (!dryRun && checkpoint?.segment === seg.name) {
-        await saveCheckpoint(dataDir, { segment: seg.name, offset: result.mapOffset(checkpoint.offset) })
+        await saveCheckpoint(layout, { segment: seg.name, offset: result.mapOffset(checkpoint.offset) })
         report.checkpointMoved = true
       }
       // Where refused lines begin moves with the offsets too (the reader takes the lowest recorded).
@@ -231,7 +230,7 @@ export async function purgeNumber (dataDir: string, rawNumber: string, options: 
     }
     if (!dryRun && report.quarantine.removed > 0) await fsyncDir(layout.quarantine)
     // The delivery log keeps the number only as a keyed hash, but that still links its records.
-    report.deliveryLogRemoved = await eraseNumberFromDeliveryLog(dataDir, number, dryRun)
+    report.deliveryLogRemoved = await eraseNumberFromDeliveryLog(layout, number, dryRun)
     return report
   } finally {
     await lock.release()

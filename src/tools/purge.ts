@@ -5,6 +5,7 @@
 import { maskNumber } from '../mask.js'
 import { purgeNumber, type PurgeReport } from './purge-number.js'
 import { existingDataDir } from '../spool/data-dir.js'
+import { dataLayout } from '../spool/layout.js'
 import { confirmIrreversible, type ToolIO } from './common.js'
 
 export function formatPurgeReport (report: PurgeReport): string {
@@ -28,15 +29,16 @@ export function formatPurgeReport (report: PurgeReport): string {
 
 /** The `purge` command: without --yes or --dry-run it counts first and asks (on a terminal only). */
 export async function purgeCommand (opts: { number: string, dataDir: string, dryRun?: boolean, yes?: boolean }, tool: ToolIO): Promise<void> {
+  const layout = dataLayout(opts.dataDir)
   const dryRun = opts.dryRun === true
   if (!dryRun && opts.yes !== true) {
     // Refuse before anything is read off a terminal; on one, count first, then ask.
-    await existingDataDir(opts.dataDir)
+    await existingDataDir(layout)
     if (!tool.stdinIsTTY) await confirmIrreversible(tool, false, `erase every record of ${maskNumber(opts.number)}`, 'purge')
-    const counted = await purgeNumber(opts.dataDir, opts.number, { dryRun: true })
+    const counted = await purgeNumber(layout, opts.number, { dryRun: true })
     await tool.write(formatPurgeReport(counted))
     await confirmIrreversible(tool, false, `erase these records of ${maskNumber(counted.number)}`, 'purge')
   }
-  const report = await purgeNumber(opts.dataDir, opts.number, { dryRun })
+  const report = await purgeNumber(layout, opts.number, { dryRun })
   await tool.write(formatPurgeReport(report))
 }

@@ -7,7 +7,7 @@
 import { CancelledError, CheckpointError, UsageError } from '../errors.js'
 import { decodeRecord } from '../record.js'
 import { loadCheckpoint, saveCheckpoint, validatePosition, type Checkpoint } from '../spool/checkpoint.js'
-import { dataLayout, listSegments } from '../spool/layout.js'
+import { dataLayout, listSegments, type DataLayout } from '../spool/layout.js'
 import { readLineBatches, segmentBefore, type SpoolPosition } from '../spool/reader.js'
 import { parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
 
@@ -49,8 +49,8 @@ function show (p: SpoolPosition | undefined): string {
 }
 
 /** The start of the first record received at or after `sinceMs`; undefined when there is none. */
-async function findSince (spoolDir: string, sinceMs: number): Promise<SpoolPosition | undefined> {
-  for await (const batch of readLineBatches(spoolDir, undefined)) {
+async function findSince (layout: DataLayout, sinceMs: number): Promise<SpoolPosition | undefined> {
+  for await (const batch of readLineBatches(layout, undefined)) {
     for (const line of batch.lines) {
       const d = decodeRecord(line.line)
       if (d.ok && Date.parse(d.record.received_at) >= sinceMs) return { segment: line.segment, offset: line.offset }
@@ -60,9 +60,9 @@ async function findSince (spoolDir: string, sinceMs: number): Promise<SpoolPosit
 }
 
 /** Records (valid lines) and invalid lines from `from` up to `to` (exclusive), or to the end of the spool. */
-async function countLines (spoolDir: string, from: SpoolPosition, to: SpoolPosition | undefined): Promise<{ records: number, invalid: number }> {
+async function countLines (layout: DataLayout, from: SpoolPosition, to: SpoolPosition | undefined): Promise<{ records: number, invalid: number }> {
   const n = { records: 0, invalid: 0 }
-  for await (const batch of readLineBatches(spoolDir, from)) {
+  for await (const batch of readLineBatches(layout, from)) {
     for (const line of batch.lines) {
       if (to !== undefined && !before({ segment: line.segment, offset: line.offset }, to)) return n
       if (decodeRecord(line.line).ok) n.records++
@@ -83,12 +83,12 @@ export interface ReplayResult {
 
 export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<ReplayResult> {
   const layout = dataLayout(options.dataDir)
-  const lock = await takeProcessorLock(options.dataDir, 'replay')
+  const lock = await takeProcessorLock(layout, 'replay')
   try {
     let current: Checkpoint | undefined
     let currentBad: string | undefined
     try {
-      current = await loadCheckpoint(options.dataDir)
+      current = await loadCheckpoint(layout)
     } catch (err) {
       if (!(err instanceof CheckpointError)) throw err
       currentBad = err.message
@@ -99,9 +99,9 @@ export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<Re
     if ('all' in options.target) {
       target = segments[0] === undefined ? undefined : { segment: segments[0].name, offset: 0 }
     } else if ('from' in options.target) {
-      target = await validatePosition(options.dataDir, options.target.from)
+      target = await validatePosition(layout, options.target.from)
     } else {
-      target = await findSince(layout.spool, options.target.sinceMs)
+      target = await findSince(layout, options.target.sinceMs)
     }
     if (target === undefined) {
       return { requeued: 0, moved: false, message: 'nothing to replay: no record in the spool matches; the checkpoint is unchanged\n' }
@@ -112,7 +112,7 @@ export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<Re
     if (current !== undefined && !before(target, current)) {
       return { requeued: 0, moved: false, message: `nothing to replay: the checkpoint (${show(current)}) is already at or before ${show(target)}; the checkpoint is unchanged\n` }
     }
-    const counted = await countLines(layout.spool, target, current)
+    const counted = await countLines(layout, target, current)
     const requeued = counted.records
     // Invalid lines in the range are read again too, and dead-lettered again.
     const invalid = counted.invalid === 0 ? '' : ` (and ${counted.invalid} invalid line(s), dead-lettered again)`
@@ -125,7 +125,7 @@ export async function runReplay (options: ReplayOptions, io: ToolIO): Promise<Re
         throw new CancelledError('replay cancelled; the checkpoint is unchanged')
       }
     }
-    await saveCheckpoint(options.dataDir, target)
+    await saveCheckpoint(layout, target)
     return {
       requeued,
       from: current,

@@ -10,7 +10,7 @@ import { computeBacklog } from '../spool/backlog.js'
 import { readCheckpoint, validatePosition } from '../spool/checkpoint.js'
 import { freeBytes } from '../fs/disk.js'
 import { listNdjsonFiles, readFileNoFollow } from '../fs/durable.js'
-import { dataLayout, listSegments } from '../spool/layout.js'
+import { dataLayout, listSegments, type DataLayout } from '../spool/layout.js'
 import { describeHolder, findHolder, lockPath, type LockRole } from '../spool/lock.js'
 import { formatBytes, parseBytes, parseDuration } from '../units.js'
 import type { PassProgress } from '../processor/pass-watch.js'
@@ -72,8 +72,8 @@ export interface StatusReport {
 
 export const STATUS_DEFAULTS: HealthThresholds = { minFreeBytes: 1024 ** 3, maxLagMs: 10 * 60_000 }
 
-async function holder (root: string, role: LockRole): Promise<HolderInfo> {
-  const h = await findHolder(root, role)
+async function holder (layout: DataLayout, role: LockRole): Promise<HolderInfo> {
+  const h = await findHolder(layout, role)
   // Only what was checked is shown as the holder's; a claim that did not check out is in the note.
   const info = h.identified ? h.info : undefined
   return {
@@ -83,7 +83,7 @@ async function holder (root: string, role: LockRole): Promise<HolderInfo> {
     command: h.command ?? null,
     hostname: info?.hostname ?? null,
     started_at: info?.started_at ?? null,
-    note: h.running && !h.identified ? describeHolder(h, lockPath(root, role)) : null,
+    note: h.running && !h.identified ? describeHolder(h, lockPath(layout, role)) : null,
   }
 }
 
@@ -114,9 +114,8 @@ async function listNames (dir: string): Promise<string[]> {
   }
 }
 
-export async function collectStatus (dataDir: string, now = Date.now(), thresholds: HealthThresholds = STATUS_DEFAULTS): Promise<StatusReport> {
-  const layout = dataLayout(dataDir)
-  await existingDataDir(dataDir)
+export async function collectStatus (layout: DataLayout, now = Date.now(), thresholds: HealthThresholds = STATUS_DEFAULTS): Promise<StatusReport> {
+  await existingDataDir(layout)
   const segments = await listSegments(layout.spool)
   let bytes = 0
   const infos: SegmentInfo[] = []
@@ -129,12 +128,12 @@ export async function collectStatus (dataDir: string, now = Date.now(), threshol
   let checkpoint: StatusReport['checkpoint'] = null
   let backlog: StatusReport['backlog'] = null
   try {
-    const cp = await readCheckpoint(dataDir)
+    const cp = await readCheckpoint(layout)
     if (cp !== undefined) {
       checkpoint = { segment: cp.segment, offset: cp.offset, updated_at: cp.updated_at, valid: true, error: null }
-      await validatePosition(dataDir, cp)
+      await validatePosition(layout, cp)
     }
-    const b = await computeBacklog(dataDir, cp, now)
+    const b = await computeBacklog(layout, cp, now)
     backlog = { records: b.records, bytes: b.bytes, oldest_received_at: b.oldestReceivedAt ?? null, oldest_age_seconds: b.oldestAgeMs === undefined ? null : Math.round(b.oldestAgeMs / 1000) }
   } catch (err) {
     // A checkpoint this user may not read is not a bad one: say so (77), never "replay".
@@ -146,24 +145,24 @@ export async function collectStatus (dataDir: string, now = Date.now(), threshol
   try {
     lastPass = JSON.parse(await readFileNoFollow(layout.lastPass, 'utf8')) as StatusReport['last_pass']
   } catch {}
-  const processor = await holder(layout.root, 'processor')
-  const pass = await readPassState(dataDir, processor.running, lastPass)
+  const processor = await holder(layout, 'processor')
+  const pass = await readPassState(layout, processor.running, lastPass)
   const report: Omit<StatusReport, 'health'> = {
     data_dir: layout.root,
     generated_at: new Date(now).toISOString(),
     segments: { count: infos.length, bytes, oldest: infos[0] ?? null, newest: infos.at(-1) ?? null },
-    receiver: await holder(layout.root, 'receiver'),
+    receiver: await holder(layout, 'receiver'),
     processor,
     checkpoint,
     backlog,
     dead_letters: await countLines(layout.dead),
     quarantined: (await listNames(layout.quarantine)).filter((n) => n.endsWith('.fragment')).length,
-    requeue_files: (await listRequeueFiles(dataDir)).length,
+    requeue_files: (await listRequeueFiles(layout)).length,
     last_pass: lastPass,
     last_spooled: await findLastSpooled(layout.spool) ?? null,
     pass_in_progress: pass.inProgress,
     stuck: pass.stuck,
-    receiver_answers: await readReceiverAnswers(dataDir) ?? null,
+    receiver_answers: await readReceiverAnswers(layout) ?? null,
     disk_free_bytes: await freeBytes(layout.root),
     min_free_bytes: thresholds.minFreeBytes,
   }
@@ -253,7 +252,7 @@ export async function statusCommand (opts: { dataDir: string, json?: boolean, ch
     return
   }
   const thresholds = { minFreeBytes: parseBytes('--min-free', opts.minFree), maxLagMs: parseDuration('--max-lag', opts.maxLag) }
-  const report = await collectStatus(opts.dataDir, Date.now(), thresholds)
+  const report = await collectStatus(dataLayout(opts.dataDir), Date.now(), thresholds)
   if (opts.check === true) {
     const { state, reasons } = report.health
     await io.write(opts.json === true ? JSON.stringify(report.health) + '\n' : `${state}${reasons.length === 0 ? '' : ': ' + reasons.join('; ')}\n`)

@@ -16,7 +16,7 @@ import { readCheckpoint } from '../spool/checkpoint.js'
 import { loadTraceKey, numberKey, readDeliveryLog, type DeliveryEntry } from '../spool/delivery-log.js'
 import { existingDataDir } from '../spool/data-dir.js'
 import { readFileNoFollow } from '../fs/durable.js'
-import { dataLayout } from '../spool/layout.js'
+import { dataLayout, type DataLayout } from '../spool/layout.js'
 import { readLines, segmentBefore } from '../spool/reader.js'
 import { type ToolIO } from './common.js'
 import { deadLetterId, readDeadLetters } from './dead.js'
@@ -49,23 +49,23 @@ export interface TraceReport {
   records: TracedRecord[]
 }
 
-export async function traceRecords (dataDir: string, query: TraceQuery): Promise<TraceReport> {
-  const layout = dataLayout(await existingDataDir(dataDir))
-  const key = await loadTraceKey(dataDir, false)
+export async function traceRecords (layout: DataLayout, query: TraceQuery): Promise<TraceReport> {
+  await existingDataDir(layout)
+  const key = await loadTraceKey(layout, false)
   const wantedKey = key === undefined || query.number === undefined ? undefined : numberKey(key, query.number)
   const log = new Map<string, DeliveryEntry>()
-  for (const entry of await readDeliveryLog(dataDir)) log.set(entry.id, entry)
+  for (const entry of await readDeliveryLog(layout)) log.set(entry.id, entry)
   const dead = new Map<string, { error: string, target: string | null, failed_at: string, attempts: number }>()
-  for (const { letter } of await readDeadLetters(dataDir)) {
+  for (const { letter } of await readDeadLetters(layout)) {
     const id = deadLetterId(letter)
     if (id !== undefined) dead.set(id, letter)
   }
-  const attempts = await loadAttempts(dataDir)
-  const checkpoint = await readCheckpoint(dataDir)
+  const attempts = await loadAttempts(layout)
+  const checkpoint = await readCheckpoint(layout)
   const out: TracedRecord[] = []
   const seen = new Set<string>()
 
-  for await (const line of readLines(layout.spool, undefined)) {
+  for await (const line of readLines(layout, undefined)) {
     const decoded = decodeRecord(line.line)
     if (!decoded.ok) continue
     const r = decoded.record
@@ -128,6 +128,6 @@ export function formatTrace (r: TraceReport): string {
 
 /** The `trace` command. */
 export async function traceCommand (query: string, opts: { dataDir: string, country?: string, json?: boolean }, io: ToolIO): Promise<void> {
-  const report = await traceRecords(opts.dataDir, parseTraceQuery(query, opts.country))
+  const report = await traceRecords(dataLayout(opts.dataDir), parseTraceQuery(query, opts.country))
   await io.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatTrace(report))
 }

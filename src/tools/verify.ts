@@ -13,7 +13,7 @@ import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeRecord } from '../record.js'
 import { loadCheckpoint } from '../spool/checkpoint.js'
-import { dataLayout, listSegments, quarantineName } from '../spool/layout.js'
+import { dataLayout, listSegments, quarantineName, type DataLayout } from '../spool/layout.js'
 import { isLockHeld } from '../spool/lock.js'
 import { findTornTail } from '../spool/quarantine.js'
 import { readLineBatches } from '../spool/reader.js'
@@ -42,10 +42,9 @@ export interface VerifyReport {
   sound: boolean
 }
 
-export async function verifySpool (dataDir: string): Promise<VerifyReport> {
+export async function verifySpool (layout: DataLayout): Promise<VerifyReport> {
   // A mistyped --data-dir is no "sound" spool: exit 66, as status does.
-  await existingDataDir(dataDir)
-  const layout = dataLayout(dataDir)
+  await existingDataDir(layout)
   const segments = await listSegments(layout.spool)
   const findings: Finding[] = []
   const lineNumbers = new Map<string, number>()
@@ -62,7 +61,7 @@ export async function verifySpool (dataDir: string): Promise<VerifyReport> {
       message: `torn line (${fragment.length} bytes without a newline at the end of a sealed segment; never acknowledged)${quarantined ? ', already quarantined' : ''}`,
     })
   }
-  for await (const batch of readLineBatches(layout.spool, undefined, { onTorn })) {
+  for await (const batch of readLineBatches(layout, undefined, { onTorn })) {
     for (const line of batch.lines) {
       lines++
       const n = (lineNumbers.get(line.segment) ?? 0) + 1
@@ -77,7 +76,7 @@ export async function verifySpool (dataDir: string): Promise<VerifyReport> {
   if (newest !== undefined) {
     const tail = await findTornTail(join(layout.spool, newest.name)).catch(() => undefined)
     if (tail !== undefined) {
-      const receiverRuns = await isLockHeld(layout.root, 'receiver')
+      const receiverRuns = await isLockHeld(layout, 'receiver')
       findings.push({
         kind: receiverRuns ? 'write_in_progress' : 'torn',
         problem: !receiverRuns,
@@ -90,13 +89,13 @@ export async function verifySpool (dataDir: string): Promise<VerifyReport> {
       })
     }
   }
-  findings.push(...await checkCheckpoint(dataDir))
+  findings.push(...await checkCheckpoint(layout))
   return { segments: segments.length, lines, records, findings, sound: !findings.some((f) => f.problem) }
 }
 
-async function checkCheckpoint (dataDir: string): Promise<Finding[]> {
+async function checkCheckpoint (layout: DataLayout): Promise<Finding[]> {
   try {
-    await loadCheckpoint(dataDir)
+    await loadCheckpoint(layout)
     return []
   } catch (err) {
     return [{ kind: 'checkpoint', problem: true, message: (err as Error).message }]
@@ -127,7 +126,7 @@ export function formatVerifyReport (report: VerifyReport): string {
 
 /** The `verify` command: the report; exit 1 when something is not sound. */
 export async function verifyCommand (opts: { dataDir: string, json?: boolean }, io: ToolIO): Promise<void> {
-  const report = await verifySpool(opts.dataDir)
+  const report = await verifySpool(dataLayout(opts.dataDir))
   await io.write(opts.json === true ? JSON.stringify(report) + '\n' : formatVerifyReport(report))
   process.exitCode = report.sound ? 0 : 1
 }

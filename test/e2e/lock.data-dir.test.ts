@@ -16,15 +16,16 @@ import { LockHeldError } from '../../src/errors.js'
 import { tempDir } from '../helpers/tmp.js'
 import { killHard, runCli, startCliReceiver } from '../helpers/cli.js'
 import { send } from '../helpers/http.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 test('one holder per role and data dir; released on release()', async (t) => {
   const dir = await tempDir(t)
-  const lock = await acquireLock(dir, 'receiver')
-  assert.equal(await isLockHeld(dir, 'receiver'), true)
-  assert.equal((await readLockInfo(dir, 'receiver'))?.pid, process.pid)
+  const lock = await acquireLock(dataLayout(dir), 'receiver')
+  assert.equal(await isLockHeld(dataLayout(dir), 'receiver'), true)
+  assert.equal((await readLockInfo(dataLayout(dir), 'receiver'))?.pid, process.pid)
   // Only the data dir's owner may open it, and so take the lock.
   assert.equal((await stat(join(dir, 'receiver.lock'))).mode & 0o777, 0o600)
-  await assert.rejects(acquireLock(dir, 'receiver'), (err: unknown) => {
+  await assert.rejects(acquireLock(dataLayout(dir), 'receiver'), (err: unknown) => {
     assert.ok(err instanceof LockHeldError)
     assert.equal(err.code, 'SPOOL_ERR_LOCKED')
     assert.equal(err.exitCode, 75)
@@ -32,12 +33,12 @@ test('one holder per role and data dir; released on release()', async (t) => {
     return true
   })
   // The processor's lock is another role.
-  const other = await tryAcquireLock(dir, 'processor')
+  const other = await tryAcquireLock(dataLayout(dir), 'processor')
   assert.ok(other !== undefined)
   await other.release()
   await lock.release()
-  assert.equal(await isLockHeld(dir, 'receiver'), false)
-  const again = await acquireLock(dir, 'receiver')
+  assert.equal(await isLockHeld(dataLayout(dir), 'receiver'), false)
+  const again = await acquireLock(dataLayout(dir), 'receiver')
   await again.release()
 })
 
@@ -78,9 +79,9 @@ test('the lock follows the real path: a symlink to a locked data dir is refused'
   const link = join(dir, 'link')
   await mkdir(real)
   await symlink(real, link)
-  const lock = await acquireLock(real, 'receiver')
+  const lock = await acquireLock(dataLayout(real), 'receiver')
   t.after(() => lock.release())
-  await assert.rejects(acquireLock(link, 'receiver'), { code: 'SPOOL_ERR_LOCKED' })
+  await assert.rejects(acquireLock(dataLayout(link), 'receiver'), { code: 'SPOOL_ERR_LOCKED' })
 })
 
 /** The name an earlier version used for a lock: an abstract socket anyone on the host could bind. */
@@ -133,8 +134,8 @@ test('another local user can neither squat nor take the locks: receive, process 
 
 test('status tells a holder it can identify (pid, command) from one it cannot', async (t) => {
   const dir = await tempDir(t)
-  const lock = await acquireLock(dir, 'processor')
-  let s = await collectStatus(dir)
+  const lock = await acquireLock(dataLayout(dir), 'processor')
+  let s = await collectStatus(dataLayout(dir))
   assert.equal(s.processor.running, true)
   assert.equal(s.processor.identified, true)
   assert.equal(s.processor.pid, process.pid)
@@ -145,8 +146,8 @@ test('status tells a holder it can identify (pid, command) from one it cannot', 
   // A process of the owner's that holds the lock without recording itself: flock(1) itself.
   const holder = spawn('flock', ['-x', join(dir, 'processor.lock'), 'sleep', '60'], { stdio: 'ignore' })
   t.after(() => holder.kill('SIGKILL'))
-  await waitFor('the lock held by flock(1)', () => isLockHeld(dir, 'processor'), 10_000)
-  s = await collectStatus(dir)
+  await waitFor('the lock held by flock(1)', () => isLockHeld(dataLayout(dir), 'processor'), 10_000)
+  s = await collectStatus(dataLayout(dir))
   assert.equal(s.processor.running, true)
   assert.equal(s.processor.identified, false)
   assert.equal(s.processor.pid, null)
@@ -154,10 +155,10 @@ test('status tells a holder it can identify (pid, command) from one it cannot', 
 
   // A holder that recorded someone else (a stale or forged record): not believed either.
   await writeFile(join(dir, 'processor.lock'), JSON.stringify({ pid: process.pid, hostname: 'x', started_at: new Date().toISOString() }))
-  s = await collectStatus(dir)
+  s = await collectStatus(dataLayout(dir))
   assert.equal(s.processor.identified, false)
   assert.match(s.processor.note ?? '', new RegExp(`not the recorded pid ${process.pid} on x`))
-  await assert.rejects(acquireLock(dir, 'processor'), (err: unknown) => {
+  await assert.rejects(acquireLock(dataLayout(dir), 'processor'), (err: unknown) => {
     assert.ok(err instanceof LockHeldError)
     assert.match(err.message, /holder unidentified/)
     return true

@@ -27,6 +27,7 @@ import { writeSegment } from '../helpers/spool.js'
 import { tempDir } from '../helpers/tmp.js'
 import { captureIO } from '../helpers/tool-io.js'
 import { waitFor } from '../helpers/wait.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const noSignals = (): void => {}
 const time = new ZonedTimeReader('Europe/Paris')
@@ -119,7 +120,7 @@ describe('nats target', { skip: server === undefined ? 'no nats-server (see the 
     assert.equal(config.num_replicas, 1)
     assert.deepEqual(config.subjects, [`${stream.prefix}.>`])
     assert.ok(logged.some((l) => l.msg === 'JetStream stream created'))
-    const checkpoint = await loadCheckpoint(dir)
+    const checkpoint = await loadCheckpoint(dataLayout(dir))
     assert.equal(checkpoint?.offset, Buffer.byteLength(lines(records)))
     assert.deepEqual(await deadLetters(dir), [])
   })
@@ -172,13 +173,13 @@ describe('nats target', { skip: server === undefined ? 'no nats-server (see the 
     assert.equal(await pass(dir, stream.url(proxy.address), { handlerTimeoutMs: 500, tries: 2 }, logger), 75)
     // The messages did reach the stream; only their PubAcks were lost.
     assert.equal((await stream.info()).state.messages, records.length)
-    assert.equal(await loadCheckpoint(dir), undefined)
+    assert.equal(await loadCheckpoint(dataLayout(dir)), undefined)
     assert.ok(logged.some((l) => String(l.msg).startsWith('pass failed') && /cannot publish 20 record/.test(JSON.stringify(l))), JSON.stringify(logged.filter((l) => Number(l.level) >= 40)))
     assert.equal((await lastPass(dir)).figures.lag_records, records.length)
 
     assert.equal(await pass(dir, stream.url()), 0)
     assert.deepEqual(await storedIds(stream), records.map((r) => r.id))
-    assert.equal((await loadCheckpoint(dir))?.offset, Buffer.byteLength(lines(records)))
+    assert.equal((await loadCheckpoint(dataLayout(dir)))?.offset, Buffer.byteLength(lines(records)))
   })
 
   test('a forwarder SIGKILLed between its publishes and their PubAcks left the checkpoint where it was', async (t) => {
@@ -189,7 +190,7 @@ describe('nats target', { skip: server === undefined ? 'no nats-server (see the 
     const segment = await writeSegment(dir, 1, lines(first))
     // A first pass through the proxy, acked: the checkpoint is past those five.
     assert.equal(await pass(dir, stream.url(proxy.address)), 0)
-    const before = await loadCheckpoint(dir)
+    const before = await loadCheckpoint(dataLayout(dir))
     assert.equal(before?.offset, Buffer.byteLength(lines(first)))
     const more = Array.from({ length: 30 }, (_, i) => deliveryRecord(100 + i))
     const { appendSegment } = await import('../helpers/spool.js')
@@ -200,7 +201,7 @@ describe('nats target', { skip: server === undefined ? 'no nats-server (see the 
     await waitFor('the 30 new messages stored', async () => (await stream.info()).state.messages === first.length + more.length, 20_000, 50)
     cli.child.kill('SIGKILL')
     await cli.exited
-    const after = await loadCheckpoint(dir)
+    const after = await loadCheckpoint(dataLayout(dir))
     assert.deepEqual({ segment: after?.segment, offset: after?.offset }, { segment: before?.segment, offset: before?.offset })
 
     assert.equal(await pass(dir, stream.url()), 0)
@@ -221,7 +222,7 @@ describe('nats target', { skip: server === undefined ? 'no nats-server (see the 
     }
     assert.equal(await run(), 75)
     assert.equal((await stream.info()).state.messages, 3)
-    assert.equal(await loadCheckpoint(dir), undefined)
+    assert.equal(await loadCheckpoint(dataLayout(dir)), undefined)
     assert.equal((await lastPass(dir)).figures.lag_records, 10)
     const { appendSegment } = await import('../helpers/spool.js')
     const more = Array.from({ length: 5 }, (_, i) => deliveryRecord(100 + i))
@@ -256,13 +257,13 @@ describe('nats target', { skip: server === undefined ? 'no nats-server (see the 
     const records = Array.from({ length: 10 }, (_, i) => deliveryRecord(i))
     await writeSegment(dir, 1, lines(records))
     assert.equal(await pass(dir, stream.url(`127.0.0.1:${port}`), { tries: 2 }), 75)
-    assert.equal(await loadCheckpoint(dir), undefined)
+    assert.equal(await loadCheckpoint(dataLayout(dir)), undefined)
 
     const cli = runCli(['process', '--data-dir', dir, '--on', `*=${stream.url(`127.0.0.1:${port}`)}`, '--follow', '--retry-pause', '200ms', '--retry-delay', '10ms'])
     t.after(() => { cli.child.kill('SIGKILL') })
     await waitFor('a failed pass', () => cli.stdout().includes('pass failed'), 20_000, 50)
     await natsProxy(t, server!, port)
-    await waitFor('the checkpoint at the end', async () => (await loadCheckpoint(dir))?.offset === Buffer.byteLength(lines(records)), 20_000, 50)
+    await waitFor('the checkpoint at the end', async () => (await loadCheckpoint(dataLayout(dir)))?.offset === Buffer.byteLength(lines(records)), 20_000, 50)
     cli.child.kill('SIGTERM')
     await cli.exited
     assert.deepEqual(await storedIds(stream), records.map((r) => r.id))

@@ -22,6 +22,7 @@ import { lines, recordWithFields } from '../helpers/records.js'
 import { writeSegment } from '../helpers/spool.js'
 import { tempDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const noSignals = (): void => {}
 
@@ -77,7 +78,7 @@ test('order per number: one number in spool order and never two at once; differe
   }
   assert.ok(most > 1, `records of different numbers side by side (at most ${most} at once)`)
   assert.ok(most <= 8, `no more than --concurrency at once (${most})`)
-  assert.equal((await loadCheckpoint(dir))?.offset, Buffer.byteLength(lines(recs)))
+  assert.equal((await loadCheckpoint(dataLayout(dir)))?.offset, Buffer.byteLength(lines(recs)))
 })
 
 test('--order-key none: records of one number side by side', async (t) => {
@@ -116,11 +117,11 @@ test('low-water checkpoint: SIGKILL with slow records in flight, rerun: nothing 
   t.after(() => killHard(cli))
   // Killed once the window stopped on the slow records and a checkpoint was saved.
   await waitFor('the window to fill behind the slow records', () => firstRun.length >= 30, 30_000)
-  await waitFor('a checkpoint', async () => (await loadCheckpoint(dir)) !== undefined, 30_000)
+  await waitFor('a checkpoint', async () => (await loadCheckpoint(dataLayout(dir))) !== undefined, 30_000)
   await new Promise((resolve) => setTimeout(resolve, 200))
   cli.child.kill('SIGKILL')
   await cli.exited
-  const checkpoint = await loadCheckpoint(dir)
+  const checkpoint = await loadCheckpoint(dataLayout(dir))
   const offsetOf = (i: number): number => Buffer.byteLength(lines(recs.slice(0, i)))
   assert.equal(checkpoint?.segment, seg)
   assert.ok(checkpoint.offset <= offsetOf(5), `the checkpoint (${checkpoint.offset}) is not past the oldest record in flight (${offsetOf(5)})`)
@@ -161,7 +162,7 @@ test('tries exhausted while others are in flight: those finish, no new record st
   // In flight when it failed: records 0, 1, 3 (the slots); they finished.
   assert.deepEqual([...finished].sort(), [recs[0]!.id, recs[1]!.id, recs[3]!.id].sort())
   assert.deepEqual(received.filter((id) => id !== failing).sort(), [...finished].sort(), 'no record started after the failure')
-  const checkpoint = await loadCheckpoint(dir)
+  const checkpoint = await loadCheckpoint(dataLayout(dir))
   assert.deepEqual([checkpoint?.segment, checkpoint?.offset], [seg, Buffer.byteLength(lines([recs[0]!, recs[1]!]))], 'just before the failed record')
   const attempts = JSON.parse(await readFile(join(dir, 'state', 'attempts.json'), 'utf8')) as Record<string, { attempts: number }>
   assert.deepEqual(Object.keys(attempts), [failing])

@@ -11,7 +11,7 @@ import { appendFile, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runProcessCommand } from '../../src/processor/run.js'
 import { parseRoute } from '../../src/processor/dispatch.js'
-import { DedupeWindow, dedupeKeysPath } from '../../src/processor/dedupe.js'
+import { DedupeWindow } from '../../src/processor/dedupe.js'
 import { loadCheckpoint } from '../../src/spool/checkpoint.js'
 import type { SpoolRecord } from '../../src/record.js'
 import { runReplay } from '../../src/tools/replay.js'
@@ -23,6 +23,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { silentLogger } from '../helpers/logger.js'
 import { processorOptions } from '../helpers/processor.js'
 import { waitFor } from '../helpers/wait.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const HOUR = 3_600_000
 const base = Date.UTC(2026, 5, 1, 12, 0, 0)
@@ -115,7 +116,7 @@ test('past the window, or with the window off, a re-send is handed over', async 
   const result = await pass(off, `file:${offOut}`, { dedupeWindowMs: 0 })
   assert.deepEqual(await idsIn(offOut), [first.id, again.id])
   assert.equal(result.figures.duplicates, 0)
-  await assert.rejects(stat(dedupeKeysPath(off)), { code: 'ENOENT' })
+  await assert.rejects(stat(dataLayout(off).dedupeKeys), { code: 'ENOENT' })
 })
 
 test('the same records again (replay --all, a redelivery): handed over again, the window is for re-sends only', async (t) => {
@@ -153,10 +154,10 @@ test('the window survives a SIGKILL of the processor: after a restart, a re-send
   const cli = runCli(['process', '--follow', '--data-dir', dir, '--on', `*=file:${out}`, '--poll-interval', '50ms'])
   t.after(() => killHard(cli))
   await waitFor('the record handed over and the checkpoint past it', async () =>
-    (await idsIn(out)).length === 1 && (await loadCheckpoint(dir))?.offset === Buffer.byteLength(lines([first])), 30_000)
+    (await idsIn(out)).length === 1 && (await loadCheckpoint(dataLayout(dir)))?.offset === Buffer.byteLength(lines([first])), 30_000)
   cli.child.kill('SIGKILL')
   await cli.exited
-  assert.ok((await stat(dedupeKeysPath(dir))).size > 0, 'the keys file is written with the checkpoint')
+  assert.ok((await stat(dataLayout(dir).dedupeKeys)).size > 0, 'the keys file is written with the checkpoint')
 
   await writeSegment(dir, 2, lines([vonageDlr('0B00000127FDBC63', 'delivered', 2 * HOUR)]))
   const restarted = runCli(['process', '--data-dir', dir, '--on', `*=file:${out}`])
@@ -170,20 +171,20 @@ test('keys file: a torn block at its end is dropped, the blocks before it kept, 
   const dir = await tempDir(t)
   const window = new DedupeWindow(24 * HOUR)
   window.remember('vonage:a|delivered', base, 'r-vonage:a|delivered')
-  await DedupeWindow.write(dir, window.take()!)
+  await DedupeWindow.write(dataLayout(dir), window.take()!)
   window.remember('vonage:b|delivered', base + 1000, 'r-vonage:b|delivered')
-  await DedupeWindow.write(dir, window.take()!)
+  await DedupeWindow.write(dataLayout(dir), window.take()!)
   // A crash while a third block was appended: half of it on disk.
-  const size = (await stat(dedupeKeysPath(dir))).size
-  await appendFile(dedupeKeysPath(dir), Buffer.alloc(20, 7))
-  const loaded = await DedupeWindow.load(dir, 24 * HOUR)
+  const size = (await stat(dataLayout(dir).dedupeKeys)).size
+  await appendFile(dataLayout(dir).dedupeKeys, Buffer.alloc(20, 7))
+  const loaded = await DedupeWindow.load(dataLayout(dir), 24 * HOUR)
   assert.equal(loaded.seen('vonage:a|delivered', base + 5000, 'another'), true)
   assert.equal(loaded.seen('vonage:b|delivered', base + 5000, 'another'), true)
   assert.equal(loaded.seen('vonage:c|delivered', base + 5000, 'another'), false)
   const write = loaded.take()
   assert.equal(write?.replace, true)
-  await DedupeWindow.write(dir, write!)
-  assert.equal((await stat(dedupeKeysPath(dir))).size, size - 12, 'one block of two keys instead of two blocks of one')
+  await DedupeWindow.write(dataLayout(dir), write!)
+  assert.equal((await stat(dataLayout(dir).dedupeKeys)).size, size - 12, 'one block of two keys instead of two blocks of one')
   // The record a key was remembered from is not its own duplicate (a replay, a re-queue, a redelivery).
   assert.equal(loaded.seen('vonage:a|delivered', base + 5000, 'r-vonage:a|delivered'), false)
 })

@@ -14,6 +14,7 @@ import { runCli } from '../helpers/cli.js'
 import { deliveryRecord, lines } from '../helpers/records.js'
 import { writeSegment } from '../helpers/spool.js'
 import { tempDir } from '../helpers/tmp.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const PRECIOUS = 'precious: not to be touched\n'
 
@@ -144,7 +145,7 @@ test('a link planted while the processor runs is refused where it is opened: out
     return true
   })
 
-  const dead = new DeadLetterWriter(dir)
+  const dead = new DeadLetterWriter(dataLayout(dir))
   const now = new Date()
   await mkdir(join(dir, 'dead'))
   await symlink(outside.path, join(dir, 'dead', `${now.toISOString().slice(0, 10)}.ndjson`))
@@ -157,12 +158,12 @@ test('a link planted while the processor runs is refused where it is opened: out
   await writeFile(outside.path + '.segment', lines([deliveryRecord(2)]))
   await symlink(outside.path + '.segment', segPath)
   await assert.rejects((async () => {
-    for await (const batch of readLineBatches(join(dir, 'spool'), undefined)) assert.equal(batch.lines.length, 0)
+    for await (const batch of readLineBatches(dataLayout(dir), undefined)) assert.equal(batch.lines.length, 0)
   })(), { code: 'SPOOL_ERR_LINK' })
   // The checkpoint is replaced, never written through a link.
   await mkdir(join(dir, 'state'))
   await symlink(outside.path, join(dir, 'state', 'checkpoint.json'))
-  await saveCheckpoint(dir, { segment, offset: 0 })
+  await saveCheckpoint(dataLayout(dir), { segment, offset: 0 })
   assert.equal((await lstat(join(dir, 'state', 'checkpoint.json'))).isFile(), true)
 
   await outside.unchanged()

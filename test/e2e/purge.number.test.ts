@@ -8,7 +8,7 @@ import { pino } from 'pino'
 import { encodeRequest } from '../../src/receiver/build-record.js'
 import { startReceiver, RECEIVE_DEFAULTS } from '../../src/receiver/run.js'
 import { acquireLock } from '../../src/spool/lock.js'
-import { segmentName } from '../../src/spool/layout.js'
+import { dataLayout, segmentName } from '../../src/spool/layout.js'
 import { runProcessCommand } from '../../src/processor/run.js'
 import { textMentionsNumber } from '../../src/tools/number-spellings.js'
 import { normalizeNumber, purgeNumber } from '../../src/tools/purge-number.js'
@@ -69,11 +69,11 @@ test('purge removes every record of one number from sealed segments, re-queue, d
   await writeFile(join(dir, 'quarantine', `${seg1}@100.fragment`), '{"number":"0033600112233","te')
   await writeFile(join(dir, 'quarantine', `${seg1}@200.fragment`), '{"number":"+33700998877","te')
 
-  const dry = await purgeNumber(dir, '0033 6 00 11 22 33', { dryRun: true })
+  const dry = await purgeNumber(dataLayout(dir), '0033 6 00 11 22 33', { dryRun: true })
   assert.equal(dry.spool.removed, 4)
   assert.equal(await readFile(join(dir, 'spool', seg1), 'utf8'), seg1Text, 'a dry run changes nothing')
 
-  const report = await purgeNumber(dir, '0033600112233')
+  const report = await purgeNumber(dataLayout(dir), '0033600112233')
   assert.deepEqual(report.spool, { files: 2, filesChanged: 2, removed: 4 })
   assert.deepEqual(report.requeue, { files: 1, filesChanged: 1, removed: 1 })
   assert.deepEqual(report.dead, { files: 1, filesChanged: 1, removed: 1 })
@@ -105,7 +105,7 @@ test('purge removes every record of one number from sealed segments, re-queue, d
     assert.equal((await stat(join(dir, path))).mode & 0o777, 0o640, path)
   }
   // Nothing left: a second purge removes nothing and touches nothing.
-  const again = await purgeNumber(dir, TARGET)
+  const again = await purgeNumber(dataLayout(dir), TARGET)
   assert.equal(again.spool.removed + again.dead.removed + again.out.removed + again.requeue.removed + again.quarantine.removed, 0)
   assert.equal(again.checkpointMoved, false)
 })
@@ -148,7 +148,7 @@ test('purge erases every spelling of the number from every place: raw bodies, in
   await writeFile(join(dir, 'requeue', 'r-1.ndjson'), drop[1]! + keep[0]!)
   await writeFile(join(dir, 'quarantine', `${seg1}@1.fragment`), '{"number":"+33-600-112-233","te')
 
-  const report = await purgeNumber(dir, '+33 6 00 11 22 33')
+  const report = await purgeNumber(dataLayout(dir), '+33 6 00 11 22 33')
   assert.equal(report.spool.removed, drop.length + 2, 'every record, the invalid line and the torn tail')
   assert.equal(report.requeue.removed, 1)
   assert.equal(report.dead.removed, 2, "the invalid line's and the unparsed body's")
@@ -188,7 +188,7 @@ test('purge never rewrites the segment a running receiver writes to, and refuses
   await running.writer.append(line(JSON.stringify({ number: TARGET, text: 'while running' })))
   const before = await readFile(join(dir, 'spool', active), 'utf8')
 
-  const report = await purgeNumber(dir, TARGET)
+  const report = await purgeNumber(dataLayout(dir), TARGET)
   assert.equal(report.spool.skippedActiveSegment, active)
   assert.deepEqual({ files: report.spool.files, removed: report.spool.removed }, { files: 1, removed: 1 })
   assert.equal(await readFile(join(dir, 'spool', active), 'utf8'), before)
@@ -201,11 +201,11 @@ test('purge never rewrites the segment a running receiver writes to, and refuses
   await running.writer.append(after)
   assert.equal(await readFile(join(dir, 'spool', active), 'utf8'), before + after)
 
-  const processor = await acquireLock(dir, 'processor')
+  const processor = await acquireLock(dataLayout(dir), 'processor')
   t.after(() => processor.release())
-  await assert.rejects(purgeNumber(dir, TARGET), { code: 'SPOOL_ERR_LOCKED' })
-  await assert.rejects(purgeNumber(dir, 'not a number'), { code: 'SPOOL_ERR_USAGE' })
-  await assert.rejects(purgeNumber(join(dir, 'no-such-dir'), TARGET), { code: 'SPOOL_ERR_NO_DATA_DIR', exitCode: 66 })
+  await assert.rejects(purgeNumber(dataLayout(dir), TARGET), { code: 'SPOOL_ERR_LOCKED' })
+  await assert.rejects(purgeNumber(dataLayout(dir), 'not a number'), { code: 'SPOOL_ERR_USAGE' })
+  await assert.rejects(purgeNumber(dataLayout(join(dir, 'no-such-dir')), TARGET), { code: 'SPOOL_ERR_NO_DATA_DIR', exitCode: 66 })
 })
 
 test('the real CLI: purge prints counts with the number masked', async (t) => {
@@ -252,7 +252,7 @@ test('a checkpoint that cannot be read stops the purge before anything changes',
   await writeFile(join(dir, 'spool', seg), content)
   await mkdir(join(dir, 'state'), { recursive: true })
   await writeFile(join(dir, 'state', 'checkpoint.json'), '{"segment": "trunc')
-  await assert.rejects(purgeNumber(dir, TARGET), (err: Error & { code?: string, exitCode?: number }) => {
+  await assert.rejects(purgeNumber(dataLayout(dir), TARGET), (err: Error & { code?: string, exitCode?: number }) => {
     assert.equal(err.code, 'SPOOL_ERR_CHECKPOINT_CORRUPT')
     assert.equal(err.exitCode, 78)
     assert.match(err.message, /replay --data-dir/)
@@ -263,5 +263,5 @@ test('a checkpoint that cannot be read stops the purge before anything changes',
 
 test('a data dir without a spool is refused (exit 66), not purged as empty', async (t) => {
   const dir = await tempDir(t)
-  await assert.rejects(purgeNumber(dir, TARGET), { code: 'SPOOL_ERR_NO_SPOOL', exitCode: 66 })
+  await assert.rejects(purgeNumber(dataLayout(dir), TARGET), { code: 'SPOOL_ERR_NO_SPOOL', exitCode: 66 })
 })

@@ -87,7 +87,7 @@ test('a pass running while a line is written but not yet synced does not dispatc
   const first = await dispatched(dataDir)
   assert.match(first, /acknowledged-1/)
   assert.doesNotMatch(first, /unsynced-2/, 'a line that was not durable, nor answered, was dispatched')
-  const checkpoint = await loadCheckpoint(dataDir)
+  const checkpoint = await loadCheckpoint(dataLayout(dataDir))
   assert.ok(checkpoint !== undefined && checkpoint.offset <= durable, `the checkpoint ${JSON.stringify(checkpoint)} is past the ${durable} synced bytes`)
 
   // Once synced and answered, the next pass takes it.
@@ -174,7 +174,7 @@ test('past what the receiver published, the newest segment is read only once the
 
   const read = async (): Promise<string[]> => {
     const lines: string[] = []
-    for await (const l of readLines(spool, undefined)) lines.push(l.line)
+    for await (const l of readLines(dataLayout(dataDir), undefined)) lines.push(l.line)
     return lines
   }
   const live = await read()
@@ -202,7 +202,7 @@ test('the reader stops the newest segment at the published length and any segmen
 
   const read = async (onLine: (ids: string[]) => void = () => {}): Promise<string[]> => {
     const ids: string[] = []
-    for await (const l of readLines(spool, undefined)) {
+    for await (const l of readLines(dataLayout(dataDir), undefined)) {
       ids.push((JSON.parse(l.line) as { id: string }).id)
       onLine(ids)
     }
@@ -227,9 +227,9 @@ test('purge moves where refused lines begin along with the offsets', async (t) =
   await writeSegment(dataDir, 2, record('d-newest', '+33700998877'))
   await recordRefused(spool, sealed, Buffer.byteLength(erased + kept))
 
-  const report = await purgeNumber(dataDir, '+33600112233')
+  const report = await purgeNumber(dataLayout(dataDir), '+33600112233')
   assert.equal(report.spool.removed, 1)
   const ids: string[] = []
-  for await (const l of readLines(spool, undefined)) ids.push((JSON.parse(l.line) as { id: string }).id)
+  for await (const l of readLines(dataLayout(dataDir), undefined)) ids.push((JSON.parse(l.line) as { id: string }).id)
   assert.deepEqual(ids, ['b-kept', 'd-newest'])
 })

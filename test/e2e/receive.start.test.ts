@@ -13,6 +13,7 @@ import { pino } from 'pino'
 import { SpoolWriter } from '../../src/spool/writer.js'
 import { BIN, REPO, runCli, withoutSpoolEnv } from '../helpers/cli.js'
 import { makeTempDir, tempDir } from '../helpers/tmp.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 interface Outcome { code: number | null, stdout: string, stderr: string }
 
@@ -143,14 +144,14 @@ test('restarts that spool nothing leave one empty segment, not one each; a recor
   assert.equal(segments.length, 1, segments.join(', '))
   const mtime = (await stat(join(dir, 'spool', segments[0]!))).mtimeMs
 
-  const writer = await SpoolWriter.open({ dataDir: dir, logger: pino({ level: 'silent' }) })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dir), logger: pino({ level: 'silent' }) })
   assert.equal(writer.currentSegment, segments[0])
   assert.equal((await stat(join(dir, 'spool', segments[0]!))).mtimeMs, mtime, 'a restart does not touch it')
   await writer.append('{"n":1}\n')
   await writer.close()
   assert.equal(await readFile(join(dir, 'spool', segments[0]!), 'utf8'), '{"n":1}\n')
   // Not empty any more: the next start opens a new segment after it.
-  const next = await SpoolWriter.open({ dataDir: dir, logger: pino({ level: 'silent' }) })
+  const next = await SpoolWriter.open({ layout: dataLayout(dir), logger: pino({ level: 'silent' }) })
   t.after(() => next.close())
   assert.ok(next.currentSegment !== undefined && next.currentSegment > segments[0]!)
 })

@@ -15,6 +15,7 @@ import { send } from './http.js'
 import { silentLogger } from './logger.js'
 import { readRecords, readSpool } from './spool.js'
 import { makeTempDir } from './tmp.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 export interface LiveReceiver {
   server: Receiver
@@ -36,7 +37,7 @@ export async function startLiveReceiver (t: TestContext, options: LiveOptions = 
   // Not tempDir(t): the dir must be removed only after the server and writer below are closed.
   const dataDir = await makeTempDir()
   const logger = options.logger ?? silentLogger()
-  const writer = await SpoolWriter.open({ dataDir, logger })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dataDir), logger })
   const { access, host, ...rest } = options
   const server = createReceiver({ ...rest, spool: writer, logger, access: access === undefined ? undefined : createAccessControl(access) })
   server.listen(0, host ?? '127.0.0.1')

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { DeadLetterWriter, type DeadLetter } from '../../src/processor/dead-letters.js'
 import { fillUp, mountSmallTmpfs } from '../helpers/tmpfs.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const letter = (n: number, padding: number): DeadLetter => ({
   record: { v: 1, id: `id-${n}`, fields: { text: 'x'.repeat(padding) } },
@@ -24,7 +25,7 @@ test('a dead letter cut short by a full disk fails the flush and leaves no half 
   if (mnt === undefined) return
   const dataDir = join(mnt, 'data')
   const now = new Date('2026-11-27T12:00:00Z')
-  const writer = new DeadLetterWriter(dataDir)
+  const writer = new DeadLetterWriter(dataLayout(dataDir))
   writer.add(letter(1, 10))
   await writer.flush(now)
   const file = join(writer.dir, '2026-11-27.ndjson')

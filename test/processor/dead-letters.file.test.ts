@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { DeadLetterWriter, type DeadLetter } from '../../src/processor/dead-letters.js'
 import { tempDir } from '../helpers/tmp.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const letter = (n: number): DeadLetter => ({
   record: `line ${n}`,
@@ -20,7 +21,7 @@ const letter = (n: number): DeadLetter => ({
 
 test('a flush writes what was added before it; what is added while it runs goes with the next one', async (t) => {
   const dir = await tempDir(t)
-  const writer = new DeadLetterWriter(dir)
+  const writer = new DeadLetterWriter(dataLayout(dir))
   const now = new Date('2026-11-27T12:00:00.000Z')
   writer.add(letter(1))
   writer.add(letter(2))

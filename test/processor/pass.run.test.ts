@@ -16,6 +16,7 @@ import { deliveryRecord, fixtureRecord, lines, recordWithFields } from '../helpe
 import { writeSegment } from '../helpers/spool.js'
 import { readNdjson } from '../helpers/ndjson.js'
 import { processorOptions } from '../helpers/processor.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const noSignals = (): void => {}
 
@@ -31,7 +32,7 @@ test('one pass: every kind to <data-dir>/out/<kind>.ndjson, checkpoint at the en
     assert.equal(out[0]!.id, recs[i]!.id)
     assert.equal(out[0]!.kind, kind)
   }
-  const cp = await loadCheckpoint(dir)
+  const cp = await loadCheckpoint(dataLayout(dir))
   assert.deepEqual([cp?.segment, cp?.offset], [seg, Buffer.byteLength(lines(recs))])
   const pass = logged.filter((l) => l.outcome === 'done' && l.records_read !== undefined)
   assert.equal(pass.length, 1)
@@ -56,7 +57,7 @@ test('checkpoint resume: a second pass dispatches only what was appended since',
   assert.equal(await runProcessCommand(processorOptions(dir), silentLogger(), noSignals), 0)
   const out = await readNdjson(join(dir, 'out', 'delivery.ndjson'))
   assert.deepEqual(out.map((r) => (r.fields as Record<string, string>).message_id), ['sms_1', 'sms_2', 'sms_3', 'sms_4'])
-  assert.equal((await loadCheckpoint(dir))?.segment, seg2)
+  assert.equal((await loadCheckpoint(dataLayout(dir)))?.segment, seg2)
   // Nothing new: nothing dispatched again.
   assert.equal(await runProcessCommand(processorOptions(dir), silentLogger(), noSignals), 0)
   assert.equal((await readNdjson(join(dir, 'out', 'delivery.ndjson'))).length, 4)
@@ -70,7 +71,7 @@ test('a corrupt checkpoint stops the pass with code SPOOL_ERR_CHECKPOINT_CORRUPT
   await assert.rejects(runProcessCommand(processorOptions(dir), silentLogger(), noSignals), { code: 'SPOOL_ERR_CHECKPOINT_CORRUPT', exitCode: 78 })
   assert.deepEqual(await readNdjson(join(dir, 'out', 'delivery.ndjson')), [])
   // The lock was released: a repaired checkpoint lets the next run work.
-  await saveCheckpoint(dir, { segment: seg, offset: 0 })
+  await saveCheckpoint(dataLayout(dir), { segment: seg, offset: 0 })
   assert.equal(await runProcessCommand(processorOptions(dir), silentLogger(), noSignals), 0)
   assert.equal((await readNdjson(join(dir, 'out', 'delivery.ndjson'))).length, 2)
 })
@@ -111,7 +112,7 @@ test('invalid lines go to the dead letters with the reason and never stop the pa
 test('two processors at once: the second logs one line and exits 0 without dispatching', async (t) => {
   const dir = await tempDir(t)
   await writeSegment(dir, 1, lines([deliveryRecord(1)]))
-  const held = await tryAcquireLock(dir, 'processor')
+  const held = await tryAcquireLock(dataLayout(dir), 'processor')
   assert.ok(held)
   const { logger, lines: logged } = capturingLogger()
   assert.equal(await runProcessCommand(processorOptions(dir), logger, noSignals), 0)
@@ -197,7 +198,7 @@ test('a retrying handler stops the pass before the record (exit 75), counts atte
   })
   for (let pass = 1; pass <= 2; pass++) {
     assert.equal(await runProcessCommand(options, silentLogger(), noSignals), EXIT_TEMPFAIL)
-    assert.deepEqual(await loadCheckpoint(dir).then((c) => [c?.segment, c?.offset]), [seg, offsetOfSecond])
+    assert.deepEqual(await loadCheckpoint(dataLayout(dir)).then((c) => [c?.segment, c?.offset]), [seg, offsetOfSecond])
     const attempts = JSON.parse(await readFile(join(dir, 'state', 'attempts.json'), 'utf8'))
     assert.equal(attempts[recs[1]!.id].attempts, pass)
     assert.match(attempts[recs[1]!.id].last_error, /exit 3: down/)
@@ -258,7 +259,7 @@ test('SIGTERM during a pass: the record in hand is finished, the checkpoint save
   const ids = (await readFile(seen, 'utf8')).trim().split('\n')
   assert.ok(ids.length > 0 && ids.length < recs.length, `stopped mid-pass (${ids.length})`)
   assert.deepEqual(ids, recs.slice(0, ids.length).map((r) => r.id))
-  const cp = await loadCheckpoint(dir)
+  const cp = await loadCheckpoint(dataLayout(dir))
   assert.equal(cp?.offset, Buffer.byteLength(lines(recs.slice(0, ids.length))))
 })
 
@@ -268,7 +269,7 @@ test('options are checked before anything runs: bad --on, time zone, schedule', 
   assert.throws(() => parseRoute('delivery=ftp://x'), { code: 'SPOOL_ERR_CONFIG' })
   assert.throws(() => parseRoute('delivery'), { code: 'SPOOL_ERR_CONFIG' })
   assert.deepEqual(parseRoute('*=exec:echo a=b'), { kind: '*', target: 'exec:echo a=b' })
-  await assert.rejects(Processor.create(processorOptions(dir, { providerTz: 'Nowhere/Land' }), silentLogger()), { code: 'SPOOL_ERR_CONFIG' })
+  await assert.rejects(Processor.create(processorOptions(dir, { providerTz: 'Nowhere/Land' }), dataLayout(dir), silentLogger()), { code: 'SPOOL_ERR_CONFIG' })
   await assert.rejects(runProcessCommand({ ...processorOptions(dir), schedule: 'every minute' }, silentLogger(), noSignals), { code: 'SPOOL_ERR_CONFIG', exitCode: 78 })
   await assert.rejects(runProcessCommand({ ...processorOptions(dir), routes: [parseRoute(`*=module:${join(dir, 'missing.js')}`)] }, silentLogger(), noSignals), { code: 'SPOOL_ERR_CONFIG' })
 })
@@ -281,7 +282,7 @@ test('an output that cannot be written stops the pass with exit 75 and the check
   await mkdir(out)
   const { logger, lines: logged } = capturingLogger()
   assert.equal(await runProcessCommand(processorOptions(dir, { routes: [parseRoute(`*=file:${out}`)] }), logger, noSignals), EXIT_TEMPFAIL)
-  assert.equal(await loadCheckpoint(dir), undefined)
+  assert.equal(await loadCheckpoint(dataLayout(dir)), undefined)
   assert.ok(logged.some((l) => /pass failed/.test(l.msg as string)))
   const pass = logged.find((l) => l.records_read !== undefined)!
   assert.equal(pass.outcome, 'retry_later')

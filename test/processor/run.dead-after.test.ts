@@ -15,6 +15,7 @@ import { deliveryRecord, lines } from '../helpers/records.js'
 import { writeSegment } from '../helpers/spool.js'
 import { processorOptions } from '../helpers/processor.js'
 import { readNdjson } from '../helpers/ndjson.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const noSignals = (): void => {}
 
@@ -41,7 +42,7 @@ test('a target that refuses connections is not dead-lettered by many passes in q
   for (let i = 0; i < options.maxAttempts * 2; i++) {
     assert.equal(await runProcessCommand(options, logger, noSignals), EXIT_TEMPFAIL, said())
   }
-  assert.deepEqual(await readDeadLetters(dir), [], 'no dead letter within the time budget')
+  assert.deepEqual(await readDeadLetters(dataLayout(dir)), [], 'no dead letter within the time budget')
   const attempts = JSON.parse(await readFile(join(dir, 'state', 'attempts.json'), 'utf8')) as Record<string, { first_failed_at: string, attempts: number }>
   const entry = Object.values(attempts)[0]!
   assert.equal(entry.attempts, options.maxAttempts * 2, said())
@@ -49,7 +50,7 @@ test('a target that refuses connections is not dead-lettered by many passes in q
   entry.first_failed_at = new Date(Date.now() - 3_601_000).toISOString()
   await writeFile(join(dir, 'state', 'attempts.json'), JSON.stringify(attempts))
   assert.equal(await runProcessCommand(options, silentLogger(), noSignals), 0)
-  const dead = await readDeadLetters(dir)
+  const dead = await readDeadLetters(dataLayout(dir))
   assert.equal(dead.length, 1)
   assert.match(dead[0]!.letter.error, /ECONNREFUSED|connect/)
 })
@@ -59,18 +60,18 @@ test('dead retry while a processor runs: a request under requeue/ that the runni
   await writeSegment(dir, 1, lines([deliveryRecord(1)]))
   const refusing = processorOptions(dir, { routes: [parseRoute('delivery=exec:exit 65')] })
   assert.equal(await runProcessCommand(refusing, silentLogger(), noSignals), 0)
-  assert.equal((await readDeadLetters(dir)).length, 1)
+  assert.equal((await readDeadLetters(dataLayout(dir))).length, 1)
   // Another process holds the processor lock, as a running `process --follow` does.
   await mkdir(dir, { recursive: true })
-  const lock = await tryAcquireLock(dir, 'processor')
+  const lock = await tryAcquireLock(dataLayout(dir), 'processor')
   assert.ok(lock)
-  const r = await retryDeadLetters(dir, undefined)
+  const r = await retryDeadLetters(dataLayout(dir), undefined)
   assert.equal(r.deferred, true)
-  assert.equal((await readDeadLetters(dir)).length, 1, 'the dead letter stays until the processor takes it')
+  assert.equal((await readDeadLetters(dataLayout(dir))).length, 1, 'the dead letter stays until the processor takes it')
   await lock.release()
   // The processor's next pass re-queues and dispatches it.
   assert.equal(await runProcessCommand(processorOptions(dir), silentLogger(), noSignals), 0)
-  assert.deepEqual(await readDeadLetters(dir), [])
+  assert.deepEqual(await readDeadLetters(dataLayout(dir)), [])
   assert.equal((await readNdjson(join(dir, 'out', 'delivery.ndjson'))).length, 1)
 })
 
@@ -98,5 +99,5 @@ test('--follow with a refusing http target and records arriving all the time: no
   }
   stop!('SIGTERM')
   assert.equal(await run, 0)
-  assert.deepEqual(await readDeadLetters(dir), [], 'a brief outage makes no dead letter')
+  assert.deepEqual(await readDeadLetters(dataLayout(dir)), [], 'a brief outage makes no dead letter')
 })

@@ -12,6 +12,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { readRecords, readSpool } from '../helpers/spool.js'
 import { send } from '../helpers/http.js'
 import { rawExchange, readResponses, statusCodes } from '../helpers/raw-socket.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -27,7 +28,7 @@ async function start (t: TestContext, options: { maxBodyBytes?: number, requestT
   let writer: SpoolWriter | undefined
   let spool = options.spool
   if (spool === undefined) {
-    writer = await SpoolWriter.open({ dataDir: dir, logger: silent })
+    writer = await SpoolWriter.open({ layout: dataLayout(dir), logger: silent })
     spool = writer
   }
   const server = createReceiver({ spool, logger: silent, maxBodyBytes: options.maxBodyBytes, requestTimeoutMs: options.requestTimeoutMs })

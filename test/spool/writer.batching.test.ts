@@ -6,11 +6,12 @@ import { test } from 'node:test'
 import { pino } from 'pino'
 import { SpoolWriter } from '../../src/spool/writer.js'
 import { tempDir } from '../helpers/tmp.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 for (const durability of ['fsync', 'os'] as const) {
   test(`${durability}: the first line is committed alone, the ten that follow during its commit share one batch`, async (t) => {
     const dataDir = await tempDir(t)
-    const writer = await SpoolWriter.open({ dataDir, durability, logger: pino({ level: 'silent' }) })
+    const writer = await SpoolWriter.open({ layout: dataLayout(dataDir), durability, logger: pino({ level: 'silent' }) })
     const sizes: number[] = []
     writer.stats.onBatch = (records) => { sizes.push(records) }
 

@@ -11,12 +11,13 @@ import { test } from 'node:test'
 import { pino } from 'pino'
 import { SpoolWriter, type CommitDelay } from '../../src/spool/writer.js'
 import { tempDir } from '../helpers/tmp.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const logger = pino({ level: 'silent' })
 const line = (n: number): string => `{"n":${n}}\n`
 
 async function openWriter (dataDir: string, commitDelay: Partial<CommitDelay>, durability: 'fsync' | 'os' = 'fsync'): Promise<{ writer: SpoolWriter, sizes: number[] }> {
-  const writer = await SpoolWriter.open({ dataDir, durability, logger, commitDelay })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dataDir), durability, logger, commitDelay })
   const sizes: number[] = []
   writer.stats.onBatch = (records) => { sizes.push(records) }
   return { writer, sizes }

@@ -14,6 +14,7 @@ import { pino } from 'pino'
 import { createReceiver, type LineAppender } from '../../src/receiver/server.js'
 import { SpoolWriter } from '../../src/spool/writer.js'
 import { tempDir } from '../helpers/tmp.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const logger = pino({ level: 'silent' })
 const line = (n: number): string => `{"n":${n}}\n`
@@ -28,7 +29,7 @@ async function spooled (dataDir: string): Promise<string> {
 test('an alone line on an idle writer is durable before append() returns', async (t) => {
   const dataDir = await tempDir(t)
   // minSyncMs: no sync counts as slow, whatever this machine's disk does.
-  const writer = await SpoolWriter.open({ dataDir, logger, commitDelay: { minSyncMs: Number.POSITIVE_INFINITY } })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dataDir), logger, commitDelay: { minSyncMs: Number.POSITIVE_INFINITY } })
   const appended = writer.append(line(0), true)
   // Not awaited yet: the line is already in the file.
   assert.equal(await spooled(dataDir), line(0))
@@ -42,7 +43,7 @@ test('an alone line on an idle writer is durable before append() returns', async
 
 test('alone goes through group commit while a commit is in flight, on a slow disk, or when the segment must rotate', async (t) => {
   const dataDir = await tempDir(t)
-  const writer = await SpoolWriter.open({ dataDir, logger, rotateBytes: 20, commitDelay: { minSyncMs: Number.POSITIVE_INFINITY } })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dataDir), logger, rotateBytes: 20, commitDelay: { minSyncMs: Number.POSITIVE_INFINITY } })
   const first = writer.append(line(0))
   await Promise.all([first, writer.append(line(1), true)])
   assert.equal(writer.stats.inlineCommits, 0, 'a commit was in flight')
@@ -54,7 +55,7 @@ test('alone goes through group commit while a commit is in flight, on a slow dis
   assert.equal(await spooled(dataDir), line(0) + line(1) + line(2))
 
   const slowDir = await tempDir(t)
-  const slow = await SpoolWriter.open({ dataDir: slowDir, logger, commitDelay: { minSyncMs: 0 } })
+  const slow = await SpoolWriter.open({ layout: dataLayout(slowDir), logger, commitDelay: { minSyncMs: 0 } })
   for (let n = 0; n < 3; n++) await slow.append(line(n), true)
   assert.equal(slow.stats.inlineCommits, 0, 'every sync counts as slow')
   await slow.close()

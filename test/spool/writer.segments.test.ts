@@ -17,7 +17,7 @@ const line = (i: number, pad = 0): string => JSON.stringify({ i, pad: 'x'.repeat
 
 test('group commit: concurrent appends share batches; every line present and complete', async (t) => {
   const dir = await tempDir(t)
-  const writer = await SpoolWriter.open({ dataDir: dir, logger: silent })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dir), logger: silent })
   t.after(() => writer.close())
   const n = 500
   const sizes: number[] = []
@@ -38,7 +38,7 @@ test('group commit: concurrent appends share batches; every line present and com
 
 test('durability os: lines are written and acknowledged too', async (t) => {
   const dir = await tempDir(t)
-  const writer = await SpoolWriter.open({ dataDir: dir, durability: 'os', logger: silent })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dir), durability: 'os', logger: silent })
   await Promise.all([writer.append(line(1)), writer.append(line(2))])
   await writer.close()
   assert.deepEqual((await readSpool(dir)).lines, [line(1).trimEnd(), line(2).trimEnd()])
@@ -47,7 +47,7 @@ test('durability os: lines are written and acknowledged too', async (t) => {
 
 test('rotation by bytes: several segments, names in write order, each under the limit, only complete lines', async (t) => {
   const dir = await tempDir(t)
-  const writer = await SpoolWriter.open({ dataDir: dir, rotateBytes: 1000, logger: silent })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dir), rotateBytes: 1000, logger: silent })
   const expected: string[] = []
   // Three at a time, so whole batches are rotated too.
   for (let i = 0; i < 60; i += 3) {
@@ -71,7 +71,7 @@ test('rotation by bytes: several segments, names in write order, each under the 
 
 test('rotation by age: an old segment is sealed and the next line begins a new one', async (t) => {
   const dir = await tempDir(t)
-  const writer = await SpoolWriter.open({ dataDir: dir, rotateAgeMs: 200, logger: silent })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dir), rotateAgeMs: 200, logger: silent })
   t.after(() => writer.close())
   await writer.append(line(1))
   const first = writer.currentSegment
@@ -87,7 +87,7 @@ test('rotation by age: an old segment is sealed and the next line begins a new o
 
 test('an empty segment is not sealed by age', async (t) => {
   const dir = await tempDir(t)
-  const writer = await SpoolWriter.open({ dataDir: dir, rotateAgeMs: 100, logger: silent })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dir), rotateAgeMs: 100, logger: silent })
   t.after(() => writer.close())
   const first = writer.currentSegment
   await sleep(400)
@@ -96,12 +96,12 @@ test('an empty segment is not sealed by age', async (t) => {
 
 test('start-up seals the previous segment and opens a new one', async (t) => {
   const dir = await tempDir(t)
-  const a = await SpoolWriter.open({ dataDir: dir, logger: silent })
+  const a = await SpoolWriter.open({ layout: dataLayout(dir), logger: silent })
   await a.append(line(1))
   const firstName = a.currentSegment!
   await a.close()
   const firstBytes = await readFile(join(dataLayout(dir).spool, firstName))
-  const b = await SpoolWriter.open({ dataDir: dir, logger: silent })
+  const b = await SpoolWriter.open({ layout: dataLayout(dir), logger: silent })
   t.after(() => b.close())
   assert.ok(b.currentSegment !== undefined && b.currentSegment > firstName)
   await b.append(line(2))
@@ -120,7 +120,7 @@ test('a torn last line at start is quarantined with its segment and offset, and 
   const fragment = '{"v":1,"id":"0193-torn'
   await writeFile(join(layout.spool, old), complete + fragment)
   const logs: string[] = []
-  const writer = await SpoolWriter.open({ dataDir: dir, logger: pino({ level: 'info' }, { write: (s: string) => { logs.push(s) } }) })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dir), logger: pino({ level: 'info' }, { write: (s: string) => { logs.push(s) } }) })
   const warning = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 40)
   assert.ok(warning !== undefined, 'a warning is logged')
   assert.equal(warning.segment, old)
@@ -136,7 +136,7 @@ test('a torn last line at start is quarantined with its segment and offset, and 
   assert.equal(await readFile(join(layout.spool, writer.currentSegment), 'utf8'), line(3))
   await writer.close()
   // A second start finds the same fragment and does not copy it again.
-  const again = await SpoolWriter.open({ dataDir: dir, logger: silent })
+  const again = await SpoolWriter.open({ layout: dataLayout(dir), logger: silent })
   await again.close()
   assert.deepEqual(await readdir(layout.quarantine), [`${old}@${Buffer.byteLength(complete)}.fragment`])
 })
@@ -147,7 +147,7 @@ test('a segment that is one torn line only is quarantined at offset 0', async (t
   await mkdir(layout.spool, { recursive: true })
   const old = segmentName(1, new Date())
   await writeFile(join(layout.spool, old), 'x'.repeat(100_000))
-  const writer = await SpoolWriter.open({ dataDir: dir, logger: silent })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dir), logger: silent })
   await writer.close()
   assert.equal((await readFile(join(layout.quarantine, `${old}@0.fragment`))).length, 100_000)
 })
@@ -160,7 +160,7 @@ test('files are created 0640 and directories 0750', async (t) => {
   await writeFile(join(layout.spool, segmentName(1, new Date())), 'torn')
   const previous = process.umask(0)
   t.after(() => { process.umask(previous) })
-  const writer = await SpoolWriter.open({ dataDir: root, logger: silent })
+  const writer = await SpoolWriter.open({ layout, logger: silent })
   await writer.append(line(1))
   await writer.close()
   const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o777
@@ -171,7 +171,7 @@ test('files are created 0640 and directories 0750', async (t) => {
     if (name.endsWith('.ndjson') && !name.startsWith('000000000001-')) assert.equal(await mode(join(layout.spool, name)), 0o640, name)
   }
   const fresh = join(dir, 'fresh')
-  const w2 = await SpoolWriter.open({ dataDir: fresh, logger: silent })
+  const w2 = await SpoolWriter.open({ layout: dataLayout(fresh), logger: silent })
   await w2.close()
   assert.equal(await mode(fresh), 0o750)
   assert.equal(await mode(dataLayout(fresh).spool), 0o750)
@@ -185,13 +185,13 @@ test('a torn tail that cannot be quarantined does not stop the start; the next s
   await writeFile(join(layout.spool, old), line(1) + '{"torn')
   // A file where the quarantine directory should be: the copy fails, as on a full disk.
   await writeFile(layout.quarantine, 'in the way')
-  const writer = await SpoolWriter.open({ dataDir: dir, logger: silent })
+  const writer = await SpoolWriter.open({ layout: dataLayout(dir), logger: silent })
   await writer.append(line(2))
   assert.ok(writer.currentSegment !== old)
   await writer.close()
   assert.equal(await readFile(join(layout.spool, old), 'utf8'), line(1) + '{"torn')
   await unlink(layout.quarantine)
-  const again = await SpoolWriter.open({ dataDir: dir, logger: silent })
+  const again = await SpoolWriter.open({ layout: dataLayout(dir), logger: silent })
   await again.close()
   assert.equal(await readFile(join(layout.quarantine, `${old}@${Buffer.byteLength(line(1))}.fragment`), 'utf8'), '{"torn')
 })

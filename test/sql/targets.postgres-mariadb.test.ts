@@ -27,6 +27,7 @@ import { readNdjson } from '../helpers/ndjson.js'
 import { captureIO } from '../helpers/tool-io.js'
 import { waitFor } from '../helpers/wait.js'
 import { reachServer, testDatabase, type Dialect, type Row, type SqlServer, type TestDatabase } from '../helpers/sql-servers.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const noSignals = (): void => {}
 const servers: Record<Dialect, SqlServer | undefined> = { postgres: await reachServer('postgres'), mysql: await reachServer('mysql') }
@@ -307,7 +308,7 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       await lock.killOthers()
       await lock.release()
       assert.equal(await running, 75)
-      assert.equal(await loadCheckpoint(dir), undefined)
+      assert.equal(await loadCheckpoint(dataLayout(dir)), undefined)
       assert.equal(await pass(dir, db), 0)
       assert.equal((await db.query('SELECT id FROM callbacks')).length, records.length)
       assert.deepEqual(await deadLetters(dir), [])

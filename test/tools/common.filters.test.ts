@@ -17,6 +17,7 @@ import { parseRoute } from '../../src/processor/dispatch.js'
 import { tryAcquireLock } from '../../src/spool/lock.js'
 import { parseTimeArg } from '../../src/tools/common.js'
 import { useColour } from '../../src/tools/record-filter.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const HOUR = 3_600_000
 
@@ -146,7 +147,7 @@ test('verify: sound spool exits 0; an invalid line and a torn one are reported w
   const noReceiver = await runTool(['verify', '--data-dir', dir])
   assert.equal(noReceiver.code, 1)
   assert.match(noReceiver.out, new RegExp(`PROBLEM  ${seg2} line 2 .*no receiver is running`))
-  const lock = await tryAcquireLock(dir, 'receiver')
+  const lock = await tryAcquireLock(dataLayout(dir), 'receiver')
   assert.ok(lock)
   t.after(() => lock.release())
   const receiving = await runTool(['verify', '--data-dir', dir])
@@ -208,7 +209,7 @@ test('replay: needs one target; --yes off a terminal; asks on a terminal; counts
   const repaired = await runTool(['replay', '--data-dir', dir, '--all', '--yes'])
   assert.match(repaired.out, /from a bad checkpoint to .*: 4 record/)
 
-  const lock = await tryAcquireLock(dir, 'processor')
+  const lock = await tryAcquireLock(dataLayout(dir), 'processor')
   assert.ok(lock)
   t.after(() => lock.release())
   await assert.rejects(runTool(['replay', '--data-dir', dir, '--all', '--yes']), (err: { code: string, exitCode: number, message: string }) => {
@@ -270,7 +271,7 @@ test('status --json: segments, holders, checkpoint, backlog, last pass, counts, 
   const seg2 = await writeSegment(dir, 2, lines([later, deliveryRecord(4)]))
   await mkdir(join(dir, 'quarantine'), { recursive: true })
   await writeFile(join(dir, 'quarantine', `${seg1}@10.fragment`), 'x')
-  const lock = await tryAcquireLock(dir, 'receiver')
+  const lock = await tryAcquireLock(dataLayout(dir), 'receiver')
   assert.ok(lock)
   t.after(() => lock.release())
 

@@ -6,6 +6,7 @@ import { purgeNumber } from '../../src/tools/purge-number.js'
 import { mountSmallTmpfs } from '../helpers/tmpfs.js'
 import { lines, recordWithFields } from '../helpers/records.js'
 import { writeSegment } from '../helpers/spool.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const TARGET = '+33600112233'
 
@@ -23,7 +24,7 @@ test('purge on a full disk fails and leaves no temp copy of the lines it was era
   const before = await readFile(join(dataDir, 'spool', name))
   assert.ok(before.length > 150 * 1024, `segment is ${before.length} bytes`)
 
-  await assert.rejects(purgeNumber(dataDir, TARGET), (err: NodeJS.ErrnoException) => err.code === 'ENOSPC')
+  await assert.rejects(purgeNumber(dataLayout(dataDir), TARGET), (err: NodeJS.ErrnoException) => err.code === 'ENOSPC')
   assert.deepEqual((await readdir(join(dataDir, 'spool'))).filter((f) => f.includes('.tmp')), [])
   assert.ok((await readFile(join(dataDir, 'spool', name))).equals(before), 'the segment is unchanged')
 })

@@ -12,6 +12,7 @@ import { lines, recordWithFields } from '../helpers/records.js'
 import { writeSegment } from '../helpers/spool.js'
 import { runTool } from '../helpers/tool-io.js'
 import { processorOptions } from '../helpers/processor.js'
+import { dataLayout } from '../../src/spool/layout.js'
 
 const noSignals = (): void => {}
 
@@ -60,7 +61,7 @@ test('trace: a number\'s delivered reply, pending receipt, dead-lettered opt-out
   assert.deepEqual(byMessage.records.map((r) => r.id), [reply.id, receipt.id])
 
   // Erasure: purge --number leaves trace nothing to find, the delivery log included.
-  await purgeNumber(dir, '+33600112233')
+  await purgeNumber(dataLayout(dir), '+33600112233')
   const after = JSON.parse((await runTool(['trace', '+33600112233', '--data-dir', dir, '--json'])).out) as { records: Traced[] }
   assert.deepEqual(after.records, [])
 })
@@ -72,8 +73,8 @@ test('the delivery log: a day\'s file goes once the whole day is older than --re
   await writeFile(join(logs, '2026-01-01.ndjson'), '{}\n')
   await writeFile(join(logs, '2026-01-05.ndjson'), '{}\n')
   const now = Date.parse('2026-01-07T12:00:00Z')
-  await deleteOldDeliveryLogs(dir, 0, now)
+  await deleteOldDeliveryLogs(dataLayout(dir), 0, now)
   assert.deepEqual(await readdir(logs), ['2026-01-01.ndjson', '2026-01-05.ndjson'])
-  await deleteOldDeliveryLogs(dir, 3 * 86_400_000, now)
+  await deleteOldDeliveryLogs(dataLayout(dir), 3 * 86_400_000, now)
   assert.deepEqual(await readdir(logs), ['2026-01-05.ndjson'])
 })
