@@ -151,3 +151,12 @@ test('exec shell: close ends the shells between records and waits for them', asy
   // Waited for (and reaped): its CPU time, and its commands', counts as the processor's children's.
   assert.equal(existsSync(`/proc/${shell}`), false, 'exited and reaped when close resolves')
 })
+
+test('exec shell: the command\'s stderr, with or without a last newline, is told apart from the exit status', async (t) => {
+  const rec = await sample()
+  assert.deepEqual(await handler(t, 'printf \'no newline at the end\' >&2; exit 65').handle(rec),
+    { outcome: 'dead', error: 'exit 65 (EX_DATAERR): no newline at the end' })
+  const h = handler(t, 'printf \'%s 0\\n\' "$CALLBACK_ID" >&2; exit 3')
+  assert.deepEqual(await h.handle(rec), { outcome: 'retry', error: `exit 3: ${rec.id} 0` })
+  assert.deepEqual(await h.handle(rec), { outcome: 'retry', error: `exit 3: ${rec.id} 0` }, 'the next record\'s stderr starts after the last status')
+})

@@ -4,8 +4,9 @@
  * processor, and no new shell is exec'd per record. A command that is one program with plain
  * words and redirections (`cat > /dev/null`) runs from the shell itself, without the subshell:
  * the shell vforks it, and a program cannot change the shell's state. Ours is the script on the
- * shell's stdin; the command gets the record from a here-document, its stdout goes to /dev/null,
- * its stderr to the shell's (read here up to a marker), and the shell prints `$?` on its stdout.
+ * shell's stdin; the command gets the record from a here-document, its stdout is the shell's,
+ * /dev/null, its stderr the shell's, a pipe read here up to a marker that the shell prints with
+ * `$?` after it: one pipe, one line, one read per record.
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -51,11 +52,10 @@ export function isPlainProgram (command: string, env: NodeJS.ProcessEnv): boolea
 }
 
 export class ExecShell {
-  private readonly child: ChildProcessByStdio<Writable, Readable, Readable>
+  private readonly child: ChildProcessByStdio<Writable, null, Readable>
   /** Ends each run's stderr; a random part no command prints by chance, and a count. */
   private readonly marker = `callback-spool-${randomBytes(8).toString('hex')}-`
   private runs = 0
-  private stdout = ''
   private stderr = ''
   private running: { marker: string, resolve: (result: ShellRunResult) => void } | undefined
   private ended: string | undefined
@@ -70,12 +70,12 @@ export class ExecShell {
     this.plain = options.plain
     this.child = spawn('/bin/sh', [], {
       env,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      // Its stdout is the command's: /dev/null, opened once, not once per record.
+      stdio: ['pipe', 'ignore', 'pipe'],
       // Its own process group (and session): a timeout kills the shell, the command and all it
       // started, and a Ctrl-C on our terminal does not cut the record in hand.
       detached: true,
     })
-    this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => { this.stdout += chunk; this.check() })
     this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk; this.check() })
     this.exited = new Promise<void>((resolve) => {
       this.child.on('error', (err) => { this.end(`cannot run the command: ${err.message}`); resolve() })
@@ -83,7 +83,6 @@ export class ExecShell {
     })
     // A shell that died: its end of the pipe is closed, which the exit above reports.
     this.child.stdin.on('error', () => {})
-    this.child.stdout.on('error', () => {})
     this.child.stderr.on('error', () => {})
     this.child.stdin.write(`${COMMAND_VARIABLE}=${shellQuote(command)}\n`)
     this.idle()
@@ -107,9 +106,10 @@ export class ExecShell {
     const run = this.plain
       ? `export ${exports}; eval "$${COMMAND_VARIABLE}"`
       : `(export ${exports}; eval "$${COMMAND_VARIABLE}")`
-    const script = `${run} >/dev/null <<'${END_OF_RECORD}'\n` +
+    // The marker is hex digits, dashes and a count: a printf format that prints itself.
+    const script = `${run} <<'${END_OF_RECORD}'\n` +
       `${input}\n${END_OF_RECORD}\n` +
-      `printf '%s\\n' "$?"; printf '%s\\n' '${marker}' >&2\n`
+      `printf '${marker} %s\\n' "$?" >&2\n`
     this.busy()
     return new Promise<ShellRunResult>((resolve) => {
       this.running = { marker, resolve }
@@ -137,7 +137,6 @@ export class ExecShell {
     this.end('closed')
     this.child.stdin.end()
     // A child the command left behind may hold the stderr pipe open: not waited for.
-    this.child.stdout.destroy()
     this.child.stderr.destroy()
     this.child.ref()
     await this.exited
@@ -150,16 +149,17 @@ export class ExecShell {
       this.stderr = ''
       return
     }
-    const newline = this.stdout.indexOf('\n')
-    const at = this.stderr.indexOf(`${running.marker}\n`)
-    if (newline === -1 || at === -1) {
-      if (at === -1) this.stderr = this.stderr.slice(-(this.stderrKeep + running.marker.length + 1))
+    // `<marker> <status>\n`, after whatever the command wrote to its stderr.
+    const at = this.stderr.indexOf(`${running.marker} `)
+    if (at === -1) {
+      this.stderr = this.stderr.slice(-(this.stderrKeep + running.marker.length + 1))
       return
     }
-    const status = Number(this.stdout.slice(0, newline))
-    this.stdout = this.stdout.slice(newline + 1)
+    const newline = this.stderr.indexOf('\n', at)
+    if (newline === -1) return
+    const status = Number(this.stderr.slice(at + running.marker.length + 1, newline))
     const stderr = this.stderr.slice(0, at).slice(-this.stderrKeep)
-    this.stderr = this.stderr.slice(at + running.marker.length + 1)
+    this.stderr = this.stderr.slice(newline + 1)
     this.running = undefined
     this.idle()
     running.resolve({ status, stderr })
@@ -186,6 +186,6 @@ export class ExecShell {
 
   /** The stdio pipes of a child process are sockets. */
   private pipes (): Socket[] {
-    return [this.child.stdin, this.child.stdout, this.child.stderr] as unknown[] as Socket[]
+    return [this.child.stdin, this.child.stderr] as unknown[] as Socket[]
   }
 }
