@@ -42,9 +42,21 @@ export function numberKey (key: Buffer, number: string): string {
   return createHmac('sha256', key).update(number).digest('hex').slice(0, 32)
 }
 
-/** Buffers the lines of one pass and appends them at each commit. */
+/** What the settler hands over for one record: its line, less the time and the number's key. */
+export type DeliveryAdd = Omit<DeliveryEntry, 'number_key' | 'at'> & { number: string | null }
+
+/** Bytes a UTF-8 encoding may take per UTF-16 code unit. */
+const MAX_BYTES_PER_UNIT = 3
+
+/**
+ * Buffers the lines of one pass and appends them at each commit. A line's bytes are those of
+ * `JSON.stringify(entry)` (an entry with a value of another type than its field's is serialised
+ * so), written straight into one buffer per day: no object and no string per line at flush.
+ */
 export class DeliveryLogWriter {
-  private pending: Array<Omit<DeliveryEntry, 'number_key'> & { number: string | null }> = []
+  /** The entries added since the last flush, as handed over (not copied), and the time of each. */
+  private pending: DeliveryAdd[] = []
+  private pendingAt: string[] = []
   private key: Buffer | undefined
 
   constructor (private readonly layout: DataLayout) {}
@@ -54,14 +66,19 @@ export class DeliveryLogWriter {
   private lastAt = ''
   /** number -> number_key: a backlog names the same numbers again and again, and an HMAC is not free. */
   private readonly keys = new Map<string, string>()
+  /** The JSON of the last `targets` array serialised: the settler hands the same array for every record of a kind. */
+  private lastTargets: string[] | undefined
+  private lastTargetsJson = ''
 
-  add (entry: Omit<DeliveryEntry, 'number_key' | 'at'> & { number: string | null }): void {
+  /** Takes the entry as it is (the caller does not change it afterwards). */
+  add (entry: DeliveryAdd): void {
     const now = Date.now()
     if (now !== this.lastMs) {
       this.lastMs = now
       this.lastAt = new Date(now).toISOString()
     }
-    this.pending.push({ id: entry.id, at: this.lastAt, kind: entry.kind, outcome: entry.outcome, targets: entry.targets, message_id: entry.message_id, number: entry.number })
+    this.pending.push(entry)
+    this.pendingAt.push(this.lastAt)
   }
 
   private keyOf (number: string): string {
@@ -74,22 +91,77 @@ export class DeliveryLogWriter {
     return k
   }
 
+  private targetsJson (targets: string[]): string {
+    if (targets !== this.lastTargets) {
+      this.lastTargets = targets
+      this.lastTargetsJson = JSON.stringify(targets)
+    }
+    return this.lastTargetsJson
+  }
+
+  /** One line, as JSON.stringify writes its entry. */
+  private line (e: DeliveryAdd, at: string): string {
+    const numberKey = e.number === null ? null : this.keyOf(e.number)
+    const { id, kind, outcome, targets, message_id: messageId } = e
+    if (typeof id !== 'string' || typeof kind !== 'string' || (outcome !== 'done' && outcome !== 'dead') || !Array.isArray(targets) ||
+        (messageId !== null && typeof messageId !== 'string')) {
+      const entry: DeliveryEntry = { id, at, kind, outcome, targets, message_id: messageId, number_key: numberKey }
+      return JSON.stringify(entry)
+    }
+    // `at` is Date#toISOString's, `outcome` one of two words and `number_key` hex: none needs escaping.
+    return `{"id":${JSON.stringify(id)},"at":"${at}","kind":${JSON.stringify(kind)},"outcome":"${outcome}","targets":${this.targetsJson(targets)},` +
+      `"message_id":${messageId === null ? 'null' : JSON.stringify(messageId)},"number_key":${numberKey === null ? 'null' : `"${numberKey}"`}}`
+  }
+
   /** Takes the lines now, then appends them (to each one's date file). */
   async flush (): Promise<void> {
     if (this.pending.length === 0) return
     const taken = this.pending
+    const takenAt = this.pendingAt
     this.pending = []
+    this.pendingAt = []
     this.key ??= await loadTraceKey(this.layout, true)
-    const byDay = new Map<string, string[]>()
-    for (const e of taken) {
-      const line: DeliveryEntry = { id: e.id, at: e.at, kind: e.kind, outcome: e.outcome, targets: e.targets, message_id: e.message_id, number_key: e.number === null ? null : this.keyOf(e.number) }
-      const day = e.at.slice(0, 10)
-      let lines = byDay.get(day)
-      if (lines === undefined) byDay.set(day, lines = [])
-      lines.push(JSON.stringify(line))
+    const byDay = new Map<string, LineBuffer>()
+    let lastAt: string | undefined
+    let out!: LineBuffer
+    for (let i = 0; i < taken.length; i++) {
+      const at = takenAt[i]!
+      if (at !== lastAt) {
+        lastAt = at
+        const day = at.slice(0, 10)
+        let found = byDay.get(day)
+        if (found === undefined) byDay.set(day, found = new LineBuffer((taken.length - i) * 256))
+        out = found
+      }
+      out.push(this.line(taken[i]!, at))
     }
     await ensureDir(this.layout.deliveries)
-    for (const [day, lines] of byDay) await appendFile(join(this.layout.deliveries, `${day}.ndjson`), lines.join('\n') + '\n', { mode: 0o600 })
+    for (const [day, lines] of byDay) await appendFile(join(this.layout.deliveries, `${day}.ndjson`), lines.bytes(), { mode: 0o600 })
+  }
+}
+
+/** Lines encoded one after the other into a buffer that grows as needed. */
+class LineBuffer {
+  private buffer: Buffer
+  private used = 0
+
+  constructor (expected: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(64 * 1024, expected))
+  }
+
+  push (line: string): void {
+    const worst = line.length * MAX_BYTES_PER_UNIT + 1
+    if (this.used + worst > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.buffer.length, this.used + worst))
+      this.buffer.copy(bigger, 0, 0, this.used)
+      this.buffer = bigger
+    }
+    this.used += this.buffer.write(line, this.used)
+    this.buffer[this.used++] = 0x0a
+  }
+
+  bytes (): Buffer {
+    return this.buffer.subarray(0, this.used)
   }
 }
 
