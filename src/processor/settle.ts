@@ -17,6 +17,7 @@ import type { NormalisedCallback } from './normalise.js'
 import { maskErrorText } from './pass-activity.js'
 import type { AttemptBook, LineFormat, SourceLine } from './source.js'
 import type { WakeableSleep } from './wakeable-sleep.js'
+import { parseTimeMs } from '../record.js'
 
 /** 'next' when the record is settled (done or dead-lettered), 'stop' when the pass must stop before it. */
 export type LineResult = 'next' | 'stop'
@@ -192,12 +193,12 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
   /** Whether the event's key was handed over within `--dedupe-window` from another record (a re-send; not the same record again). */
   private duplicate (event: NormalisedCallback): boolean {
     const key = event.dedupe_key
-    return this.c.dedupe !== undefined && typeof key === 'string' && this.c.dedupe.seen(key, Date.parse(event.received_at), event.id)
+    return this.c.dedupe !== undefined && typeof key === 'string' && this.c.dedupe.seen(key, parseTimeMs(event.received_at), event.id)
   }
 
   private remember (event: NormalisedCallback): void {
     const key = event.dedupe_key
-    if (this.c.dedupe !== undefined && typeof key === 'string') this.c.dedupe.remember(key, Date.parse(event.received_at), event.id)
+    if (this.c.dedupe !== undefined && typeof key === 'string') this.c.dedupe.remember(key, parseTimeMs(event.received_at), event.id)
   }
 
   private countDuplicate (event: NormalisedCallback): void {
