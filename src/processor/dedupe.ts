@@ -7,9 +7,10 @@
  * crash) is not a duplicate: those stay at-least-once, by `id`.
  *
  * Memory is bounded: a key is kept as 64 bits of its SHA-256, its time in seconds and 32 bits of
- * a hash of its record's id, in an open-addressing table (linear probing, at most half full) and a
- * queue in the order keys were remembered, from which keys older than the window (behind the
- * newest time seen) are dropped: 16 bytes per key in each, 48 MB for 1 M keys (bench/, `--only dedupe`).
+ * a hash of its record's id, in an open-addressing table (linear probing, at most three quarters
+ * full: its slots are a power of two, at least 4/3 of the keys) and a queue in the order keys were
+ * remembered, from which keys older than the window (behind the newest time seen) are dropped:
+ * 16 bytes per slot and per queued key, 32 MB for 750 k keys, 48 MB for 1 M (bench/, `--only dedupe`).
  *
  * Durability: the keys remembered since the last commit are appended to
  * `state/dedupe-keys.bin` and synced before the checkpoint is saved, in blocks with a CRC, so a
@@ -131,7 +132,7 @@ export class DedupeWindow {
       this.at[slot] = t
       this.rid[slot] = r
     } else {
-      if ((this.count + 1) * 2 > this.capacity) this.grow()
+      if ((this.count + 1) * 4 > this.capacity * 3) this.grow()
       slot = this.freeSlot(hi)
       this.hi[slot] = hi
       this.lo[slot] = lo
@@ -181,7 +182,7 @@ export class DedupeWindow {
   /** Room for `n` keys at once (loading a file): one rehash instead of one per doubling. */
   private reserve (n: number): void {
     let capacity = this.capacity
-    while (n * 2 > capacity) capacity *= 2
+    while (n * 4 > capacity * 3) capacity *= 2
     while (this.capacity < capacity) this.grow()
   }
 
