@@ -66,9 +66,8 @@ export class DeliveryLogWriter {
   private lastAt = ''
   /** number -> number_key: a backlog names the same numbers again and again, and an HMAC is not free. */
   private readonly keys = new Map<string, string>()
-  /** The JSON of the last `targets` array serialised: the settler hands the same array for every record of a kind. */
-  private lastTargets: string[] | undefined
-  private lastTargetsJson = ''
+  /** The JSON of each `targets` array: the settler hands the same array for every record of a kind. */
+  private readonly targetsJsons = new WeakMap<string[], string>()
 
   /** Takes the entry as it is (the caller does not change it afterwards). */
   add (entry: DeliveryAdd): void {
@@ -92,11 +91,9 @@ export class DeliveryLogWriter {
   }
 
   private targetsJson (targets: string[]): string {
-    if (targets !== this.lastTargets) {
-      this.lastTargets = targets
-      this.lastTargetsJson = JSON.stringify(targets)
-    }
-    return this.lastTargetsJson
+    let json = this.targetsJsons.get(targets)
+    if (json === undefined) this.targetsJsons.set(targets, json = JSON.stringify(targets))
+    return json
   }
 
   /** One line, as JSON.stringify writes its entry. */
