@@ -45,6 +45,15 @@ export function numberKey (key: Buffer, number: string): string {
 /** What the settler hands over for one record: its line, less the time and the number's key. */
 export type DeliveryAdd = Omit<DeliveryEntry, 'number_key' | 'at'> & { number: string | null }
 
+/** A character JSON.stringify may write otherwise than as itself (any beyond ASCII is left to it). */
+// eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\u007f-\uffff]/
+
+/** JSON.stringify(text), without its call for the usual ids and words, which need no escape. */
+function jsonString (text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`
+}
+
 /** Bytes a UTF-8 encoding may take per UTF-16 code unit. */
 const MAX_BYTES_PER_UNIT = 3
 
@@ -106,8 +115,8 @@ export class DeliveryLogWriter {
       return JSON.stringify(entry)
     }
     // `at` is Date#toISOString's, `outcome` one of two words and `number_key` hex: none needs escaping.
-    return `{"id":${JSON.stringify(id)},"at":"${at}","kind":${JSON.stringify(kind)},"outcome":"${outcome}","targets":${this.targetsJson(targets)},` +
-      `"message_id":${messageId === null ? 'null' : JSON.stringify(messageId)},"number_key":${numberKey === null ? 'null' : `"${numberKey}"`}}`
+    return `{"id":${jsonString(id)},"at":"${at}","kind":${jsonString(kind)},"outcome":"${outcome}","targets":${this.targetsJson(targets)},` +
+      `"message_id":${messageId === null ? 'null' : jsonString(messageId)},"number_key":${numberKey === null ? 'null' : `"${numberKey}"`}}`
   }
 
   /** Takes the lines now, then appends them (to each one's date file). */

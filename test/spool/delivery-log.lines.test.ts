@@ -20,6 +20,9 @@ test('delivery log: each line is JSON.stringify of its entry, escapes and odd va
     { id: '01900000-0000-7000-8000-000000000002', kind: 'reply', outcome: 'done', targets: fileTargets, message_id: 'a "b" \\c\n\t\u0001\u2028 é 😀 \ud800 lone', number: null },
     { id: '01900000-0000-7000-8000-000000000003', kind: 'optout', outcome: 'dead', targets: [], message_id: null, number: '+33699999999' },
     { id: 'not "a" uuid\u007f', kind: 'unknown', outcome: 'dead', targets: ['exec:printf "x\\n"'], message_id: '', number: '+33600112233' },
+    // One character to escape (or not) at a time.
+    ...['back\\slash', 'tab\there', 'nul\u0000', 'unit\u001f', 'del\u007f', 'é', '\ud83d\ude00', '\udc00', '"', 'line\u2028sep', ' ~'].map((messageId, i): DeliveryAdd =>
+      ({ id: `01900000-0000-7000-8000-0000000001${String(i).padStart(2, '0')}`, kind: 'reply', outcome: 'done', targets: fileTargets, message_id: messageId, number: null })),
     // Values a caller should not hand over, still serialised as JSON.stringify does.
     { id: '01900000-0000-7000-8000-000000000005', kind: 'delivery', outcome: 'done', targets: fileTargets, message_id: undefined as unknown as null, number: null },
     { id: '01900000-0000-7000-8000-000000000006', kind: 'delivery', outcome: 'done', targets: fileTargets, message_id: 42 as unknown as string, number: null },
