@@ -128,6 +128,9 @@ export function isParsableDate (text: string): boolean {
 /** The minute of the last time read by parseTimeMs (`YYYY-MM-DDTHH:mm`), and its start in ms. */
 let minutePrefix: string | undefined
 let minuteStartMs = 0
+/** The last time read by parseTimeMs. */
+let lastTimeText: string | undefined
+let lastTimeMs = NaN
 
 /**
  * Whether `text` has the form `YYYY-MM-DDTHH:mm:ss.sssZ` (the receiver's) with an hour below 24 and
@@ -150,6 +153,14 @@ function secondsOfMinute (text: string): number {
  * per minute of `received_at`, not once per record.
  */
 export function parseTimeMs (text: string): number {
+  // A record's time is read when its key is looked up, then when it is remembered.
+  if (text === lastTimeText) return lastTimeMs
+  lastTimeText = text
+  lastTimeMs = parseTime(text)
+  return lastTimeMs
+}
+
+function parseTime (text: string): number {
   const within = secondsOfMinute(text)
   if (within === -1) return Date.parse(text)
   if (minutePrefix !== undefined && text.startsWith(minutePrefix)) return minuteStartMs + within
