@@ -2,7 +2,7 @@
 import type { Logger } from 'pino'
 import { NotFoundError } from '../errors.js'
 import type { DataLayout } from '../spool/layout.js'
-import { requeueDeadLetters } from '../tools/dead.js'
+import { requeueDeadLetters } from './dead-letter-store.js'
 import { listRetryRequests, removeRetryRequest } from './retry-requests.js'
 
 /** Each request: its dead letters moved to a re-queue file, then the request removed. A failure is logged and the request kept for the next pass. */

@@ -13,55 +13,15 @@
  * a processor runs, retry leaves a request that the processor carries out at its next pass
  * (src/processor/retry-requests.ts) instead.
  */
-import { unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { NotFoundError } from '../errors.js'
 import type { DeadLetter } from '../processor/dead-letters.js'
+import { chooseForRetry, deadLetterId, readDeadLetters, requeueDeadLetters, rewriteDeadLetters, type RetryResult, type StoredDeadLetter } from '../processor/dead-letter-store.js'
 import { writeRetryRequest } from '../processor/retry-requests.js'
 import { tryAcquireLock } from '../spool/lock.js'
-import { encodeRecord, type SpoolRecord } from '../record.js'
-import { ensureDir, fsyncDir, listNdjsonFiles, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
 import { existingDataDir } from '../spool/data-dir.js'
 import { dataLayout, type DataLayout } from '../spool/layout.js'
 import { maskNumber } from '../mask.js'
 import { normaliseNumber } from '../number.js'
 import { confirmIrreversible, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
-
-export interface StoredDeadLetter {
-  file: string
-  letter: DeadLetter
-  /** The line as stored, without its `\n`, to write back unchanged. */
-  raw: string
-}
-
-/** The dead-letter files, oldest first. */
-async function deadFiles (layout: DataLayout): Promise<string[]> {
-  return await listNdjsonFiles(layout.dead)
-}
-
-/** Every dead letter, file by file; a line that does not parse is kept as it is, with an error. */
-export async function readDeadLetters (layout: DataLayout): Promise<StoredDeadLetter[]> {
-  const out: StoredDeadLetter[] = []
-  for (const file of await deadFiles(layout)) {
-    for (const raw of (await readFileNoFollow(file, 'utf8')).split('\n')) {
-      if (raw === '') continue
-      let letter: DeadLetter
-      try {
-        letter = JSON.parse(raw) as DeadLetter
-      } catch {
-        letter = { record: raw, kind: null, target: null, error: 'unreadable dead-letter line', attempts: 0, failed_at: '' }
-      }
-      out.push({ file, letter, raw })
-    }
-  }
-  return out
-}
-
-/** The record's id, when the dead letter holds a record (not the raw text of an invalid line). */
-export function deadLetterId (letter: DeadLetter): string | undefined {
-  const r = letter.record
-  return r !== null && typeof r === 'object' && typeof (r as { id?: unknown }).id === 'string' ? (r as { id: string }).id : undefined
-}
 
 /** The record's phone number, masked (`+336*****233`): enough to tell whose it is, and to find it with `cat --number`. */
 export function deadLetterNumber (letter: DeadLetter): string {
@@ -75,28 +35,6 @@ export function formatDeadLetter (letter: DeadLetter): string {
   const id = deadLetterId(letter) ?? (letter.segment === undefined ? '-' : `${letter.segment}:${letter.offset ?? 0}`)
   const error = JSON.stringify(letter.error).slice(1, -1)
   return `${letter.failed_at}  ${(letter.kind ?? 'invalid').padEnd(8)}  ${deadLetterNumber(letter).padEnd(16)}  ${id}  ${letter.target ?? '-'}  ${error}  attempts=${letter.attempts}\n`
-}
-
-/** Rewrites each touched file with the letters it keeps (atomically); removes a file left empty. */
-async function rewrite (letters: StoredDeadLetter[], remove: Set<StoredDeadLetter>): Promise<void> {
-  const files = new Set([...remove].map((l) => l.file))
-  for (const file of files) {
-    const kept = letters.filter((l) => l.file === file && !remove.has(l))
-    if (kept.length === 0) {
-      await unlink(file)
-      await fsyncDir(dirname(file))
-    } else {
-      await writeFileDurably(file, kept.map((l) => l.raw + '\n').join(''))
-    }
-  }
-}
-
-export interface RetryResult {
-  requeued: number
-  skippedInvalid: number
-  file?: string
-  /** A processor runs: `file` is a request it carries out at its next pass. */
-  deferred?: boolean
 }
 
 /** Re-queues now, or, while a processor runs, leaves it a request (the dead letters it names are counted, not moved). */
@@ -124,31 +62,6 @@ function failedBefore (letters: StoredDeadLetter[], beforeMs: number): StoredDea
 }
 
 /** Removes the dead letters that failed before `beforeMs`; `confirm` is asked with their count first. */
-function chooseForRetry (letters: StoredDeadLetter[], id: string | undefined): { retry: StoredDeadLetter[], skippedInvalid: number } {
-  const chosen = letters.filter((l) => id === undefined || deadLetterId(l.letter) === id)
-  const retry = chosen.filter((l) => deadLetterId(l.letter) !== undefined)
-  if (id !== undefined && retry.length === 0) {
-    throw new NotFoundError(`no dead letter holds a record with id ${id} (see \`callback-spool dead list\`)`)
-  }
-  return { retry, skippedInvalid: chosen.length - retry.length }
-}
-
-/** The dead letters (all, or of `id`) moved to a re-queue file; the caller holds the processor lock. */
-export async function requeueDeadLetters (layout: DataLayout, id: string | undefined, now = new Date()): Promise<RetryResult> {
-  const letters = await readDeadLetters(layout)
-  const { retry, skippedInvalid } = chooseForRetry(letters, id)
-  if (retry.length === 0) return { requeued: 0, skippedInvalid }
-  const dir = layout.requeue
-  await ensureDir(dir)
-  // Names sort in time order: the processor takes re-queue files oldest first.
-  const file = join(dir, `${now.toISOString().replace(/[-:.]/g, '')}-dead-retry-${process.pid}.ndjson`)
-  // writeFileDurably writes a dot-file first, which the processor ignores, then renames it.
-  await writeFileDurably(file, retry.map((l) => encodeRecord(l.letter.record as SpoolRecord)).join(''))
-  await rewrite(letters, new Set(retry))
-  return { requeued: retry.length, skippedInvalid, file }
-}
-
-/** Removes the dead letters that failed before `beforeMs`; `confirm` is asked with their count first. */
 export async function purgeDeadLetters (layout: DataLayout, beforeMs: number, confirm: (count: number) => Promise<void> = async () => {}): Promise<number> {
   const lock = await takeProcessorLock(layout, 'purge dead letters')
   try {
@@ -156,7 +69,7 @@ export async function purgeDeadLetters (layout: DataLayout, beforeMs: number, co
     const old = failedBefore(letters, beforeMs)
     if (old.length === 0) return 0
     await confirm(old.length)
-    await rewrite(letters, new Set(old))
+    await rewriteDeadLetters(letters, new Set(old))
     return old.length
   } finally {
     await lock.release()

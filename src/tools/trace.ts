@@ -19,7 +19,7 @@ import { readFileNoFollow } from '../fs/durable.js'
 import { dataLayout, type DataLayout } from '../spool/layout.js'
 import { readLines, segmentBefore } from '../spool/reader.js'
 import { type ToolIO } from './common.js'
-import { deadLetterId, readDeadLetters } from './dead.js'
+import { deadLetterId, readDeadLetters } from '../processor/dead-letter-store.js'
 import { parseTraceQuery, recordNumber, type TraceQuery } from './trace-query.js'
 
 export type TraceState = 'done' | 'dead' | 'failing' | 'pending' | 'processed' | 'deleted' | 'quarantined'
