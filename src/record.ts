@@ -103,6 +103,12 @@ function twoDigits (text: string, i: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1
 }
 
+/** `YYYY-MM-DDTHH:mm:ss.sssZ`'s length and separators (Date#toISOString's form, the receiver's); the digits unchecked. */
+function hasIsoShape (text: string): boolean {
+  return text.length === 24 && text.charCodeAt(4) === 0x2d && text.charCodeAt(7) === 0x2d && text.charCodeAt(10) === 0x54 &&
+    text.charCodeAt(13) === 0x3a && text.charCodeAt(16) === 0x3a && text.charCodeAt(19) === 0x2e && text.charCodeAt(23) === 0x5a
+}
+
 /**
  * Whether `Date.parse(text)` gives a time. Strings in the exact form the receiver writes
  * (`Date.prototype.toISOString()`, `YYYY-MM-DDTHH:mm:ss.sssZ`) with every field in range are
@@ -110,9 +116,7 @@ function twoDigits (text: string, i: number): number {
  * else is left to Date.parse itself. Saves most of the cost of checking `received_at`.
  */
 export function isParsableDate (text: string): boolean {
-  if (text.length === 24 && text.charCodeAt(4) === 0x2d && text.charCodeAt(7) === 0x2d && text.charCodeAt(10) === 0x54 &&
-      text.charCodeAt(13) === 0x3a && text.charCodeAt(16) === 0x3a && text.charCodeAt(19) === 0x2e && text.charCodeAt(23) === 0x5a &&
-      twoDigits(text, 0) >= 0 && twoDigits(text, 2) >= 0 && twoDigits(text, 20) >= 0) {
+  if (hasIsoShape(text) && twoDigits(text, 0) >= 0 && twoDigits(text, 2) >= 0 && twoDigits(text, 20) >= 0) {
     const month = twoDigits(text, 5)
     const day = twoDigits(text, 8)
     const hour = twoDigits(text, 11)
@@ -137,8 +141,7 @@ let lastTimeMs = NaN
  * a second below 60: then Date.parse gives the start of its minute plus `ss.sss`.
  */
 function secondsOfMinute (text: string): number {
-  if (text.length !== 24 || text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(10) !== 0x54 ||
-      text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a || text.charCodeAt(19) !== 0x2e || text.charCodeAt(23) !== 0x5a) return -1
+  if (!hasIsoShape(text)) return -1
   const hour = twoDigits(text, 11)
   const second = twoDigits(text, 17)
   const a = text.charCodeAt(20) - 0x30

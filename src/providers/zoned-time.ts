@@ -20,8 +20,6 @@ const MAX_CACHE = 50_000
 
 export class ZonedTimeReader {
   readonly timeZone: string
-  /** Where the offsets come from: none needed for UTC, the zone's TZif file, or Intl. */
-  readonly offsetSource: 'utc' | 'tzif' | 'intl'
   /** Set when the zone's TZif file parsed. */
   private readonly tzif: OffsetSource | undefined
   /** Set when offsets come from Intl: undefined for UTC and TZif zones (the first formatter in a process sets up ICU's zone data). */
@@ -33,18 +31,9 @@ export class ZonedTimeReader {
   constructor (timeZone: string) {
     this.timeZone = timeZone
     this.format = undefined
-    this.tzif = undefined
-    if (timeZone === 'UTC') {
-      this.offsetSource = 'utc'
-      return
-    }
     // A zone the database has (the file exists and parses) is valid: Intl is not asked.
-    this.tzif = loadTzif(timeZone)
-    if (this.tzif !== undefined) {
-      this.offsetSource = 'tzif'
-      return
-    }
-    this.offsetSource = 'intl'
+    this.tzif = timeZone === 'UTC' ? undefined : loadTzif(timeZone)
+    if (timeZone === 'UTC' || this.tzif !== undefined) return
     try {
       this.format = new Intl.DateTimeFormat('en-US', {
         timeZone,
@@ -61,9 +50,14 @@ export class ZonedTimeReader {
     }
   }
 
+  /** Where the offsets come from: none needed for UTC, the zone's TZif file, or Intl. */
+  get offsetSource (): 'utc' | 'tzif' | 'intl' {
+    return this.tzif !== undefined ? 'tzif' : this.format !== undefined ? 'intl' : 'utc'
+  }
+
   /** The zone's offset from UTC in ms at an instant. */
   offsetAt (epochMs: number): number {
-    if (this.offsetSource === 'utc') return 0
+    if (this.tzif === undefined && this.format === undefined) return 0
     const bucket = Math.floor(epochMs / BUCKET_MS)
     const cached = this.offsets.get(bucket)
     if (cached !== undefined) return cached

@@ -52,10 +52,6 @@ const LOCK_MODE = 0o600
 const ACQUIRE_PATIENCE_MS = 1000
 const ACQUIRE_RETRY_MS = 50
 
-export function lockPath (layout: DataLayout, role: LockRole): string {
-  return layout.locks[role]
-}
-
 /** flock(2) on the descriptor, without waiting: true when taken, false when another holds it. */
 async function flockNow (fh: FileHandle, path: string, shared: boolean): Promise<boolean> {
   const child = spawn('flock', ['-n', shared ? '-s' : '-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fh.fd] })
@@ -122,7 +118,7 @@ export async function tryAcquireLock (layout: DataLayout, role: LockRole): Promi
   await ensureDir(layout.root)
   // Whoever takes a lock is about to write in the data dir: never through a planted link.
   await refuseLinksInDataDir(layout)
-  const path = lockPath(layout, role)
+  const path = layout.locks[role]
   const deadline = Date.now() + ACQUIRE_PATIENCE_MS
   for (;;) {
     const fh = await openLockFile(path, true)
@@ -170,7 +166,7 @@ function lockHandle (role: LockRole, fh: FileHandle): SpoolLock {
 export async function acquireLock (layout: DataLayout, role: LockRole): Promise<SpoolLock> {
   const lock = await tryAcquireLock(layout, role)
   if (lock !== undefined) return lock
-  throw new LockHeldError(role, layout.given, describeHolder(await findHolder(layout, role), lockPath(layout, role)))
+  throw new LockHeldError(role, layout.given, describeHolder(await findHolder(layout, role), layout.locks[role]))
 }
 
 /** `pid 12 (node callback-spool.js receive) on host since ...`, or why the holder is unknown. */
@@ -189,7 +185,7 @@ export function describeHolder (holder: LockHolder, path: string): string {
  * dir's group) is answered from /proc/locks instead.
  */
 export async function isLockHeld (layout: DataLayout, role: LockRole): Promise<boolean> {
-  const path = lockPath(layout, role)
+  const path = layout.locks[role]
   let fh: FileHandle
   try {
     fh = await openLockFile(path, false)
@@ -239,7 +235,7 @@ async function commandOf (pid: number): Promise<string | undefined> {
 
 export async function readLockInfo (layout: DataLayout, role: LockRole): Promise<LockInfo | undefined> {
   try {
-    const fh = await openNoFollow(lockPath(layout, role))
+    const fh = await openNoFollow(layout.locks[role])
     try {
       const text = await fh.readFile('utf8')
       return text === '' ? undefined : JSON.parse(text) as LockInfo

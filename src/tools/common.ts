@@ -5,7 +5,7 @@
 import { createInterface } from 'node:readline/promises'
 import { CancelledError, ConfigError, LockHeldError, UsageError } from '../errors.js'
 import { parseDuration } from '../units.js'
-import { describeHolder, findHolder, lockPath, tryAcquireLock, type SpoolLock } from '../spool/lock.js'
+import { describeHolder, findHolder, tryAcquireLock, type SpoolLock } from '../spool/lock.js'
 import { existingDataDir } from '../spool/data-dir.js'
 import type { DataLayout } from '../spool/layout.js'
 
@@ -93,7 +93,7 @@ export async function takeProcessorLock (layout: DataLayout, doing: string): Pro
   const root = await existingDataDir(layout)
   const lock = await tryAcquireLock(layout, 'processor')
   if (lock !== undefined) return lock
-  const holder = describeHolder(await findHolder(layout, 'processor'), lockPath(layout, 'processor'))
+  const holder = describeHolder(await findHolder(layout, 'processor'), layout.locks.processor)
   throw new LockHeldError('processor', root, holder, doing)
 }
 

@@ -11,7 +11,7 @@ import { readCheckpoint, validatePosition } from '../spool/checkpoint.js'
 import { freeBytes } from '../fs/disk.js'
 import { listNdjsonFiles, readFileNoFollow } from '../fs/durable.js'
 import { dataLayout, listSegments, type DataLayout } from '../spool/layout.js'
-import { describeHolder, findHolder, lockPath, type LockRole } from '../spool/lock.js'
+import { describeHolder, findHolder, type LockRole } from '../spool/lock.js'
 import { formatBytes, parseBytes, parseDuration } from '../units.js'
 import type { PassProgress } from '../processor/pass-watch.js'
 import type { StuckRecord } from '../processor/pass-activity.js'
@@ -83,7 +83,7 @@ async function holder (layout: DataLayout, role: LockRole): Promise<HolderInfo> 
     command: h.command ?? null,
     hostname: info?.hostname ?? null,
     started_at: info?.started_at ?? null,
-    note: h.running && !h.identified ? describeHolder(h, lockPath(layout, role)) : null,
+    note: h.running && !h.identified ? describeHolder(h, layout.locks[role]) : null,
   }
 }
 
