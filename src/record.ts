@@ -2,7 +2,7 @@
  * The spool record, version 1: one JSON object per line. This is the one contract the
  * receiver writes and the processor and the operator tools read; README.md documents it.
  */
-import { randomFillSync } from 'node:crypto'
+import { crypto } from './lazy-builtin.js'
 
 export const RECORD_VERSION = 1
 
@@ -39,7 +39,7 @@ let poolOffset = pool.length
 
 function fillRandom (target: Buffer): void {
   if (poolOffset + target.length > pool.length) {
-    randomFillSync(pool)
+    crypto().randomFillSync(pool)
     poolOffset = 0
   }
   pool.copy(target, 0, poolOffset, poolOffset + target.length)

@@ -1,8 +1,8 @@
 /** Small durable-file helpers shared by the writer, the checkpoint, the handlers and the tools. */
 import { constants } from 'node:fs'
 import { mkdir, open, readdir, readlink, rename, chmod, unlink, type FileHandle } from 'node:fs/promises'
-import { randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
+import { crypto } from '../lazy-builtin.js'
 import { LinkRefusedError } from '../errors.js'
 
 export const FILE_MODE = 0o640
@@ -93,7 +93,7 @@ export async function openForAppend (path: string): Promise<FileHandle> {
  */
 export async function createTempBeside (path: string, suffix = 'tmp'): Promise<{ tmp: string, fh: FileHandle }> {
   const { O_WRONLY, O_CREAT, O_EXCL } = constants
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.${suffix}`)
+  const tmp = join(dirname(path), `.${basename(path)}.${crypto().randomBytes(6).toString('hex')}.${suffix}`)
   const fh = await openNoFollow(tmp, O_WRONLY | O_CREAT | O_EXCL, FILE_MODE)
   return { tmp, fh }
 }

@@ -14,7 +14,7 @@
 import { closeSync, constants, openSync, writeSync } from 'node:fs'
 import { readFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { crc32 } from 'node:zlib'
+import { zlib } from '../lazy-builtin.js'
 import { FILE_MODE } from '../fs/durable.js'
 import type { DataLayout } from './layout.js'
 import { isLockHeld } from './lock.js'
@@ -34,14 +34,14 @@ const RECORD_RE = /^(\S+) (\d{15}) (\d{10}) ([0-9a-f]{8})\n/
 /** One fixed-width line (segment names have a fixed width), so each write covers the last. */
 function encode (d: DurableLength): Buffer {
   const body = `${d.segment} ${String(d.length).padStart(15, '0')} ${String(d.pid).padStart(10, '0')}`
-  return Buffer.from(`${body} ${crc32(body).toString(16).padStart(8, '0')}\n`)
+  return Buffer.from(`${body} ${zlib().crc32(body).toString(16).padStart(8, '0')}\n`)
 }
 
 function decode (text: string): DurableLength | undefined {
   const m = RECORD_RE.exec(text)
   if (m === null) return undefined
   const body = `${m[1]!} ${m[2]!} ${m[3]!}`
-  if (crc32(body).toString(16).padStart(8, '0') !== m[4]) return undefined
+  if (zlib().crc32(body).toString(16).padStart(8, '0') !== m[4]) return undefined
   return { segment: m[1]!, length: Number(m[2]), pid: Number(m[3]) }
 }
 

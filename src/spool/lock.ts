@@ -10,12 +10,12 @@
  * Node opens files close-on-exec, so handlers we spawn never inherit it.
  * The file also says who holds it (pid, process start time, boot id, host), for `status`.
  */
-import { spawn } from 'node:child_process'
 import { constants } from 'node:fs'
 import { once } from 'node:events'
 import { readFile, stat, type FileHandle } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { basename } from 'node:path'
+import { childProcess } from '../lazy-builtin.js'
 import { LockFileError, LockHeldError } from '../errors.js'
 import { ensureDir, openNoFollow, unlinkIfExists } from '../fs/durable.js'
 import { refuseLinksInDataDir } from './data-dir.js'
@@ -54,7 +54,7 @@ const ACQUIRE_RETRY_MS = 50
 
 /** flock(2) on the descriptor, without waiting: true when taken, false when another holds it. */
 async function flockNow (fh: FileHandle, path: string, shared: boolean): Promise<boolean> {
-  const child = spawn('flock', ['-n', shared ? '-s' : '-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fh.fd] })
+  const child = childProcess().spawn('flock', ['-n', shared ? '-s' : '-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fh.fd] })
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c })
   let code: number | null

@@ -2,8 +2,8 @@
  * What the operator tools share: the --data-dir option, where they print, how they ask, and how
  * they read a time given as an ISO date or as a duration ago.
  */
-import { createInterface } from 'node:readline/promises'
 import { CancelledError, ConfigError, LockHeldError, UsageError } from '../errors.js'
+import { readline } from '../lazy-builtin.js'
 import { parseDuration } from '../units.js'
 import { describeHolder, findHolder, tryAcquireLock, type SpoolLock } from '../spool/lock.js'
 import { existingDataDir } from '../spool/data-dir.js'
@@ -48,7 +48,7 @@ export function processIO (onSignal: ToolIO['onSignal']): ToolIO {
     stdoutIsTTY: process.stdout.isTTY === true,
     stdinIsTTY: process.stdin.isTTY === true,
     confirm: async (question) => {
-      const rl = createInterface({ input: process.stdin, output: process.stderr })
+      const rl = readline().createInterface({ input: process.stdin, output: process.stderr })
       try {
         return /^y(es)?$/i.test((await rl.question(question)).trim())
       } finally {
