@@ -56,7 +56,7 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
     throw new ConfigError('Expected only one of `--schedule` and `--follow`')
   }
   // node-cron is loaded only for --schedule: one pass (cron, the benchmark) does not pay its loading.
-  const cron = options.schedule === undefined ? undefined : (await import('node-cron')).default
+  const cron = options.schedule === undefined ? undefined : (await import('./node-cron.js')).default
   if (options.schedule !== undefined && !cron!.validate(options.schedule)) {
     throw new ConfigError(`Expected \`--schedule\` to be a cron expression like "* * * * *" or "*/10 * * * * *", got \`${options.schedule}\``)
   }
