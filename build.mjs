@@ -1,27 +1,75 @@
 /**
- * `npm run build`: src/ bundled into dist/ by esbuild, one chunk per command's own modules, so
- * that each command loads what it runs and not the ~100 files of the whole tree (half of a
- * command's start-up was Node resolving and reading those one by one). The type check is
- * `npm run typecheck` (tsc). The database and NATS drivers, node-cron and tsx stay in
- * node_modules, loaded only by the commands that use them; commander and pino are bundled.
- * dist/main.js is the CLI (bin/callback-spool.js), dist/module-worker.js the module target's
- * worker thread.
+ * `npm run build`: src/ bundled into dist/ by esbuild. The type check is `npm run typecheck` (tsc).
+ *
+ * dist/main.cjs is the whole CLI in one CommonJS file: a command runs only the modules it reaches
+ * (esbuild initialises a module reached by a dynamic import when it is first imported, and its
+ * require() of Node's own modules with it), and Node neither resolves nor links a module graph
+ * at start-up, as it does for ES modules (31 chunks for `status` when it was split by command).
+ * bin/callback-spool.js compiles it with V8's code cache, dist/main.cjs.cache, made here by
+ * running `--help` once: the functions it compiled are not compiled again at each start.
+ * dist/module-worker.js, the module target's worker thread, stays an ES module.
+ * The database and NATS drivers, node-cron and tsx stay in node_modules, loaded by a dynamic
+ * import only by the commands that use them; commander and pino are bundled.
  */
+import { execFileSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { build } from 'esbuild'
 
+/**
+ * commander requires node:child_process when it loads, for subcommands that are executables of
+ * their own, which this CLI has none of; the module (and node:net, which it loads) is compiled at
+ * each start for nothing. Here commander gets it on first use instead.
+ */
+const commanderChildProcessOnUse = {
+  name: 'commander-child-process-on-use',
+  setup (build) {
+    build.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      args.importer.includes('/node_modules/commander/') ? { path: 'child_process', namespace: 'on-use' } : undefined)
+    build.onLoad({ filter: /.*/, namespace: 'on-use' }, () => ({
+      contents: "let loaded; module.exports = new Proxy({}, { get: (_, name) => (loaded ??= require('node:child_process'))[name] })",
+      loader: 'js',
+    }))
+  },
+}
+
 rmSync('dist', { recursive: true, force: true })
-await build({
-  entryPoints: { main: 'src/main.ts', 'module-worker': 'src/processor/handlers/module-worker.ts' },
-  outdir: 'dist',
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20.19',
   sourcemap: true,
   external: ['pg', 'mysql2', '@nats-io/*', 'node-cron', 'tsx'],
-  // The bundled CommonJS packages (commander, pino) call require() for Node's own modules.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
+}
+const cli = await build({
+  ...common,
+  metafile: true,
+  entryPoints: ['src/main.ts'],
+  outfile: 'dist/main.cjs',
+  format: 'cjs',
+  plugins: [commanderChildProcessOnUse],
+  minifyWhitespace: true,
+  minifySyntax: true,
+  // import.meta of the ES modules in src/: this file's URL, and a resolve() by its require.
+  define: { 'import.meta.url': '__import_meta_url', 'import.meta.resolve': '__import_meta_resolve' },
+  banner: {
+    js: "const __import_meta_url = require('node:url').pathToFileURL(__filename).href;\n" +
+      "const __import_meta_resolve = (specifier) => require('node:url').pathToFileURL(require.resolve(specifier)).href;",
+  },
 })
+// Code from V8's code cache has no dynamic import() (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING): a
+// package loaded on demand is imported statically by a module of its own that is imported on
+// demand (src/processor/node-cron.ts), which the bundle turns into a require() when first used.
+const dynamic = Object.values(cli.metafile.outputs).flatMap((output) => output.imports).filter((i) => i.kind === 'dynamic-import')
+if (dynamic.length > 0) throw new Error(`dist/main.cjs must not import() at run time: ${dynamic.map((i) => i.path).join(', ')}`)
+await build({
+  ...common,
+  entryPoints: ['src/processor/handlers/module-worker.ts'],
+  outfile: 'dist/module-worker.js',
+  format: 'esm',
+  // The bundled CommonJS packages (pino) call require() for Node's own modules.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+})
+// The code cache, made by the Node that builds (another Node's V8 refuses it, and the CLI then
+// compiles as if there were none).
+execFileSync(process.execPath, ['bin/callback-spool.js', '--help'], { env: { ...process.env, CALLBACK_SPOOL_WRITE_CODE_CACHE: '1' }, stdio: 'ignore' })

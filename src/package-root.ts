@@ -1,6 +1,6 @@
 /**
  * The package's root folder: one level above this file, which sits directly in src/ (run by tsx)
- * or in dist/ (built, bundled into one of its chunks) alike.
+ * or in dist/ (built, bundled into dist/main.cjs) alike.
  */
 import { fileURLToPath } from 'node:url'
 

@@ -18,12 +18,13 @@ import type { ModuleCall, ModuleReply, ModuleThreadData } from './module-protoco
 /** How long a module may take to load (its imports, its top-level code), apart from any call. */
 const LOAD_TIMEOUT_MS = 30_000
 
-// module-worker.js beside this file once built; module-worker.ts when run from the sources (tsx).
-const OWN_EXTENSION = import.meta.url.slice(import.meta.url.lastIndexOf('.'))
-const WORKER_URL = new URL(`./module-worker${OWN_EXTENSION}`, import.meta.url)
+// module-worker.js beside this file once built (dist/main.cjs); module-worker.ts when run from
+// the sources (tsx).
+const FROM_SOURCES = import.meta.url.endsWith('.ts')
+const WORKER_URL = new URL(`./module-worker.${FROM_SOURCES ? 'ts' : 'js'}`, import.meta.url)
 
 function startWorker (data: ModuleThreadData): Worker {
-  if (OWN_EXTENSION === '.js') return new Worker(WORKER_URL, { workerData: data })
+  if (!FROM_SOURCES) return new Worker(WORKER_URL, { workerData: data })
   // From the sources (the tests): Node 20 does not give a worker its parent's loader hooks
   // (privatenumber/tsx#354), so the worker registers tsx itself before loading its entry.
   const tsx = import.meta.resolve('tsx/esm/api')
