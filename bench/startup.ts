@@ -6,8 +6,13 @@
  *     to exit: the time to the first record handed over, plus its commit;
  *   - a bare Node script that reads the spool's first line and POSTs it with node:http: the floor
  *     of the time to the first record for any program in Node, nothing checked, locked or kept.
- * Each is spawned `rounds` times, the three in turn, through /usr/bin/time when present (CPU time);
- * the figures are the medians. Target: the two commands under 0.15 s of wall time.
+ * Each is spawned `rounds` times, in turn, through /usr/bin/time when present (CPU time); the
+ * figures are the medians. Target: the two commands under 0.15 s of wall time.
+ *
+ * The subjects run without NODE_EXTRA_CA_CERTS: with it, every Node process reads and parses that
+ * file of certificates before it runs a line (about 40 ms here for the system's 140 KB bundle),
+ * for TLS that none of these subjects uses. When the bench's own environment has it, `node -e 0`
+ * runs once more with it, so that the table shows what it costs.
  *
  *   npm run bench -- --only startup
  */
@@ -54,13 +59,17 @@ let spawnedAt = 0n
 /** Seconds from the spawn to the first request the http target got, in this run. */
 let firstRecordAfter: number | undefined
 
-async function timed (argv: string[]): Promise<Run> {
+/** The subjects' environment: the bench's, less NODE_EXTRA_CA_CERTS. */
+const SUBJECT_ENV: NodeJS.ProcessEnv = { ...process.env }
+delete SUBJECT_ENV.NODE_EXTRA_CA_CERTS
+
+async function timed (argv: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   const started = process.hrtime.bigint()
   spawnedAt = started
   firstRecordAfter = undefined
   const child = TIME === undefined
-    ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn(TIME, ['-f', 'cpu %U %S', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+    ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env })
+    : spawn(TIME, ['-f', 'cpu %U %S', ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const [code] = await once(child, 'close') as [number | null]
@@ -95,8 +104,11 @@ export async function runStartupBench (rounds: number, log: (line: string) => vo
       await rm(pass, { recursive: true, force: true })
       await cp(oneRecord, pass, { recursive: true })
     }
-    const subjects: Array<{ label: string, target: boolean, firstRecord?: boolean, prepare?: () => Promise<void>, argv: string[], runs: Run[] }> = [
+    const subjects: Array<{ label: string, target: boolean, firstRecord?: boolean, prepare?: () => Promise<void>, argv: string[], env?: NodeJS.ProcessEnv, runs: Run[] }> = [
       { label: 'node -e 0', target: false, argv: [process.execPath, '-e', '0'], runs: [] },
+      ...(process.env.NODE_EXTRA_CA_CERTS === undefined
+        ? []
+        : [{ label: `node -e 0, NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS} as in the bench's environment`, target: false, argv: [process.execPath, '-e', '0'], env: process.env, runs: [] }]),
       { label: 'status, empty data dir', target: true, argv: [process.execPath, CLI, 'status', '--data-dir', empty], runs: [] },
       {
         label: 'process, spawn to the first record handed over',
@@ -124,7 +136,7 @@ export async function runStartupBench (rounds: number, log: (line: string) => vo
     for (let round = 1; round <= rounds; round++) {
       for (const s of subjects) {
         await s.prepare?.()
-        const run = await timed(s.argv)
+        const run = await timed(s.argv, s.env ?? SUBJECT_ENV)
         if (s.firstRecord === true) {
           // The record's arrival, not the exit; a pass that never sent it is a failed run.
           if (firstRecordAfter === undefined) run.code = -1

@@ -63,8 +63,23 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   // Only the receiver creates a data dir: a mistyped --data-dir is refused (66), not made empty.
   const layout = dataLayout(options.dataDir)
   await existingDataDir(layout)
-  const processor = await Processor.create(options, layout, log, await sourceFactory(options))
-  const lock = await tryAcquireLock(layout, 'processor')
+  // The lock is taken while the processor is made: the flock(1) child runs beside the loading of
+  // the pass's modules and the making of its targets, not before them (start-up: bench/NOTES.md).
+  const locking = tryAcquireLock(layout, 'processor')
+  let processor: Processor
+  try {
+    processor = await Processor.create(options, layout, log, await sourceFactory(options))
+  } catch (err) {
+    await (await locking.catch(() => undefined))?.release()
+    throw err
+  }
+  let lock: Awaited<typeof locking>
+  try {
+    lock = await locking
+  } catch (err) {
+    await processor.close()
+    throw err
+  }
   if (lock === undefined) {
     await processor.close()
     log.info({ data_dir: layout.root }, 'another processor is running on this data dir; nothing to do')
