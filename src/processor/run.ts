@@ -63,9 +63,12 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   // Only the receiver creates a data dir: a mistyped --data-dir is refused (66), not made empty.
   const layout = dataLayout(options.dataDir)
   await existingDataDir(layout)
-  // The lock is taken while the processor is made: the flock(1) child runs beside the loading of
-  // the pass's modules and the making of its targets, not before them (start-up: bench/NOTES.md).
-  const locking = tryAcquireLock(layout, 'processor')
+  // The lock is taken while the processor is made: once the flock(1) child runs, the pass's
+  // modules are loaded and its targets made beside it, not after it (start-up: bench/NOTES.md).
+  let spawned!: () => void
+  const flockRunning = new Promise<void>((resolve) => { spawned = resolve })
+  const locking = tryAcquireLock(layout, 'processor', spawned)
+  await Promise.race([flockRunning, locking.then(() => {}, () => {})])
   let processor: Processor
   try {
     processor = await Processor.create(options, layout, log, await sourceFactory(options))

@@ -53,8 +53,9 @@ const ACQUIRE_PATIENCE_MS = 1000
 const ACQUIRE_RETRY_MS = 50
 
 /** flock(2) on the descriptor, without waiting: true when taken, false when another holds it. */
-async function flockNow (fh: FileHandle, path: string, shared: boolean): Promise<boolean> {
+async function flockNow (fh: FileHandle, path: string, shared: boolean, spawned?: () => void): Promise<boolean> {
   const child = childProcess().spawn('flock', ['-n', shared ? '-s' : '-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fh.fd] })
+  spawned?.()
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c })
   let code: number | null
@@ -113,8 +114,11 @@ async function writeHolderInfo (fh: FileHandle): Promise<void> {
   }
 }
 
-/** Takes the lock, or returns undefined when another process holds it. */
-export async function tryAcquireLock (layout: DataLayout, role: LockRole): Promise<SpoolLock | undefined> {
+/**
+ * Takes the lock, or returns undefined when another process holds it. `spawned` is called once
+ * the flock(1) child is running, for a caller with work to do meanwhile.
+ */
+export async function tryAcquireLock (layout: DataLayout, role: LockRole, spawned?: () => void): Promise<SpoolLock | undefined> {
   await ensureDir(layout.root)
   // Whoever takes a lock is about to write in the data dir: never through a planted link.
   await refuseLinksInDataDir(layout)
@@ -131,7 +135,7 @@ export async function tryAcquireLock (layout: DataLayout, role: LockRole): Promi
         await unlinkIfExists(path)
         continue
       }
-      if (!await flockNow(fh, path, false)) {
+      if (!await flockNow(fh, path, false, spawned)) {
         if (Date.now() >= deadline) return undefined
         await new Promise((resolve) => setTimeout(resolve, ACQUIRE_RETRY_MS))
         continue
