@@ -37,14 +37,12 @@ export async function refuseLinksInDataDir (layout: DataLayout): Promise<void> {
     const path = join(layout.root, entry.name)
     if (entry.isSymbolicLink() && (dirs.includes(path) || entry.name.endsWith('.lock'))) await refuse(path)
   }
-  for (const dir of dirs) {
-    let entries
-    try {
-      entries = await readdir(dir, { withFileTypes: true })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
-      throw err
-    }
-    for (const entry of entries) if (entry.isSymbolicLink()) await refuse(join(dir, entry.name))
+  // Read side by side, checked in order: the first link of the list is the one reported.
+  const listed = await Promise.all(dirs.map(async (dir) => await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return []
+    throw err
+  })))
+  for (const [i, entries] of listed.entries()) {
+    for (const entry of entries) if (entry.isSymbolicLink()) await refuse(join(dirs[i]!, entry.name))
   }
 }

@@ -97,13 +97,18 @@ async function bootId (): Promise<string | undefined> {
   return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => undefined))?.trim()
 }
 
-async function writeHolderInfo (fh: FileHandle): Promise<void> {
+/** What identifies this process beyond its pid, read while the lock is being taken. */
+async function ownIdentity (): Promise<Pick<LockInfo, 'pid_start' | 'boot_id'>> {
+  const [pidStart, boot] = await Promise.all([processStart('self'), bootId()])
+  return { pid_start: pidStart, boot_id: boot }
+}
+
+async function writeHolderInfo (fh: FileHandle, identity: Pick<LockInfo, 'pid_start' | 'boot_id'>): Promise<void> {
   const info: LockInfo = {
     pid: process.pid,
     hostname: hostname(),
     started_at: new Date().toISOString(),
-    pid_start: await processStart('self'),
-    boot_id: await bootId(),
+    ...identity,
   }
   try {
     await fh.truncate(0)
@@ -120,12 +125,20 @@ async function writeHolderInfo (fh: FileHandle): Promise<void> {
  */
 export async function tryAcquireLock (layout: DataLayout, role: LockRole, spawned?: () => void): Promise<SpoolLock | undefined> {
   await ensureDir(layout.root)
-  // Whoever takes a lock is about to write in the data dir: never through a planted link.
-  await refuseLinksInDataDir(layout)
+  // Whoever takes a lock is about to write in the data dir: never through a planted link. Checked
+  // while the lock is being taken (its file is opened without following a link), and before the
+  // lock is kept; this process's identity is read meanwhile too.
+  const linksChecked = refuseLinksInDataDir(layout)
+  linksChecked.catch(() => {})
+  const identity = ownIdentity()
   const path = layout.locks[role]
   const deadline = Date.now() + ACQUIRE_PATIENCE_MS
   for (;;) {
-    const fh = await openLockFile(path, true)
+    const fh = await openLockFile(path, true).catch(async (err: unknown) => {
+      // A link planted at the lock's path: said as such.
+      await linksChecked
+      throw err
+    })
     let keep = false
     try {
       const before = await fh.stat()
@@ -136,14 +149,18 @@ export async function tryAcquireLock (layout: DataLayout, role: LockRole, spawne
         continue
       }
       if (!await flockNow(fh, path, false, spawned)) {
-        if (Date.now() >= deadline) return undefined
+        if (Date.now() >= deadline) {
+          await linksChecked
+          return undefined
+        }
         await new Promise((resolve) => setTimeout(resolve, ACQUIRE_RETRY_MS))
         continue
       }
       // Locked the file that is at the path now, not one removed meanwhile by the start above.
       const now = await stat(path).catch(() => undefined)
       if (now === undefined || now.ino !== before.ino || now.dev !== before.dev) continue
-      await writeHolderInfo(fh)
+      await linksChecked
+      await writeHolderInfo(fh, await identity)
       keep = true
     } finally {
       if (!keep) await fh.close()
