@@ -120,11 +120,16 @@ export class Processor {
   private async runPassWatched (started: Date, figures: PassFigures): Promise<PassFigures> {
     const { tries, retryDelayMs, maxAttempts, deadAfterMs } = this.options
     const { layout, source } = this
-    // Before this pass writes any dead letter: `dead retry` rewrites their files.
-    await carryOutRetryRequests(layout, this.logger)
+    // Before this pass writes any dead letter: `dead retry` rewrites their files (and adds to the
+    // re-queue, which the source reads once it runs). The state files are read meanwhile.
+    // carryOutRetryRequests reports its own failures: it is waited for, whatever the reads do.
+    const retried = carryOutRetryRequests(layout, this.logger)
+    const [attempts, window] = await Promise.all([
+      source.begin(),
+      this.dedupe === undefined && this.options.dedupeWindowMs > 0 ? DedupeWindow.load(layout, this.options.dedupeWindowMs) : this.dedupe,
+    ]).finally(async () => { await retried })
+    this.dedupe = window
     const deadLetters = new DeadLetterWriter(layout)
-    const attempts = await source.begin()
-    if (this.dedupe === undefined && this.options.dedupeWindowMs > 0) this.dedupe = await DedupeWindow.load(layout, this.options.dedupeWindowMs)
     const dedupe = this.dedupe
     const deliveries = new DeliveryLogWriter(layout)
     const settler = new RecordSettler<SourceLine>({

@@ -81,8 +81,8 @@ export class SpoolSource implements RecordSource<SpoolLine> {
   }
 
   async begin (): Promise<AttemptBook<SpoolLine>> {
-    const attempts = this.attempts = await AttemptCounts.load(this.layout)
-    const checkpoint = await loadCheckpoint(this.layout)
+    const [attempts, checkpoint] = await Promise.all([AttemptCounts.load(this.layout), loadCheckpoint(this.layout)])
+    this.attempts = attempts
     this.position = this.saved = checkpoint === undefined ? undefined : { segment: checkpoint.segment, offset: checkpoint.offset }
     return {
       of: (_line, id) => attempts.of(id),
