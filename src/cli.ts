@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from './log-levels.js'
-import { dataDirOption, envOption, installConfig, setOptionsValidator } from './config.js'
+import { dataDirOption, envOption, installConfig, setOptionsValidator, validatedOptions } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
@@ -117,7 +117,7 @@ Examples:
       .argParser(collectPathSpecs))
   for (const option of signatureOptionsOf()) receive.addOption(option)
   receive.addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
-    .action(async (opts: Record<string, string>) => {
+    .action(async (opts: Record<string, string>, self: Command) => {
       // Listen for signals before anything else: a SIGTERM that comes as soon as the "listening"
       // line is out (systemd, `up`, a test) must stop it cleanly, not kill it.
       const signalled = new Promise<NodeJS.Signals>((resolve) => onSignal(resolve))
@@ -125,7 +125,8 @@ Examples:
       const [{ receiveOptionsFrom }, { startReceiver }, { createLogger }] =
         await Promise.all([import('./receiver/options.js'), import('./receiver/run.js'), import('./logger.js')])
       const logger = context.logger ?? createLogger(logLevel())
-      const options = receiveOptionsFrom(opts)
+      // Checked already by the hook (config.ts) before the action.
+      const options = validatedOptions<ReturnType<typeof receiveOptionsFrom>>(self) ?? receiveOptionsFrom(opts)
       const running = await startReceiver(options, logger)
       const signal = await signalled
       logger.info({ signal }, 'signal received')

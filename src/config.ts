@@ -37,6 +37,8 @@ export type ConfigSource = 'cli' | 'env' | 'config' | 'default' | 'unset'
 export type OptionsValidator = (opts: Record<string, unknown>) => unknown
 
 const validators = new WeakMap<Command, OptionsValidator>()
+/** What a command's validator returned for the options it runs with (the hook below). */
+const validated = new WeakMap<Command, unknown>()
 /**
  * Options that got their environment variable from installConfig(): commander only listens for an
  * option's variable when the option is added, so the hook reads these itself.
@@ -46,6 +48,15 @@ const lateEnv = new WeakSet<Option>()
 /** Lets `callback-spool config` validate a command's options with the same code its action uses. */
 export function setOptionsValidator<T extends object> (command: Command, validate: (opts: T) => unknown): void {
   validators.set(command, validate as OptionsValidator)
+}
+
+/**
+ * What the command's validator returned for the options it is about to run with (checked before
+ * its action, from every source), so that the action does not check them twice; undefined when
+ * the command has no validator or ran without the hook.
+ */
+export function validatedOptions<T> (command: Command): T | undefined {
+  return validated.get(command) as T | undefined
 }
 
 /** An option that also reads its environment variable (`--max-body`: `CALLBACK_SPOOL_MAX_BODY`). */
@@ -122,7 +133,7 @@ export function installConfig (program: Command): void {
     // The action checks its options again; checked here, each mistake can name its source.
     const validate = validators.get(actionCommand)
     try {
-      await validate?.(actionCommand.opts())
+      if (validate !== undefined) validated.set(actionCommand, await validate(actionCommand.opts()))
     } catch (err) {
       if (err instanceof ConfigError) throw attributeMistakes(actionCommand, err, path)
       throw err

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
-import { dataDirOption, envOption, setOptionsValidator } from '../config.js'
+import { dataDirOption, envOption, setOptionsValidator, validatedOptions } from '../config.js'
 import { formatDuration } from '../units.js'
 import { FOLLOW_DEFAULTS, NATS_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
 import { targetsHelp, targetUsages } from './targets.js'
@@ -60,11 +60,13 @@ Examples:
   callback-spool process --on 'optout=exec:./add-to-blocklist.sh' --on '*=file:/var/log/callbacks.ndjson'
   callback-spool process --follow --on delivery=https://app.example.com/hooks/delivery
 `)
-    .action(async (opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>, self: Command) => {
       // The processor's implementation is loaded only by the command that runs it.
       const [{ processOptionsFrom }, { runProcessCommand }] = await Promise.all([import('./options.js'), import('./run.js')])
       const logger = context.logger ?? (await import('../logger.js')).createLogger(program.opts().logLevel as string | undefined)
-      process.exitCode = await runProcessCommand(processOptionsFrom(opts), logger, context.onSignal)
+      // Checked already by the hook (config.ts) before the action.
+      const options = validatedOptions<ReturnType<typeof processOptionsFrom>>(self) ?? processOptionsFrom(opts)
+      process.exitCode = await runProcessCommand(options, logger, context.onSignal)
     })
   // `callback-spool config` checks these options with the same code as the action.
   setOptionsValidator(command, async (opts: Record<string, unknown>) => (await import('./options.js')).processOptionsFrom(opts))
