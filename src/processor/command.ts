@@ -63,7 +63,7 @@ Examples:
     .action(async (opts: Record<string, unknown>, self: Command) => {
       // The processor's implementation is loaded only by the command that runs it.
       const [{ processOptionsFrom }, { runProcessCommand }] = await Promise.all([import('./options.js'), import('./run.js')])
-      const logger = context.logger ?? (await import('../logger.js')).createLogger(program.opts().logLevel as string | undefined)
+      const logger = context.logger ?? (async () => (await import('../logger.js')).createLogger(program.opts().logLevel as string | undefined))
       // Checked already by the hook (config.ts) before the action.
       const options = validatedOptions<ReturnType<typeof processOptionsFrom>>(self) ?? processOptionsFrom(opts)
       process.exitCode = await runProcessCommand(options, logger, context.onSignal)

@@ -50,8 +50,11 @@ async function sourceFactory (options: ProcessCommandOptions): Promise<SourceFac
 /** Called with the stop handler; the CLI wires it to SIGTERM and SIGINT. */
 export type OnSignal = (handler: (signal: NodeJS.Signals) => void) => void
 
-export async function runProcessCommand (options: ProcessCommandOptions, logger: Logger, onSignal: OnSignal): Promise<number> {
-  const log = logger.child({ component: 'processor' })
+/**
+ * `logger`, or what makes it: the CLI's is made once the lock's flock(1) child runs, so that
+ * loading pino is not on the way to the first record (start-up: bench/NOTES.md).
+ */
+export async function runProcessCommand (options: ProcessCommandOptions, logger: Logger | (() => Promise<Logger>), onSignal: OnSignal): Promise<number> {
   if (options.schedule !== undefined && options.follow === true) {
     throw new ConfigError('Expected only one of `--schedule` and `--follow`')
   }
@@ -70,7 +73,9 @@ export async function runProcessCommand (options: ProcessCommandOptions, logger:
   const locking = tryAcquireLock(layout, 'processor', spawned)
   await Promise.race([flockRunning, locking.then(() => {}, () => {})])
   let processor: Processor
+  let log: Logger
   try {
+    log = (typeof logger === 'function' ? await logger() : logger).child({ component: 'processor' })
     processor = await Processor.create(options, layout, log, await sourceFactory(options))
   } catch (err) {
     await (await locking.catch(() => undefined))?.release()
