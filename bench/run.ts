@@ -186,7 +186,7 @@ async function main (): Promise<number> {
   if (runs('startup')) {
     const startLoad = loadavg()
     log(`start-up bench, ${new Date().toISOString()}: load average ${startLoad.map((n) => n.toFixed(2)).join(' ')}`)
-    const subjects = await runStartupBench(values.quick ? 5 : 10, log)
+    const subjects = await runStartupBench(values.quick ? 5 : 20, log)
     const targets = startupTargets(subjects)
     const text = `${startupTable(subjects)}\n\n\`\`\`\n${targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'}  ${t.label}: ${t.measured}`).join('\n')}\n\`\`\``
     process.stdout.write(`\n${text}\n`)
