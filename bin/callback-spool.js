@@ -2,7 +2,7 @@
 // CommonJS (bin/package.json): Node starts a CommonJS entry without its ES module loader.
 'use strict'
 const { readFileSync, writeFileSync } = require('node:fs')
-const { createRequire, wrap } = require('node:module')
+const { createRequire } = require('node:module')
 const { join } = require('node:path')
 const vm = require('node:vm')
 
@@ -20,10 +20,13 @@ if (process.argv.includes('--verbose') || process.env.CALLBACK_SPOOL_VERBOSE !==
   try {
     cachedData = readFileSync(CODE_CACHE)
   } catch {}
-  const script = new vm.Script(wrap(readFileSync(MAIN, 'utf8')), {
+  // The function around a CommonJS module, as Node's own loader makes it.
+  const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(MAIN, 'utf8')}\n});`
+  const script = new vm.Script(source, {
     filename: MAIN,
     cachedData,
-    // Its import() of the drivers: resolved from dist/ by Node's own loader.
+    // build.mjs keeps import() out of the bundle (code from a code cache cannot run one); code
+    // compiled afresh would resolve one from dist/ through Node's own loader.
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   })
   // `npm run build` makes the cache: the functions compiled by the time the process exits.
