@@ -14,6 +14,7 @@ import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
 import { signatureOptions } from './providers/signature-options.js'
 import { registerUpCommand } from './up/command.js'
 import type { ToolIO } from './tools/common.js'
+import type { ReceiveOptions } from './receiver/run.js'
 import { addCatCommand, addDbCommand, addDeadCommand, addPurgeCommand, addReplayCommand, addStatusCommand, addTraceCommand, addVerifyCommand } from './tools/commands.js'
 import { PACKAGE_ROOT } from './package-root.js'
 import { formatDuration, formatSize } from './units.js'
@@ -117,17 +118,14 @@ Examples:
       .argParser(collectPathSpecs))
   for (const option of signatureOptionsOf()) receive.addOption(option)
   receive.addHelpText('after', '\nExample:\n  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool\n')
-    .action(async (opts: Record<string, string>, self: Command) => {
+    .action(async (_opts: Record<string, string>, self: Command) => {
       // Listen for signals before anything else: a SIGTERM that comes as soon as the "listening"
       // line is out (systemd, `up`, a test) must stop it cleanly, not kill it.
       const signalled = new Promise<NodeJS.Signals>((resolve) => onSignal(resolve))
       // The receiver's implementation is loaded only by the command that runs it.
-      const [{ receiveOptionsFrom }, { startReceiver }, { createLogger }] =
-        await Promise.all([import('./receiver/options.js'), import('./receiver/run.js'), import('./logger.js')])
+      const [{ startReceiver }, { createLogger }] = await Promise.all([import('./receiver/run.js'), import('./logger.js')])
       const logger = context.logger ?? createLogger(logLevel())
-      // Checked already by the hook (config.ts) before the action.
-      const options = validatedOptions<ReturnType<typeof receiveOptionsFrom>>(self) ?? receiveOptionsFrom(opts)
-      const running = await startReceiver(options, logger)
+      const running = await startReceiver(validatedOptions<ReceiveOptions>(self), logger)
       const signal = await signalled
       logger.info({ signal }, 'signal received')
       await running.stop().catch((err: unknown) => {

@@ -51,12 +51,12 @@ export function setOptionsValidator<T extends object> (command: Command, validat
 }
 
 /**
- * What the command's validator returned for the options it is about to run with (checked before
- * its action, from every source), so that the action does not check them twice; undefined when
- * the command has no validator or ran without the hook.
+ * What the command's validator returned for the options it is about to run with: installConfig's
+ * hook checks them before every action, from every source, so the action does not check them again.
  */
-export function validatedOptions<T> (command: Command): T | undefined {
-  return validated.get(command) as T | undefined
+export function validatedOptions<T> (command: Command): T {
+  if (!validated.has(command)) throw new Error(`internal: the options of \`${command.name()}\` were not checked before its action`)
+  return validated.get(command) as T
 }
 
 /** An option that also reads its environment variable (`--max-body`: `CALLBACK_SPOOL_MAX_BODY`). */
@@ -130,7 +130,7 @@ export function installConfig (program: Command): void {
     for (let c: Command | null = actionCommand; c !== null; c = c.parent) applyLateEnv(c)
     const path = root.opts().config as string | undefined
     if (path !== undefined) applyConfigValues(actionCommand, await loadConfigFile(path, root), path)
-    // The action checks its options again; checked here, each mistake can name its source.
+    // Checked here, each mistake can name its source; the action takes the result (validatedOptions).
     const validate = validators.get(actionCommand)
     try {
       if (validate !== undefined) validated.set(actionCommand, await validate(actionCommand.opts()))

@@ -9,7 +9,7 @@ import { formatDuration } from '../units.js'
 import { FOLLOW_DEFAULTS, NATS_DEFAULTS, PROCESS_DEFAULTS } from './defaults.js'
 import { targetsHelp, targetUsages } from './targets.js'
 import { ORDER_KEYS } from './window.js'
-import type { OnSignal } from './run.js'
+import type { OnSignal, ProcessCommandOptions } from './run.js'
 
 /** Repeatable --on; from the environment, one route per line. */
 export function collectRoutes (value: string, previous: string[] | undefined): string[] {
@@ -60,15 +60,13 @@ Examples:
   callback-spool process --on 'optout=exec:./add-to-blocklist.sh' --on '*=file:/var/log/callbacks.ndjson'
   callback-spool process --follow --on delivery=https://app.example.com/hooks/delivery
 `)
-    .action(async (opts: Record<string, unknown>, self: Command) => {
+    .action(async (_opts: Record<string, unknown>, self: Command) => {
       // The processor's implementation is loaded only by the command that runs it.
-      const [{ processOptionsFrom }, { runProcessCommand }] = await Promise.all([import('./options.js'), import('./run.js')])
+      const { runProcessCommand } = await import('./run.js')
       const logger = context.logger ?? (async () => (await import('../logger.js')).createLogger(program.opts().logLevel as string | undefined))
-      // Checked already by the hook (config.ts) before the action.
-      const options = validatedOptions<ReturnType<typeof processOptionsFrom>>(self) ?? processOptionsFrom(opts)
-      process.exitCode = await runProcessCommand(options, logger, context.onSignal)
+      process.exitCode = await runProcessCommand(validatedOptions<ProcessCommandOptions>(self), logger, context.onSignal)
     })
-  // `callback-spool config` checks these options with the same code as the action.
+  // Checked before the action (the action takes the result), and by `callback-spool config`.
   setOptionsValidator(command, async (opts: Record<string, unknown>) => (await import('./options.js')).processOptionsFrom(opts))
   return command
 }
