@@ -22,13 +22,8 @@ if (process.argv.includes('--verbose') || process.env.CALLBACK_SPOOL_VERBOSE !==
   } catch {}
   // The function around a CommonJS module, as Node's own loader makes it.
   const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(MAIN, 'utf8')}\n});`
-  const script = new vm.Script(source, {
-    filename: MAIN,
-    cachedData,
-    // build.mjs keeps import() out of the bundle (code from a code cache cannot run one); code
-    // compiled afresh would resolve one from dist/ through Node's own loader.
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  })
+  // No import() in it: build.mjs refuses one (code from a code cache cannot run it).
+  const script = new vm.Script(source, { filename: MAIN, cachedData })
   // `npm run build` makes the cache: the functions compiled by the time the process exits.
   if (process.env.CALLBACK_SPOOL_WRITE_CODE_CACHE !== undefined) process.on('exit', () => writeFileSync(CODE_CACHE, script.createCachedData()))
   const module = { exports: {}, filename: MAIN, id: MAIN }

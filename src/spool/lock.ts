@@ -97,13 +97,16 @@ async function bootId (): Promise<string | undefined> {
   return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => undefined))?.trim()
 }
 
-/** What identifies this process beyond its pid, read while the lock is being taken. */
-async function ownIdentity (): Promise<Pick<LockInfo, 'pid_start' | 'boot_id'>> {
+/** What identifies this process beyond its pid and host. */
+type Identity = Pick<LockInfo, 'pid_start' | 'boot_id'>
+
+/** This process's identity, read while the lock is being taken. */
+async function ownIdentity (): Promise<Identity> {
   const [pidStart, boot] = await Promise.all([processStart('self'), bootId()])
   return { pid_start: pidStart, boot_id: boot }
 }
 
-async function writeHolderInfo (fh: FileHandle, identity: Pick<LockInfo, 'pid_start' | 'boot_id'>): Promise<void> {
+async function writeHolderInfo (fh: FileHandle, identity: Identity): Promise<void> {
   const info: LockInfo = {
     pid: process.pid,
     hostname: hostname(),
