@@ -14,25 +14,53 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 
 /**
- * commander requires node:child_process when it loads, for subcommands that are executables of
- * their own, which this CLI has none of; the module (and node:net, which it loads) is compiled at
- * each start for nothing. Here commander gets it on first use instead.
+ * Modules that packages we bundle require when they load but use only on paths this CLI does not
+ * take at start-up; each is compiled at every start for nothing. Here they are loaded on first
+ * use instead, by a stand-in that loads the module when it is first called, constructed or read:
+ * - commander requires node:child_process (and node:net with it) for subcommands that are
+ *   executables of their own, which this CLI has none of;
+ * - pino requires thread-stream (node:worker_threads, node:assert) for transports, which the
+ *   CLI does not use, and sonic-boom node:assert for the checks of a few rare calls.
  */
-const commanderChildProcessOnUse = {
-  name: 'commander-child-process-on-use',
+const ON_USE = [
+  { importer: '/node_modules/commander/', module: /^(node:)?child_process$/ },
+  { importer: '/node_modules/pino/lib/transport.js', module: /^thread-stream$/ },
+  { importer: '/node_modules/sonic-boom/', module: /^(node:)?assert$/ },
+]
+const loadOnUse = {
+  name: 'load-on-use',
   setup (build) {
-    build.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      args.importer.includes('/node_modules/commander/') ? { path: 'child_process', namespace: 'on-use' } : undefined)
-    build.onLoad({ filter: /.*/, namespace: 'on-use' }, () => ({
-      contents: "let loaded; module.exports = new Proxy({}, { get: (_, name) => (loaded ??= require('node:child_process'))[name] })",
+    for (const { importer, module } of ON_USE) {
+      build.onResolve({ filter: module }, (args) =>
+        args.importer.includes(importer) ? { path: args.path, namespace: 'on-use' } : undefined)
+    }
+    build.onLoad({ filter: /.*/, namespace: 'on-use' }, (args) => ({
+      contents: `let loaded; const load = () => (loaded ??= require(${JSON.stringify(args.path)}));
+module.exports = new Proxy(function () {}, {
+  get: (_, name) => load()[name],
+  apply: (_, self, args) => Reflect.apply(load(), self, args),
+  construct: (_, args) => Reflect.construct(load(), args),
+})`,
       loader: 'js',
+      resolveDir: process.cwd(),
     }))
+    // pino's tools.js reads worker_threads' isMainThread when it loads, for a stream that is not
+    // synchronous (src/logger.ts writes synchronously): read when it is first needed instead.
+    build.onLoad({ filter: /\/node_modules\/pino\/lib\/tools\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8')
+      const patched = source
+        .replace("const { isMainThread } = require('worker_threads')", "const isMainThread = () => require('worker_threads').isMainThread")
+        .replace('if (!opts.sync && isMainThread) {', 'if (!opts.sync && isMainThread()) {')
+      if (patched.split('isMainThread()').length !== 2 || patched.includes('{ isMainThread }')) throw new Error(`${args.path}: its use of isMainThread has changed; see loadOnUse in build.mjs`)
+      return { contents: patched, loader: 'js' }
+    })
   },
 }
 
@@ -51,7 +79,7 @@ const cli = await build({
   entryPoints: ['src/main.ts'],
   outfile: 'dist/main.cjs',
   format: 'cjs',
-  plugins: [commanderChildProcessOnUse],
+  plugins: [loadOnUse],
   minifyWhitespace: true,
   minifySyntax: true,
   // import.meta of the ES modules in src/: this file's URL, and a resolve() by its require.

@@ -16,5 +16,6 @@ function lazy<T> (name: string): () => T {
 
 export const childProcess = lazy<typeof import('node:child_process')>('node:child_process')
 export const crypto = lazy<typeof import('node:crypto')>('node:crypto')
+export const https = lazy<typeof import('node:https')>('node:https')
 export const readline = lazy<typeof import('node:readline/promises')>('node:readline/promises')
 export const zlib = lazy<typeof import('node:zlib')>('node:zlib')

@@ -10,7 +10,7 @@ export { DEFAULT_LOG_LEVEL, LOG_LEVELS } from './log-levels.js'
  * Every line is masked as it is written (phone numbers and URL credentials in its strings), so
  * that no message, error or stack can carry them, whoever wrote the text. Levels as words:
  * journald, jq and people read "warn", not 40. `destination` is for tests; the default is stdout
- * (with a journald priority prefix when stdout is the journal's stream).
+ * (with a journald priority prefix when stdout is the journal's stream), written synchronously.
  */
 export function createLogger (level: string = process.env.CALLBACK_SPOOL_LOG_LEVEL ?? DEFAULT_LOG_LEVEL, destination?: DestinationStream): Logger {
   const options = {
@@ -21,6 +21,8 @@ export function createLogger (level: string = process.env.CALLBACK_SPOOL_LOG_LEV
     hooks: { streamWrite: maskJsonStrings },
   }
   if (destination !== undefined) return pino(options, destination)
-  if (!isJournalStream(1)) return pino(options)
-  return pino(options, journalDestination(pino.destination({ dest: 1, sync: true })))
+  // Written as it is logged (as pino.destination() does by default): a line logged before a crash
+  // or an exit is out, and no thread or exit hook is set up for a buffer.
+  const stdout = pino.destination({ dest: 1, sync: true })
+  return pino(options, isJournalStream(1) ? journalDestination(stdout) : stdout)
 }

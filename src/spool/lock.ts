@@ -54,7 +54,8 @@ const ACQUIRE_RETRY_MS = 50
 
 /** flock(2) on the descriptor, without waiting: true when taken, false when another holds it. */
 async function flockNow (fh: FileHandle, path: string, shared: boolean, spawned?: () => void): Promise<boolean> {
-  const child = childProcess().spawn('flock', ['-n', shared ? '-s' : '-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fh.fd] })
+  // In the C locale, flock(1) reads no locale files before it locks (its messages stay in English).
+  const child = childProcess().spawn('flock', ['-n', shared ? '-s' : '-x', '3'], { stdio: ['ignore', 'ignore', 'pipe', fh.fd], env: { ...process.env, LC_ALL: 'C' } })
   spawned?.()
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c })

@@ -7,8 +7,8 @@
  * sent as Basic authentication and shown masked wherever the target is named.
  */
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { urlToHttpOptions } from 'node:url'
+import { https as loadHttps } from '../../lazy-builtin.js'
 import { maskUrlCredentials } from '../../mask.js'
 import type { Handler, HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
@@ -48,8 +48,15 @@ export class HttpHandler implements Handler {
     this.timeoutMs = timeoutMs
     const https = parsed.protocol === 'https:'
     const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS }
-    this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions)
-    this.request = https ? httpsRequest : httpRequest
+    if (https) {
+      // node:https (and node:tls) only for an https:// target: an http one does not compile them.
+      const { Agent: HttpsAgent, request: httpsRequest } = loadHttps()
+      this.agent = new HttpsAgent(agentOptions)
+      this.request = httpsRequest
+    } else {
+      this.agent = new HttpAgent(agentOptions)
+      this.request = httpRequest
+    }
     const { protocol, hostname, port, path } = urlToHttpOptions(parsed)
     this.options = { protocol, hostname, port, path, method: 'POST', agent: this.agent }
   }
