@@ -13,7 +13,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -84,11 +84,18 @@ const cli = await build({
   minifySyntax: true,
   // import.meta of the ES modules in src/: this file's URL, and a resolve() by its require.
   define: { 'import.meta.url': '__import_meta_url', 'import.meta.resolve': '__import_meta_resolve' },
+  // The file is the function Node would wrap a CommonJS module in, written out: bin compiles it as
+  // it is, without a second copy of the whole text made by wrapping it at each start.
   banner: {
-    js: "const __import_meta_url = require('node:url').pathToFileURL(__filename).href;\n" +
+    js: '(function (exports, require, module, __filename, __dirname) {\n' +
+      "const __import_meta_url = require('node:url').pathToFileURL(__filename).href;\n" +
       "const __import_meta_resolve = (specifier) => require('node:url').pathToFileURL(require.resolve(specifier)).href;",
   },
+  footer: { js: '})' },
 })
+// bin reads it as latin1, one byte a character, without decoding UTF-8: esbuild escapes every
+// character past ASCII (its default charset), which this checks.
+if (readFileSync('dist/main.cjs').some((byte) => byte > 0x7f)) throw new Error('dist/main.cjs must be ASCII: bin reads it as latin1')
 // Code from V8's code cache has no dynamic import() (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING): a
 // package loaded on demand is imported statically by a module of its own that is imported on
 // demand (src/processor/node-cron.ts), which the bundle turns into a require() when first used.

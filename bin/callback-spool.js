@@ -2,7 +2,7 @@
 // CommonJS (bin/package.json): Node starts a CommonJS entry without its ES module loader.
 'use strict'
 const { readFileSync, writeFileSync } = require('node:fs')
-const { createRequire } = require('node:module')
+const { createRequire, Module } = require('node:module')
 const { join } = require('node:path')
 const vm = require('node:vm')
 
@@ -10,22 +10,29 @@ const vm = require('node:vm')
 const MAIN = join(__dirname, '..', 'dist', 'main.cjs')
 const CODE_CACHE = `${MAIN}.cache`
 
+// The file is a function expression, the one Node would wrap the module's text in (build.mjs).
+const run = (main) => {
+  const mainModule = { exports: {}, filename: MAIN, id: MAIN }
+  main.call(mainModule.exports, mainModule.exports, createRequire(MAIN), mainModule, MAIN, join(MAIN, '..'))
+}
+
 if (process.argv.includes('--verbose') || process.env.CALLBACK_SPOOL_VERBOSE !== undefined) {
   // With --verbose, stack traces name the lines of src/ through the bundle's source map, which
-  // Node reads when it loads a file (enabled first): loaded by require(), without the cache.
+  // Node reads when its module loader compiles a file (enabled first): compiled by that loader,
+  // without the cache.
   process.setSourceMapsEnabled(true)
-  require(MAIN)
+  const loader = new Module(MAIN)
+  loader._compile(`module.exports = ${readFileSync(MAIN, 'utf8')}`, MAIN)
+  run(loader.exports)
 } else {
   let cachedData
   try {
     cachedData = readFileSync(CODE_CACHE)
   } catch {}
-  // The function around a CommonJS module, as Node's own loader makes it.
-  const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(MAIN, 'utf8')}\n});`
-  // No import() in it: build.mjs refuses one (code from a code cache cannot run it).
-  const script = new vm.Script(source, { filename: MAIN, cachedData })
+  // ASCII (build.mjs checks it), so read as latin1: no UTF-8 to decode. No import() in it either:
+  // build.mjs refuses one (code from a code cache cannot run it).
+  const script = new vm.Script(readFileSync(MAIN, 'latin1'), { filename: MAIN, cachedData })
   // `npm run build` makes the cache: the functions compiled by the time the process exits.
   if (process.env.CALLBACK_SPOOL_WRITE_CODE_CACHE !== undefined) process.on('exit', () => writeFileSync(CODE_CACHE, script.createCachedData()))
-  const module = { exports: {}, filename: MAIN, id: MAIN }
-  script.runInThisContext().call(module.exports, module.exports, createRequire(MAIN), module, MAIN, join(MAIN, '..'))
+  run(script.runInThisContext())
 }
