@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Command, Option } from 'commander'
 import type { Logger } from 'pino'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from './log-levels.js'
-import { dataDirOption, envOption, installConfig, setOptionsValidator, validatedOptions } from './config.js'
+import { dataDirOption, ENV_PREFIX, envOption, installConfig, setOptionsValidator, validatedOptions } from './config.js'
 import { registerConfigCommand } from './config-report.js'
 import { addProcessCommand } from './processor/command.js'
 import { RECEIVE_DEFAULTS } from './receiver/defaults.js'
@@ -27,6 +27,34 @@ export interface ProgramContext {
   stdout?: (text: string) => void
   /** Where the operator tools (status, cat, verify, replay, dead) print and ask; defaults to the process's. */
   toolIO?: ToolIO
+  /**
+   * The command line the program is made for (process.argv). When it names a command that needs
+   * no other and no config file is given, only that command is defined: a start builds the
+   * options of what it runs, not of every command (start-up: bench/NOTES.md). Without it, or for
+   * help, `up`, `config` or a config file (whose keys are checked against every command), all are.
+   */
+  argv?: readonly string[]
+}
+
+/** Commands whose definition involves no other command's (`up` copies receive's and process's options; `config` lists them all). */
+const STANDALONE = new Set(['receive', 'process', 'status', 'cat', 'verify', 'replay', 'dead', 'purge', 'db', 'trace'])
+
+/**
+ * The command `argv` runs when it can be defined alone, from the program's own options (those
+ * with a value take the next word): undefined for help, an option it does not know, or a config
+ * file (--config anywhere, as commander reads program options after the command too, or
+ * CALLBACK_SPOOL_CONFIG).
+ */
+export function standaloneCommand (argv: readonly string[], program: Command, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if ((env[`${ENV_PREFIX}CONFIG`] ?? '') !== '' || argv.some((arg) => arg === '--config' || arg.startsWith('--config='))) return undefined
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (!arg.startsWith('-')) return STANDALONE.has(arg) ? arg : undefined
+    const option = program.options.find((o) => o.long === arg.split('=')[0] || o.short === arg)
+    if (option === undefined || option.optional || (option.long === '--help' || option.long === '--version')) return undefined
+    if (option.required && !arg.includes('=')) i++
+  }
+  return undefined
 }
 
 /** `--provider-path`, repeatable; each value (a flag, or a line of the variable or config value) is one binding. */
@@ -68,26 +96,9 @@ function defaultOnSignal (handler: (signal: NodeJS.Signals) => void): void {
   process.once('SIGINT', handler)
 }
 
-export function createProgram (context: ProgramContext = {}): Command {
-  const program = new Command('callback-spool')
-    .description('Receive SMS provider callbacks durably into an NDJSON spool, and process them later.')
-    .version(packageVersion(), '-V, --version', 'print the version and exit')
-    .option('--verbose', 'print stack traces with errors')
-    .addOption(new Option('--log-level <level>', 'log lines at this level and above (receive, process, up)').choices(LOG_LEVELS).default(DEFAULT_LOG_LEVEL))
-    .showHelpAfterError('(run with --help for usage)')
-    // Every command's --help lists --log-level, --config and --verbose too.
-    .configureHelp({ showGlobalOptions: true })
-    .addHelpText('after', `
-Examples:
-  callback-spool up --data-dir data                    # try it: receiver and processor together
-  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool
-  callback-spool process --follow --data-dir /var/lib/callback-spool --log-level debug
-  callback-spool status --data-dir /var/lib/callback-spool
-  callback-spool <command> --help                      # each command's options and examples
-`)
-  const onSignal = context.onSignal ?? defaultOnSignal
+/** `receive`: the HTTP receiver. */
+function addReceiveCommand (program: Command, context: ProgramContext, onSignal: (handler: (signal: NodeJS.Signals) => void) => void): void {
   const logLevel = (): string => program.opts().logLevel as string
-
   const receive = program.command('receive')
     .description('run the HTTP receiver: append each callback to the spool, answer an empty 200 once it is durable')
     .addOption(envOption('--host <host>', 'address to listen on (default: all)'))
@@ -134,20 +145,48 @@ Examples:
       })
     })
 
-  addProcessCommand(program, { logger: context.logger, onSignal })
-  registerUpCommand(program, { makeLogger: async () => context.logger ?? (await import('./logger.js')).createLogger(logLevel()), onSignal, defaults: RECEIVE_DEFAULTS })
-  registerConfigCommand(program, context.stdout)
-  const toolIO = async (): Promise<ToolIO> => context.toolIO ?? (await import('./tools/common.js')).processIO(onSignal)
-  addStatusCommand(program, toolIO)
-  addCatCommand(program, toolIO)
-  addVerifyCommand(program, toolIO)
-  addReplayCommand(program, toolIO)
-  addDeadCommand(program, toolIO)
-  addPurgeCommand(program, toolIO)
-  addDbCommand(program, toolIO)
-  addTraceCommand(program, toolIO)
   setOptionsValidator(receive, async (opts: Record<string, string>) => (await import('./receiver/options.js')).receiveOptionsFrom(opts))
   groupOptionsInHelp(receive, RECEIVE_HELP_GROUPS)
+}
+
+export function createProgram (context: ProgramContext = {}): Command {
+  const program = new Command('callback-spool')
+    .description('Receive SMS provider callbacks durably into an NDJSON spool, and process them later.')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .option('--verbose', 'print stack traces with errors')
+    .addOption(new Option('--log-level <level>', 'log lines at this level and above (receive, process, up)').choices(LOG_LEVELS).default(DEFAULT_LOG_LEVEL))
+    .showHelpAfterError('(run with --help for usage)')
+    // Every command's --help lists --log-level, --config and --verbose too.
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', `
+Examples:
+  callback-spool up --data-dir data                    # try it: receiver and processor together
+  callback-spool receive --port 8080 --data-dir /var/lib/callback-spool
+  callback-spool process --follow --data-dir /var/lib/callback-spool --log-level debug
+  callback-spool status --data-dir /var/lib/callback-spool
+  callback-spool <command> --help                      # each command's options and examples
+`)
+  const onSignal = context.onSignal ?? defaultOnSignal
+  const logLevel = (): string => program.opts().logLevel as string
+
+  const toolIO = async (): Promise<ToolIO> => context.toolIO ?? (await import('./tools/common.js')).processIO(onSignal)
+  // In the order --help lists them.
+  const commands: Array<[string, () => void]> = [
+    ['receive', () => addReceiveCommand(program, context, onSignal)],
+    ['process', () => addProcessCommand(program, { logger: context.logger, onSignal })],
+    ['up', () => registerUpCommand(program, { makeLogger: async () => context.logger ?? (await import('./logger.js')).createLogger(logLevel()), onSignal, defaults: RECEIVE_DEFAULTS })],
+    ['config', () => registerConfigCommand(program, context.stdout)],
+    ['status', () => addStatusCommand(program, toolIO)],
+    ['cat', () => addCatCommand(program, toolIO)],
+    ['verify', () => addVerifyCommand(program, toolIO)],
+    ['replay', () => addReplayCommand(program, toolIO)],
+    ['dead', () => addDeadCommand(program, toolIO)],
+    ['purge', () => addPurgeCommand(program, toolIO)],
+    ['db', () => addDbCommand(program, toolIO)],
+    ['trace', () => addTraceCommand(program, toolIO)],
+  ]
+  const only = context.argv === undefined ? undefined : standaloneCommand(context.argv, program)
+  for (const [name, add] of commands) if (only === undefined || name === only) add()
   // Last: it gives every option of every command above its CALLBACK_SPOOL_* variable.
   installConfig(program)
   return program

@@ -6,7 +6,7 @@ import { isPermissionDenied, permissionError } from './permission.js'
 import { reportFatal } from './fatal.js'
 import { maskUrlCredentials } from './mask.js'
 
-const program = createProgram()
+const program = createProgram({ argv: process.argv })
 // On every command, not just the root: exitOverride() is not inherited by subcommands that exist
 // already, and without it a subcommand's usage error would exit 1 instead of 64.
 const overrideExits = (command: Command): void => {
