@@ -51,6 +51,20 @@ function uint32le (bytes: string, at: number): number {
   return (bytes.charCodeAt(at) | bytes.charCodeAt(at + 1) << 8 | bytes.charCodeAt(at + 2) << 16 | bytes.charCodeAt(at + 3) << 24) >>> 0
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+/**
+ * The file's little-endian 32-bit words (blocks and entries start at multiples of 4): read from
+ * an array over the same bytes where the machine is little-endian, not by a call of
+ * readUInt32LE for each, which a pass pays before its first record.
+ */
+function wordsOf (data: Buffer): Uint32Array {
+  if (LITTLE_ENDIAN && data.byteOffset % 4 === 0) return new Uint32Array(data.buffer, data.byteOffset, Math.floor(data.length / 4))
+  const words = new Uint32Array(Math.floor(data.length / 4))
+  for (let i = 0; i < words.length; i++) words[i] = data.readUInt32LE(i * 4)
+  return words
+}
+
 /** The last id hashed: a record's id is hashed when its key is looked up, then when it is remembered. */
 let lastId: string | undefined
 let lastIdHash = 0
@@ -179,16 +193,23 @@ export class DedupeWindow {
     this.count--
   }
 
-  /** Room for `n` keys at once (loading a file): one rehash instead of one per doubling. */
+  /** Room for `n` keys and queue entries at once (loading a file): one rehash and one copy, not one per doubling. */
   private reserve (n: number): void {
     let capacity = this.capacity
     while (n * 4 > capacity * 3) capacity *= 2
-    while (this.capacity < capacity) this.grow()
+    if (capacity > this.capacity) this.resize(capacity)
+    let slots = this.queue.length / 4
+    while (slots < n) slots *= 2
+    if (slots > this.queue.length / 4) this.resizeQueue(slots)
   }
 
   private grow (): void {
+    this.resize(this.capacity * 2)
+  }
+
+  private resize (newCapacity: number): void {
     const { hi, lo, at, rid, capacity } = this
-    this.capacity = capacity * 2
+    this.capacity = newCapacity
     this.mask = this.capacity - 1
     this.hi = new Uint32Array(this.capacity)
     this.lo = new Uint32Array(this.capacity)
@@ -206,21 +227,24 @@ export class DedupeWindow {
 
   private enqueue (hi: number, lo: number, t: number, r: number): void {
     const slots = this.queue.length / 4
-    if (this.queueSize === slots) {
-      const bigger = new Uint32Array(this.queue.length * 2)
-      for (let i = 0; i < this.queueSize; i++) {
-        const from = ((this.queueHead + i) % slots) * 4
-        bigger.set(this.queue.subarray(from, from + 4), i * 4)
-      }
-      this.queue = bigger
-      this.queueHead = 0
-    }
+    if (this.queueSize === slots) this.resizeQueue(slots * 2)
     const at = ((this.queueHead + this.queueSize) % (this.queue.length / 4)) * 4
     this.queue[at] = hi
     this.queue[at + 1] = lo
     this.queue[at + 2] = t
     this.queue[at + 3] = r
     this.queueSize++
+  }
+
+  /** The queue in an array of `slots` entries, oldest first (the ring unrolled in two copies at most). */
+  private resizeQueue (slots: number): void {
+    const bigger = new Uint32Array(slots * 4)
+    const start = this.queueHead * 4
+    const first = Math.min(this.queueSize * 4, this.queue.length - start)
+    bigger.set(this.queue.subarray(start, start + first))
+    bigger.set(this.queue.subarray(0, this.queueSize * 4 - first), first)
+    this.queue = bigger
+    this.queueHead = 0
   }
 
   /** Drops the keys remembered longer than the window before the newest. */
@@ -288,14 +312,13 @@ export class DedupeWindow {
       throw err
     }
     window.reserve(Math.floor(data.length / ENTRY))
+    const words = wordsOf(data)
     let offset = 0
     while (offset + HEADER <= data.length) {
       const n = data.readUInt32LE(offset + 4)
       const end = offset + HEADER + n * ENTRY
       if (data.readUInt32LE(offset) !== MAGIC || end > data.length || crc32(data.subarray(offset + HEADER, end)) !== data.readUInt32LE(offset + 8)) break
-      for (let p = offset + HEADER; p < end; p += ENTRY) {
-        window.put(data.readUInt32LE(p), data.readUInt32LE(p + 4), data.readUInt32LE(p + 8), data.readUInt32LE(p + 12))
-      }
+      for (let w = (offset + HEADER) / 4; w < end / 4; w += ENTRY / 4) window.put(words[w]!, words[w + 1]!, words[w + 2]!, words[w + 3]!)
       window.fileEntries += n
       offset = end
     }
