@@ -91,6 +91,23 @@ function packageVersion (): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version
 }
 
+let stdoutGuarded = false
+
+/**
+ * --help and --version on stdout. A reader gone (`callback-spool process --help | head`) ends
+ * the output quietly, as it does the tools' (cat(1) dies of SIGPIPE there; Node ignores it and
+ * would throw EPIPE).
+ */
+function writeOut (text: string): void {
+  if (!stdoutGuarded) {
+    stdoutGuarded = true
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err
+    })
+  }
+  process.stdout.write(text)
+}
+
 function defaultOnSignal (handler: (signal: NodeJS.Signals) => void): void {
   process.once('SIGTERM', handler)
   process.once('SIGINT', handler)
@@ -156,6 +173,7 @@ export function createProgram (context: ProgramContext = {}): Command {
     .option('--verbose', 'print stack traces with errors')
     .addOption(new Option('--log-level <level>', 'log lines at this level and above (receive, process, up)').choices(LOG_LEVELS).default(DEFAULT_LOG_LEVEL))
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut })
     // Every command's --help lists --log-level, --config and --verbose too.
     .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', `

@@ -35,3 +35,13 @@ test('receive --help groups its options: listening, durability, rotation, admin,
   assert.match(section('Admin port'), /--admin-port/)
   assert.match(section('Access control:'), /--token <secret>[\s\S]*--public-url/)
 })
+
+test('help and the version to a reader that is gone (`--help | head`) end quietly, exit 0', async () => {
+  for (const argv of [['--help'], ['process', '--help'], ['dead', 'list', '--help'], ['--version']]) {
+    const cli = runCli(argv)
+    // The pipe's reader closes before the CLI has written a byte: its write meets EPIPE.
+    cli.child.stdout!.destroy()
+    assert.deepEqual(await cli.exited, { code: 0, signal: null }, argv.join(' '))
+    assert.equal(cli.stderr(), '', argv.join(' '))
+  }
+})
