@@ -190,7 +190,7 @@ async function main (): Promise<number> {
     const targets = startupTargets(subjects)
     const text = `${startupTable(subjects)}\n\n\`\`\`\n${targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'}  ${t.label}: ${t.measured}`).join('\n')}\n\`\`\``
     process.stdout.write(`\n${text}\n`)
-    await writeResults({ startup: `${describeRun(command, startLoad)} Each command spawned ${values.quick ? 5 : 10} times, the three in turn; wall time from the parent, CPU time (user + system) from /usr/bin/time.\n\n${text}` })
+    await writeResults({ startup: `${describeRun(command, startLoad)} Each subject spawned ${values.quick ? 5 : 20} times, the subjects in turn, for its wall time from the parent, and as many times through /usr/bin/time for its CPU time (user + system); medians.\n\n${text}` })
     if (!targets.every((t) => t.pass)) code = Math.max(code, 1)
   }
   if (runs('processor')) {
