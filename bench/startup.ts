@@ -25,7 +25,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { existsSync } from 'node:fs'
-import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { appendFile, cp, mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateSpool } from './processor.js'
@@ -57,6 +57,28 @@ const BARE_FIRST_RECORD = [
 ].join('; ')
 
 interface Run { wall: number, cpu: number, code: number | null }
+
+/**
+ * Every file and directory of `dir` flushed to disk, as the receiver and the processor leave what
+ * they write: a copy made just before a run is otherwise still in the page cache, and the pass's
+ * fdatasync of the segment (src/spool/durable-length.ts) would write it out within the timing.
+ */
+async function syncTree (dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) await syncTree(join(dir, entry.name))
+    else if (entry.isFile()) await syncFile(join(dir, entry.name))
+  }
+  await syncFile(dir)
+}
+
+async function syncFile (path: string): Promise<void> {
+  const fh = await open(path, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
 
 /** Records of the pass before the measured one, in the data dir in use. */
 const EARLIER_RECORDS = 10_000
@@ -128,12 +150,14 @@ export async function runStartupBench (rounds: number, log: (line: string) => vo
     const fresh = async (): Promise<void> => {
       await rm(pass, { recursive: true, force: true })
       await cp(oneRecord, pass, { recursive: true })
+      await syncTree(pass)
     }
     const inUse = join(dir, 'in-use')
     await dataDirInUse(inUse, EARLIER_RECORDS)
     const freshInUse = async (): Promise<void> => {
       await rm(pass, { recursive: true, force: true })
       await cp(inUse, pass, { recursive: true })
+      await syncTree(pass)
     }
     const subjects: Array<{ label: string, target: boolean, firstRecord?: boolean, prepare?: () => Promise<void>, argv: string[], env?: NodeJS.ProcessEnv, runs: Run[] }> = [
       { label: 'node -e 0', target: false, argv: [process.execPath, '-e', '0'], runs: [] },
