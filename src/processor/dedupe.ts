@@ -138,23 +138,36 @@ export class DedupeWindow {
     } else if (t < this.newest - this.windowSeconds) {
       return false
     }
-    let slot = this.find(hi, lo)
-    if (slot !== -1) {
+    // The key's slot, or the free one where it goes: one probe, in here, for both (a load puts
+    // thousands of keys before a pass's first record, and a call costs there).
+    const { at, mask } = this
+    let slot = hi & mask
+    while (at[slot] !== 0 && (this.hi[slot] !== hi || this.lo[slot] !== lo)) slot = (slot + 1) & mask
+    if (at[slot] !== 0) {
       // The first record of a key keeps it (a duplicate is never remembered; the same record again changes nothing).
-      if (this.at[slot] === t && this.rid[slot] === r) return false
-      if (this.at[slot]! >= t - this.windowSeconds && this.rid[slot] !== r) return false
-      this.at[slot] = t
+      if (at[slot] === t && this.rid[slot] === r) return false
+      if (at[slot]! >= t - this.windowSeconds && this.rid[slot] !== r) return false
+      at[slot] = t
       this.rid[slot] = r
     } else {
-      if ((this.count + 1) * 4 > this.capacity * 3) this.grow()
-      slot = this.freeSlot(hi)
+      if ((this.count + 1) * 4 > this.capacity * 3) {
+        this.grow()
+        slot = this.freeSlot(hi)
+      }
       this.hi[slot] = hi
       this.lo[slot] = lo
       this.at[slot] = t
       this.rid[slot] = r
       this.count++
     }
-    this.enqueue(hi, lo, t, r)
+    let slots = this.queue.length / 4
+    if (this.queueSize === slots) this.resizeQueue(slots *= 2)
+    const q = ((this.queueHead + this.queueSize) % slots) * 4
+    this.queue[q] = hi
+    this.queue[q + 1] = lo
+    this.queue[q + 2] = t
+    this.queue[q + 3] = r
+    this.queueSize++
     return true
   }
 
@@ -223,17 +236,6 @@ export class DedupeWindow {
       this.at[slot] = at[i]!
       this.rid[slot] = rid[i]!
     }
-  }
-
-  private enqueue (hi: number, lo: number, t: number, r: number): void {
-    const slots = this.queue.length / 4
-    if (this.queueSize === slots) this.resizeQueue(slots * 2)
-    const at = ((this.queueHead + this.queueSize) % (this.queue.length / 4)) * 4
-    this.queue[at] = hi
-    this.queue[at + 1] = lo
-    this.queue[at + 2] = t
-    this.queue[at + 3] = r
-    this.queueSize++
   }
 
   /** The queue in an array of `slots` entries, oldest first (the ring unrolled in two copies at most). */
