@@ -18,7 +18,7 @@
  * as without de-duplication). The file is rewritten with only the live keys when it holds twice as
  * many as there are live, or after a torn block.
  */
-import { hash } from 'node:crypto'
+import { crypto } from '../lazy-builtin.js'
 import { constants } from 'node:fs'
 import { crc32 } from 'node:zlib'
 import type { DataLayout } from '../spool/layout.js'
@@ -37,7 +37,7 @@ function hash64 (key: string): { hi: number, lo: number } {
   if (key === lastKey) return lastHash
   // The one-shot form (a third of createHash's cost per key), as a 'binary' (latin1) string, one
   // char per byte: a quarter of the cost of the same digest as a Buffer.
-  const d = hash('sha256', key, 'binary')
+  const d = crypto().hash('sha256', key, 'binary')
   // 0 is the table's empty mark: a key hashing to 0:0 is stored as 0:1 (one more collision in 2^64).
   const hi = uint32le(d, 0)
   const lo = uint32le(d, 4)
@@ -115,6 +115,9 @@ export class DedupeWindow {
 
   /** True when the key was remembered from another record (`id`), received at most the window before `receivedAtMs`. */
   seen (key: string, receivedAtMs: number, id: string): boolean {
+    // An empty window has seen nothing: no digest (the first pass's first record does not wait
+    // for node:crypto to load).
+    if (this.count === 0) return false
     const { hi, lo } = hash64(key)
     const slot = this.find(hi, lo)
     if (slot === -1 || this.rid[slot] === idHash(id)) return false

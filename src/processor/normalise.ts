@@ -2,7 +2,7 @@
  * The normalised record that handlers receive: the kind, the id (the idempotency key), the
  * provider's fields made uniform by its profile (src/providers/), and every field as received.
  */
-import { createHash } from 'node:crypto'
+import { crypto } from '../lazy-builtin.js'
 import { normaliseNumber } from '../number.js'
 import { fieldString } from '../providers/fields.js'
 import { readCallback, type ReadOptions } from '../providers/index.js'
@@ -59,7 +59,7 @@ export function dedupeKeyOf (provider: ProviderProfile, event: ProviderEvent, fi
   const key = provider.dedupeKey(event, fields)
   if (key === null) return null
   const full = `${provider.name}:${key}`
-  return full.length <= MAX_KEY_LENGTH ? full : `${provider.name}:sha256:${createHash('sha256').update(key).digest('hex')}`
+  return full.length <= MAX_KEY_LENGTH ? full : `${provider.name}:sha256:${crypto().createHash('sha256').update(key).digest('hex')}`
 }
 
 function withDedupeKey (out: NormalisedCallback, key: string | null): NormalisedCallback {
@@ -104,7 +104,7 @@ function batchRecords (record: SpoolRecord, provider: ProviderProfile | undefine
 
 /** A UUIDv8 (RFC 9562, custom): SHA-256 of the record id and the index, version and variant bits set. */
 export function eventId (recordId: string, index: number): string {
-  const b = createHash('sha256').update(`${recordId}/${index}`).digest().subarray(0, 16)
+  const b = crypto().createHash('sha256').update(`${recordId}/${index}`).digest().subarray(0, 16)
   b[6] = 0x80 | (b[6]! & 0x0f)
   b[8] = 0x80 | (b[8]! & 0x3f)
   const h = b.toString('hex')

@@ -8,7 +8,7 @@
  * its own: losing its tail in a crash loses history, not callbacks); files older than `--retain`
  * are deleted with the segments.
  */
-import { createHmac, randomBytes } from 'node:crypto'
+import { crypto } from '../lazy-builtin.js'
 import { appendFile, readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ensureDir, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
@@ -33,13 +33,13 @@ export async function loadTraceKey (layout: DataLayout, create: boolean): Promis
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) return undefined
   }
   await ensureDir(layout.state)
-  const key = randomBytes(32)
+  const key = crypto().randomBytes(32)
   await writeFileDurably(layout.traceKey, key.toString('hex') + '\n')
   return key
 }
 
 export function numberKey (key: Buffer, number: string): string {
-  return createHmac('sha256', key).update(number).digest('hex').slice(0, 32)
+  return crypto().createHmac('sha256', key).update(number).digest('hex').slice(0, 32)
 }
 
 /** What the settler hands over for one record: its line, less the time and the number's key. */

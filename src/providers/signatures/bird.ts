@@ -6,12 +6,12 @@
  * it is not checked, so a captured request can be replayed.
  * A Bird profile names it with `signature: { option: '--bird-signing-key', description, create: createBirdVerifier }`.
  */
-import { createHash, createHmac } from 'node:crypto'
+import { crypto } from '../../lazy-builtin.js'
 import { constantTimeEqual, headerValue, type SignatureVerifier, type SignedRequest } from './verifier.js'
 
 export function birdSignature (signingKey: string, timestamp: string, url: string, body: Buffer): string {
-  const bodyHash = createHash('sha256').update(body).digest()
-  return createHmac('sha256', signingKey).update(`${timestamp}\n${url}\n`, 'utf8').update(bodyHash).digest('base64')
+  const bodyHash = crypto().createHash('sha256').update(body).digest()
+  return crypto().createHmac('sha256', signingKey).update(`${timestamp}\n${url}\n`, 'utf8').update(bodyHash).digest('base64')
 }
 
 export function createBirdVerifier (signingKey: string): SignatureVerifier {

@@ -3,7 +3,7 @@
  * HMAC (HS256, HS384, HS512) and a shared secret. Only the algorithms the caller names are
  * accepted, so `none` and public-key algorithms never are.
  */
-import { createHash, createHmac } from 'node:crypto'
+import { crypto } from '../../lazy-builtin.js'
 import { constantTimeEqual } from './verifier.js'
 
 const HASH_OF: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }
@@ -28,14 +28,14 @@ export function verifyHmacJwt (token: string, secret: string, allowed: readonly 
   const header = decodeJsonObject(headerPart)
   const alg = header?.alg
   if (typeof alg !== 'string' || !(allowed as readonly string[]).includes(alg)) return undefined
-  const expected = createHmac(HASH_OF[alg]!, secret).update(`${headerPart}.${claimsPart}`).digest('base64url')
+  const expected = crypto().createHmac(HASH_OF[alg]!, secret).update(`${headerPart}.${claimsPart}`).digest('base64url')
   if (!constantTimeEqual(expected, signaturePart)) return undefined
   return decodeJsonObject(claimsPart)
 }
 
 /** Hex SHA-256, as the `payload_hash` and `url_hash` claims carry it. */
 export function sha256Hex (data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex')
+  return crypto().createHash('sha256').update(data).digest('hex')
 }
 
 /** A numeric claim (seconds since the epoch); undefined when absent or not a number. */

@@ -15,7 +15,7 @@
  *
  * Neither carries a time: a captured request replayed later still verifies.
  */
-import { createHmac } from 'node:crypto'
+import { crypto } from '../../lazy-builtin.js'
 import { constantTimeEqual, headerValue, type SignatureVerifier, type SignedRequest } from './verifier.js'
 
 type Multimap = Map<string, string[]>
@@ -48,7 +48,7 @@ function baseVariants (base: string): string[] {
 }
 
 function sign (authToken: string, data: string): string {
-  return createHmac('sha256', authToken).update(data, 'utf8').digest('base64')
+  return crypto().createHmac('sha256', authToken).update(data, 'utf8').digest('base64')
 }
 
 /** Whether any signature in the headers (comma-separated lists) is one of `expected`. */

@@ -6,11 +6,11 @@
  * `HmacSHA256`. Sinch documents no tolerance for the timestamp and its SDKs check none, and it
  * retries for up to 22 hours: a replayed request still verifies.
  */
-import { createHmac } from 'node:crypto'
+import { crypto } from '../../lazy-builtin.js'
 import { constantTimeEqual, headerValue, type SignatureVerifier, type SignedRequest } from './verifier.js'
 
 export function sinchSignature (secret: string, body: Buffer, nonce: string, timestamp: string): string {
-  return createHmac('sha256', secret).update(body).update(`.${nonce}.${timestamp}`, 'utf8').digest('base64')
+  return crypto().createHmac('sha256', secret).update(body).update(`.${nonce}.${timestamp}`, 'utf8').digest('base64')
 }
 
 export function createSinchVerifier (secret: string): SignatureVerifier {

@@ -4,7 +4,8 @@
  * account's public key (base64, 32 bytes) is in the portal. As telnyx-node does, a timestamp more
  * than 5 minutes from now is refused, so a captured request cannot be replayed later.
  */
-import { createPublicKey, verify, type KeyObject } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
+import { crypto } from '../../lazy-builtin.js'
 import { headerValue, type SignatureVerifier, type SignedRequest, type VerifierOptions } from './verifier.js'
 
 export const TELNYX_TOLERANCE_SECONDS = 300
@@ -16,7 +17,7 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 export function telnyxPublicKey (base64: string): KeyObject {
   const raw = Buffer.from(base64.trim(), 'base64')
   if (raw.length !== 32 || raw.toString('base64') !== base64.trim()) throw new TypeError('expected the base64 of a 32-byte Ed25519 public key')
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
+  return crypto().createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
 }
 
 export function createTelnyxVerifier (publicKey: string, options: VerifierOptions = {}): SignatureVerifier {
@@ -32,7 +33,7 @@ export function createTelnyxVerifier (publicKey: string, options: VerifierOption
       const sig = Buffer.from(signature, 'base64')
       if (sig.length !== 64) return false
       try {
-        return verify(null, Buffer.concat([Buffer.from(`${timestamp}|`, 'utf8'), request.body.bytes]), key, sig)
+        return crypto().verify(null, Buffer.concat([Buffer.from(`${timestamp}|`, 'utf8'), request.body.bytes]), key, sig)
       } catch {
         return false
       }

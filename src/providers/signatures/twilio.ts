@@ -12,7 +12,7 @@
  * Twilio's own libraries also accept the URL with the default port added or removed, since
  * proxies and Twilio disagree on it; so does this one.
  */
-import { createHash, createHmac } from 'node:crypto'
+import { crypto } from '../../lazy-builtin.js'
 import type { Params } from '../../record.js'
 import { constantTimeEqual, type SignatureVerifier, type SignedRequest } from './verifier.js'
 
@@ -36,7 +36,7 @@ export function twilioSigningString (url: string, params: Iterable<[string, stri
 }
 
 export function twilioSignature (authToken: string, url: string, params: Iterable<[string, string]>): string {
-  return createHmac('sha1', authToken).update(twilioSigningString(url, params), 'utf8').digest('base64')
+  return crypto().createHmac('sha1', authToken).update(twilioSigningString(url, params), 'utf8').digest('base64')
 }
 
 /** The URL with its default port added when absent, and removed when present. */
@@ -68,7 +68,7 @@ function formPairs (fields: Params): Array<[string, string]> {
 function signedParams (request: SignedRequest, bodySha256: string | null): Array<[string, string]> | undefined {
   const { body } = request
   if (bodySha256 !== null) {
-    const actual = createHash('sha256').update(body.bytes).digest('hex')
+    const actual = crypto().createHash('sha256').update(body.bytes).digest('hex')
     return constantTimeEqual(actual, bodySha256.toLowerCase()) ? [] : undefined
   }
   // Only a body with no bytes at all is covered by the URL alone; even blanks are not.

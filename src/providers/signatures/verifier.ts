@@ -5,7 +5,7 @@
  * the record will take from the body must be what was signed.
  * They live with the provider profiles (each profile names its own), and only the receiver runs them.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { crypto } from '../../lazy-builtin.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Params } from '../../record.js'
 
@@ -51,7 +51,7 @@ export function headerValue (headers: IncomingHttpHeaders, name: string): string
  * length nor the first differing byte shows in the timing.
  */
 export function constantTimeEqual (a: string | Buffer, b: string | Buffer): boolean {
-  return timingSafeEqual(sha256(a), sha256(b))
+  return crypto().timingSafeEqual(sha256(a), sha256(b))
 }
 
 /** A configured secret, hashed once: checking a request against it hashes only what the request sent. */
@@ -64,10 +64,10 @@ export class Secret {
 
   /** Constant-time, as constantTimeEqual. */
   matches (given: string | Buffer): boolean {
-    return timingSafeEqual(sha256(given), this.hash)
+    return crypto().timingSafeEqual(sha256(given), this.hash)
   }
 }
 
 function sha256 (value: string | Buffer): Buffer {
-  return createHash('sha256').update(value).digest()
+  return crypto().createHash('sha256').update(value).digest()
 }

@@ -13,7 +13,7 @@
  *
  * Neither carries a time the SDKs check: a signed request replayed later still verifies.
  */
-import { createHash, createHmac } from 'node:crypto'
+import { crypto } from '../../lazy-builtin.js'
 import { bearerToken, numericClaim, sha256Hex, verifyHmacJwt } from './jwt.js'
 import { DEFAULT_VONAGE_SIGNATURE_METHOD, VONAGE_SIGNATURE_METHODS, type VonageSignatureMethod } from '../signature-options.js'
 import { constantTimeEqual, headerValue, type SignatureVerifier, type SignedRequest, type VerifierOptions } from './verifier.js'
@@ -33,8 +33,8 @@ export function vonageSigningString (params: Record<string, unknown>): string | 
 export function vonageSignature (secret: string, method: VonageSignatureMethod, params: Record<string, unknown>): string | undefined {
   const data = vonageSigningString(params)
   if (data === undefined) return undefined
-  if (method === 'md5hash') return createHash('md5').update(data + secret, 'utf8').digest('hex')
-  return createHmac(method, secret).update(data, 'utf8').digest('hex')
+  if (method === 'md5hash') return crypto().createHash('md5').update(data + secret, 'utf8').digest('hex')
+  return crypto().createHmac(method, secret).update(data, 'utf8').digest('hex')
 }
 
 /**
