@@ -46,6 +46,17 @@ test('file handler: appends NDJSON lines, durable on flush', async (t) => {
   assert.deepEqual(out[0], JSON.parse(JSON.stringify(rec)))
 })
 
+test('file handler to a device (`file:/dev/null`, to discard a kind): a pass is done, and the checkpoint moves', async (t) => {
+  const dir = await tempDir(t)
+  const rec = deliveryRecord(1)
+  await writeSegment(dir, 1, lines([rec]))
+  // fdatasync(2) refuses a character device (EINVAL): the pass used to fail with 75 for ever.
+  const options = processorOptions(dir, { routes: [parseRoute('*=file:/dev/null')] })
+  assert.equal(await runProcessCommand(options, silentLogger(), noSignals), 0)
+  const checkpoint = JSON.parse(await readFile(join(dir, 'state', 'checkpoint.json'), 'utf8')) as { offset: number }
+  assert.equal(checkpoint.offset, Buffer.byteLength(lines([rec])))
+})
+
 test('exec handler: record on stdin, CALLBACK_KIND and CALLBACK_ID set; 0 done, 65 dead, other exit / signal / timeout retry', async (t) => {
   const dir = await tempDir(t)
   const rec = await sample()

@@ -31,6 +31,8 @@ export class FileHandler implements Handler {
   private dropping = false
   /** Bytes written since the last fdatasync began: an idle flush (a pass that found nothing) syncs nothing. */
   private unsynced = false
+  /** A regular file; a device (`file:/dev/null`) or a FIFO keeps nothing to sync, and fdatasync(2) refuses it (EINVAL). */
+  private regular = true
 
   constructor (target: string, path: string) {
     this.target = target
@@ -62,7 +64,9 @@ export class FileHandler implements Handler {
         if (this.fh === undefined) {
           await ensureDir(dirname(this.path))
           this.fh = await openForAppend(this.path)
-          this.size = (await this.fh.stat()).size
+          const st = await this.fh.stat()
+          this.size = st.size
+          this.regular = st.isFile()
         }
         await this.append(this.fh, full, length)
         this.unsynced = true
@@ -113,7 +117,7 @@ export class FileHandler implements Handler {
       if (!this.unsynced) return
       // Cleared first: a write that lands while the sync runs is synced by the next flush.
       this.unsynced = false
-      await this.fh?.datasync()
+      if (this.regular) await this.fh?.datasync()
     } catch (err) {
       this.writeError = undefined
       // Closed (to be opened again by the next write) without waiting for the writes queued
