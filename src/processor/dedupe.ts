@@ -18,9 +18,8 @@
  * as without de-duplication). The file is rewritten with only the live keys when it holds twice as
  * many as there are live, or after a torn block.
  */
-import { crypto } from '../lazy-builtin.js'
+import { crypto, zlib } from '../lazy-builtin.js'
 import { constants } from 'node:fs'
-import { crc32 } from 'node:zlib'
 import type { DataLayout } from '../spool/layout.js'
 import { ensureDir, openNoFollow, writeFileDurably, writeFully } from '../fs/durable.js'
 
@@ -322,7 +321,7 @@ export class DedupeWindow {
     while (offset + HEADER <= data.length) {
       const n = data.readUInt32LE(offset + 4)
       const end = offset + HEADER + n * ENTRY
-      if (data.readUInt32LE(offset) !== MAGIC || end > data.length || crc32(data.subarray(offset + HEADER, end)) !== data.readUInt32LE(offset + 8)) break
+      if (data.readUInt32LE(offset) !== MAGIC || end > data.length || zlib().crc32(data.subarray(offset + HEADER, end)) !== data.readUInt32LE(offset + 8)) break
       for (let w = (offset + HEADER) / 4; w < end / 4; w += ENTRY / 4) window.put(words[w]!, words[w + 1]!, words[w + 2]!, words[w + 3]!)
       window.fileEntries += n
       offset = end
@@ -361,6 +360,6 @@ function block (entries: number[]): Buffer {
   for (let i = 0; i < entries.length; i++) out.writeUInt32LE(entries[i]!, HEADER + i * 4)
   out.writeUInt32LE(MAGIC, 0)
   out.writeUInt32LE(n, 4)
-  out.writeUInt32LE(crc32(out.subarray(HEADER)), 8)
+  out.writeUInt32LE(zlib().crc32(out.subarray(HEADER)), 8)
   return out
 }
