@@ -13,10 +13,9 @@ import { BacklogCounter } from '../spool/backlog.js'
 import { loadCheckpoint, saveCheckpoint } from '../spool/checkpoint.js'
 import { deleteOldDeliveryLogs } from '../spool/delivery-log.js'
 import { segmentSizes } from '../spool/size.js'
-import { unlinkIfExists } from '../fs/durable.js'
 import type { DataLayout } from '../spool/layout.js'
 import { quarantineFragment } from '../spool/quarantine.js'
-import { readFileLineBatches, readLineBatches, segmentBefore, type SpoolLine, type SpoolPosition, type TornFragment } from '../spool/reader.js'
+import { readLineBatches, segmentBefore, type SpoolLine, type SpoolPosition, type TornFragment } from '../spool/reader.js'
 import type { ReadOptions } from '../providers/index.js'
 import { AttemptCounts, saveAttemptsText } from './attempts.js'
 import type { ProcessorOptions } from './defaults.js'
@@ -24,7 +23,7 @@ import type { PassFigures } from './metrics.js'
 import { normaliseCallback, type NormalisedCallback } from './normalise.js'
 import { ProgressBar } from './progress.js'
 import type { ZonedTimeReader } from './provider-time.js'
-import { listRequeueFiles } from './requeue.js'
+import { dispatchRequeueFiles } from './requeue.js'
 import { deleteOldSegments } from './retention.js'
 import type { Acknowledgement, AttemptBook, LineFormat, LinePlace, PassContext, RecordSource } from './source.js'
 
@@ -93,7 +92,7 @@ export class SpoolSource implements RecordSource<SpoolLine> {
 
   async run (pass: PassContext<SpoolLine>): Promise<PassFigures['outcome']> {
     this.pass = pass
-    const outcome = await this.processRequeue()
+    const outcome = await dispatchRequeueFiles(this.layout, pass, { line: (line) => line, acknowledgement: this.acknowledgement(this.position, false) })
     return outcome === 'done' ? await this.processSpool() : outcome
   }
 
@@ -133,40 +132,6 @@ export class SpoolSource implements RecordSource<SpoolLine> {
         }
       }
     }
-  }
-
-  private async processRequeue (): Promise<PassFigures['outcome']> {
-    const { pass } = this
-    for (const path of await listRequeueFiles(this.layout)) {
-      const window = pass.newWindow()
-      let complete = true
-      try {
-        for await (const lines of readFileLineBatches(path)) {
-          for (const line of lines) {
-            if (window.halted) break
-            pass.figures.requeued_read++
-            window.add(line)
-            if (!window.hasRoom) await window.room()
-          }
-          if (window.halted) {
-            complete = false
-            break
-          }
-        }
-      } catch (err) {
-        window.halt()
-        await window.drain().catch(() => {})
-        throw err
-      }
-      await window.drain()
-      await pass.committer.commit(this.acknowledgement(this.position, false))
-      // Stopped before its end: the whole file is dispatched again by the next pass.
-      if (!complete || !window.idle) return pass.stopping() ? 'stopped' : 'retry_later'
-      await unlinkIfExists(path)
-      pass.logger.info({ file: path }, 're-queued records dispatched')
-      if (pass.stopping()) return 'stopped'
-    }
-    return 'done'
   }
 
   private async processSpool (): Promise<PassFigures['outcome']> {
