@@ -11,6 +11,10 @@
  * --follow starts the next at once. The messages in hand are kept alive
  * with `working()` while they wait, so the ack wait only runs out for a processor that is gone:
  * its messages then go to the others.
+ *
+ * The re-queue files (`dead retry` of this processor's dead letters: normalised records, as the
+ * messages are) are dispatched first, as a spool processor does, their failed attempts counted in
+ * the data dir's attempts file; one that keeps failing stops only the re-queue, not the stream.
  */
 import type { Logger } from 'pino'
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -21,7 +25,9 @@ import { KINDS } from './classify.js'
 import type { DataLayout } from '../spool/layout.js'
 import type { ProcessorOptions } from './defaults.js'
 import type { PassFigures } from './metrics.js'
-import { listRequeueFiles } from './requeue.js'
+import { AttemptCounts, saveAttemptsText } from './attempts.js'
+import { dispatchRequeueFiles, listRequeueFiles } from './requeue.js'
+import type { SpoolLine } from '../spool/reader.js'
 import type { NormalisedCallback } from './normalise.js'
 import type { AttemptBook, LineFormat, LinePlace, PassContext, RecordSource, SourceLine } from './source.js'
 import { WINDOW_SPAN_PER_SLOT, type InFlightWindow } from './window.js'
@@ -31,6 +37,11 @@ export interface MessageLine extends SourceLine {
   /** The message's delivery count (1 the first time). */
   deliveries: number
 }
+
+/** A message of the stream, or a line of a re-queue file (`dead retry`). */
+export type StreamLine = MessageLine | SpoolLine
+
+const isMessage = (line: StreamLine): line is MessageLine => 'msg' in line
 
 export interface JetStreamSourceOptions {
   where: ConsumerUrl
@@ -52,10 +63,10 @@ export function nakDelay (firstMs: number, deliveries: number): number {
 const KIND_SET = new Set<string>(KINDS)
 
 /** Messages: normalised records, one JSON object each. */
-export class MessageLineFormat implements LineFormat<MessageLine> {
+export class MessageLineFormat implements LineFormat<StreamLine> {
   readonly leftMessage = 'handler still failing: message handed back to the stream (nak), delivered again after its back-off'
 
-  read (line: MessageLine): NormalisedCallback | string {
+  read (line: StreamLine): NormalisedCallback | string {
     let value: unknown
     try {
       value = JSON.parse(line.line)
@@ -70,7 +81,7 @@ export class MessageLineFormat implements LineFormat<MessageLine> {
     return value as NormalisedCallback
   }
 
-  deadRecord (line: MessageLine): unknown {
+  deadRecord (line: StreamLine): unknown {
     try {
       return JSON.parse(line.line)
     } catch {
@@ -78,25 +89,12 @@ export class MessageLineFormat implements LineFormat<MessageLine> {
     }
   }
 
-  where (line: MessageLine): LinePlace {
-    return { stream_seq: line.msg.seq }
+  where (line: StreamLine): LinePlace {
+    return isMessage(line) ? { stream_seq: line.msg.seq } : { segment: line.segment, offset: line.offset }
   }
 }
 
-/** Attempts are deliveries: the server counts them, across processors and restarts. */
-const DELIVERY_ATTEMPTS: AttemptBook<MessageLine> = {
-  of: (line) => line.deliveries - 1,
-  countFailure: (line, _id, error, now) => ({
-    attempts: line.deliveries,
-    last_error: error,
-    // Since when it fails is not known across the pool: at most since it entered the stream.
-    first_failed_at: line.msg.time.toISOString(),
-    last_failed_at: now.toISOString(),
-  }),
-  forget: () => {},
-}
-
-export class JetStreamSource implements RecordSource<MessageLine> {
+export class JetStreamSource implements RecordSource<StreamLine> {
   readonly format = new MessageLineFormat()
   readonly description: string
   private readonly options: ProcessorOptions
@@ -107,9 +105,11 @@ export class JetStreamSource implements RecordSource<MessageLine> {
   private consumer: Consumer | undefined
   private ackWaitMs = 30_000
   private closed = false
+  /** The re-queued records' failed attempts (the data dir's attempts file), loaded before they are dispatched. */
+  private requeueAttempts: AttemptCounts | undefined
 
   // State of the pass in progress.
-  private pass!: PassContext<MessageLine>
+  private pass!: PassContext<StreamLine>
   /** Fetched and neither acked nor naked yet: kept alive with working(). */
   private readonly inHand = new Set<JsMsg>()
   /** Settled since the last commit took them: acked by the next commit. */
@@ -125,8 +125,23 @@ export class JetStreamSource implements RecordSource<MessageLine> {
     this.description = `${js.where.url.display} stream ${js.where.stream} consumer ${js.where.consumer}`
   }
 
-  async begin (): Promise<AttemptBook<MessageLine>> {
-    return DELIVERY_ATTEMPTS
+  async begin (): Promise<AttemptBook<StreamLine>> {
+    return this.attempts
+  }
+
+  /** A message's attempts are its deliveries: the server counts them, across processors and restarts. */
+  private readonly attempts: AttemptBook<StreamLine> = {
+    of: (line, id) => isMessage(line) ? line.deliveries - 1 : this.requeueAttempts!.of(id),
+    countFailure: (line, id, error, now) => isMessage(line)
+      ? {
+          attempts: line.deliveries,
+          last_error: error,
+          // Since when it fails is not known across the pool: at most since it entered the stream.
+          first_failed_at: line.msg.time.toISOString(),
+          last_failed_at: now.toISOString(),
+        }
+      : this.requeueAttempts!.countFailure(id, error, now),
+    forget: (line, id) => { if (!isMessage(line)) this.requeueAttempts!.forget(id) },
   }
 
   /** Connects and finds (or creates) the consumer, once; the client reconnects by itself after that. */
@@ -144,15 +159,16 @@ export class JetStreamSource implements RecordSource<MessageLine> {
     return this.consumer
   }
 
-  async run (pass: PassContext<MessageLine>): Promise<PassFigures['outcome']> {
+  async run (pass: PassContext<StreamLine>): Promise<PassFigures['outcome']> {
     this.pass = pass
     this.settled = []
     const consumer = await this.ready(pass.logger)
-    const requeued = await listRequeueFiles(this.layout)
-    if (requeued.length > 0) pass.logger.warn({ files: requeued.length }, 're-queue files in this data dir are not read with --source (`dead retry` is for spool records): they stay where they are')
+    const requeue = await this.dispatchRequeue(pass)
+    if (requeue === 'stopped') return 'stopped'
+    // This window takes only messages.
     const window = pass.newWindow(undefined, {
-      settled: (line) => this.settled.push(line.msg),
-      left: (line) => this.handBack(line.msg, line.deliveries),
+      settled: (line) => { if (isMessage(line)) this.settled.push(line.msg) },
+      left: (line) => { if (isMessage(line)) this.handBack(line.msg, line.deliveries) },
     })
     this.keepAlive = setInterval(() => { for (const msg of this.inHand) msg.working() }, Math.max(100, Math.floor(this.ackWaitMs / 3)))
     this.keepAlive.unref()
@@ -172,10 +188,24 @@ export class JetStreamSource implements RecordSource<MessageLine> {
     // Records still waiting behind one with the same key when a stop came: to the others at once.
     this.handBackAll()
     if (pass.stopping()) return 'stopped'
-    return window.leftCount > 0 ? 'retry_later' : 'done'
+    return window.leftCount > 0 || requeue === 'retry_later' ? 'retry_later' : 'done'
   }
 
-  private async fetchAll (consumer: Consumer, window: InFlightWindow<MessageLine>): Promise<void> {
+  /** The re-queue files, before the stream (once connected: a pass that cannot reach the server dispatches nothing). */
+  private async dispatchRequeue (pass: PassContext<StreamLine>): Promise<PassFigures['outcome']> {
+    const files = await listRequeueFiles(this.layout)
+    if (files.length === 0) return 'done'
+    const attempts = this.requeueAttempts = await AttemptCounts.load(this.layout)
+    return await dispatchRequeueFiles(files, pass, {
+      line: (line) => line,
+      acknowledgement: () => {
+        const text = attempts.takeText()
+        return text === undefined ? undefined : async () => { await saveAttemptsText(this.layout, text) }
+      },
+    })
+  }
+
+  private async fetchAll (consumer: Consumer, window: InFlightWindow<StreamLine>): Promise<void> {
     const { pass } = this
     const { committer, dispatcher, figures } = pass
     const { batchSize, checkpointIntervalMs, concurrency } = this.options

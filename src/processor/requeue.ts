@@ -24,12 +24,12 @@ export interface RequeueDispatch<L extends SourceLine> {
 }
 
 /**
- * The re-queue files dispatched, each through a window of its own and committed; a file is
+ * The re-queue files (listRequeueFiles) dispatched, each through a window of its own and committed; a file is
  * deleted once all of it is settled. A record that keeps failing stops the pass before it
  * (its file is kept), as a spool record does.
  */
-export async function dispatchRequeueFiles<L extends SourceLine> (layout: DataLayout, pass: PassContext<L>, how: RequeueDispatch<L>): Promise<PassFigures['outcome']> {
-  for (const path of await listRequeueFiles(layout)) {
+export async function dispatchRequeueFiles<L extends SourceLine> (files: string[], pass: PassContext<L>, how: RequeueDispatch<L>): Promise<PassFigures['outcome']> {
+  for (const path of files) {
     const window = pass.newWindow()
     let complete = true
     try {

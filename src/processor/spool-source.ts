@@ -23,7 +23,7 @@ import type { PassFigures } from './metrics.js'
 import { normaliseCallback, type NormalisedCallback } from './normalise.js'
 import { ProgressBar } from './progress.js'
 import type { ZonedTimeReader } from './provider-time.js'
-import { dispatchRequeueFiles } from './requeue.js'
+import { dispatchRequeueFiles, listRequeueFiles } from './requeue.js'
 import { deleteOldSegments } from './retention.js'
 import type { Acknowledgement, AttemptBook, LineFormat, LinePlace, PassContext, RecordSource } from './source.js'
 
@@ -92,7 +92,7 @@ export class SpoolSource implements RecordSource<SpoolLine> {
 
   async run (pass: PassContext<SpoolLine>): Promise<PassFigures['outcome']> {
     this.pass = pass
-    const outcome = await dispatchRequeueFiles(this.layout, pass, { line: (line) => line, acknowledgement: this.acknowledgement(this.position, false) })
+    const outcome = await dispatchRequeueFiles(await listRequeueFiles(this.layout), pass, { line: (line) => line, acknowledgement: this.acknowledgement(this.position, false) })
     return outcome === 'done' ? await this.processSpool() : outcome
   }
 

@@ -94,6 +94,50 @@ test('a failing target: the message is naked, delivered again, dead-lettered aft
   assert.equal(info.ack_floor.stream_seq, 3)
 })
 
+test('dead retry: a --source processor dispatches its re-queued dead letters before the stream; one that keeps failing holds back only the re-queue', { skip }, async (t) => {
+  const stream = await testStream(t, server!, {})
+  const dir = await tempDir(t)
+  const script = join(dir, 'fail.sh')
+  await writeFile(script, '#!/bin/sh\nexit 1\n')
+  await chmod(script, 0o755)
+  const out = join(dir, 'out.ndjson')
+  const source = ['--source', sourceUrl(server!, stream), '--tries', '1', '--dead-after', '1ms', '--retry-pause', '10ms', '--ack-wait', '5s']
+  const failing = normalisedRecord(0, 'delivery')
+  await publishRecords(server!, stream, [failing])
+  const first = runCli(['process', '--data-dir', dir, ...source, '--max-attempts', '1', '--on', `delivery=exec:${script}`])
+  assert.equal((await first.exited).code, 0, first.stderr())
+  assert.deepEqual((await deadLetters(dir)).map((d) => (d.record as { id: string }).id), [failing.id])
+
+  const retry = runCli(['dead', 'retry', '--data-dir', dir])
+  assert.equal((await retry.exited).code, 0, retry.stderr())
+  assert.deepEqual(await deadLetters(dir), [])
+  assert.equal((await readdir(join(dir, 'requeue'))).filter((f) => f.endsWith('.ndjson')).length, 1)
+
+  // The target still fails: the re-queued record is kept (its attempt counted), the stream goes on.
+  const behind = normalisedRecord(1, 'reply')
+  await publishRecords(server!, stream, [behind])
+  const stillFailing = runCli(['process', '--data-dir', dir, ...source, '--max-attempts', '5', '--on', `delivery=exec:${script}`, '--on', `reply=file:${out}`])
+  assert.equal((await stillFailing.exited).code, 75, stillFailing.stderr())
+  assert.deepEqual((await readLines(out)).map((l) => l.id), [behind.id])
+  assert.equal((await readdir(join(dir, 'requeue'))).filter((f) => f.endsWith('.ndjson')).length, 1)
+  const attempts = JSON.parse(await readFile(join(dir, 'state', 'attempts.json'), 'utf8')) as Record<string, { attempts: number }>
+  assert.equal(attempts[failing.id]?.attempts, 1)
+
+  // Mended: the re-queued record is handed over as it was published, the file and its count gone.
+  const mended = runCli(['process', '--data-dir', dir, ...source, '--max-attempts', '5', '--on', `*=file:${out}`])
+  assert.equal((await mended.exited).code, 0, mended.stderr())
+  const lines = await readLines(out)
+  assert.deepEqual(lines.map((l) => l.id), [behind.id, failing.id])
+  assert.deepEqual(lines[1], JSON.parse(JSON.stringify(failing)))
+  assert.deepEqual((await readdir(join(dir, 'requeue'))).filter((f) => f.endsWith('.ndjson')), [])
+  assert.deepEqual(await deadLetters(dir), [])
+  const pass = JSON.parse(await readFile(join(dir, 'state', 'last-pass.json'), 'utf8')) as { figures: { requeued_read: number } }
+  assert.equal(pass.figures.requeued_read, 1)
+  const info = await server!.jsm.consumers.info(stream.name, 'procs')
+  assert.equal(info.num_ack_pending, 0)
+  assert.equal(info.num_pending, 0)
+})
+
 /** An HTTP target that answers 200 after `delayMs`, and remembers which path (processor) got each id. */
 async function slowTarget (t: TestContext, delayMs: number): Promise<{ port: number, seen: Map<string, string[]>, count: (path: string) => number }> {
   const seen = new Map<string, string[]>()
