@@ -64,7 +64,11 @@ const KIND_SET = new Set<string>(KINDS)
 
 /** Messages: normalised records, one JSON object each. */
 export class MessageLineFormat implements LineFormat<StreamLine> {
-  readonly leftMessage = 'handler still failing: message handed back to the stream (nak), delivered again after its back-off'
+  leftMessage (line: StreamLine): string {
+    return isMessage(line)
+      ? 'handler still failing: message handed back to the stream (nak), delivered again after its back-off'
+      : 'handler still failing: re-queued record kept for the next pass (the stream goes on)'
+  }
 
   read (line: StreamLine): NormalisedCallback | string {
     let value: unknown

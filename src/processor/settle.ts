@@ -245,7 +245,7 @@ export class RecordSettler<L extends SourceLine = SpoolLine> {
       return 'next'
     }
     logger.warn({ id: normalised.id, kind: normalised.kind, target: result.target, error: maskErrorText(result.error), attempts: entry.attempts, max_attempts: options.maxAttempts, failing_since: failingSince, dead_after_ms: options.deadAfterMs, ...this.c.format.where(line) },
-      this.c.format.leftMessage)
+      this.c.format.leftMessage(line))
     return 'stop'
   }
 

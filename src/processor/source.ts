@@ -38,7 +38,7 @@ export interface LineFormat<L extends SourceLine> {
   deadRecord (line: L): unknown
   where (line: L): LinePlace
   /** Logged when a record that keeps failing is handed back to be retried later. */
-  readonly leftMessage: string
+  leftMessage (line: L): string
 }
 
 /** Failed attempts per record: the spool counts failed passes in a file; JetStream counts deliveries. */

@@ -31,7 +31,9 @@ import type { Acknowledgement, AttemptBook, LineFormat, LinePlace, PassContext, 
 export class SpoolLineFormat implements LineFormat<SpoolLine> {
   private readonly time: ZonedTimeReader
   private readonly reading: ReadOptions | undefined
-  readonly leftMessage = 'handler still failing: pass stopped before this record; retry later'
+  leftMessage (): string {
+    return 'handler still failing: pass stopped before this record; retry later'
+  }
 
   constructor (time: ZonedTimeReader, reading?: ReadOptions) {
     this.time = time

@@ -118,6 +118,7 @@ test('dead retry: a --source processor dispatches its re-queued dead letters bef
   await publishRecords(server!, stream, [behind])
   const stillFailing = runCli(['process', '--data-dir', dir, ...source, '--max-attempts', '5', '--on', `delivery=exec:${script}`, '--on', `reply=file:${out}`])
   assert.equal((await stillFailing.exited).code, 75, stillFailing.stderr())
+  assert.match(stillFailing.stdout(), /re-queued record kept for the next pass/)
   assert.deepEqual((await readLines(out)).map((l) => l.id), [behind.id])
   assert.equal((await readdir(join(dir, 'requeue'))).filter((f) => f.endsWith('.ndjson')).length, 1)
   const attempts = JSON.parse(await readFile(join(dir, 'state', 'attempts.json'), 'utf8')) as Record<string, { attempts: number }>
