@@ -53,7 +53,7 @@ export const SIGNATURE_OPTIONS = {
   },
   messagebird: {
     option: '--messagebird-signing-key',
-    description: 'verify MessageBird-Signature-JWT with this signing key (not the API key)',
+    description: 'verify MessageBird-Signature-JWT, or without it the older MessageBird-Signature, with this signing key (not the API key)',
   },
   bird: {
     option: '--bird-signing-key',

@@ -342,6 +342,34 @@ test('messagebird: the go-rest-api reference vectors pass or fail as published, 
   for (const c of valid) await refused(later, request(c), `${c.name}, a minute later`)
 })
 
+test('messagebird: a status report signed the older way (MessageBird-Signature) passes by its shape; a parameter, the timestamp or a bad JWT beside it, or a minute later, refused', async (t) => {
+  // messagebird/java-rest-api api/src/test/java/com/messagebird/RequestSignerTest.java @ ec4fb1e1474d97f17bdc3928cb717c0c257c04ee
+  // (testWithRealSignature), "real signature from MessageBird webhook call": key, timestamp, query, signature.
+  // signatures.messagebird-legacy.test.ts checks the verifier against the other SDKs' vectors.
+  const key = 'Wb3N9gKeFf8ZoCzlOb5lJSic7bHLUcSu'
+  const timestamp = '1547036603'
+  const query = 'id=57db52e04e2f4001b555f79813a0f503&mccmnc=20409&ported=0&recipient=31667788880&reference=curl&status=delivered&statusDatetime=2019-01-09T12%3A23%3A23%2B00%3A00'
+  const signature = '5Jha9Yyhwgc1nTsgJ9WyzeHilsuUumydICdf4LuIZE8='
+  const signed = { 'MessageBird-Signature': signature, 'MessageBird-Request-Timestamp': timestamp }
+  const request = (headers: Record<string, string>, q = query): SendOptions => ({ method: 'GET', path: `/mb/status?${q}`, headers })
+  // No path bound: a status report's shape names MessageBird. The clock 30 s after the timestamp.
+  const live = await receiver(t, createMessageBirdVerifier(key, { now: () => Number(timestamp) * 1000 + 30_000 }))
+  await accepted(live, request(signed), 'signed')
+  const [record] = await live.records()
+  assert.equal(record!.fields.reference, 'curl')
+  assert.equal(record!.fields.statusDatetime, '2019-01-09T12:23:23+00:00')
+  await refused(live, request(signed, query.replace('reference=curl', 'reference=curv')), 'the reference changed')
+  await refused(live, request(signed, `${query}&status=failed`), 'one parameter more')
+  await refused(live, request({ ...signed, 'MessageBird-Request-Timestamp': String(Number(timestamp) + 1) }), 'the timestamp changed')
+  await refused(live, request({ ...signed, 'MessageBird-Signature-JWT': 'a.b.c' }), 'a bad JWT beside it')
+  await refused(live, request({}), 'no signature')
+  for (const garbage of ['x', '%%%,,,', 'A'.repeat(1200)]) {
+    await refused(live, request({ 'MessageBird-Signature': garbage, 'MessageBird-Request-Timestamp': garbage }), `${garbage.slice(0, 20)} in both headers`)
+  }
+  const later = await receiver(t, createMessageBirdVerifier(key, { now: () => Number(timestamp) * 1000 + 62_000 }))
+  await refused(later, request(signed), 'signed, 62 s later')
+})
+
 test('bird: messagebird-signature over the timestamp, the URL and the body\'s SHA-256 holds; a byte, a parameter or the timestamp changed does not', () => {
   // Bird publishes no vector: the signature is made here from its definition ("Bird: verifying a
   // webhook" in its docs), and the verifier is called alone; the next test goes through the receiver.
