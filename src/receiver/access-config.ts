@@ -90,8 +90,10 @@ export function parseAccessOptions (raw: RawAccessOptions): AccessOptions {
     } catch {
       throw new ConfigError(`Expected \`--public-url\` to be a URL like https://sms.example.com, got \`${raw.publicUrl}\``)
     }
-    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.username !== '') {
-      throw new ConfigError('Expected `--public-url` to be http(s)://host[:port][/prefix], without query or credentials')
+    // The URL's own `search` and `hash` are empty for a bare `?` or `#`, which would still end up
+    // in every URL a provider's signature covers: refused as a query or fragment would be.
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || /[?#]/.test(raw.publicUrl) || url.username !== '' || url.password !== '') {
+      throw new ConfigError('Expected `--public-url` to be http(s)://host[:port][/prefix], without query, fragment or credentials')
     }
     options.publicUrl = raw.publicUrl
   }

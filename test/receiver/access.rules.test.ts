@@ -113,6 +113,11 @@ test('access options: validated once, secrets never echoed in errors', async () 
   assert.throws(() => parseAccessOptions({ basicAuth: 'nopassword-s3cr3t' }), (err: Error & { code: string }) => err.code === 'SPOOL_ERR_CONFIG' && !err.message.includes('s3cr3t'))
   assert.throws(() => parseAccessOptions({ allow: '10.0.0.0/99' }), { code: 'SPOOL_ERR_CONFIG' })
   assert.throws(() => parseAccessOptions({ publicUrl: 'ftp://x' }), { code: 'SPOOL_ERR_CONFIG' })
+  // A query, a fragment or credentials, even empty ones, would end up in every signed URL.
+  for (const publicUrl of ['https://x/?', 'https://x/#', 'https://x/?a=1', 'https://x/p#f', 'https://u@x/', 'https://:p@x/']) {
+    assert.throws(() => parseAccessOptions({ publicUrl }), { code: 'SPOOL_ERR_CONFIG' }, publicUrl)
+  }
+  assert.equal(parseAccessOptions({ publicUrl: 'https://x:8443/prefix/' }).publicUrl, 'https://x:8443/prefix/')
   const opts = parseAccessOptions({ token: TOKEN, basicAuth: 'u:p', allow: '127.0.0.1', twilioAuthToken: 'x' })
   assert.equal(opts.token, TOKEN)
   assert.equal(opts.signatures?.[0]?.scheme, 'twilio')
