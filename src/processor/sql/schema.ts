@@ -10,7 +10,9 @@ import type { SqlDialect } from './target-url.js'
  * 2: `callbacks.dedupe_key`, the provider's natural key of the event, with a unique index (a
  * re-send inserts nothing and changes no state row).
  * 3: `callback_optins`, each number's latest opt-in, so that an opt-out older than it, written in
- * a later batch, does not put the number back in `callback_optouts` (created empty by the migration).
+ * a later batch, does not put the number back in `callback_optouts`. The migration fills it from the
+ * opt-ins already in `callbacks`, and drops from `callback_optouts` the numbers whose opt-in is at or
+ * after their opt-out (see postgresVersion3Backfill).
  */
 export const SCHEMA_VERSION = 3
 
@@ -30,6 +32,58 @@ export function tableNames (prefix: string): TableNames {
     deliveries: `${prefix}callback_deliveries`,
     schema: `${prefix}callback_schema`,
   }
+}
+
+/**
+ * Version 3's migration of tables that have no version 3 recorded (versions 1 and 2): each number's
+ * latest opt-in in `callbacks` goes into `callback_optins`, dated as the handlers date opt-ins
+ * (`event_time`, else `received_at`; for two at the same time, the later in the spool: the greater
+ * id, a UUIDv7), and a number whose opt-out in `callback_optouts` is not newer than that opt-in
+ * leaves it, as an opt-in written after the opt-out removes it. Version 1 never removed a number
+ * on an opt-in, and version 2 let an opt-out older than an opt-in already written, arriving later,
+ * put the number back. Run after the CREATE TABLE statements and before version 3 is recorded,
+ * under the same lock: each statement does nothing once a version of 3 or later is recorded (a
+ * second start, or the second of two processors starting together), and a fresh install has no row
+ * to read. 3, not SCHEMA_VERSION: a later version must not run it again.
+ */
+function postgresVersion3Backfill (t: TableNames): string[] {
+  const before3 = `NOT EXISTS (SELECT 1 FROM ${t.schema} WHERE version >= 3)`
+  return [
+    `INSERT INTO ${t.optins} AS cur (number, opted_in_at, record_id)
+SELECT DISTINCT ON (number) number, coalesce(event_time, received_at), id FROM ${t.callbacks}
+WHERE kind = 'optin' AND number IS NOT NULL AND ${before3}
+ORDER BY number, coalesce(event_time, received_at) DESC, id DESC
+ON CONFLICT (number) DO UPDATE SET opted_in_at = EXCLUDED.opted_in_at, record_id = EXCLUDED.record_id
+  WHERE EXCLUDED.opted_in_at >= cur.opted_in_at`,
+    `DELETE FROM ${t.optouts} AS cur USING ${t.optins} AS o
+WHERE o.number = cur.number AND o.opted_in_at >= cur.opted_out_at AND ${before3}`,
+  ]
+}
+
+/**
+ * The same for MySQL and MariaDB, whose statements are not in one transaction: the upsert makes a
+ * run cut short before version 3 is recorded safe to run again. No window function (none before
+ * MySQL 8.0): each number's latest time, then the greatest id at that time.
+ */
+function mysqlVersion3Backfill (t: TableNames): string[] {
+  const before3 = `NOT EXISTS (SELECT 1 FROM \`${t.schema}\` WHERE \`version\` >= 3)`
+  return [
+    `INSERT INTO \`${t.optins}\` (\`number\`, \`opted_in_at\`, \`record_id\`)
+SELECT v.n, v.at, v.rid FROM (
+  SELECT c.\`number\` AS n, l.at, MAX(c.\`id\`) AS rid FROM \`${t.callbacks}\` AS c
+  JOIN (SELECT \`number\`, MAX(COALESCE(\`event_time\`, \`received_at\`)) AS at FROM \`${t.callbacks}\`
+    WHERE \`kind\` = 'optin' AND \`number\` IS NOT NULL GROUP BY \`number\`) AS l
+    ON c.\`number\` = l.\`number\` AND COALESCE(c.\`event_time\`, c.\`received_at\`) = l.at
+  WHERE c.\`kind\` = 'optin'
+  GROUP BY c.\`number\`, l.at
+) AS v
+WHERE ${before3}
+ON DUPLICATE KEY UPDATE \`record_id\` = IF(VALUES(\`opted_in_at\`) >= \`opted_in_at\`, VALUES(\`record_id\`), \`record_id\`),
+  \`opted_in_at\` = GREATEST(\`opted_in_at\`, VALUES(\`opted_in_at\`))`,
+    `DELETE FROM \`${t.optouts}\`
+WHERE EXISTS (SELECT 1 FROM \`${t.optins}\` AS o WHERE o.\`number\` = \`${t.optouts}\`.\`number\` AND o.\`opted_in_at\` >= \`${t.optouts}\`.\`opted_out_at\`)
+  AND ${before3}`,
+  ]
 }
 
 // Column sizes: a value longer than these is refused by the database, and that record alone is
@@ -74,6 +128,8 @@ function postgresTables (t: TableNames): string[] {
   version integer PRIMARY KEY,
   applied_at timestamptz NOT NULL DEFAULT now()
 )`,
+    // Versions 1 and 2's opt-ins, before version 3 is recorded.
+    ...postgresVersion3Backfill(t),
     `INSERT INTO ${t.schema} (version) VALUES (${SCHEMA_VERSION}) ON CONFLICT (version) DO NOTHING`,
   ]
 }
@@ -119,6 +175,8 @@ function mysqlTables (t: TableNames): string[] {
   \`version\` int NOT NULL PRIMARY KEY,
   \`applied_at\` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ${MYSQL_TABLE_OPTIONS}`,
+    // Versions 1 and 2's opt-ins, before version 3 is recorded.
+    ...mysqlVersion3Backfill(t),
     `INSERT INTO \`${t.schema}\` (\`version\`) VALUES (${SCHEMA_VERSION}) ON DUPLICATE KEY UPDATE \`version\` = \`version\``,
   ]
 }
@@ -126,7 +184,7 @@ function mysqlTables (t: TableNames): string[] {
 /**
  * MySQL and MariaDB: what brings version 1's `callbacks` to this version, given whether its
  * `dedupe_key` column and index exist (MySQL has no ADD COLUMN IF NOT EXISTS). Run by the handler,
- * after the CREATE TABLE IF NOT EXISTS statements (which add version 3's `callback_optins`).
+ * after the CREATE TABLE IF NOT EXISTS statements (which add version 3's `callback_optins` and fill it).
  */
 export function mysqlMigration (prefix: string, has: { column: boolean, index: boolean }): string[] {
   const t = tableNames(prefix)
