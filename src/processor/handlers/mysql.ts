@@ -10,7 +10,7 @@ import { DONE, type Handler, type HandlerOutcome } from '../handler.js'
 import type { NormalisedCallback } from '../normalise.js'
 import { BatchQueue, withoutQuotedValues, type BatchWriter } from '../sql/batch-queue.js'
 import { QueuedSqlHandler } from '../sql/queued-handler.js'
-import { checkSchemaVersion, mysqlMigration, SCHEMA_VERSION, schemaStatements, tableNames, type TableNames } from '../sql/schema.js'
+import { checkSchemaVersion, mysqlMigration, mysqlTableStatements, SCHEMA_VERSION, tableNames, type TableNames } from '../sql/schema.js'
 import { parseSqlTarget, resolvePassword, type SqlTarget } from '../sql/target-url.js'
 import type { HandlerOptions } from '../targets.js'
 
@@ -277,7 +277,7 @@ export class MysqlHandler extends QueuedSqlHandler<MysqlRow> implements Handler,
       const got = await this.query<Array<{ got: number | null }>>(conn, 'SELECT GET_LOCK(?, ?) AS got', [lock, Math.ceil(this.timeoutMs / 1000)])
       if (got[0]!.got !== 1) throw new Error(`timed out waiting for the lock that guards the creation of the tables at ${this.target}`)
       try {
-        for (const statement of schemaStatements('mysql', this.sqlTarget.prefix)) await this.query(conn, statement)
+        for (const statement of mysqlTableStatements(this.sqlTarget.prefix)) await this.query(conn, statement)
         // Version 1's `callbacks`: CREATE TABLE IF NOT EXISTS left it as it was.
         const has = await this.query<Array<{ c: number, i: number }>>(conn,
           `SELECT (SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'dedupe_key') AS c,

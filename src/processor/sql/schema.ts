@@ -128,9 +128,6 @@ function postgresTables (t: TableNames): string[] {
   version integer PRIMARY KEY,
   applied_at timestamptz NOT NULL DEFAULT now()
 )`,
-    // Versions 1 and 2's opt-ins, before version 3 is recorded.
-    ...postgresVersion3Backfill(t),
-    `INSERT INTO ${t.schema} (version) VALUES (${SCHEMA_VERSION}) ON CONFLICT (version) DO NOTHING`,
   ]
 }
 
@@ -175,30 +172,42 @@ function mysqlTables (t: TableNames): string[] {
   \`version\` int NOT NULL PRIMARY KEY,
   \`applied_at\` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
 ) ${MYSQL_TABLE_OPTIONS}`,
-    // Versions 1 and 2's opt-ins, before version 3 is recorded.
-    ...mysqlVersion3Backfill(t),
-    `INSERT INTO \`${t.schema}\` (\`version\`) VALUES (${SCHEMA_VERSION}) ON DUPLICATE KEY UPDATE \`version\` = \`version\``,
   ]
 }
 
+/** Recorded last: a migration cut short before it (a crash, a lost connection) runs again at the next start. */
+function recordVersion (dialect: SqlDialect, t: TableNames): string {
+  return dialect === 'postgres'
+    ? `INSERT INTO ${t.schema} (version) VALUES (${SCHEMA_VERSION}) ON CONFLICT (version) DO NOTHING`
+    : `INSERT INTO \`${t.schema}\` (\`version\`) VALUES (${SCHEMA_VERSION}) ON DUPLICATE KEY UPDATE \`version\` = \`version\``
+}
+
+/** MySQL and MariaDB: the CREATE TABLE IF NOT EXISTS statements alone, which the handler runs before mysqlMigration. */
+export function mysqlTableStatements (prefix: string): string[] {
+  return mysqlTables(tableNames(prefix))
+}
+
 /**
- * MySQL and MariaDB: what brings version 1's `callbacks` to this version, given whether its
- * `dedupe_key` column and index exist (MySQL has no ADD COLUMN IF NOT EXISTS). Run by the handler,
- * after the CREATE TABLE IF NOT EXISTS statements (which add version 3's `callback_optins` and fill it).
+ * MySQL and MariaDB: what brings the tables mysqlTableStatements left to this version, given
+ * whether version 1's `callbacks` has the `dedupe_key` column and index (MySQL has no ADD COLUMN
+ * IF NOT EXISTS), then version 3's backfill, then the version recorded: a migration cut short
+ * before the column was added is not taken for done.
  */
 export function mysqlMigration (prefix: string, has: { column: boolean, index: boolean }): string[] {
   const t = tableNames(prefix)
   const out: string[] = []
   if (!has.column) out.push(`ALTER TABLE \`${t.callbacks}\` ADD COLUMN \`dedupe_key\` varchar(255) NULL`)
   if (!has.index) out.push(`ALTER TABLE \`${t.callbacks}\` ADD UNIQUE KEY \`dedupe_key\` (\`dedupe_key\`)`)
-  out.push(`INSERT INTO \`${t.schema}\` (\`version\`) VALUES (${SCHEMA_VERSION}) ON DUPLICATE KEY UPDATE \`version\` = \`version\``)
-  return out
+  return [...out, ...mysqlVersion3Backfill(t), recordVersion('mysql', t)]
 }
 
-/** The statements that create the tables when missing, in order; each runs on its own. */
+/** The statements that create the tables when missing, or migrate them, in order; each runs on its own. */
 export function schemaStatements (dialect: SqlDialect, prefix: string): string[] {
-  const names = tableNames(prefix)
-  return dialect === 'postgres' ? postgresTables(names) : mysqlTables(names)
+  const t = tableNames(prefix)
+  // Versions 1 and 2's opt-ins, before version 3 is recorded.
+  return dialect === 'postgres'
+    ? [...postgresTables(t), ...postgresVersion3Backfill(t), recordVersion('postgres', t)]
+    : [...mysqlTables(t), ...mysqlVersion3Backfill(t), recordVersion('mysql', t)]
 }
 
 /** The SQL script a DBA runs by hand (`db schema URL`). */
