@@ -200,12 +200,9 @@ export class JetStreamSource implements RecordSource<StreamLine> {
     const files = await listRequeueFiles(this.layout)
     if (files.length === 0) return 'done'
     const attempts = this.requeueAttempts = await AttemptCounts.load(this.layout)
-    return await dispatchRequeueFiles(files, pass, {
-      line: (line) => line,
-      acknowledgement: () => {
-        const text = attempts.takeText()
-        return text === undefined ? undefined : async () => { await saveAttemptsText(this.layout, text) }
-      },
+    return await dispatchRequeueFiles(files, pass, () => {
+      const text = attempts.takeText()
+      return text === undefined ? undefined : async () => { await saveAttemptsText(this.layout, text) }
     })
   }
 

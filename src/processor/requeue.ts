@@ -16,19 +16,13 @@ export async function listRequeueFiles (layout: DataLayout): Promise<string[]> {
   return await listNdjsonFiles(layout.requeue)
 }
 
-export interface RequeueDispatch<L extends SourceLine> {
-  /** A re-queue file's line as the source's window takes it. */
-  line: (line: SpoolLine) => L
-  /** What the commit after each file acknowledges. */
-  acknowledgement: TakeAcknowledgement
-}
-
 /**
- * The re-queue files (listRequeueFiles) dispatched, each through a window of its own and committed; a file is
- * deleted once all of it is settled. A record that keeps failing stops the pass before it
- * (its file is kept), as a spool record does.
+ * The re-queue files (listRequeueFiles) dispatched, each through a window of its own and committed
+ * with `acknowledgement`; a file is deleted once all of it is settled. A record that keeps failing
+ * stops the pass before it (its file is kept), as a spool record does. The source's lines include
+ * the files' lines (SpoolLine), which its format reads.
  */
-export async function dispatchRequeueFiles<L extends SourceLine> (files: string[], pass: PassContext<L>, how: RequeueDispatch<L>): Promise<PassFigures['outcome']> {
+export async function dispatchRequeueFiles<L extends SourceLine> (files: string[], pass: PassContext<L | SpoolLine>, acknowledgement: TakeAcknowledgement): Promise<PassFigures['outcome']> {
   for (const path of files) {
     const window = pass.newWindow()
     let complete = true
@@ -37,7 +31,7 @@ export async function dispatchRequeueFiles<L extends SourceLine> (files: string[
         for (const line of lines) {
           if (window.halted) break
           pass.figures.requeued_read++
-          window.add(how.line(line))
+          window.add(line)
           if (!window.hasRoom) await window.room()
         }
         if (window.halted) {
@@ -51,7 +45,7 @@ export async function dispatchRequeueFiles<L extends SourceLine> (files: string[
       throw err
     }
     await window.drain()
-    await pass.committer.commit(how.acknowledgement)
+    await pass.committer.commit(acknowledgement)
     // Stopped before its end: the whole file is dispatched again by the next pass.
     if (!complete || !window.idle) return pass.stopping() ? 'stopped' : 'retry_later'
     await unlinkIfExists(path)

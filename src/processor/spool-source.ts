@@ -94,7 +94,7 @@ export class SpoolSource implements RecordSource<SpoolLine> {
 
   async run (pass: PassContext<SpoolLine>): Promise<PassFigures['outcome']> {
     this.pass = pass
-    const outcome = await dispatchRequeueFiles(await listRequeueFiles(this.layout), pass, { line: (line) => line, acknowledgement: this.acknowledgement(this.position, false) })
+    const outcome = await dispatchRequeueFiles(await listRequeueFiles(this.layout), pass, this.acknowledgement(this.position, false))
     return outcome === 'done' ? await this.processSpool() : outcome
   }
 
