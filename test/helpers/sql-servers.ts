@@ -105,6 +105,13 @@ export async function testDatabase (t: TestContext, server: SqlServer): Promise<
   const own = await connect(server.dialect, url)
   t.after(async () => {
     await own.close().catch(() => {})
+    if (server.dialect === 'mysql') {
+      // MySQL has no DROP DATABASE ... WITH (FORCE): a connection the test left in a transaction
+      // (a target of a failed test) would hold its metadata locks, and the DROP would wait for ever.
+      for (const row of await admin.query(`SELECT id FROM information_schema.processlist WHERE db = '${name}'`)) {
+        await admin.query(`KILL ${Number(row.id)}`).catch(() => {})
+      }
+    }
     await admin.query(server.dialect === 'postgres' ? `DROP DATABASE IF EXISTS ${name} WITH (FORCE)` : `DROP DATABASE IF EXISTS ${name}`)
     await admin.close()
   })
