@@ -9,7 +9,6 @@ import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { NotFoundError } from '../errors.js'
 import { ensureDir, fsyncDir, listNdjsonFiles, readFileNoFollow, writeFileDurably } from '../fs/durable.js'
-import { encodeRecord, type SpoolRecord } from '../record.js'
 import type { DataLayout } from '../spool/layout.js'
 import type { DeadLetter } from './dead-letters.js'
 
@@ -90,8 +89,10 @@ export async function requeueDeadLetters (layout: DataLayout, id: string | undef
   await ensureDir(dir)
   // Names sort in time order: the processor takes re-queue files oldest first.
   const file = join(dir, `${now.toISOString().replace(/[-:.]/g, '')}-dead-retry-${process.pid}.ndjson`)
-  // writeFileDurably writes a dot-file first, which the processor ignores, then renames it.
-  await writeFileDurably(file, retry.map((l) => encodeRecord(l.letter.record as SpoolRecord)).join(''))
+  // Each record as its dead letter holds it: a spool record, or a --source processor's normalised
+  // record, which is what that processor reads. writeFileDurably writes a dot-file first, which
+  // the processor ignores, then renames it.
+  await writeFileDurably(file, retry.map((l) => `${JSON.stringify(l.letter.record)}\n`).join(''))
   await rewriteDeadLetters(letters, new Set(retry))
   return { requeued: retry.length, skippedInvalid, file }
 }
