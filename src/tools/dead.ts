@@ -21,11 +21,22 @@ import { existingDataDir } from '../spool/data-dir.js'
 import { dataLayout, type DataLayout } from '../spool/layout.js'
 import { maskNumber } from '../mask.js'
 import { normaliseNumber } from '../number.js'
+import type { SpoolRecord } from '../record.js'
 import { confirmIrreversible, parseTimeArg, takeProcessorLock, type ToolIO } from './common.js'
+import { recordNumber } from './record-filter.js'
 
-/** The record's phone number, masked (`+336*****233`): enough to tell whose it is, and to find it with `cat --number`. */
+/**
+ * The record's phone number, masked (`+336*****233`): enough to tell whose it is, and to find it
+ * with `cat --number`. A spool record's as its provider's profile reads it (Twilio's `From`,
+ * Vonage's `msisdn`...); a --source processor's dead letter holds the normalised record, whose
+ * `number` is read already. Else the first plain number field, as written.
+ */
 export function deadLetterNumber (letter: DeadLetter): string {
-  const fields = (letter.record as { fields?: Record<string, unknown> } | null)?.fields
+  const record = letter.record as { v?: unknown, number?: unknown, fields?: Record<string, unknown> } | null
+  if (record === null || typeof record !== 'object') return '-'
+  const read = record.v === 1 ? recordNumber(record as SpoolRecord) : record.number
+  if (typeof read === 'string' && read !== '') return maskNumber(read)
+  const fields = record.fields
   if (fields === null || typeof fields !== 'object') return '-'
   const raw = [fields.number, fields.from, fields.msisdn].find((v): v is string => typeof v === 'string' && v.trim() !== '')
   return raw === undefined ? '-' : maskNumber(normaliseNumber(raw) ?? raw)

@@ -75,6 +75,11 @@ const COLOURS: Record<CallbackKind, string> = { delivery: '\x1b[32m', reply: '\x
 const DIM = '\x1b[2m'
 const RESET = '\x1b[0m'
 
+/** The record's phone number (E.164), as its provider's profile reads it; null when it has none. */
+export function recordNumber (record: SpoolRecord): string | null {
+  return readCallback(record, { time: LINE_TIME }).events[0]?.number ?? null
+}
+
 /** One line: time, kind, number, and the status (delivery) or the text (reply, opt-out). */
 export function prettyLine (record: SpoolRecord, colour: boolean): string {
   const profile = profileFor(record)

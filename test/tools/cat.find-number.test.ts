@@ -48,3 +48,19 @@ test('dead list shows the number of each dead letter, masked', async (t) => {
   assert.match(out, /optout +\+336\*{5}233 /)
   assert.equal(out.includes('33600112233'), false)
 })
+
+test('dead list: the number as the provider\'s profile reads it (Twilio\'s From), and a --source processor\'s normalised record\'s', async (t) => {
+  const dir = await tempDir(t)
+  await mkdir(join(dir, 'dead'))
+  const twilio = recordWithFields({ MessageSid: 'SM1', AccountSid: 'AC1', From: '+15551234567', To: '+15558675310', Body: 'STOP', OptOutType: 'STOP' })
+  const normalised = { kind: 'reply', provider: 'octopush', id: '01a251b9-3c62-725d-9e19-d327ab4100de', received_at: '2026-01-01T00:00:00.000Z', message_id: 'm1', number: '+447700900123', our_number: null, event_date: null, event_time: null, fields: { text: 'hi' }, text: 'hi' }
+  const letters = [
+    { record: twilio, kind: 'optout', target: 'exec:x', error: 'exit 1', attempts: 5, failed_at: '2026-01-01T00:00:00.000Z' },
+    { record: normalised, kind: 'reply', target: 'exec:x', error: 'exit 1', attempts: 5, failed_at: '2026-01-01T00:00:01.000Z' },
+  ]
+  await writeFile(join(dir, 'dead', '2026-01-01.ndjson'), letters.map((l) => JSON.stringify(l) + '\n').join(''))
+  const out = (await runTool(['dead', 'list', '--data-dir', dir])).out.split('\n')
+  assert.match(out[0]!, /optout +\+155\*{5}567 /)
+  assert.match(out[1]!, /reply +\+447\*{6}123 /)
+  assert.equal(out.join('\n').includes('5551234567'), false)
+})
