@@ -18,6 +18,7 @@ import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 /**
@@ -64,57 +65,72 @@ module.exports = new Proxy(function () {}, {
   },
 }
 
-rmSync('dist', { recursive: true, force: true })
-const common = {
-  bundle: true,
-  platform: 'node',
-  target: 'node20.19',
-  sourcemap: true,
-  external: ['pg', 'mysql2', '@nats-io/*', 'node-cron', 'tsx'],
-  logLevel: 'warning',
+/**
+ * What dist/main.cjs must be, checked after each build (test/core/build.checks.test.ts checks the
+ * checks); throws when it is not:
+ * - ASCII: bin reads it as latin1, one byte a character, without decoding UTF-8; esbuild escapes
+ *   every character past ASCII (its default charset);
+ * - without a dynamic import(): code from V8's code cache cannot run one
+ *   (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING). A package loaded on demand is imported statically by
+ *   a module of its own that is imported on demand (src/processor/node-cron.ts), which the bundle
+ *   turns into a require() when first used.
+ */
+export function checkBundle (code, metafile) {
+  if (code.some((byte) => byte > 0x7f)) throw new Error('dist/main.cjs must be ASCII: bin reads it as latin1')
+  const dynamic = Object.values(metafile.outputs).flatMap((output) => output.imports).filter((i) => i.kind === 'dynamic-import')
+  if (dynamic.length > 0) throw new Error(`dist/main.cjs must not import() at run time: ${dynamic.map((i) => i.path).join(', ')}`)
 }
-const cli = await build({
-  ...common,
-  metafile: true,
-  entryPoints: ['src/main.ts'],
-  outfile: 'dist/main.cjs',
-  format: 'cjs',
-  plugins: [loadOnUse],
-  minifyWhitespace: true,
-  minifySyntax: true,
-  // import.meta of the ES modules in src/: this file's URL, and a resolve() by its require.
-  define: { 'import.meta.url': '__import_meta_url', 'import.meta.resolve': '__import_meta_resolve' },
-  // The file is the function Node would wrap a CommonJS module in, written out: bin compiles it as
-  // it is, without a second copy of the whole text made by wrapping it at each start.
-  banner: {
-    js: '(function (exports, require, module, __filename, __dirname) {\n' +
-      "const __import_meta_url = require('node:url').pathToFileURL(__filename).href;\n" +
-      "const __import_meta_resolve = (specifier) => require('node:url').pathToFileURL(require.resolve(specifier)).href;",
-  },
-  footer: { js: '})' },
-})
-// bin reads it as latin1, one byte a character, without decoding UTF-8: esbuild escapes every
-// character past ASCII (its default charset), which this checks.
-if (readFileSync('dist/main.cjs').some((byte) => byte > 0x7f)) throw new Error('dist/main.cjs must be ASCII: bin reads it as latin1')
-// Code from V8's code cache has no dynamic import() (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING): a
-// package loaded on demand is imported statically by a module of its own that is imported on
-// demand (src/processor/node-cron.ts), which the bundle turns into a require() when first used.
-const dynamic = Object.values(cli.metafile.outputs).flatMap((output) => output.imports).filter((i) => i.kind === 'dynamic-import')
-if (dynamic.length > 0) throw new Error(`dist/main.cjs must not import() at run time: ${dynamic.map((i) => i.path).join(', ')}`)
-await build({
-  ...common,
-  entryPoints: ['src/processor/handlers/module-worker.ts'],
-  outfile: 'dist/module-worker.js',
-  format: 'esm',
-  // The bundled CommonJS packages (pino) call require() for Node's own modules.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-})
-// The code cache, made by the Node that builds (another Node's V8 refuses it, and the CLI then
-// compiles as if there were none): the functions compiled by one pass of one record to an http
-// target, a one-shot processor's path from the command line to the hand-over (7 ms off its first
-// record here, 4 ms more for `status` to read); `--help` alone if that pass cannot run here.
-const cacheEnv = { ...process.env, CALLBACK_SPOOL_WRITE_CODE_CACHE: '1' }
-if (!await passForTheCodeCache(cacheEnv)) execFileSync(process.execPath, ['bin/callback-spool.js', '--help'], { env: cacheEnv, stdio: 'ignore' })
+
+/** src/ into dist/, checked, and the code cache made. */
+async function buildAll () {
+  rmSync('dist', { recursive: true, force: true })
+  const common = {
+    bundle: true,
+    platform: 'node',
+    target: 'node20.19',
+    sourcemap: true,
+    external: ['pg', 'mysql2', '@nats-io/*', 'node-cron', 'tsx'],
+    logLevel: 'warning',
+  }
+  const cli = await build({
+    ...common,
+    metafile: true,
+    entryPoints: ['src/main.ts'],
+    outfile: 'dist/main.cjs',
+    format: 'cjs',
+    plugins: [loadOnUse],
+    minifyWhitespace: true,
+    minifySyntax: true,
+    // import.meta of the ES modules in src/: this file's URL, and a resolve() by its require.
+    define: { 'import.meta.url': '__import_meta_url', 'import.meta.resolve': '__import_meta_resolve' },
+    // The file is the function Node would wrap a CommonJS module in, written out: bin compiles it as
+    // it is, without a second copy of the whole text made by wrapping it at each start.
+    banner: {
+      js: '(function (exports, require, module, __filename, __dirname) {\n' +
+        "const __import_meta_url = require('node:url').pathToFileURL(__filename).href;\n" +
+        "const __import_meta_resolve = (specifier) => require('node:url').pathToFileURL(require.resolve(specifier)).href;",
+    },
+    footer: { js: '})' },
+  })
+  checkBundle(readFileSync('dist/main.cjs'), cli.metafile)
+  await build({
+    ...common,
+    entryPoints: ['src/processor/handlers/module-worker.ts'],
+    outfile: 'dist/module-worker.js',
+    format: 'esm',
+    // The bundled CommonJS packages (pino) call require() for Node's own modules.
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  })
+  // The code cache, made by the Node that builds (another Node's V8 refuses it, and the CLI then
+  // compiles as if there were none): the functions compiled by one pass of one record to an http
+  // target, a one-shot processor's path from the command line to the hand-over (7 ms off its first
+  // record here, 4 ms more for `status` to read); `--help` alone if that pass cannot run here.
+  const cacheEnv = { ...process.env, CALLBACK_SPOOL_WRITE_CODE_CACHE: '1' }
+  if (!await passForTheCodeCache(cacheEnv)) execFileSync(process.execPath, ['bin/callback-spool.js', '--help'], { env: cacheEnv, stdio: 'ignore' })
+}
+
+// Run as `node build.mjs` (`npm run build`); imported, it only lends checkBundle.
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildAll()
 
 /** One pass of the built CLI over a spool of one Octopush receipt, to a server of this process. */
 async function passForTheCodeCache (env) {
