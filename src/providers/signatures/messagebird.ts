@@ -17,7 +17,7 @@
  * differ: go-rest-api allows 2.5 s either side; the PHP and Python ones 10 s back and the Node
  * one 100 s back, with no bound ahead.)
  */
-import { crypto } from '../../lazy-builtin.js'
+import { birdSignature } from './bird.js'
 import { numericClaim, sha256Hex, verifyHmacJwt } from './jwt.js'
 import { constantTimeEqual, headerValue, type SignatureVerifier, type SignedRequest, type VerifierOptions } from './verifier.js'
 
@@ -46,10 +46,12 @@ function queryEscape (text: string): string {
     .replace(/%20/g, '+')
 }
 
-/** `MessageBird-Signature` for a timestamp, the query string called (without `?`) and the body. */
+/**
+ * `MessageBird-Signature` for a timestamp, the query string called (without `?`) and the body:
+ * Bird's signature, the rebuilt query where Bird has the URL.
+ */
 export function messageBirdLegacySignature (signingKey: string, timestamp: string, query: string, body: Buffer): string {
-  const bodyHash = crypto().createHash('sha256').update(body).digest()
-  return crypto().createHmac('sha256', signingKey).update(`${timestamp}\n${legacyQuery(query)}\n`, 'utf8').update(bodyHash).digest('base64')
+  return birdSignature(signingKey, timestamp, legacyQuery(query), body)
 }
 
 export function createMessageBirdVerifier (signingKey: string, options: VerifierOptions = {}): SignatureVerifier {
